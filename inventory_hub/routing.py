@@ -1,0 +1,2 @@
+# WebSocket routes; the live dashboard's consumers are added here.
+websocket_urlpatterns: list = []

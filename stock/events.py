@@ -1,0 +1,85 @@
+"""Every reaction to a stock change, in one place (the one arrow back in STYLE.md).
+
+Services call `publish_stock_changed` through `transaction.on_commit`, so nothing here
+sees an uncommitted change. Live pages treat a push as a hint and re-read through
+selectors; the level's `version` lets them drop a push older than what they show.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+FEED_GROUP = "stock-feed"
+# Above this many levels in one commit, variant groups get no individual push: the
+# warehouse groups and the feed receive one batched message instead.
+MAX_VARIANT_PUSHES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class StockChanged:
+    level_id: int
+    variant_id: int
+    warehouse_id: int
+    version: int
+
+
+def warehouse_group(warehouse_id: int) -> str:
+    return f"warehouse-{warehouse_id}"
+
+
+def variant_group(variant_id: int) -> str:
+    return f"variant-{variant_id}"
+
+
+def publish_stock_changed(changes: Sequence[StockChanged]) -> None:
+    """Tell live pages which levels changed. Never raises: the change is already committed."""
+    try:
+        _send_to_groups(changes)
+    except Exception:
+        logger.exception("Could not publish stock.changed for %d levels", len(changes))
+
+
+def _send_to_groups(changes: Sequence[StockChanged]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    send = async_to_sync(_send_all)
+    send(layer, changes)
+
+
+async def _send_all(layer, changes: Sequence[StockChanged]) -> None:
+    payload = [asdict(change) for change in changes]
+    by_warehouse: dict[int, list[dict]] = {}
+    for item in payload:
+        by_warehouse.setdefault(item["warehouse_id"], []).append(item)
+    for warehouse_id, items in by_warehouse.items():
+        await layer.group_send(
+            warehouse_group(warehouse_id), {"type": "stock.changed", "levels": items}
+        )
+    await layer.group_send(FEED_GROUP, {"type": "stock.changed", "levels": payload})
+    if len(payload) <= MAX_VARIANT_PUSHES:
+        by_variant: dict[int, list[dict]] = {}
+        for item in payload:
+            by_variant.setdefault(item["variant_id"], []).append(item)
+        for variant_id, items in by_variant.items():
+            await layer.group_send(
+                variant_group(variant_id), {"type": "stock.changed", "levels": items}
+            )
+
+
+def publish_status_forced(variant_id: int) -> None:
+    """A forced status was set or cleared: the variant's pages and the feed re-read it."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        message = {"type": "status.forced", "variant_id": variant_id}
+        async_to_sync(layer.group_send)(variant_group(variant_id), message)
+        async_to_sync(layer.group_send)(FEED_GROUP, message)
+    except Exception:
+        logger.exception("Could not publish status.forced for variant %s", variant_id)

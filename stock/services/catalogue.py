@@ -1,0 +1,34 @@
+from django.db import transaction
+
+from stock.errors import InsufficientStock, StockError
+from stock.models import BackorderPolicy, StockLevel, Variant
+
+
+def set_backorder_policy(*, variant: Variant, policy: str) -> Variant:
+    """Change a variant's backorder policy and the copy on each of its levels, together.
+
+    Locks the variant's levels. Refuses to deny backorders while any warehouse is already
+    below zero available (those orders must be received against or cancelled first).
+    """
+    if policy not in BackorderPolicy.values:
+        raise StockError(f"Unknown backorder policy {policy!r}.", {"field": "backorders"})
+    allows = policy != BackorderPolicy.DENY
+    with transaction.atomic():
+        levels = list(
+            StockLevel.objects.select_for_update(no_key=True)
+            .filter(variant=variant)
+            .select_related("warehouse")
+            .order_by("pk")
+        )
+        if not allows:
+            short = {level.warehouse.code: level.available for level in levels if level.available < 0}
+            if short:
+                raise InsufficientStock(
+                    f"{variant.sku} is backordered at {', '.join(sorted(short))}; "
+                    "receive stock or cancel those orders before denying backorders.",
+                    {"available_by_warehouse": short},
+                )
+        Variant.objects.filter(pk=variant.pk).update(backorders=policy)
+        StockLevel.objects.filter(variant=variant).update(is_backorder_allowed=allows)
+    variant.backorders = policy
+    return variant

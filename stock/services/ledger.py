@@ -1,0 +1,338 @@
+"""The one place where balances change.
+
+Every public stock service builds `LevelChange`s and hands them to `apply_changes`, which
+in one transaction: creates missing level rows, locks every level it touches in primary-key
+order, skips replays, checks the business rules against the locked values, appends the
+ledger rows, updates the balances with F() and registers the `stock.changed` publication
+for after the commit.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from stock.actors import Actor
+from stock.errors import (
+    ConflictExpectedOnHand,
+    DuplicateReference,
+    InactiveWarehouse,
+    InsufficientStock,
+    InvalidQuantity,
+    StockError,
+    StockNotManaged,
+)
+from stock.events import StockChanged, publish_stock_changed
+from stock.models import MovementKind, StockLevel, StockMovement, Variant
+from warehouses.models import Warehouse
+
+# PostgreSQL `integer` columns; anything near this is a typo, not stock.
+MAX_QUANTITY = 1_000_000_000
+QUANTITIES = ("on_hand", "reserved", "unsellable", "safety_stock", "inbound")
+# Stock already promised or on its way out may still leave a warehouse that was closed.
+KINDS_ALLOWED_WHEN_INACTIVE = frozenset(
+    {MovementKind.RELEASE, MovementKind.SHIP, MovementKind.TRANSFER_OUT, MovementKind.CORRECTION}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    """One intended change to one level: deltas, or absolute targets read under the lock."""
+
+    variant: Variant
+    warehouse: Warehouse
+    kind: str
+    reason: str
+    note: str = ""
+    delta_on_hand: int = 0
+    delta_reserved: int = 0
+    delta_unsellable: int = 0
+    delta_safety_stock: int = 0
+    delta_inbound: int = 0
+    count: int | None = None
+    safety_stock_target: int | None = None
+    expected_on_hand: int | None = None
+    document: str = ""
+    reference: str | None = None
+
+
+@dataclass(slots=True)
+class ChangeOutcome:
+    change: LevelChange
+    level: StockLevel
+    outcome: str  # "applied", "unchanged" (a count that matched) or "replayed"
+    movement: StockMovement | None = None
+
+    @property
+    def variance(self) -> int:
+        return self.movement.delta_on_hand if self.movement else 0
+
+
+@dataclass
+class BatchRejected(StockError):
+    """Some changes of a batch broke a rule; nothing of the batch was written."""
+
+    errors: list[tuple[int, StockError]] = field(default_factory=list)
+    code = "batch_rejected"
+
+
+def apply_changes(
+    changes: Sequence[LevelChange],
+    *,
+    actor: Actor,
+    source: str,
+    occurred_at: datetime | None = None,
+) -> list[ChangeOutcome]:
+    """Apply all changes or none, in one transaction.
+
+    Locks every touched level (FOR NO KEY UPDATE, ascending primary key), so concurrent
+    multi-level changes cannot deadlock and none loses an update. Raises `BatchRejected`
+    listing each failing change by index, after which balances and ledger are untouched.
+    Publishes one `stock.changed` per changed level after the commit.
+    """
+    if not changes:
+        return []
+    now = timezone.now()
+    occurred_at = occurred_at or now
+    try:
+        with transaction.atomic():
+            levels = _lock_levels(changes)
+            replayed = _existing_references(changes, source)
+            outcomes, errors = _evaluate(changes, levels, replayed)
+            if errors:
+                raise BatchRejected("Some stock changes were refused.", errors=errors)
+            written = _write(outcomes, actor=actor, source=source, occurred_at=occurred_at, now=now)
+            if written:
+                transaction.on_commit(partial(publish_stock_changed, tuple(written)))
+    except IntegrityError as exc:
+        # A concurrent replay of the same (source, reference) won the race: treat as replayed.
+        if "movement_source_reference_unique" not in str(exc):
+            raise
+        return apply_changes(changes, actor=actor, source=source, occurred_at=occurred_at)
+    return outcomes
+
+
+def apply_change(change: LevelChange, *, actor: Actor, source: str, **kwargs) -> ChangeOutcome:
+    """`apply_changes` for one change; raises the change's own error when refused."""
+    try:
+        return apply_changes([change], actor=actor, source=source, **kwargs)[0]
+    except BatchRejected as rejected:
+        raise rejected.errors[0][1] from None
+
+
+def _lock_levels(changes: Sequence[LevelChange]) -> dict[tuple[int, int], StockLevel]:
+    pairs = {(change.variant.pk, change.warehouse.pk) for change in changes}
+    variants = {change.variant.pk: change.variant for change in changes}
+    StockLevel.objects.bulk_create(
+        [
+            StockLevel(
+                variant_id=variant_id,
+                warehouse_id=warehouse_id,
+                is_backorder_allowed=variants[variant_id].allows_backorders,
+            )
+            for variant_id, warehouse_id in sorted(pairs)
+        ],
+        ignore_conflicts=True,
+    )
+    if len(pairs) == 1:
+        ((variant_id, warehouse_id),) = pairs
+        query = StockLevel.objects.filter(variant_id=variant_id, warehouse_id=warehouse_id)
+    else:
+        ids = [
+            pk
+            for pk, variant_id, warehouse_id in StockLevel.objects.filter(
+                variant_id__in={v for v, _ in pairs}, warehouse_id__in={w for _, w in pairs}
+            ).values_list("pk", "variant_id", "warehouse_id")
+            if (variant_id, warehouse_id) in pairs
+        ]
+        query = StockLevel.objects.filter(pk__in=ids)
+    locked = query.select_for_update(no_key=True).order_by("pk")
+    return {(level.variant_id, level.warehouse_id): level for level in locked}
+
+
+def _existing_references(changes: Sequence[LevelChange], source: str) -> set[str]:
+    references = [change.reference for change in changes if change.reference is not None]
+    if not references:
+        return set()
+    return set(
+        StockMovement.objects.filter(source=source, reference__in=references).values_list(
+            "reference", flat=True
+        )
+    )
+
+
+def _evaluate(
+    changes: Sequence[LevelChange],
+    levels: dict[tuple[int, int], StockLevel],
+    replayed: set[str],
+) -> tuple[list[ChangeOutcome], list[tuple[int, StockError]]]:
+    # Balances as they stand after the changes before them in this batch.
+    state = {key: {name: getattr(level, name) for name in QUANTITIES} for key, level in levels.items()}
+    outcomes: list[ChangeOutcome] = []
+    errors: list[tuple[int, StockError]] = []
+    seen_references: set[str] = set()
+    for index, change in enumerate(changes):
+        key = (change.variant.pk, change.warehouse.pk)
+        level = levels[key]
+        if change.reference is not None and change.reference in replayed:
+            outcomes.append(ChangeOutcome(change=change, level=level, outcome="replayed"))
+            continue
+        if change.reference is not None:
+            if change.reference in seen_references:
+                errors.append(
+                    (index, DuplicateReference(f"Reference {change.reference!r} appears twice."))
+                )
+                continue
+            seen_references.add(change.reference)
+        try:
+            deltas = _check(change, level, state[key])
+        except StockError as error:
+            errors.append((index, error))
+            continue
+        if not any(deltas.values()):
+            outcomes.append(ChangeOutcome(change=change, level=level, outcome="unchanged"))
+            continue
+        for name, delta in deltas.items():
+            state[key][name] += delta
+        outcome = ChangeOutcome(change=change, level=level, outcome="applied")
+        outcome.movement = StockMovement(
+            level=level,
+            variant_id=level.variant_id,
+            warehouse_id=level.warehouse_id,
+            kind=change.kind,
+            reason=change.reason,
+            note=change.note,
+            document=change.document,
+            reference=change.reference,
+            **{f"delta_{name}": delta for name, delta in deltas.items()},
+            **{f"{name}_after": value for name, value in state[key].items()},
+        )
+        outcomes.append(outcome)
+    return outcomes, errors
+
+
+def _check(change: LevelChange, level: StockLevel, current: dict[str, int]) -> dict[str, int]:
+    """The business rules, against the locked balance. Returns the deltas to apply."""
+    variant, warehouse = change.variant, change.warehouse
+    if not variant.manage_stock:
+        raise StockNotManaged(
+            f"{variant.sku} does not track stock (manage stock is off).", {"sku": variant.sku}
+        )
+    if not warehouse.is_active and change.kind not in KINDS_ALLOWED_WHEN_INACTIVE:
+        raise InactiveWarehouse(
+            f"Warehouse {warehouse.code} is inactive: it takes no {change.kind}.",
+            {"warehouse": warehouse.code},
+        )
+    if change.expected_on_hand is not None and change.expected_on_hand != current["on_hand"]:
+        raise ConflictExpectedOnHand(
+            f"{variant.sku} at {warehouse.code} has {current['on_hand']} on hand, "
+            f"not the expected {change.expected_on_hand}.",
+            {"current_on_hand": current["on_hand"], "expected_on_hand": change.expected_on_hand},
+        )
+    deltas = {
+        "on_hand": change.delta_on_hand,
+        "reserved": change.delta_reserved,
+        "unsellable": change.delta_unsellable,
+        "safety_stock": change.delta_safety_stock,
+        "inbound": change.delta_inbound,
+    }
+    if change.count is not None:
+        deltas["on_hand"] = change.count - current["on_hand"]
+    if change.safety_stock_target is not None:
+        deltas["safety_stock"] = change.safety_stock_target - current["safety_stock"]
+    after = {name: current[name] + delta for name, delta in deltas.items()}
+    _check_balance(change, current, after, is_backorder_allowed=level.is_backorder_allowed)
+    return deltas
+
+
+def _check_balance(
+    change: LevelChange,
+    current: dict[str, int],
+    after: dict[str, int],
+    *,
+    is_backorder_allowed: bool,
+) -> None:
+    where = f"{change.variant.sku} at {change.warehouse.code}"
+    for name, value in after.items():
+        if value > MAX_QUANTITY:
+            raise InvalidQuantity(f"{where}: {name} would exceed {MAX_QUANTITY}.", {"field": name})
+    if after["on_hand"] < 0:
+        raise InsufficientStock(
+            f"{where}: only {current['on_hand']} on hand, short by {-after['on_hand']}.",
+            {"short_by": -after["on_hand"], "quantity": "on_hand"},
+        )
+    for name in ("reserved", "unsellable", "safety_stock", "inbound"):
+        if after[name] < 0:
+            raise InsufficientStock(
+                f"{where}: {name.replace('_', ' ')} cannot go below zero.",
+                {"short_by": -after[name], "quantity": name},
+            )
+    if after["unsellable"] > after["on_hand"]:
+        raise InsufficientStock(
+            f"{where}: unsellable ({after['unsellable']}) cannot exceed on hand ({after['on_hand']}).",
+            {"short_by": after["unsellable"] - after["on_hand"], "quantity": "unsellable"},
+        )
+    available = after["on_hand"] - after["reserved"] - after["unsellable"] - after["safety_stock"]
+    if available < 0 and not is_backorder_allowed:
+        raise InsufficientStock(
+            f"{where}: this would leave {available} available "
+            f"(on hand {after['on_hand']}, reserved {after['reserved']}, "
+            f"unsellable {after['unsellable']}, safety {after['safety_stock']}) "
+            "and the variant does not allow backorders.",
+            {"short_by": -available, "quantity": "available"},
+        )
+
+
+def _write(
+    outcomes: list[ChangeOutcome],
+    *,
+    actor: Actor,
+    source: str,
+    occurred_at: datetime,
+    now: datetime,
+) -> list[StockChanged]:
+    movements = [outcome.movement for outcome in outcomes if outcome.movement is not None]
+    if not movements:
+        return []
+    for movement in movements:
+        movement.actor_kind = actor.kind
+        movement.actor_label = actor.label
+        movement.actor_user_id = actor.user_id
+        movement.source = source
+        movement.occurred_at = occurred_at
+        movement.recorded_at = now
+    StockMovement.objects.bulk_create(movements)
+
+    totals: dict[int, dict[str, int]] = {}
+    counts: dict[int, int] = {}
+    levels: dict[int, StockLevel] = {}
+    for movement in movements:
+        level_totals = totals.setdefault(movement.level_id, dict.fromkeys(QUANTITIES, 0))
+        for name in QUANTITIES:
+            level_totals[name] += getattr(movement, f"delta_{name}")
+        counts[movement.level_id] = counts.get(movement.level_id, 0) + 1
+        levels[movement.level_id] = movement.level
+    for level_id, level_totals in totals.items():
+        StockLevel.objects.filter(pk=level_id).update(
+            **{name: F(name) + delta for name, delta in level_totals.items() if delta},
+            version=F("version") + counts[level_id],
+            updated_at=now,
+        )
+        level = levels[level_id]
+        for name, delta in level_totals.items():
+            setattr(level, name, getattr(level, name) + delta)
+        level.version += counts[level_id]
+        level.available = level.on_hand - level.reserved - level.unsellable - level.safety_stock
+    return [
+        StockChanged(
+            level_id=level.pk,
+            variant_id=level.variant_id,
+            warehouse_id=level.warehouse_id,
+            version=level.version,
+        )
+        for level in levels.values()
+    ]
