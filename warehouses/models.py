@@ -42,7 +42,7 @@ class Warehouse(models.Model):
         default=1, help_text="Days from a transfer's dispatch to its arrival here."
     )
     daily_dispatch_capacity = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Parcels this warehouse can ship per day; empty: unlimited."
+        null=True, blank=True, help_text="Parcels it can ship per day; empty: unlimited."
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -123,6 +123,5 @@ class StockMovement(models.Model):
 
     @property
     def available_after(self) -> int:
-        return (
-            self.on_hand_after - self.reserved_after - self.unsellable_after - self.safety_stock_after
-        )
+        held_back = self.reserved_after + self.unsellable_after + self.safety_stock_after
+        return self.on_hand_after - held_back

@@ -21,7 +21,7 @@ def set_backorder_policy(*, variant: Variant, policy: str) -> Variant:
             .order_by("pk")
         )
         if not allows:
-            short = {level.warehouse.code: level.available for level in levels if level.available < 0}
+            short = {lv.warehouse.code: lv.available for lv in levels if lv.available < 0}
             if short:
                 raise InsufficientStock(
                     f"{variant.sku} is backordered at {', '.join(sorted(short))}; "

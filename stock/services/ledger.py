@@ -171,7 +171,9 @@ def _evaluate(
     replayed: set[str],
 ) -> tuple[list[ChangeOutcome], list[tuple[int, StockError]]]:
     # Balances as they stand after the changes before them in this batch.
-    state = {key: {name: getattr(level, name) for name in QUANTITIES} for key, level in levels.items()}
+    state = {
+        key: {name: getattr(level, name) for name in QUANTITIES} for key, level in levels.items()
+    }
     outcomes: list[ChangeOutcome] = []
     errors: list[tuple[int, StockError]] = []
     seen_references: set[str] = set()
@@ -273,7 +275,8 @@ def _check_balance(
             )
     if after["unsellable"] > after["on_hand"]:
         raise InsufficientStock(
-            f"{where}: unsellable ({after['unsellable']}) cannot exceed on hand ({after['on_hand']}).",
+            f"{where}: unsellable ({after['unsellable']}) "
+            f"cannot exceed on hand ({after['on_hand']}).",
             {"short_by": after["unsellable"] - after["on_hand"], "quantity": "unsellable"},
         )
     available = after["on_hand"] - after["reserved"] - after["unsellable"] - after["safety_stock"]

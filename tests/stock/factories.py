@@ -25,4 +25,5 @@ class VariantFactory(factory.django.DjangoModelFactory):
 
 def stocked(variant, warehouse, quantity: int):
     """Put `quantity` on hand through the service layer, so the ledger agrees."""
-    return receive_stock(variant=variant, warehouse=warehouse, quantity=quantity, actor=SYSTEM).level
+    outcome = receive_stock(variant=variant, warehouse=warehouse, quantity=quantity, actor=SYSTEM)
+    return outcome.level

@@ -1,10 +1,10 @@
 import pytest
 
-from stock.models import StockLevel, StockMovement
+from stock.errors import InsufficientStock
+from stock.models import StockMovement
+from stock.services import adjust_stock
 from tests.stock.factories import SYSTEM, VariantFactory, stocked
 from tests.warehouses.factories import WarehouseFactory
-from stock.services import adjust_stock
-from stock.errors import InsufficientStock
 
 pytestmark = pytest.mark.django_db
 
