@@ -51,3 +51,21 @@ class DuplicateReference(StockError):
 
 class UnknownChannel(StockError):
     code = "unknown_channel"
+
+
+class InvalidOrder(StockError):
+    """The order's input is wrong (empty, duplicate line, a SKU the channel cannot sell)."""
+
+    code = "invalid_order"
+
+
+class NotSellable(StockError):
+    code = "not_sellable"
+
+
+class HoldExpired(StockError):
+    code = "hold_expired"
+
+
+class InvalidOrderState(StockError):
+    code = "invalid_order_state"

@@ -83,3 +83,18 @@ def publish_status_forced(variant_id: int) -> None:
         async_to_sync(layer.group_send)(FEED_GROUP, message)
     except Exception:
         logger.exception("Could not publish status.forced for variant %s", variant_id)
+
+
+ORDERS_GROUP = "orders"
+
+
+def publish_order_changed(order_id: int | None, channel_id: int | None) -> None:
+    """An order changed state (None: many orders, as after an expiry batch)."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        message = {"type": "order.changed", "order_id": order_id, "channel_id": channel_id}
+        async_to_sync(layer.group_send)(ORDERS_GROUP, message)
+    except Exception:
+        logger.exception("Could not publish order.changed for order %s", order_id)

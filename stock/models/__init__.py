@@ -2,13 +2,19 @@ from .catalogue import BackorderPolicy, Product, Variant
 from .history import DailyStockSnapshot
 from .ledger import MovementKind, MovementSource, ReasonCode, StockMovement
 from .levels import ForcedStatus, StockLevel, StockStatus
+from .orders import OPEN_ORDER_STATUSES, Allocation, Order, OrderLine, OrderStatus
 
 __all__ = [
+    "OPEN_ORDER_STATUSES",
+    "Allocation",
     "BackorderPolicy",
     "DailyStockSnapshot",
     "ForcedStatus",
     "MovementKind",
     "MovementSource",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
     "Product",
     "ReasonCode",
     "StockLevel",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -96,23 +96,45 @@ def apply_changes(
     """
     if not changes:
         return []
-    now = timezone.now()
-    occurred_at = occurred_at or now
     try:
         with transaction.atomic():
-            levels = _lock_levels(changes)
-            replayed = _existing_references(changes, source)
-            outcomes, errors = _evaluate(changes, levels, replayed)
-            if errors:
-                raise BatchRejected("Some stock changes were refused.", errors=errors)
-            written = _write(outcomes, actor=actor, source=source, occurred_at=occurred_at, now=now)
-            if written:
-                transaction.on_commit(partial(publish_stock_changed, tuple(written)))
+            levels = lock_levels(
+                {(change.variant.pk, change.warehouse.pk) for change in changes},
+                backorders={
+                    change.variant.pk: change.variant.allows_backorders for change in changes
+                },
+            )
+            return apply_locked(
+                changes, levels, actor=actor, source=source, occurred_at=occurred_at
+            )
     except IntegrityError as exc:
         # A concurrent replay of the same (source, reference) won the race: treat as replayed.
         if "movement_source_reference_unique" not in str(exc):
             raise
         return apply_changes(changes, actor=actor, source=source, occurred_at=occurred_at)
+
+
+def apply_locked(
+    changes: Sequence[LevelChange],
+    levels: dict[tuple[int, int], StockLevel],
+    *,
+    actor: Actor,
+    source: str,
+    occurred_at: datetime | None = None,
+) -> list[ChangeOutcome]:
+    """`apply_changes` for a caller that already holds the locks from `lock_levels`.
+
+    Must run inside the caller's transaction. Raises `BatchRejected` (the caller's
+    transaction must then roll back) or returns the outcomes.
+    """
+    now = timezone.now()
+    replayed = _existing_references(changes, source)
+    outcomes, errors = _evaluate(changes, levels, replayed)
+    if errors:
+        raise BatchRejected("Some stock changes were refused.", errors=errors)
+    written = _write(outcomes, actor=actor, source=source, occurred_at=occurred_at or now, now=now)
+    if written:
+        transaction.on_commit(partial(publish_stock_changed, tuple(written)))
     return outcomes
 
 
@@ -124,32 +146,47 @@ def apply_change(change: LevelChange, *, actor: Actor, source: str, **kwargs) ->
         raise rejected.errors[0][1] from None
 
 
-def _lock_levels(changes: Sequence[LevelChange]) -> dict[tuple[int, int], StockLevel]:
-    pairs = {(change.variant.pk, change.warehouse.pk) for change in changes}
-    variants = {change.variant.pk: change.variant for change in changes}
-    StockLevel.objects.bulk_create(
-        [
-            StockLevel(
-                variant_id=variant_id,
-                warehouse_id=warehouse_id,
-                is_backorder_allowed=variants[variant_id].allows_backorders,
-            )
-            for variant_id, warehouse_id in sorted(pairs)
-        ],
-        ignore_conflicts=True,
-    )
+def lock_levels(
+    pairs: set[tuple[int, int]],
+    *,
+    backorders: dict[int, bool],
+    create_missing: bool = True,
+) -> dict[tuple[int, int], StockLevel]:
+    """Lock the levels of these (variant id, warehouse id) pairs, in primary-key order.
+
+    Missing levels are created first (INSERT … ON CONFLICT DO NOTHING) with the variant's
+    backorder policy, from `backorders` (variant id → allows backorders). Must run inside
+    a transaction; the locks last until it ends.
+    """
+    if create_missing:
+        StockLevel.objects.bulk_create(
+            [
+                StockLevel(
+                    variant_id=variant_id,
+                    warehouse_id=warehouse_id,
+                    is_backorder_allowed=backorders[variant_id],
+                )
+                for variant_id, warehouse_id in sorted(pairs)
+            ],
+            ignore_conflicts=True,
+        )
     if len(pairs) == 1:
         ((variant_id, warehouse_id),) = pairs
         query = StockLevel.objects.filter(variant_id=variant_id, warehouse_id=warehouse_id)
     else:
-        ids = [
-            pk
-            for pk, variant_id, warehouse_id in StockLevel.objects.filter(
-                variant_id__in={v for v, _ in pairs}, warehouse_id__in={w for _, w in pairs}
-            ).values_list("pk", "variant_id", "warehouse_id")
-            if (variant_id, warehouse_id) in pairs
-        ]
-        query = StockLevel.objects.filter(pk__in=ids)
+        query = StockLevel.objects.filter(
+            variant_id__in={v for v, _ in pairs}, warehouse_id__in={w for _, w in pairs}
+        )
+        if len({v for v, _ in pairs}) > 1 and len({w for _, w in pairs}) > 1:
+            # The cross product may hold rows nobody asked for: lock only the wanted ones.
+            ids = [
+                pk
+                for pk, variant_id, warehouse_id in query.values_list(
+                    "pk", "variant_id", "warehouse_id"
+                )
+                if (variant_id, warehouse_id) in pairs
+            ]
+            query = StockLevel.objects.filter(pk__in=ids)
     locked = query.select_for_update(no_key=True).order_by("pk")
     return {(level.variant_id, level.warehouse_id): level for level in locked}
 
@@ -319,12 +356,16 @@ def _write(
             level_totals[name] += getattr(movement, f"delta_{name}")
         counts[movement.level_id] = counts.get(movement.level_id, 0) + 1
         levels[movement.level_id] = movement.level
+    if len(totals) > 1 and connection.vendor == "postgresql":
+        _update_levels_set_based(totals, counts, now)
+    else:
+        for level_id, level_totals in totals.items():
+            StockLevel.objects.filter(pk=level_id).update(
+                **{name: F(name) + delta for name, delta in level_totals.items() if delta},
+                version=F("version") + counts[level_id],
+                updated_at=now,
+            )
     for level_id, level_totals in totals.items():
-        StockLevel.objects.filter(pk=level_id).update(
-            **{name: F(name) + delta for name, delta in level_totals.items() if delta},
-            version=F("version") + counts[level_id],
-            updated_at=now,
-        )
         level = levels[level_id]
         for name, delta in level_totals.items():
             setattr(level, name, getattr(level, name) + delta)
@@ -339,3 +380,30 @@ def _write(
         )
         for level in levels.values()
     ]
+
+
+def _update_levels_set_based(
+    totals: dict[int, dict[str, int]], counts: dict[int, int], now: datetime
+) -> None:
+    """One UPDATE … FROM (VALUES …) for many locked levels instead of one per level."""
+    table = StockLevel._meta.db_table
+    columns = ", ".join(f"delta_{name}" for name in QUANTITIES)
+    assignments = ", ".join(f"{name} = level.{name} + batch.delta_{name}" for name in QUANTITIES)
+    for start in range(0, len(totals), 5000):
+        chunk = list(totals.items())[start : start + 5000]
+        rows = ", ".join(
+            ["(%s::bigint" + ", %s::integer" * (len(QUANTITIES) + 1) + ")"] * len(chunk)
+        )
+        params: list = []
+        for level_id, level_totals in chunk:
+            params.extend(
+                [level_id, *(level_totals[name] for name in QUANTITIES), counts[level_id]]
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS level SET {assignments}, "
+                "version = level.version + batch.movements, updated_at = %s "
+                f"FROM (VALUES {rows}) AS batch(id, {columns}, movements) "
+                "WHERE level.id = batch.id",
+                [now, *params],
+            )

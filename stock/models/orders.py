@@ -1,0 +1,139 @@
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from warehouses.models import SalesChannel, Warehouse
+
+from .catalogue import Variant
+from .levels import StockLevel
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "placed", "Placed (held)"
+    PAID = "paid", "Paid"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+    SHIPPED = "shipped", "Shipped"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+OPEN_ORDER_STATUSES = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED)
+
+
+class Order(models.Model):
+    """A channel's order; its allocations hold stock until shipped, cancelled or expired."""
+
+    channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="orders")
+    reference = models.CharField(max_length=100, help_text="The store's own order number.")
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.PLACED
+    )
+    shipping_latitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("-90")), MaxValueValidator(Decimal("90"))],
+    )
+    shipping_longitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("-180")), MaxValueValidator(Decimal("180"))],
+    )
+    # Set while placed; cleared when paid (the hold becomes firm).
+    expires_at = models.DateTimeField(null=True, blank=True)
+    placed_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was cancelled or its hold expired."
+    )
+    actor_label = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "reference"], name="order_reference_unique_per_channel"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="placed"),
+                name="order_placed_expiry",
+            ),
+            models.Index(fields=["status", "placed_at"], name="order_status_placed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel.code}/{self.reference}"
+
+    @property
+    def document(self) -> str:
+        return f"order {self.channel.code}/{self.reference}"
+
+
+class OrderLine(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        SHIPPED = "shipped", "Shipped"
+        RELEASED = "released", "Released"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveSmallIntegerField()
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="order_lines")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    backordered_quantity = models.PositiveIntegerField(
+        default=0, help_text="How much of the quantity was reserved beyond the stock there was."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+
+    class Meta:
+        ordering = ["order", "line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "line_number"], name="order_line_unique"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order} line {self.line_number}"
+
+    @property
+    def is_backordered(self) -> bool:
+        return self.backordered_quantity > 0
+
+
+class Allocation(models.Model):
+    """Units of one order line held at one warehouse (a reservation)."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held"
+        SHIPPED = "shipped", "Shipped"
+        RELEASED = "released", "Released"
+
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
+    level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="allocations")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
+    # A copy of the order's expiry while it is unpaid: reads skip expired holds at once,
+    # long before the expiry task releases them.
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["line", "id"]
+        indexes = [
+            models.Index(
+                fields=["level", "expires_at"],
+                condition=Q(status="held", expires_at__isnull=False),
+                name="allocation_held_expiring",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line}: {self.quantity} @ {self.warehouse_id}"

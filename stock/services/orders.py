@@ -1,0 +1,666 @@
+"""Orders: reserve on placing, firm on paying, deduct on shipping, release on cancel/expiry.
+
+Lock order everywhere: the order row first, then stock levels in primary-key order.
+`place_order` locks only levels (its order row is new) and touches other orders' rows
+only with SKIP LOCKED, so it never waits on an order lock while holding a level lock.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from stock.actors import Actor
+from stock.errors import (
+    HoldExpired,
+    InsufficientStock,
+    InvalidOrder,
+    InvalidOrderState,
+    InvalidQuantity,
+    NotSellable,
+    StockError,
+    UnknownSku,
+)
+from stock.events import publish_order_changed
+from stock.models import (
+    Allocation,
+    MovementKind,
+    MovementSource,
+    Order,
+    OrderLine,
+    OrderStatus,
+    ReasonCode,
+    StockLevel,
+    Variant,
+)
+from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
+
+from .ledger import MAX_QUANTITY, BatchRejected, LevelChange, apply_locked, lock_levels
+from .sourcing import Candidate, LinePlan, LineRequest, plan_allocations
+
+MAX_HOLD_MINUTES = 60 * 24 * 30
+MAX_LINES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineInput:
+    sku: str
+    quantity: int
+
+
+@dataclass(slots=True)
+class PlacedOrder:
+    order: Order
+    created: bool
+    lines: list[OrderLine] = field(default_factory=list)
+
+
+def place_order(
+    *,
+    channel: SalesChannel,
+    reference: str,
+    lines: Sequence[OrderLineInput],
+    actor: Actor,
+    shipping_latitude: Decimal | float | None = None,
+    shipping_longitude: Decimal | float | None = None,
+    hold_minutes: int | None = None,
+) -> PlacedOrder:
+    """Reserve every line from the channel's warehouses, all or nothing.
+
+    Locks the candidate levels (the SKUs at the channel's active warehouses) in primary-key
+    order and plans under that lock, so concurrent buyers can never both get the last unit.
+    Raises InsufficientStock listing each short line, or an input error naming the line,
+    with nothing written. The same (channel, reference) again returns the existing order
+    (created=False) and changes nothing. Emits stock.changed and order.changed after commit.
+    """
+    reference = _require_reference(reference)
+    latitude, longitude = _require_coordinates(shipping_latitude, shipping_longitude)
+    hold = _require_hold_minutes(hold_minutes if hold_minutes is not None else channel.hold_minutes)
+    existing = _existing_order(channel, reference)
+    if existing is not None:
+        return existing
+    if not channel.is_active:
+        raise InvalidOrder(f"Channel {channel.code} is inactive.", {"channel": channel.code})
+    requests, variants = _resolve_lines(lines)
+    links = list(
+        ChannelWarehouse.objects.filter(channel=channel, warehouse__is_active=True)
+        .select_related("warehouse")
+        .order_by("priority", "warehouse__code")
+    )
+    warehouses = {link.warehouse_id: link.warehouse for link in links}
+    candidates = [
+        Candidate(
+            warehouse_id=link.warehouse_id,
+            warehouse_code=link.warehouse.code,
+            priority=link.priority,
+            latitude=link.warehouse.latitude,
+            longitude=link.warehouse.longitude,
+        )
+        for link in links
+    ]
+    managed = [request for request in requests if variants[request.line_number].manage_stock]
+    pairs = {(r.variant_id, c.warehouse_id) for r in managed for c in candidates}
+    backorder_pairs = {pair for pair in pairs if _allows_backorders(variants, pair[0])}
+    if backorder_pairs:
+        # A pre-order may land where the SKU was never stocked: make its level exist.
+        StockLevel.objects.bulk_create(
+            [
+                StockLevel(variant_id=v, warehouse_id=w, is_backorder_allowed=True)
+                for v, w in sorted(backorder_pairs)
+            ],
+            ignore_conflicts=True,
+        )
+    try:
+        with transaction.atomic():
+            placed = _reserve(
+                channel=channel,
+                reference=reference,
+                requests=requests,
+                managed=managed,
+                variants=variants,
+                candidates=candidates,
+                warehouses=warehouses,
+                pairs=pairs,
+                latitude=latitude,
+                longitude=longitude,
+                hold=hold,
+                actor=actor,
+            )
+    except IntegrityError as exc:
+        if "order_reference_unique_per_channel" not in str(exc):
+            raise
+        # Another request placed the same order first: answer with it.
+        placed = _existing_order(channel, reference)
+        assert placed is not None
+    return placed
+
+
+def _reserve(
+    *,
+    channel: SalesChannel,
+    reference: str,
+    requests: list[LineRequest],
+    managed: list[LineRequest],
+    variants: dict[int, Variant],
+    candidates: list[Candidate],
+    warehouses: dict[int, Warehouse],
+    pairs: set[tuple[int, int]],
+    latitude: Decimal | None,
+    longitude: Decimal | None,
+    hold: int,
+    actor: Actor,
+) -> PlacedOrder:
+    levels = lock_levels(pairs, backorders={}, create_missing=False) if pairs else {}
+    _refuse_unsellable(managed, variants, levels)
+    now = timezone.now()
+    shipping = (float(latitude), float(longitude)) if latitude is not None else None
+
+    def plan() -> list[LinePlan]:
+        return plan_allocations(
+            strategy=channel.source_selection,
+            candidates=candidates,
+            lines=managed,
+            available={key: level.available for key, level in levels.items()},
+            shipping=shipping,
+        )
+
+    plans = plan()
+    # Expired holds stop counting at once: release those on these levels, then replan.
+    if any(p.short_by for p in plans) and _release_expired_on_levels(levels, now=now):
+        plans = plan()
+    short = [
+        {
+            "line": plan.line_number,
+            "sku": variants[plan.line_number].sku,
+            "requested": request.quantity,
+            "available": request.quantity - plan.short_by,
+            "missing": plan.short_by,
+        }
+        for plan, request in zip(plans, managed, strict=True)
+        if plan.short_by
+    ]
+    if short:
+        raise InsufficientStock(
+            "Not enough stock for "
+            + ", ".join(
+                f"line {item['line']} ({item['sku']}: {item['missing']} missing)" for item in short
+            )
+            + ".",
+            {"lines": short},
+        )
+
+    order = Order.objects.create(
+        channel=channel,
+        reference=reference,
+        shipping_latitude=latitude,
+        shipping_longitude=longitude,
+        placed_at=now,
+        expires_at=now + timedelta(minutes=hold),
+        actor_label=actor.label,
+    )
+    plan_by_line = {plan.line_number: plan for plan in plans}
+    order_lines = OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                line_number=request.line_number,
+                variant=variants[request.line_number],
+                quantity=request.quantity,
+                backordered_quantity=plan_by_line[request.line_number].backordered
+                if request.line_number in plan_by_line
+                else 0,
+            )
+            for request in requests
+        ]
+    )
+    by_number = {line.line_number: line for line in order_lines}
+    allocations = []
+    changes = []
+    for plan in plans:
+        line = by_number[plan.line_number]
+        for warehouse_id, quantity in plan.allocations:
+            level = levels[(line.variant_id, warehouse_id)]
+            allocations.append(
+                Allocation(
+                    line=line,
+                    level=level,
+                    warehouse_id=warehouse_id,
+                    quantity=quantity,
+                    expires_at=order.expires_at,
+                )
+            )
+            changes.append(
+                LevelChange(
+                    variant=line.variant,
+                    warehouse=warehouses[warehouse_id],
+                    kind=MovementKind.RESERVE,
+                    reason=ReasonCode.ORDER,
+                    delta_reserved=quantity,
+                    document=order.document,
+                    reference=f"order:{order.pk}/line:{line.line_number}/wh:{warehouse_id}/reserve",
+                )
+            )
+    Allocation.objects.bulk_create(allocations)
+    _apply(changes, levels, actor=actor, occurred_at=now)
+    transaction.on_commit(partial(publish_order_changed, order.pk, channel.pk))
+    return PlacedOrder(order=order, created=True, lines=order_lines)
+
+
+# --- Pay, ship, cancel ----------------------------------------------------------------------
+
+
+def pay_order(*, order: Order, actor: Actor) -> Order:
+    """Make the hold firm: no expiry any more. Paying again changes nothing.
+
+    Locks the order row. Refuses (HoldExpired) an order whose hold has run out, even if
+    the expiry task has not released it yet; refuses a cancelled order.
+    """
+    with transaction.atomic():
+        order = _lock_order(order)
+        if order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED):
+            return order
+        _refuse_closed(order)
+        now = timezone.now()
+        _refuse_expired(order, now)
+        order.status = OrderStatus.PAID
+        order.paid_at = now
+        order.expires_at = None
+        order.save(update_fields=["status", "paid_at", "expires_at"])
+        Allocation.objects.filter(line__order=order, status=Allocation.Status.HELD).update(
+            expires_at=None
+        )
+        transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
+    return order
+
+
+def ship_order(*, order: Order, actor: Actor, line_numbers: Sequence[int] | None = None) -> Order:
+    """Ship all open lines, or only `line_numbers`: on hand and reserved go down together.
+
+    Locks the order row, then the levels. Lines already shipped are skipped, so shipping
+    twice changes nothing. An unpaid order becomes paid by shipping, unless its hold expired.
+    """
+    with transaction.atomic():
+        order = _lock_order(order)
+        _refuse_closed(order)
+        now = timezone.now()
+        if order.status == OrderStatus.PLACED:
+            _refuse_expired(order, now)
+        lines = {line.line_number: line for line in order.lines.select_related("variant")}
+        wanted = list(lines) if line_numbers is None else _require_line_numbers(line_numbers, lines)
+        to_ship = [lines[n] for n in wanted if lines[n].status == OrderLine.Status.OPEN]
+        if not to_ship:
+            return order
+        allocations = list(
+            Allocation.objects.filter(line__in=to_ship, status=Allocation.Status.HELD)
+            .select_related("warehouse", "line__variant")
+            .order_by("pk")
+        )
+        _move_allocations(allocations, kind=MovementKind.SHIP, order=order, actor=actor, now=now)
+        Allocation.objects.filter(pk__in=[a.pk for a in allocations]).update(
+            status=Allocation.Status.SHIPPED, expires_at=None
+        )
+        OrderLine.objects.filter(pk__in=[line.pk for line in to_ship]).update(
+            status=OrderLine.Status.SHIPPED
+        )
+        still_open = order.lines.filter(status=OrderLine.Status.OPEN).exists()
+        order.status = OrderStatus.PARTIALLY_SHIPPED if still_open else OrderStatus.SHIPPED
+        order.paid_at = order.paid_at or now
+        order.expires_at = None
+        if not still_open:
+            order.shipped_at = now
+        order.save(update_fields=["status", "paid_at", "expires_at", "shipped_at"])
+        transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
+    return order
+
+
+def cancel_order(*, order: Order, actor: Actor) -> Order:
+    """Release every unshipped unit. Cancelling a cancelled or expired order changes nothing.
+
+    Locks the order row, then the levels. Refuses a fully shipped order.
+    """
+    with transaction.atomic():
+        order = _lock_order(order)
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+            return order
+        if order.status == OrderStatus.SHIPPED:
+            raise InvalidOrderState(
+                f"Order {order} is already shipped; it cannot be cancelled.",
+                {"status": order.status},
+            )
+        now = timezone.now()
+        allocations = list(
+            Allocation.objects.filter(line__order=order, status=Allocation.Status.HELD)
+            .select_related("warehouse", "line__variant")
+            .order_by("pk")
+        )
+        _move_allocations(allocations, kind=MovementKind.RELEASE, order=order, actor=actor, now=now)
+        Allocation.objects.filter(pk__in=[a.pk for a in allocations]).update(
+            status=Allocation.Status.RELEASED
+        )
+        order.lines.filter(status=OrderLine.Status.OPEN).update(status=OrderLine.Status.RELEASED)
+        order.status = OrderStatus.CANCELLED
+        order.closed_at = now
+        order.expires_at = None
+        order.save(update_fields=["status", "closed_at", "expires_at"])
+        transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
+    return order
+
+
+# --- Expiry ---------------------------------------------------------------------------------
+
+
+def release_expired_holds(*, batch_size: int = 2000, now: datetime | None = None) -> int:
+    """Release the holds of unpaid orders past their expiry, batch by batch.
+
+    Each batch is its own short transaction: it claims expired orders with
+    FOR UPDATE SKIP LOCKED (so two runs at once never take the same order, and an order
+    being paid right now is skipped), then locks their levels in primary-key order.
+    Returns how many orders expired.
+    """
+    now = now or timezone.now()
+    actor = Actor.system("hold expiry")
+    expired_total = 0
+    while True:
+        with transaction.atomic():
+            order_ids = list(
+                Order.objects.select_for_update(skip_locked=True)
+                .filter(status=OrderStatus.PLACED, expires_at__lte=now)
+                .order_by("expires_at", "pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not order_ids:
+                break
+            allocations = list(
+                Allocation.objects.filter(
+                    line__order_id__in=order_ids, status=Allocation.Status.HELD
+                )
+                .select_related("warehouse", "line__variant", "line__order__channel")
+                .order_by("pk")
+            )
+            _release_allocations(allocations, actor=actor, note="hold expired")
+            OrderLine.objects.filter(order_id__in=order_ids, status=OrderLine.Status.OPEN).update(
+                status=OrderLine.Status.RELEASED
+            )
+            Order.objects.filter(pk__in=order_ids).update(
+                status=OrderStatus.EXPIRED, closed_at=now, expires_at=None
+            )
+            transaction.on_commit(partial(publish_order_changed, None, None))
+        expired_total += len(order_ids)
+    return expired_total
+
+
+def _release_expired_on_levels(levels: dict[tuple[int, int], StockLevel], *, now: datetime) -> int:
+    """Inside `place_order`: release expired holds on levels it already locked.
+
+    Claims the expired orders with SKIP LOCKED, never waiting on an order lock while
+    holding level locks; only allocations on these levels are released (the expiry task
+    finishes the rest of each order). Returns how many units were released.
+    """
+    by_id = {level.pk: level for level in levels.values()}
+    holding = Allocation.objects.filter(
+        level_id__in=list(by_id), status=Allocation.Status.HELD, expires_at__lte=now
+    ).values("line__order_id")
+    order_ids = list(
+        Order.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=holding, status=OrderStatus.PLACED, expires_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not order_ids:
+        return 0
+    allocations = list(
+        Allocation.objects.filter(
+            line__order_id__in=order_ids, level_id__in=list(by_id), status=Allocation.Status.HELD
+        )
+        .select_related("warehouse", "line__variant", "line__order__channel")
+        .order_by("pk")
+    )
+    _release_allocations(
+        allocations, actor=Actor.system("hold expiry"), note="hold expired", levels=levels
+    )
+    for allocation in allocations:
+        by_id[allocation.level_id].refresh_from_db(fields=["reserved", "available", "version"])
+    return sum(allocation.quantity for allocation in allocations)
+
+
+def _release_allocations(
+    allocations: list[Allocation],
+    *,
+    actor: Actor,
+    note: str,
+    levels: dict[tuple[int, int], StockLevel] | None = None,
+) -> None:
+    if not allocations:
+        return
+    changes = [
+        LevelChange(
+            variant=allocation.line.variant,
+            warehouse=allocation.warehouse,
+            kind=MovementKind.RELEASE,
+            reason=ReasonCode.ORDER,
+            note=note,
+            delta_reserved=-allocation.quantity,
+            document=allocation.line.order.document,
+            reference=f"order:{allocation.line.order_id}/allocation:{allocation.pk}/release",
+        )
+        for allocation in allocations
+    ]
+    if levels is None:
+        levels = lock_levels(
+            {(change.variant.pk, change.warehouse.pk) for change in changes},
+            backorders={},
+            create_missing=False,
+        )
+    _apply(changes, levels, actor=actor)
+    Allocation.objects.filter(pk__in=[a.pk for a in allocations]).update(
+        status=Allocation.Status.RELEASED
+    )
+
+
+def _move_allocations(
+    allocations: list[Allocation], *, kind: str, order: Order, actor: Actor, now: datetime
+) -> None:
+    if not allocations:
+        return
+    verb = "ship" if kind == MovementKind.SHIP else "release"
+    changes = [
+        LevelChange(
+            variant=allocation.line.variant,
+            warehouse=allocation.warehouse,
+            kind=kind,
+            reason=ReasonCode.ORDER,
+            delta_on_hand=-allocation.quantity if kind == MovementKind.SHIP else 0,
+            delta_reserved=-allocation.quantity,
+            document=order.document,
+            reference=f"order:{order.pk}/allocation:{allocation.pk}/{verb}",
+        )
+        for allocation in allocations
+    ]
+    levels = lock_levels(
+        {(change.variant.pk, change.warehouse.pk) for change in changes},
+        backorders={},
+        create_missing=False,
+    )
+    _apply(changes, levels, actor=actor, occurred_at=now)
+
+
+def _apply(changes, levels, *, actor: Actor, occurred_at: datetime | None = None) -> None:
+    try:
+        apply_locked(
+            changes, levels, actor=actor, source=MovementSource.ORDER, occurred_at=occurred_at
+        )
+    except BatchRejected as rejected:
+        raise rejected.errors[0][1] from None
+
+
+# --- Input checks ---------------------------------------------------------------------------
+
+
+def _existing_order(channel: SalesChannel, reference: str) -> PlacedOrder | None:
+    order = Order.objects.filter(channel=channel, reference=reference).first()
+    if order is None:
+        return None
+    return PlacedOrder(
+        order=order, created=False, lines=list(order.lines.select_related("variant"))
+    )
+
+
+def _lock_order(order: Order) -> Order:
+    return Order.objects.select_for_update().select_related("channel").get(pk=order.pk)
+
+
+def _refuse_closed(order: Order) -> None:
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+        raise InvalidOrderState(f"Order {order} is {order.status}.", {"status": order.status})
+
+
+def _refuse_expired(order: Order, now: datetime) -> None:
+    if order.expires_at is not None and order.expires_at <= now:
+        raise HoldExpired(
+            f"The hold on order {order} expired at {order.expires_at.isoformat()}.",
+            {"expired_at": order.expires_at.isoformat()},
+        )
+
+
+def _require_reference(reference: object) -> str:
+    if not isinstance(reference, str) or not reference.strip():
+        raise InvalidOrder("An order needs a reference.", {"field": "reference"})
+    if len(reference) > 100:
+        raise InvalidOrder("The reference is longer than 100 characters.", {"field": "reference"})
+    return reference.strip()
+
+
+def _require_coordinates(latitude, longitude) -> tuple[Decimal | None, Decimal | None]:
+    if latitude is None and longitude is None:
+        return None, None
+    if latitude is None or longitude is None:
+        raise InvalidOrder(
+            "Give both shipping latitude and longitude, or neither.", {"field": "shipping"}
+        )
+    try:
+        lat, lon = Decimal(str(latitude)), Decimal(str(longitude))
+    except (InvalidOperation, ValueError):
+        raise InvalidOrder("Shipping coordinates must be numbers.", {"field": "shipping"}) from None
+    if not (Decimal(-90) <= lat <= Decimal(90) and Decimal(-180) <= lon <= Decimal(180)):
+        raise InvalidOrder("Shipping coordinates are out of range.", {"field": "shipping"})
+    return lat.quantize(Decimal("0.000001")), lon.quantize(Decimal("0.000001"))
+
+
+def _require_hold_minutes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_HOLD_MINUTES:
+        raise InvalidOrder(
+            f"The hold time must be a whole number of minutes from 1 to {MAX_HOLD_MINUTES}.",
+            {"field": "hold_minutes"},
+        )
+    return value
+
+
+def _resolve_lines(
+    lines: Sequence[OrderLineInput],
+) -> tuple[list[LineRequest], dict[int, Variant]]:
+    """Check every line; raise one error that names each bad line, or the requests."""
+    if not lines:
+        raise InvalidOrder("An order needs at least one line.", {"field": "lines"})
+    if len(lines) > MAX_LINES:
+        raise InvalidOrder(f"An order may have at most {MAX_LINES} lines.", {"field": "lines"})
+    skus = [line.sku for line in lines if isinstance(line.sku, str)]
+    known = {variant.sku: variant for variant in Variant.objects.filter(sku__in=skus)}
+    problems: list[StockError] = []
+    first_line_of: dict[str, int] = {}
+    requests, variants = [], {}
+    for number, line in enumerate(lines, start=1):
+        where = {"line": number, "sku": line.sku}
+        if isinstance(line.quantity, bool) or not isinstance(line.quantity, int):
+            problems.append(
+                InvalidQuantity(f"Line {number}: quantity must be a whole number.", where)
+            )
+            continue
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            problems.append(
+                InvalidQuantity(f"Line {number}: quantity must be from 1 to {MAX_QUANTITY}.", where)
+            )
+            continue
+        variant = known.get(line.sku)
+        if variant is None:
+            problems.append(UnknownSku(f"Line {number}: no variant has SKU {line.sku!r}.", where))
+            continue
+        if line.sku in first_line_of:
+            problems.append(
+                InvalidOrder(
+                    f"Line {number}: {line.sku} is already on line {first_line_of[line.sku]}; "
+                    "put the whole quantity on one line.",
+                    where,
+                )
+            )
+            continue
+        first_line_of[line.sku] = number
+        variants[number] = variant
+        requests.append(
+            LineRequest(
+                line_number=number,
+                variant_id=variant.pk,
+                quantity=line.quantity,
+                allows_backorders=variant.allows_backorders,
+            )
+        )
+    if problems:
+        first = problems[0]
+        raise type(first)(
+            " ".join(problem.message for problem in problems),
+            {"lines": [{"code": p.code, "message": p.message, **p.details} for p in problems]},
+        )
+    return requests, variants
+
+
+def _refuse_unsellable(
+    managed: list[LineRequest],
+    variants: dict[int, Variant],
+    levels: dict[tuple[int, int], StockLevel],
+) -> None:
+    stocked = {variant_id for variant_id, _ in levels}
+    unsellable = [request for request in managed if request.variant_id not in stocked]
+    if unsellable:
+        lines = [
+            {"code": NotSellable.code, "line": r.line_number, "sku": variants[r.line_number].sku}
+            for r in unsellable
+        ]
+        raise NotSellable(
+            " ".join(
+                f"Line {item['line']}: no warehouse of this channel stocks {item['sku']}."
+                for item in lines
+            ),
+            {"lines": lines},
+        )
+
+
+def _allows_backorders(variants: dict[int, Variant], variant_id: int) -> bool:
+    return any(v.pk == variant_id and v.allows_backorders for v in variants.values())
+
+
+def _require_line_numbers(line_numbers: Sequence[int], lines: dict[int, OrderLine]) -> list[int]:
+    unknown = [n for n in line_numbers if n not in lines]
+    if unknown:
+        raise InvalidOrder(
+            f"The order has no line {', '.join(map(str, unknown))}.", {"lines": unknown}
+        )
+    return list(dict.fromkeys(line_numbers))
+
+
+def expired_held_quantity(
+    level_ids: Sequence[int], *, now: datetime | None = None
+) -> dict[int, int]:
+    """Units still counted as reserved on each level though their hold has expired."""
+    now = now or timezone.now()
+    rows = (
+        Allocation.objects.filter(
+            level_id__in=level_ids, status=Allocation.Status.HELD, expires_at__lte=now
+        )
+        .values("level_id")
+        .annotate(quantity=Sum("quantity"))
+    )
+    return {row["level_id"]: row["quantity"] for row in rows}
