@@ -35,3 +35,34 @@ def verify_ledger_clean():
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def verify_ledger_chain():
+    """Stronger than `verify_ledger_clean`: each level's rows, in id order, form one chain.
+
+    Every row's balances-after equal the previous row's plus its deltas, the last row's
+    equal the level, and the version counts the rows. A lost update or a write made
+    without the lock breaks the chain even when the sums still agree.
+    """
+    from stock.models import StockLevel, StockMovement
+
+    names = ("on_hand", "reserved", "unsellable", "safety_stock", "inbound")
+
+    def check() -> None:
+        broken = []
+        for level in StockLevel.objects.order_by("pk"):
+            running = dict.fromkeys(names, 0)
+            rows = StockMovement.objects.filter(level=level).order_by("pk")
+            for row in rows:
+                for name in names:
+                    running[name] += getattr(row, f"delta_{name}")
+                after = {name: getattr(row, f"{name}_after") for name in names}
+                if after != running:
+                    broken.append((level.pk, row.pk, after, dict(running)))
+            current = {name: getattr(level, name) for name in names}
+            if current != running or level.version != len(rows):
+                broken.append((level.pk, "level", current, running, level.version, len(rows)))
+        assert broken == [], broken
+
+    return check
