@@ -37,11 +37,26 @@ def variant_group(variant_id: int) -> str:
 
 
 def publish_stock_changed(changes: Sequence[StockChanged]) -> None:
-    """Tell live pages which levels changed. Never raises: the change is already committed."""
+    """Reactions to committed level changes. Never raises: the change is already committed.
+
+    1. Storefront availability of the changed variants is dropped from the cache.
+    2. Live pages get stock.changed in the warehouse, variant and feed groups.
+    """
+    _invalidate_availability({change.variant_id for change in changes})
     try:
         _send_to_groups(changes)
     except Exception:
         logger.exception("Could not publish stock.changed for %d levels", len(changes))
+
+
+def _invalidate_availability(variant_ids: set[int]) -> None:
+    from stock.availability import invalidate_availability
+
+    try:
+        invalidate_availability(variant_ids)
+    except Exception:
+        # The cache entry then lives out its few-second TTL.
+        logger.exception("Could not invalidate availability for %d variants", len(variant_ids))
 
 
 def _send_to_groups(changes: Sequence[StockChanged]) -> None:
@@ -74,6 +89,7 @@ async def _send_all(layer, changes: Sequence[StockChanged]) -> None:
 
 def publish_status_forced(variant_id: int) -> None:
     """A forced status was set or cleared: the variant's pages and the feed re-read it."""
+    _invalidate_availability({variant_id})
     try:
         layer = get_channel_layer()
         if layer is None:

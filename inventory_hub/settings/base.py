@@ -130,6 +130,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Storefront availability answers are cached this long (invalidated on every change).
+AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 5)
+
 # --- Auth, i18n, static ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

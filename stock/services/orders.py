@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from stock.actors import Actor
@@ -649,18 +648,3 @@ def _require_line_numbers(line_numbers: Sequence[int], lines: dict[int, OrderLin
             f"The order has no line {', '.join(map(str, unknown))}.", {"lines": unknown}
         )
     return list(dict.fromkeys(line_numbers))
-
-
-def expired_held_quantity(
-    level_ids: Sequence[int], *, now: datetime | None = None
-) -> dict[int, int]:
-    """Units still counted as reserved on each level though their hold has expired."""
-    now = now or timezone.now()
-    rows = (
-        Allocation.objects.filter(
-            level_id__in=level_ids, status=Allocation.Status.HELD, expires_at__lte=now
-        )
-        .values("level_id")
-        .annotate(quantity=Sum("quantity"))
-    )
-    return {row["level_id"]: row["quantity"] for row in rows}

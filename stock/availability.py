@@ -1,0 +1,109 @@
+"""The storefront's answer: what a channel may sell of each SKU, cached for a few seconds.
+
+Public and cacheable, so it never shows per-warehouse numbers. Entries are invalidated by
+stock.events when stock or a forced status changes, so the TTL only bounds how long a
+missed invalidation (say, the cache was briefly unreachable) can show an old figure.
+"""
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+from stock.models import StockStatus, Variant
+from stock.selectors import ChannelSalable, channel_salable_many
+from warehouses.models import SalesChannel
+
+MAX_SKUS = 100
+
+
+class StorefrontStatus:
+    IN_STOCK = "in_stock"
+    ONLY_N_LEFT = "only_n_left"
+    OUT_OF_STOCK = "out_of_stock"
+    PREORDER = "preorder"
+
+
+@dataclass(frozen=True, slots=True)
+class SkuAvailability:
+    sku: str
+    salable_quantity: int | None  # None: the hub does not track this item's stock
+    status: str  # what to show, after any forced status
+    real_status: str  # what the stock alone says
+    forced_status: str | None
+    message: str
+
+
+def _cache_key(channel_id: int, variant_id: int) -> str:
+    return f"availability:{channel_id}:{variant_id}"
+
+
+def storefront_availability(
+    *, channel: SalesChannel, skus: Iterable[str]
+) -> tuple[list[SkuAvailability], list[str]]:
+    """Availability per SKU on one channel, and the SKUs the hub does not know."""
+    wanted = list(dict.fromkeys(skus))
+    variants = {v.sku: v for v in Variant.objects.filter(sku__in=wanted, is_active=True)}
+    unknown = [sku for sku in wanted if sku not in variants]
+    keys = {_cache_key(channel.pk, v.pk): v for v in variants.values()}
+    cached = cache.get_many(list(keys))
+    missing = [v for key, v in keys.items() if key not in cached]
+    if missing:
+        fresh = {
+            _cache_key(channel.pk, variant_id): asdict(_to_storefront(salable))
+            for variant_id, salable in channel_salable_many(channel, missing).items()
+        }
+        cache.set_many(fresh, timeout=settings.AVAILABILITY_CACHE_SECONDS)
+        cached.update(fresh)
+    by_sku = {keys[key].sku: SkuAvailability(**value) for key, value in cached.items()}
+    return [by_sku[sku] for sku in wanted if sku in by_sku], unknown
+
+
+def invalidate_availability(variant_ids: Iterable[int]) -> None:
+    channel_ids = list(SalesChannel.objects.values_list("pk", flat=True))
+    cache.delete_many(
+        [
+            _cache_key(channel_id, variant_id)
+            for variant_id in variant_ids
+            for channel_id in channel_ids
+        ]
+    )
+
+
+def _to_storefront(salable: ChannelSalable) -> SkuAvailability:
+    real = _real_status(salable)
+    if salable.forced_status == "in_stock":
+        shown = StorefrontStatus.IN_STOCK
+    elif salable.forced_status == "out_of_stock":
+        shown = StorefrontStatus.OUT_OF_STOCK
+    else:
+        shown = real
+    return SkuAvailability(
+        sku=salable.sku,
+        salable_quantity=salable.salable if salable.manage_stock else None,
+        status=shown,
+        real_status=real,
+        forced_status=salable.forced_status,
+        message=_message(shown, salable.salable),
+    )
+
+
+def _real_status(salable: ChannelSalable) -> str:
+    if not salable.manage_stock:
+        return StorefrontStatus.IN_STOCK
+    return {
+        StockStatus.IN_STOCK: StorefrontStatus.IN_STOCK,
+        StockStatus.LOW_STOCK: StorefrontStatus.ONLY_N_LEFT,
+        StockStatus.OUT_OF_STOCK: StorefrontStatus.OUT_OF_STOCK,
+        StockStatus.BACKORDER: StorefrontStatus.PREORDER,
+    }[salable.status]
+
+
+def _message(status: str, quantity: int) -> str:
+    return {
+        StorefrontStatus.IN_STOCK: "In stock",
+        StorefrontStatus.ONLY_N_LEFT: f"Only {quantity} left",
+        StorefrontStatus.OUT_OF_STOCK: "Out of stock",
+        StorefrontStatus.PREORDER: "Available to pre-order",
+    }[status]
