@@ -1,0 +1,130 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import ChannelWarehouse, SalesChannel, Warehouse
+
+
+def _set_active(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, *, is_active: bool
+) -> None:
+    # A plain flag, not a balance: stock and ledger rows keep pointing at the record.
+    changed = queryset.exclude(is_active=is_active).update(is_active=is_active)
+    word = "Activated" if is_active else "Deactivated"
+    modeladmin.message_user(
+        request, f"{word} {changed} {modeladmin.opts.verbose_name_plural}.", messages.SUCCESS
+    )
+
+
+@admin.action(description="Deactivate selected (keeps their history)", permissions=["change"])
+def deactivate(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    _set_active(modeladmin, request, queryset, is_active=False)
+
+
+@admin.action(description="Activate selected", permissions=["change"])
+def activate(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    _set_active(modeladmin, request, queryset, is_active=True)
+
+
+class DeactivateInsteadOfDeleteMixin:
+    """Records that stock history refers to are retired with `is_active`, never deleted."""
+
+    actions = [deactivate, activate]
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ChannelWarehouseInline(admin.TabularInline):
+    model = ChannelWarehouse
+    fk_name = "channel"
+    fields = ["warehouse", "priority", "warehouse_is_active"]
+    readonly_fields = ["warehouse_is_active"]
+    autocomplete_fields = ["warehouse"]
+    ordering = ["priority", "warehouse__code"]
+    extra = 0
+    verbose_name = "stock source"
+    verbose_name_plural = "stock sources (lower priority is used first)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ChannelWarehouse]:
+        return super().get_queryset(request).select_related("warehouse")
+
+    @admin.display(boolean=True, description="warehouse active")
+    def warehouse_is_active(self, link: ChannelWarehouse) -> bool | None:
+        return link.warehouse.is_active if link.warehouse_id else None
+
+
+class WarehouseChannelInline(admin.TabularInline):
+    """The channels that sell from a warehouse; edited from the channel's side."""
+
+    model = ChannelWarehouse
+    fk_name = "warehouse"
+    fields = ["channel", "priority"]
+    readonly_fields = ["channel", "priority"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    verbose_name = "sales channel"
+    verbose_name_plural = "sold on these channels"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ChannelWarehouse]:
+        return super().get_queryset(request).select_related("channel")
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+    list_display = [
+        "code",
+        "name",
+        "timezone",
+        "lead_time_days",
+        "daily_dispatch_capacity",
+        "has_coordinates",
+        "is_active",
+    ]
+    list_display_links = ["code", "name"]
+    list_filter = ["is_active", "links__channel", "timezone"]
+    search_fields = ["code", "name", "address"]
+    readonly_fields = ["created_at"]
+    inlines = [WarehouseChannelInline]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "is_active"]}),
+        ("Location", {"fields": ["address", "latitude", "longitude", "timezone"]}),
+        ("Logistics", {"fields": ["lead_time_days", "daily_dispatch_capacity"]}),
+        ("Record", {"fields": ["created_at"]}),
+    ]
+
+    @admin.display(boolean=True, description="coordinates")
+    def has_coordinates(self, warehouse: Warehouse) -> bool:
+        return warehouse.has_coordinates
+
+
+@admin.register(SalesChannel)
+class SalesChannelAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+    list_display = [
+        "code",
+        "name",
+        "kind",
+        "safety_buffer",
+        "max_salable_quantity",
+        "source_selection",
+        "hold_minutes",
+        "is_active",
+    ]
+    list_display_links = ["code", "name"]
+    list_filter = ["is_active", "kind", "source_selection", "links__warehouse"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["created_at"]
+    inlines = [ChannelWarehouseInline]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "kind", "is_active"]}),
+        (
+            "What it may sell",
+            {"fields": ["safety_buffer", "max_salable_quantity", "source_selection"]},
+        ),
+        ("Orders", {"fields": ["hold_minutes"]}),
+        ("Record", {"fields": ["created_at"]}),
+    ]
