@@ -27,7 +27,7 @@ from stock.errors import (
     StockNotManaged,
 )
 from stock.events import StockChanged, publish_stock_changed
-from stock.models import MovementKind, StockLevel, StockMovement, Variant
+from stock.models import BackorderPolicy, MovementKind, StockLevel, StockMovement, Variant
 from warehouses.models import Warehouse
 
 # PostgreSQL `integer` columns; anything near this is a typo, not stock.
@@ -98,12 +98,7 @@ def apply_changes(
         return []
     try:
         with transaction.atomic():
-            levels = lock_levels(
-                {(change.variant.pk, change.warehouse.pk) for change in changes},
-                backorders={
-                    change.variant.pk: change.variant.allows_backorders for change in changes
-                },
-            )
+            levels = lock_levels({(change.variant.pk, change.warehouse.pk) for change in changes})
             return apply_locked(
                 changes, levels, actor=actor, source=source, occurred_at=occurred_at
             )
@@ -147,29 +142,15 @@ def apply_change(change: LevelChange, *, actor: Actor, source: str, **kwargs) ->
 
 
 def lock_levels(
-    pairs: set[tuple[int, int]],
-    *,
-    backorders: dict[int, bool],
-    create_missing: bool = True,
+    pairs: set[tuple[int, int]], *, create_missing: bool = True
 ) -> dict[tuple[int, int], StockLevel]:
     """Lock the levels of these (variant id, warehouse id) pairs, in primary-key order.
 
-    Missing levels are created first (INSERT … ON CONFLICT DO NOTHING) with the variant's
-    backorder policy, from `backorders` (variant id → allows backorders). Must run inside
-    a transaction; the locks last until it ends.
+    Missing levels are created first (`ensure_levels`). Must run inside a transaction; the
+    locks last until it ends.
     """
     if create_missing:
-        StockLevel.objects.bulk_create(
-            [
-                StockLevel(
-                    variant_id=variant_id,
-                    warehouse_id=warehouse_id,
-                    is_backorder_allowed=backorders[variant_id],
-                )
-                for variant_id, warehouse_id in sorted(pairs)
-            ],
-            ignore_conflicts=True,
-        )
+        ensure_levels(pairs)
     if len(pairs) == 1:
         ((variant_id, warehouse_id),) = pairs
         query = StockLevel.objects.filter(variant_id=variant_id, warehouse_id=warehouse_id)
@@ -189,6 +170,38 @@ def lock_levels(
             query = StockLevel.objects.filter(pk__in=ids)
     locked = query.select_for_update(no_key=True).order_by("pk")
     return {(level.variant_id, level.warehouse_id): level for level in locked}
+
+
+def ensure_levels(pairs: set[tuple[int, int]]) -> None:
+    """Create the missing levels, each with its variant's backorder policy as committed.
+
+    The policy is read from the variant row, never from a caller's possibly stale object,
+    and under FOR SHARE: a concurrent `set_backorder_policy` holds the variant FOR UPDATE,
+    so a level created meanwhile waits and then reads the new policy. Existing levels take
+    no lock here.
+    """
+    if not pairs:
+        return
+    rows = ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs))
+    params = [value for pair in sorted(pairs) for value in pair]
+    share = " FOR SHARE OF variant" if connection.vendor == "postgresql" else ""
+    rows = rows if connection.vendor == "postgresql" else rows.replace("::bigint", "")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {StockLevel._meta.db_table} (variant_id, warehouse_id, on_hand, "
+            "reserved, unsellable, safety_stock, inbound, is_backorder_allowed, version, "
+            "updated_at) "
+            "SELECT variant.id, wanted.warehouse_id, 0, 0, 0, 0, 0, "
+            "variant.backorders <> %s, 0, %s "
+            f"FROM {Variant._meta.db_table} AS variant "
+            f"JOIN (VALUES {rows}) AS wanted(variant_id, warehouse_id) "
+            "ON variant.id = wanted.variant_id "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {StockLevel._meta.db_table} AS level "
+            "WHERE level.variant_id = wanted.variant_id "
+            f"AND level.warehouse_id = wanted.warehouse_id){share} "
+            "ON CONFLICT (variant_id, warehouse_id) DO NOTHING",
+            [BackorderPolicy.DENY.value, timezone.now(), *params],
+        )
 
 
 def _existing_references(changes: Sequence[LevelChange], source: str) -> set[str]:

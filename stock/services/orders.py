@@ -39,7 +39,14 @@ from stock.models import (
 )
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
-from .ledger import MAX_QUANTITY, BatchRejected, LevelChange, apply_locked, lock_levels
+from .ledger import (
+    MAX_QUANTITY,
+    BatchRejected,
+    LevelChange,
+    apply_locked,
+    ensure_levels,
+    lock_levels,
+)
 from .sourcing import Candidate, LinePlan, LineRequest, plan_allocations
 
 MAX_HOLD_MINUTES = 60 * 24 * 30
@@ -103,17 +110,10 @@ def place_order(
         for link in links
     ]
     managed = [request for request in requests if variants[request.line_number].manage_stock]
+    variants_by_id = {variant.pk: variant for variant in variants.values()}
     pairs = {(r.variant_id, c.warehouse_id) for r in managed for c in candidates}
-    backorder_pairs = {pair for pair in pairs if _allows_backorders(variants, pair[0])}
-    if backorder_pairs:
-        # A pre-order may land where the SKU was never stocked: make its level exist.
-        StockLevel.objects.bulk_create(
-            [
-                StockLevel(variant_id=v, warehouse_id=w, is_backorder_allowed=True)
-                for v, w in sorted(backorder_pairs)
-            ],
-            ignore_conflicts=True,
-        )
+    # A pre-order may land where the SKU was never stocked: make those levels exist.
+    ensure_levels({pair for pair in pairs if variants_by_id[pair[0]].allows_backorders})
     try:
         with transaction.atomic():
             placed = _reserve(
@@ -154,7 +154,7 @@ def _reserve(
     hold: int,
     actor: Actor,
 ) -> PlacedOrder:
-    levels = lock_levels(pairs, backorders={}, create_missing=False) if pairs else {}
+    levels = lock_levels(pairs, create_missing=False) if pairs else {}
     _refuse_unsellable(managed, variants, levels)
     now = timezone.now()
     shipping = (float(latitude), float(longitude)) if latitude is not None else None
@@ -306,6 +306,10 @@ def ship_order(*, order: Order, actor: Actor, line_numbers: Sequence[int] | None
         OrderLine.objects.filter(pk__in=[line.pk for line in to_ship]).update(
             status=OrderLine.Status.SHIPPED
         )
+        # Shipping firms the order: what stays held for later lines must not expire.
+        Allocation.objects.filter(line__order=order, status=Allocation.Status.HELD).update(
+            expires_at=None
+        )
         still_open = order.lines.filter(status=OrderLine.Status.OPEN).exists()
         order.status = OrderStatus.PARTIALLY_SHIPPED if still_open else OrderStatus.SHIPPED
         order.paid_at = order.paid_at or now
@@ -452,7 +456,6 @@ def _release_allocations(
     if levels is None:
         levels = lock_levels(
             {(change.variant.pk, change.warehouse.pk) for change in changes},
-            backorders={},
             create_missing=False,
         )
     _apply(changes, levels, actor=actor)
@@ -482,7 +485,6 @@ def _move_allocations(
     ]
     levels = lock_levels(
         {(change.variant.pk, change.warehouse.pk) for change in changes},
-        backorders={},
         create_missing=False,
     )
     _apply(changes, levels, actor=actor, occurred_at=now)
@@ -635,10 +637,6 @@ def _refuse_unsellable(
             ),
             {"lines": lines},
         )
-
-
-def _allows_backorders(variants: dict[int, Variant], variant_id: int) -> bool:
-    return any(v.pk == variant_id and v.allows_backorders for v in variants.values())
 
 
 def _require_line_numbers(line_numbers: Sequence[int], lines: dict[int, OrderLine]) -> list[int]:

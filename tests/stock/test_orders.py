@@ -493,11 +493,6 @@ def test_shipping_a_cancelled_order_is_refused(channel, north, sheet):
     assert orders_state() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ship_order clears expires_at only on the allocations it ships; the unshipped "
-    "lines of an unpaid order keep the old expiry, so reads count them free once it passes",
-)
 def test_partly_shipped_unpaid_order_keeps_its_unshipped_units_held_past_the_old_expiry(
     channel, north, south, sheet, pillow, monkeypatch
 ):

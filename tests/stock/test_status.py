@@ -288,11 +288,6 @@ def test_unknown_backorder_policy_is_refused(variant):
     assert level.is_backorder_allowed is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: stock/services/ledger.py apply_changes creates a missing level with "
-    "is_backorder_allowed from the caller's Variant object, not the stored policy",
-)
 def test_level_first_stocked_after_backorders_were_denied_cannot_be_oversold():
     variant = VariantFactory(backorders=BackorderPolicy.ALLOW)
     loaded_before_the_change = Variant.objects.get(pk=variant.pk)
