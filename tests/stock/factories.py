@@ -149,3 +149,54 @@ def set_clock(monkeypatch, moment) -> None:
     from django.utils import timezone
 
     monkeypatch.setattr(timezone, "now", lambda: moment)
+
+
+@dataclass
+class Attempt:
+    """What one concurrent job returned or raised."""
+
+    result: object = None
+    error: Exception | None = None
+
+
+def run_at_once(jobs, *, workers: int) -> list[Attempt]:
+    """Run `jobs` (callables) on `workers` threads that a barrier releases together.
+
+    Each thread opens its own database connection before the barrier, so the first jobs
+    really collide in PostgreSQL, then takes jobs from a shared queue until none are left,
+    and closes its connection at the end. Returns one Attempt per job, in job order.
+    """
+    import queue
+    import threading
+
+    from django.db import connection
+
+    pending: queue.SimpleQueue = queue.SimpleQueue()
+    for index, job in enumerate(jobs):
+        pending.put((index, job))
+    attempts = [Attempt() for _ in jobs]
+    barrier = threading.Barrier(workers)
+
+    def work() -> None:
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=60)
+            while True:
+                try:
+                    index, job = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    attempts[index].result = job()
+                except Exception as error:
+                    attempts[index].error = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads), "a worker thread hung"
+    return attempts
