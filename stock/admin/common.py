@@ -1,0 +1,74 @@
+"""Pieces the stock admin pages share."""
+
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
+
+from asgiref.sync import sync_to_async
+from django.contrib import admin
+from django.core.handlers.asgi import ASGIRequest
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from stock.csv_io import export_csv_chunks
+from stock.models import ForcedStatus, StockLevel
+
+
+async def _in_request_thread(chunks: Iterator[str]) -> AsyncIterator[str]:
+    # Under ASGI Django would read a synchronous iterator into one list before sending;
+    # pulling each chunk in the request's thread keeps memory flat and the cursor usable.
+    next_chunk = sync_to_async(partial(next, chunks, None))
+    try:
+        while (chunk := await next_chunk()) is not None:
+            yield chunk
+    finally:
+        await sync_to_async(chunks.close)()
+
+
+def csv_download(request: HttpRequest, queryset: QuerySet[StockLevel]) -> StreamingHttpResponse:
+    chunks = export_csv_chunks(queryset)
+    content = _in_request_thread(chunks) if isinstance(request, ASGIRequest) else chunks
+    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+    filename = f"stock-levels-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History: viewable by whoever may view it, never added, changed or deleted here."""
+
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+def form_page(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    *,
+    template: str,
+    title: str,
+    obj: models.Model | None = None,
+    **context,
+) -> TemplateResponse:
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": title,
+        "original": obj,
+        **context,
+    }
+    return TemplateResponse(request, template, context)
+
+
+def scope_label(forced: ForcedStatus) -> str:
+    return forced.channel.code if forced.channel_id else "all channels"

@@ -1,0 +1,247 @@
+"""Stock levels: read, adjust through the services, export and import CSV."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from stock.actors import Actor
+from stock.admin.common import csv_download, form_page
+from stock.admin.filters import BelowThresholdListFilter, ChannelListFilter, StatusListFilter
+from stock.admin.forms import ImportCountsForm, StockAdjustmentForm
+from stock.csv_io import ImportReport, import_counts
+from stock.errors import StockError
+from stock.models import StockLevel
+from stock.services import ChangeOutcome
+
+# An import report lists at most this many problems or changes; the totals count them all.
+MAX_SHOWN_ROWS = 500
+
+
+LEVEL_QUANTITIES = ["on_hand", "reserved", "unsellable", "safety_stock", "inbound", "available"]
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(admin.ModelAdmin):
+    list_display = [
+        "sku",
+        "product_name",
+        "warehouse_code",
+        *LEVEL_QUANTITIES,
+        "threshold",
+        "status",
+        "adjust_link",
+    ]
+    list_display_links = ["sku"]
+    list_select_related = ["variant", "variant__product", "warehouse"]
+    list_filter = [
+        "warehouse",
+        ChannelListFilter,
+        StatusListFilter,
+        BelowThresholdListFilter,
+        "is_backorder_allowed",
+    ]
+    search_fields = ["variant__sku", "variant__product__name", "=variant__barcode"]
+    # Counting every level on each page of a 500,000-row table is not worth its cost.
+    show_full_result_count = False
+    fields = [
+        "variant",
+        "warehouse",
+        *LEVEL_QUANTITIES,
+        "status",
+        "is_backorder_allowed",
+        "low_stock_threshold",
+        "version",
+        "updated_at",
+        "recent_movements",
+    ]
+    readonly_fields = [name for name in fields if name != "low_stock_threshold"]
+    actions = ["export_selected", "adjust_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Levels appear when stock first moves (stock.services.ledger creates them).
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="SKU", ordering="variant__sku")
+    def sku(self, level: StockLevel) -> str:
+        return level.variant.sku
+
+    @admin.display(description="product", ordering="variant__product__name")
+    def product_name(self, level: StockLevel) -> str:
+        return level.variant.product.name
+
+    @admin.display(description="warehouse", ordering="warehouse__code")
+    def warehouse_code(self, level: StockLevel) -> str:
+        return level.warehouse.code
+
+    @admin.display(description="threshold")
+    def threshold(self, level: StockLevel) -> int:
+        return level.threshold
+
+    @admin.display(description="status")
+    def status(self, level: StockLevel) -> str:
+        return level.status.label
+
+    @admin.display(description="")
+    def adjust_link(self, level: StockLevel) -> str:
+        return format_html('<a href="{}">Adjust…</a>', self._adjust_url(level))
+
+    @admin.display(description="recent movements")
+    def recent_movements(self, level: StockLevel) -> str:
+        movements = list(level.movements.order_by("-id")[:10])
+        ledger_url = reverse("admin:stock_stockmovement_changelist")
+        link = format_html(
+            '<a href="{}?level__id__exact={}">The whole ledger of this level</a>',
+            ledger_url,
+            level.pk,
+        )
+        if not movements:
+            return link
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:+d}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    movement.recorded_at.strftime("%Y-%m-%d %H:%M"),
+                    movement.get_kind_display(),
+                    movement.get_reason_display(),
+                    movement.delta_on_hand,
+                    movement.on_hand_after,
+                    movement.actor_label,
+                )
+                for movement in movements
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>when</th><th>kind</th><th>reason</th><th>on hand Δ</th>"
+            "<th>on hand after</th><th>by</th></tr></thead><tbody>{}</tbody></table>{}",
+            rows,
+            link,
+        )
+
+    def _adjust_url(self, level: StockLevel) -> str:
+        return reverse("admin:stock_stocklevel_adjust", args=[quote(level.pk)])
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="{}_{}_adjust".format(*info),
+            ),
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="{}_{}_export".format(*info),
+            ),
+            path(
+                "import-counts/",
+                self.admin_site.admin_view(self.import_counts_view),
+                name="{}_{}_import_counts".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "has_import_permission": self.has_change_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def adjust_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        level = self.get_object(request, unquote(object_id))
+        if level is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, level):
+            raise PermissionDenied
+        form = StockAdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                outcome = form.apply(level=level, actor=Actor.for_user(request.user))
+            except StockError as error:
+                form.add_stock_error(error)
+            else:
+                self.message_user(request, _outcome_message(outcome), messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:stock_stocklevel_change", args=[quote(level.pk)])
+                )
+        return form_page(
+            self,
+            request,
+            template="admin/stock/stocklevel/adjust.html",
+            title=f"Adjust stock of {level.variant.sku} at {level.warehouse.code}",
+            obj=level,
+            level=level,
+            form=form,
+            submit_label="Apply",
+        )
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:stock_stocklevel_changelist") + "?e=1")
+        return csv_download(request, changelist.queryset)
+
+    def import_counts_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = ImportCountsForm(request.POST or None, request.FILES or None)
+        report: ImportReport | None = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            report = import_counts(
+                upload.read(),
+                filename=upload.name,
+                actor=Actor.for_user(request.user),
+                check_only=form.cleaned_data["check_only"],
+            )
+        return form_page(
+            self,
+            request,
+            template="admin/stock/stocklevel/import_counts.html",
+            title="Import counts from a CSV file",
+            form=form,
+            report=report,
+            shown_errors=report.errors[:MAX_SHOWN_ROWS] if report else [],
+            shown_variances=report.variances[:MAX_SHOWN_ROWS] if report else [],
+            max_shown_rows=MAX_SHOWN_ROWS,
+            submit_label="Upload",
+        )
+
+    @admin.action(description="Export selected levels as CSV", permissions=["view"])
+    def export_selected(self, request: HttpRequest, queryset: QuerySet[StockLevel]):
+        return csv_download(request, queryset)
+
+    @admin.action(description="Adjust the selected level…", permissions=["change"])
+    def adjust_selected(self, request: HttpRequest, queryset: QuerySet[StockLevel]):
+        pks = list(queryset.values_list("pk", flat=True)[:2])
+        if len(pks) != 1:
+            self.message_user(
+                request, "Select exactly one stock level to adjust.", messages.WARNING
+            )
+            return None
+        return HttpResponseRedirect(reverse("admin:stock_stocklevel_adjust", args=[quote(pks[0])]))
+
+
+def _outcome_message(outcome: ChangeOutcome) -> str:
+    level = outcome.level
+    where = f"{outcome.change.variant.sku} at {outcome.change.warehouse.code}"
+    if outcome.movement is None:
+        return f"Nothing to change: {where} already stood at those figures."
+    return (
+        f"Recorded movement #{outcome.movement.pk} for {where}. Now on hand {level.on_hand}, "
+        f"reserved {level.reserved}, unsellable {level.unsellable}, "
+        f"safety stock {level.safety_stock}, available {level.available}."
+    )
