@@ -1,0 +1,287 @@
+"""Orders: place (reserve), list and read, pay, ship (all or some lines), cancel.
+
+Who may write: ops staff on any channel and an integration on the channels assigned to it;
+shipping also a warehouse manager assigned to every warehouse that holds what ships.
+"""
+
+import django_filters
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inventory_hub.api.actors import actor_for
+from inventory_hub.api.errors import ApiError
+from inventory_hub.api.idempotency import idempotent
+from inventory_hub.api.permissions import OrderWriters
+from inventory_hub.api.schema import READ_ERRORS, WRITE_ERRORS, error_response, validated
+from inventory_hub.api.scopes import require_channel_scope
+from stock.api.serializers.orders import NoInput, OrderInput, OrderOutput, ShipInput
+from stock.errors import InvalidOrder
+from stock.models import Allocation, Order, OrderLine, OrderStatus
+from stock.selectors import get_channel_by_code
+from stock.services.orders import (
+    OrderLineInput,
+    cancel_order,
+    pay_order,
+    place_order,
+    ship_order,
+)
+from warehouses.access import Role, can_sell_on, role_of, writable_warehouse_ids
+
+
+def orders_with_lines() -> QuerySet[Order]:
+    """Orders with everything OrderOutput reads, in four queries whatever their number."""
+    allocations = Allocation.objects.select_related("warehouse").order_by("pk")
+    lines = OrderLine.objects.select_related("variant").prefetch_related(
+        Prefetch("allocations", queryset=allocations)
+    )
+    return Order.objects.select_related("channel").prefetch_related(
+        Prefetch("lines", queryset=lines.order_by("line_number"))
+    )
+
+
+def _answer(order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
+    return Response(OrderOutput(orders_with_lines().get(pk=order_id)).data, status=status_code)
+
+
+class OrderFilter(django_filters.FilterSet):
+    channel = django_filters.CharFilter(field_name="channel__code", help_text="Channel code.")
+    status = django_filters.MultipleChoiceFilter(
+        choices=OrderStatus.choices, help_text="Repeat to match any of several."
+    )
+    reference = django_filters.CharFilter()
+    placed_after = django_filters.IsoDateTimeFilter(
+        field_name="placed_at", lookup_expr="gte", help_text="Placed at or after (ISO 8601)."
+    )
+    placed_before = django_filters.IsoDateTimeFilter(
+        field_name="placed_at", lookup_expr="lt", help_text="Placed before (ISO 8601)."
+    )
+
+    class Meta:
+        model = Order
+        fields = ["channel", "status", "reference", "placed_after", "placed_before"]
+
+
+PLACE_ERRORS = {
+    **WRITE_ERRORS,
+    400: error_response(
+        "validation_error (details name each field), malformed_json, unknown_channel, "
+        "and per line (details.lines lists each bad line by number): unknown_sku, "
+        "invalid_quantity, invalid_order (empty order, same SKU twice, inactive channel), "
+        "not_sellable (no warehouse of the channel stocks the SKU)"
+    ),
+    409: error_response(
+        "insufficient_stock: details.lines lists each short line with "
+        "line, sku, requested, available, missing; nothing is reserved"
+    ),
+}
+ACTION_ERRORS = {
+    **WRITE_ERRORS,
+    404: error_response("not_found: no order has this id"),
+}
+
+
+class OrdersView(generics.ListAPIView):
+    permission_classes = [OrderWriters]
+    serializer_class = OrderOutput
+    filterset_class = OrderFilter
+    ordering_fields = ["placed_at", "id"]
+    ordering = ["-placed_at", "-id"]
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return orders_with_lines()
+
+    @extend_schema(
+        operation_id="orders_list",
+        summary="List orders with their lines and where each line is held",
+        responses={200: OrderOutput, **READ_ERRORS, 400: error_response("validation_error")},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="orders_place",
+        summary="Place an order: reserve every line, all or nothing",
+        request=OrderInput,
+        responses={
+            201: OrderOutput,
+            200: OpenApiResponse(
+                OrderOutput,
+                description="The channel already has an order with this reference: it is "
+                "returned unchanged.",
+            ),
+            **PLACE_ERRORS,
+        },
+    )
+    @idempotent
+    def post(self, request):
+        data = validated(OrderInput, request)
+        channel = get_channel_by_code(data["channel"])
+        require_channel_scope(request.user, channel)
+        shipping = data.get("shipping") or {}
+        placed = place_order(
+            channel=channel,
+            reference=data["reference"],
+            lines=[
+                OrderLineInput(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]
+            ],
+            actor=actor_for(request),
+            shipping_latitude=shipping.get("latitude"),
+            shipping_longitude=shipping.get("longitude"),
+            hold_minutes=data.get("hold_minutes"),
+        )
+        return _answer(
+            placed.order.pk,
+            status_code=status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK,
+        )
+
+
+class OrderDetailView(generics.RetrieveAPIView):
+    serializer_class = OrderOutput
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return orders_with_lines()
+
+    @extend_schema(
+        operation_id="orders_retrieve",
+        summary="One order with its lines and where each line is held",
+        responses={200: OrderOutput, **READ_ERRORS, 404: error_response("not_found")},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class _OrderActionView(APIView):
+    permission_classes = [OrderWriters]
+
+    def get_order(self, pk: int) -> Order:
+        return get_object_or_404(Order.objects.select_related("channel"), pk=pk)
+
+
+class PayOrderView(_OrderActionView):
+    @extend_schema(
+        operation_id="orders_pay",
+        summary="Pay an order: its hold becomes firm and no longer expires",
+        request=None,
+        responses={
+            200: OpenApiResponse(OrderOutput, description="Paid now, or already paid."),
+            **ACTION_ERRORS,
+            409: error_response(
+                "hold_expired (details.expired_at), invalid_order_state (cancelled or expired)"
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        validated(NoInput, request)
+        order = self.get_order(pk)
+        require_channel_scope(request.user, order.channel)
+        pay_order(order=order, actor=actor_for(request))
+        return _answer(order.pk)
+
+
+class ShipOrderView(_OrderActionView):
+    @extend_schema(
+        operation_id="orders_ship",
+        summary="Ship an order, or some of its lines: on hand and reserved go down together",
+        request=ShipInput,
+        responses={
+            200: OpenApiResponse(
+                OrderOutput, description="Shipped now, or those lines were already shipped."
+            ),
+            **ACTION_ERRORS,
+            400: error_response(
+                "validation_error, malformed_json, invalid_order (details.lines lists the line "
+                "numbers the order does not have)"
+            ),
+            403: error_response(
+                "permission_denied: not the channel's integration, nor a warehouse manager of "
+                "every warehouse holding these lines (details.warehouses names the others)"
+            ),
+            409: error_response(
+                "hold_expired, invalid_order_state (cancelled or expired), insufficient_stock "
+                "(a backordered line with nothing on hand yet)"
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        line_numbers = validated(ShipInput, request).get("lines")
+        order = self.get_order(pk)
+        _require_lines_exist(order, line_numbers)
+        _require_ship_scope(request.user, order, line_numbers)
+        ship_order(order=order, actor=actor_for(request), line_numbers=line_numbers)
+        return _answer(order.pk)
+
+
+class CancelOrderView(_OrderActionView):
+    @extend_schema(
+        operation_id="orders_cancel",
+        summary="Cancel an order: every unshipped unit is released",
+        request=None,
+        responses={
+            200: OpenApiResponse(
+                OrderOutput, description="Cancelled now, or already cancelled or expired."
+            ),
+            **ACTION_ERRORS,
+            409: error_response("invalid_order_state: the order is already shipped"),
+        },
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        validated(NoInput, request)
+        order = self.get_order(pk)
+        require_channel_scope(request.user, order.channel)
+        cancel_order(order=order, actor=actor_for(request))
+        return _answer(order.pk)
+
+
+def _require_lines_exist(order: Order, line_numbers: list[int] | None) -> None:
+    """Unknown lines are a 400 for every caller, before the scope check looks at warehouses."""
+    if line_numbers is None:
+        return
+    known = set(order.lines.values_list("line_number", flat=True))
+    unknown = [number for number in dict.fromkeys(line_numbers) if number not in known]
+    if unknown:
+        raise InvalidOrder(
+            f"The order has no line {', '.join(map(str, unknown))}.", {"lines": unknown}
+        )
+
+
+def _require_ship_scope(user, order: Order, line_numbers: list[int] | None) -> None:
+    """The channel's sellers ship anything; a manager only what sits in their warehouses.
+
+    The warehouses that count are those holding the open lines about to ship; when nothing
+    is held any more (a repeat, or a closed order) those that held the lines, so that the
+    no-op answer or the state error goes only to someone who could have shipped them.
+    """
+    if can_sell_on(user, order.channel):
+        return
+    if role_of(user) != Role.WAREHOUSE_MANAGER:
+        require_channel_scope(user, order.channel)
+    allocations = Allocation.objects.filter(line__order=order)
+    if line_numbers is not None:
+        allocations = allocations.filter(line__line_number__in=line_numbers)
+    held = allocations.filter(status=Allocation.Status.HELD, line__status=OrderLine.Status.OPEN)
+    holding = dict(
+        (held if held.exists() else allocations).values_list("warehouse_id", "warehouse__code")
+    )
+    if not holding:
+        raise ApiError(
+            status_code=status.HTTP_403_FORBIDDEN,
+            code="permission_denied",
+            message="No warehouse holds these lines; only ops staff or the channel's "
+            "integration may ship them.",
+        )
+    allowed = writable_warehouse_ids(user) or set()
+    others = sorted(code for warehouse_id, code in holding.items() if warehouse_id not in allowed)
+    if others:
+        raise ApiError(
+            status_code=status.HTTP_403_FORBIDDEN,
+            code="permission_denied",
+            message=f"You may not ship from warehouse {', '.join(others)}.",
+            details={"warehouses": others},
+        )
