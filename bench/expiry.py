@@ -1,0 +1,296 @@
+"""Clearing a backlog of expired holds with `release_expired_holds`, per batch size.
+
+The backlog is made once, through the service layer: `place_order` in parallel processes
+places the orders (1 unit, one line each, spread over many SKUs), then their hold expiry
+is moved into the past with a plain UPDATE (a benchmark's setup, not something the hub
+does). That database is the template of a fresh copy per batch size, so every batch size
+clears the same backlog. Each copy is then checked: every order expired, nothing reserved,
+and the ledger sums equal the balances.
+
+    make bench-expiry                  # or: .venv/bin/python -m bench.expiry --help
+"""
+
+import argparse
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from bench.common import (
+    Operation,
+    OperationFactory,
+    analyze,
+    configure_django,
+    drop_database,
+    machine_description,
+    migrate,
+    reconnect_to,
+    recreate_database,
+    repeat,
+    run_workers,
+    seed_catalogue,
+    summarize,
+)
+
+HOLD_MINUTES = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: str
+    orders: int
+    batch_sizes: tuple[int, ...]
+    sku_count: int
+    seed_workers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    orders: int
+    seed_workers: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.orders / self.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Clearance:
+    batch_size: int
+    expired: int
+    seconds: float
+    batches: int
+    longest_batch_seconds: float
+    is_clean: bool
+    problems: list[str]
+
+    @property
+    def per_second(self) -> float:
+        return self.expired / self.seconds
+
+
+class BatchClock:
+    """Times each expiry batch from its claim to its commit: how long it holds its locks.
+
+    A batch's transaction starts its locking with the SELECT … FOR UPDATE SKIP LOCKED on
+    the orders; at that moment an on-commit hook joins the same transaction, and Django
+    runs it right after that transaction commits. Install with `connection.execute_wrapper`.
+    """
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        from django.db import transaction
+
+        if 'FROM "stock_order"' in sql and "SKIP LOCKED" in sql:
+            transaction.on_commit(partial(self._committed, time.perf_counter()))
+        return execute(sql, params, many, context)
+
+    def _committed(self, claimed_at: float) -> None:
+        self.durations.append(time.perf_counter() - claimed_at)
+
+
+# --- The backlog ---------------------------------------------------------------------------
+
+
+def placed_orders(
+    *, channel_code: str, skus: list[str], orders_per_worker: int
+) -> OperationFactory:
+    """Worker n places its share of 1-unit orders, going round the SKUs."""
+
+    def build(worker: int) -> Operation:
+        from stock.actors import Actor
+        from stock.services.orders import OrderLineInput, place_order
+        from warehouses.models import SalesChannel
+
+        channel = SalesChannel.objects.get(code=channel_code)
+        actor = Actor.system("benchmark")
+        first = worker * orders_per_worker
+
+        def place(number: int) -> bool:
+            place_order(
+                channel=channel,
+                reference=f"expiry/{worker}/{number}",
+                lines=[OrderLineInput(sku=skus[(first + number) % len(skus)], quantity=1)],
+                actor=actor,
+                hold_minutes=HOLD_MINUTES,
+            )
+            return True
+
+        return place
+
+    return build
+
+
+def expire_all_holds() -> int:
+    """Move every placed order's expiry, and its allocations' copy, a minute into the past."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE stock_order SET expires_at = now() - interval '1 minute' "
+            "WHERE status = 'placed'"
+        )
+        expired = cursor.rowcount
+        cursor.execute(
+            "UPDATE stock_allocation SET expires_at = now() - interval '1 minute' "
+            "WHERE status = 'held' AND expires_at IS NOT NULL"
+        )
+    return expired
+
+
+def make_backlog(settings: Settings, *, template: str) -> Backlog:
+    """Create the database `template` holding the expired backlog."""
+    recreate_database(template)
+    configure_django(template)
+    migrate()
+    skus = [f"SKU-{number:05d}" for number in range(settings.sku_count)]
+    per_sku = math.ceil(settings.orders / settings.sku_count)
+    catalogue = seed_catalogue(stock=dict.fromkeys(skus, per_sku), warehouse_count=1)
+
+    orders_per_worker = math.ceil(settings.orders / settings.seed_workers)
+    started = time.perf_counter()
+    results = run_workers(
+        placed_orders(
+            channel_code=catalogue.channel_code, skus=skus, orders_per_worker=orders_per_worker
+        ),
+        workers=settings.seed_workers,
+        loop=partial(repeat, times=orders_per_worker),
+        timeout=3600,
+    )
+    seconds = time.perf_counter() - started
+    summary = summarize(results, seconds=seconds)
+    if summary.errors:
+        raise RuntimeError(f"Placing the backlog failed: {summary.error_samples}")
+    backlog = Backlog(
+        orders=expire_all_holds(), seed_workers=settings.seed_workers, seconds=seconds
+    )
+    analyze()
+    return backlog
+
+
+# --- Clearing it ---------------------------------------------------------------------------
+
+
+def clear(batch_size: int, *, database: str, template: str) -> Clearance:
+    from django.db import connection
+
+    from stock.services.orders import release_expired_holds
+
+    # Nobody may be connected to a template while it is copied.
+    reconnect_to(database)
+    recreate_database(database, template=template)
+    clock = BatchClock()
+    with connection.execute_wrapper(clock):
+        started = time.perf_counter()
+        expired = release_expired_holds(batch_size=batch_size)
+        seconds = time.perf_counter() - started
+    problems = check_cleared(expected=expired)
+    return Clearance(
+        batch_size=batch_size,
+        expired=expired,
+        seconds=seconds,
+        # The last claim finds no order left and ends the loop.
+        batches=len(clock.durations) - 1,
+        longest_batch_seconds=max(clock.durations),
+        is_clean=not problems,
+        problems=problems,
+    )
+
+
+def check_cleared(*, expected: int) -> list[str]:
+    from django.db.models import Count, Sum
+
+    from stock.models import Allocation, Order, OrderStatus, StockLevel
+    from stock.selectors import ledger_differences
+
+    problems = []
+    statuses = dict(
+        Order.objects.values("status").annotate(count=Count("pk")).values_list("status", "count")
+    )
+    if statuses != {OrderStatus.EXPIRED: expected}:
+        problems.append(f"order statuses {statuses}, expected {expected:,} expired")
+    held = Allocation.objects.filter(status=Allocation.Status.HELD).count()
+    if held:
+        problems.append(f"{held} allocations still held")
+    reserved = StockLevel.objects.aggregate(total=Sum("reserved"))["total"]
+    if reserved != 0:
+        problems.append(f"{reserved} units still reserved")
+    differences = ledger_differences()
+    if differences:
+        problems.append(f"ledger differs from balances: {differences[:5]}")
+    return problems
+
+
+def main() -> int:
+    settings = parse_settings()
+    template = f"{settings.database}_template"
+    backlog = make_backlog(settings, template=template)
+    print("\n".join(machine_description()))
+    print(
+        f"Backlog: {backlog.orders:,} expired orders, placed with place_order by "
+        f"{backlog.seed_workers} processes in {backlog.seconds:.0f} s "
+        f"({backlog.per_second:,.0f} orders/s)"
+    )
+    print(f"\n{HEADER}", flush=True)
+    clearances = []
+    for batch_size in settings.batch_sizes:
+        clearance = clear(batch_size, database=settings.database, template=template)
+        clearances.append(clearance)
+        print(
+            f"| {clearance.batch_size:,} | {clearance.expired:,} | {clearance.seconds:.2f} "
+            f"| {clearance.per_second:,.0f} | {clearance.batches} "
+            f"| {clearance.longest_batch_seconds * 1000:,.0f} "
+            f"| {'clean' if clearance.is_clean else '; '.join(clearance.problems)} |",
+            flush=True,
+        )
+    reconnect_to(template)
+    drop_database(settings.database)
+    is_correct = all(c.is_clean and c.expired == backlog.orders for c in clearances)
+    return 0 if is_correct else 1
+
+
+HEADER = (
+    "| batch size | orders expired | total s | holds/s | batches | longest batch ms | check |\n"
+    "|---:|---:|---:|---:|---:|---:|---|"
+)
+
+
+def parse_settings() -> Settings:
+    environ = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", default=environ("BENCH_DATABASE", "hub_bench_expiry"))
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=int(environ("BENCH_ORDERS", "100000")),
+        help="expired orders in the backlog (BENCH_ORDERS, default 100000)",
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        default=environ("BENCH_BATCH_SIZES", "1000,2000,5000"),
+        help="comma-separated batch sizes (BENCH_BATCH_SIZES, default 1000,2000,5000)",
+    )
+    parser.add_argument("--skus", type=int, default=int(environ("BENCH_SKUS", "10000")))
+    parser.add_argument(
+        "--seed-workers",
+        type=int,
+        default=int(environ("BENCH_SEED_WORKERS", "4")),
+        help="processes placing the backlog (BENCH_SEED_WORKERS, default 4)",
+    )
+    arguments = parser.parse_args()
+    return Settings(
+        database=arguments.database,
+        orders=arguments.orders,
+        batch_sizes=tuple(int(size) for size in arguments.batch_sizes.split(",")),
+        sku_count=arguments.skus,
+        seed_workers=arguments.seed_workers,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
