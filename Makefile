@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format fuzz bench
+.PHONY: run test lint format fuzz bench bench-reservations bench-expiry
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -37,3 +37,9 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench-reservations: $(VENV)/.runtime
+	$(BIN)/python -m bench.reservations
+
+bench-expiry: $(VENV)/.runtime
+	$(BIN)/python -m bench.expiry
