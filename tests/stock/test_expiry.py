@@ -1,0 +1,360 @@
+"""Hold expiry: reads ignore an expired hold at once; the task releases each hold once."""
+
+import threading
+from datetime import timedelta
+from functools import partial
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from stock.availability import storefront_availability
+from stock.errors import InsufficientStock, InvalidOrderState
+from stock.models import (
+    Allocation,
+    MovementKind,
+    MovementSource,
+    Order,
+    OrderLine,
+    OrderStatus,
+    StockLevel,
+    StockMovement,
+)
+from stock.selectors import channel_salable
+from stock.services.orders import pay_order, release_expired_holds
+from tests.stock.factories import (
+    SYSTEM,
+    Balance,
+    VariantFactory,
+    balance_of,
+    channel_selling_from,
+    order_movements,
+    orders_state,
+    place,
+    run_at_once,
+    set_clock,
+    stocked,
+)
+from tests.warehouses.factories import WarehouseFactory
+
+HOLD = timedelta(minutes=30)
+AFTER_EXPIRY = HOLD + timedelta(minutes=1)
+
+
+@pytest.fixture
+def north():
+    return WarehouseFactory(code="NORTH")
+
+
+@pytest.fixture
+def south():
+    return WarehouseFactory(code="SOUTH")
+
+
+@pytest.fixture
+def channel(north, south):
+    return channel_selling_from(north, south, code="web", hold_minutes=30)
+
+
+@pytest.fixture
+def sheet():
+    return VariantFactory(sku="SHEET", low_stock_threshold=0)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def expiry_of(order: Order):
+    return Order.objects.values_list("expires_at", flat=True).get(pk=order.pk)
+
+
+def status_of(order: Order) -> str:
+    return Order.objects.values_list("status", flat=True).get(pk=order.pk)
+
+
+# --- Reads ignore an expired hold -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_hold_counts_until_the_moment_it_expires(channel, north, sheet, monkeypatch):
+    stocked(sheet, north, 10)
+    order = place(channel, "A-1", ("SHEET", 4)).order
+
+    set_clock(monkeypatch, expiry_of(order) - timedelta(seconds=1))
+
+    assert channel_salable(channel, sheet).salable == 6
+
+
+@pytest.mark.django_db
+def test_expired_hold_stops_counting_in_salable_before_the_task_runs(
+    channel, north, sheet, monkeypatch
+):
+    level = stocked(sheet, north, 10)
+    order = place(channel, "A-1", ("SHEET", 4)).order
+
+    set_clock(monkeypatch, expiry_of(order))
+
+    salable = channel_salable(channel, sheet)
+    assert salable.salable == 10
+    assert [(w.warehouse_code, w.reserved, w.available) for w in salable.breakdown] == [
+        ("NORTH", 0, 10),
+        ("SOUTH", 0, 0),
+    ]
+    assert balance_of(level) == Balance(on_hand=10, reserved=4, version=2)
+    assert status_of(order) == OrderStatus.PLACED
+
+
+@pytest.mark.django_db
+def test_expired_hold_stops_counting_in_storefront_availability(channel, north, sheet, monkeypatch):
+    stocked(sheet, north, 10)
+    order = place(channel, "A-1", ("SHEET", 4)).order
+
+    set_clock(monkeypatch, expiry_of(order) + timedelta(seconds=1))
+
+    (answer,), unknown = storefront_availability(channel=channel, skus=["SHEET"])
+    assert (answer.salable_quantity, answer.status, unknown) == (10, "in_stock", [])
+
+
+@pytest.mark.django_db
+def test_paid_hold_keeps_counting_after_its_old_expiry(channel, north, sheet, monkeypatch):
+    stocked(sheet, north, 10)
+    order = place(channel, "A-1", ("SHEET", 4)).order
+    old_expiry = expiry_of(order)
+    pay_order(order=order, actor=SYSTEM)
+
+    set_clock(monkeypatch, old_expiry + timedelta(minutes=1))
+
+    assert channel_salable(channel, sheet).salable == 6
+
+
+# --- Placing releases expired holds it needs ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_order_that_needs_an_expired_holds_stock_releases_it_and_succeeds(
+    channel, north, sheet, monkeypatch, verify_ledger_clean
+):
+    level = stocked(sheet, north, 10)
+    abandoned = place(channel, "A-1", ("SHEET", 10)).order
+    set_clock(monkeypatch, expiry_of(abandoned) + timedelta(seconds=1))
+
+    placed = place(channel, "A-2", ("SHEET", 10))
+
+    assert placed.created is True
+    assert balance_of(level) == Balance(on_hand=10, reserved=10, version=4)
+    assert [
+        (row.kind, row.delta_reserved, row.note, row.actor_label)
+        for row in order_movements(abandoned)
+    ] == [
+        ("reserve", 10, "", "tests"),
+        ("release", -10, "hold expired", "hold expiry"),
+    ]
+    assert list(
+        Allocation.objects.filter(line__order=abandoned).values_list("status", flat=True)
+    ) == ["released"]
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db
+def test_task_later_closes_an_order_whose_hold_was_released_in_line(
+    channel, north, sheet, monkeypatch, verify_ledger_clean
+):
+    stocked(sheet, north, 10)
+    abandoned = place(channel, "A-1", ("SHEET", 10)).order
+    set_clock(monkeypatch, expiry_of(abandoned) + timedelta(seconds=1))
+    place(channel, "A-2", ("SHEET", 10))
+    ledger_before = orders_state().ledger
+
+    expired = release_expired_holds()
+
+    assert expired == 1
+    assert status_of(abandoned) == OrderStatus.EXPIRED
+    assert orders_state().ledger == ledger_before
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db
+def test_placing_leaves_holds_that_have_not_expired(channel, north, sheet):
+    stocked(sheet, north, 10)
+    place(channel, "A-1", ("SHEET", 10))
+    before = orders_state()
+
+    with pytest.raises(InsufficientStock):
+        place(channel, "A-2", ("SHEET", 1))
+
+    assert orders_state() == before
+
+
+# --- The expiry task ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_task_releases_only_the_holds_past_their_expiry(
+    channel, north, south, sheet, verify_ledger_clean
+):
+    sheet_north = stocked(sheet, north, 5)
+    sheet_south = stocked(sheet, south, 5)
+    old = place(channel, "OLD", ("SHEET", 7), hold_minutes=10).order
+    fresh = place(channel, "FRESH", ("SHEET", 2), hold_minutes=60).order
+
+    expired = release_expired_holds(now=timezone.now() + timedelta(minutes=11))
+
+    assert expired == 1
+    assert (status_of(old), status_of(fresh)) == (OrderStatus.EXPIRED, OrderStatus.PLACED)
+    assert balance_of(sheet_north).reserved == 0
+    assert balance_of(sheet_south).reserved == 2
+    assert [
+        (row.kind, row.source, row.document, row.delta_reserved, row.note, row.actor_kind)
+        for row in order_movements(old)
+        if row.kind == MovementKind.RELEASE
+    ] == [
+        ("release", MovementSource.ORDER, "order web/OLD", -5, "hold expired", "system"),
+        ("release", MovementSource.ORDER, "order web/OLD", -2, "hold expired", "system"),
+    ]
+    assert list(OrderLine.objects.filter(order=old).values_list("status", flat=True)) == [
+        "released"
+    ]
+    old.refresh_from_db()
+    assert (old.expires_at, old.closed_at is not None) == (None, True)
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db
+def test_running_the_task_again_changes_nothing(channel, north, sheet):
+    stocked(sheet, north, 5)
+    place(channel, "A-1", ("SHEET", 3))
+    later = timezone.now() + AFTER_EXPIRY
+    release_expired_holds(now=later)
+    before = orders_state()
+
+    expired = release_expired_holds(now=later)
+
+    assert expired == 0
+    assert orders_state() == before
+
+
+@pytest.mark.django_db
+def test_order_paid_one_second_before_its_expiry_is_never_released(
+    channel, north, sheet, monkeypatch
+):
+    level = stocked(sheet, north, 5)
+    order = place(channel, "A-1", ("SHEET", 3)).order
+    expires_at = expiry_of(order)
+    set_clock(monkeypatch, expires_at - timedelta(seconds=1))
+    pay_order(order=order, actor=SYSTEM)
+    before = orders_state()
+
+    set_clock(monkeypatch, expires_at + timedelta(seconds=1))
+    expired = release_expired_holds()
+
+    assert expired == 0
+    assert status_of(order) == OrderStatus.PAID
+    assert balance_of(level) == Balance(on_hand=5, reserved=3, version=2)
+    assert orders_state() == before
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_task_skips_an_order_being_paid_instead_of_waiting_for_it(channel, north, sheet):
+    stocked(sheet, north, 5)
+    busy = place(channel, "BUSY", ("SHEET", 2)).order
+    idle = place(channel, "IDLE", ("SHEET", 1)).order
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_order_lock() -> None:
+        try:
+            with transaction.atomic():
+                Order.objects.select_for_update().get(pk=busy.pk)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_order_lock)
+    holder.start()
+    locked.wait(timeout=30)
+    try:
+        expired = release_expired_holds(now=timezone.now() + AFTER_EXPIRY)
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+    assert expired == 1
+    assert (status_of(busy), status_of(idle)) == (OrderStatus.PLACED, OrderStatus.EXPIRED)
+    assert release_expired_holds(now=timezone.now() + AFTER_EXPIRY) == 1
+    assert status_of(busy) == OrderStatus.EXPIRED
+
+
+# --- Two runs at once -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_two_task_runs_at_the_same_moment_release_each_hold_once(
+    channel, north, south, verify_ledger_clean, verify_ledger_chain
+):
+    sheet, pillow = VariantFactory(sku="SHEET"), VariantFactory(sku="PILLOW")
+    stocked(sheet, north, 300)
+    stocked(pillow, south, 300)
+    orders = [place(channel, f"A-{n}", ("SHEET", 1), ("PILLOW", 1)).order for n in range(300)]
+    later = timezone.now() + AFTER_EXPIRY
+    # Small batches, so the two runs take turns over the same two levels many times.
+    run = partial(release_expired_holds, batch_size=7, now=later)
+
+    attempts = run_at_once([run, run], workers=2)
+
+    assert [a.error for a in attempts] == [None, None]
+    assert sum(a.result for a in attempts) == 300
+    # Both runs took batches (measured: 147 and 153 in five of five runs), so they overlapped.
+    assert all(a.result > 0 for a in attempts), [a.result for a in attempts]
+    assert set(Order.objects.values_list("status", flat=True)) == {OrderStatus.EXPIRED}
+    assert Order.objects.count() == len(orders)
+    releases = StockMovement.objects.filter(kind=MovementKind.RELEASE)
+    assert releases.count() == Allocation.objects.count() == 600
+    assert sorted(releases.values_list("reference", flat=True)) == sorted(
+        f"order:{order_id}/allocation:{allocation_id}/release"
+        for allocation_id, order_id in Allocation.objects.values_list("pk", "line__order_id")
+    )
+    assert list(StockLevel.objects.order_by("pk").values_list("reserved", flat=True)) == [0, 0]
+    verify_ledger_clean()
+    verify_ledger_chain()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_payment_racing_the_expiry_task_lets_exactly_one_win(
+    channel, north, sheet, verify_ledger_clean, verify_ledger_chain
+):
+    level = stocked(sheet, north, 20)
+    orders = [place(channel, f"A-{n}", ("SHEET", 1)).order for n in range(20)]
+    # Paid now, expired from the task's point of view: every order is the last second's.
+    task = partial(release_expired_holds, batch_size=1, now=timezone.now() + AFTER_EXPIRY)
+    jobs = [task] + [partial(pay_order, order=order, actor=SYSTEM) for order in orders]
+
+    attempts = run_at_once(jobs, workers=len(jobs))
+
+    task_attempt, pays = attempts[0], attempts[1:]
+    assert task_attempt.error is None
+    paid = expired = 0
+    for order, pay in zip(orders, pays, strict=True):
+        releases = StockMovement.objects.filter(
+            document=f"order web/{order.reference}", kind=MovementKind.RELEASE
+        ).count()
+        if status_of(order) == OrderStatus.PAID:
+            assert (pay.error, releases) == (None, 0), order.reference
+            paid += 1
+        else:
+            assert status_of(order) == OrderStatus.EXPIRED
+            assert (type(pay.error), releases) == (InvalidOrderState, 1), order.reference
+            expired += 1
+    assert task_attempt.result == expired
+    assert balance_of(level).reserved == paid
+    assert paid + expired == 20
+    verify_ledger_clean()
+    verify_ledger_chain()
