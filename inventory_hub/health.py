@@ -1,84 +1,163 @@
-"""/healthz: database, channel layer, broker and worker heartbeat, as JSON."""
+"""/healthz: database, channel layer, broker and worker heartbeat, as JSON.
 
+200 when every check passes, 503 otherwise. Each check that talks to a server runs in its own
+thread with a deadline, so a dead or unreachable Redis or database makes the answer late by
+at most CHECK_TIMEOUT_SECONDS instead of by the client libraries' own retries.
+"""
+
+import asyncio
+import logging
+import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+logger = logging.getLogger(__name__)
+
 HEARTBEAT_KEY = "hub:worker-heartbeat"
+CHECK_TIMEOUT_SECONDS = 1.5
 
 
-def record_heartbeat() -> float:
-    now = time.time()
-    # Kept for several periods so one late beat does not flap the health check.
-    cache.set(HEARTBEAT_KEY, now, timeout=settings.HUB_HEARTBEAT_SECONDS * 10)
-    return now
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    is_ok: bool
+    detail: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"ok": self.is_ok, "detail": self.detail}
 
 
-def _check_database() -> dict:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    return {"ok": True, "vendor": connection.vendor}
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    checks: dict[str, CheckResult]
+
+    @property
+    def is_healthy(self) -> bool:
+        return all(result.is_ok for result in self.checks.values())
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "status": "ok" if self.is_healthy else "unhealthy",
+            "checks": {name: result.as_json() for name, result in self.checks.items()},
+        }
 
 
-def _check_channel_layer() -> dict:
+def record_heartbeat(*, at: float | None = None) -> float:
+    """Note that a worker is consuming; `at` (a Unix time) defaults to now."""
+    beat = time.time() if at is None else at
+    # Kept for several periods so that one late beat does not flap the health check.
+    cache.set(HEARTBEAT_KEY, beat, timeout=settings.HUB_HEARTBEAT_SECONDS * 10)
+    return beat
+
+
+def check_database() -> CheckResult:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return CheckResult(is_ok=True, detail=f"{connection.vendor} answered")
+    finally:
+        # This thread ends after the check: its connection would otherwise linger.
+        connection.close()
+
+
+def check_channel_layer() -> CheckResult:
     layer = get_channel_layer()
     if layer is None:
-        return {"ok": False, "error": "no channel layer configured"}
+        return CheckResult(is_ok=False, detail="no channel layer configured")
 
     async def round_trip() -> bool:
-        channel = await layer.new_channel()
+        channel = await layer.new_channel(prefix="healthz.")
         token = uuid.uuid4().hex
         await layer.send(channel, {"type": "health.ping", "token": token})
         message = await layer.receive(channel)
         return message.get("token") == token
 
-    ok = async_to_sync(round_trip)()
-    return {"ok": ok, "backend": type(layer).__name__}
+    # A fresh loop per check: closing it releases whatever the layer opened for it.
+    is_ok = asyncio.run(asyncio.wait_for(round_trip(), CHECK_TIMEOUT_SECONDS))
+    detail = "message sent and received" if is_ok else "received a different message"
+    return CheckResult(is_ok=is_ok, detail=f"{type(layer).__name__}: {detail}")
 
 
-def _check_broker() -> dict:
+def check_broker() -> CheckResult:
     from inventory_hub.celery import app
 
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
-        return {"ok": True, "transport": conn.transport_cls}
+    timeouts = {"socket_connect_timeout": CHECK_TIMEOUT_SECONDS}
+    with app.connection_for_write(
+        connect_timeout=CHECK_TIMEOUT_SECONDS, transport_options=timeouts
+    ) as broker:
+        # No retries: a broker that does not answer at once is reported, not waited for.
+        broker.ensure_connection(max_retries=0)
+        return CheckResult(is_ok=True, detail=f"{broker.transport.driver_name} answered")
 
 
-def _check_worker() -> dict:
+def check_worker() -> CheckResult:
     beat = cache.get(HEARTBEAT_KEY)
-    if beat is None:
-        return {"ok": False, "error": "no heartbeat from a worker yet"}
-    age = time.time() - beat
     limit = settings.HUB_HEARTBEAT_SECONDS * 3
-    return {"ok": age <= limit, "last_heartbeat_seconds_ago": round(age, 1), "limit": limit}
+    if beat is None:
+        return CheckResult(is_ok=False, detail=f"no worker heartbeat in the last {limit} s")
+    age = time.time() - beat
+    detail = f"last heartbeat {age:.1f} s ago (limit {limit} s)"
+    return CheckResult(is_ok=age <= limit, detail=detail)
 
 
-CHECKS = {
-    "database": _check_database,
-    "channel_layer": _check_channel_layer,
-    "broker": _check_broker,
-    "worker": _check_worker,
-}
+class _Deadline:
+    """Runs a check in a daemon thread; a hung check is abandoned, never waited for."""
+
+    def __init__(self, check: Callable[[], CheckResult]) -> None:
+        self._check = check
+        self._result: CheckResult | None = None
+        self._thread = threading.Thread(target=self._run, name="healthz", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self._result = _report_errors(self._check)
+
+    def result(self, *, until: float) -> CheckResult:
+        self._thread.join(max(0.0, until - time.monotonic()))
+        if self._result is None:
+            return CheckResult(is_ok=False, detail=f"no answer within {CHECK_TIMEOUT_SECONDS} s")
+        return self._result
 
 
+def _report_errors(check: Callable[[], CheckResult]) -> CheckResult:
+    try:
+        return check()
+    except TimeoutError:
+        return CheckResult(is_ok=False, detail=f"no answer within {CHECK_TIMEOUT_SECONDS} s")
+    except Exception as exc:  # a health check reports failures, it never raises
+        return CheckResult(is_ok=False, detail=f"{type(exc).__name__}: {exc}")
+
+
+def run_checks() -> HealthReport:
+    until = time.monotonic() + CHECK_TIMEOUT_SECONDS
+    running = {
+        "database": _Deadline(check_database),
+        "channel_layer": _Deadline(check_channel_layer),
+        "broker": _Deadline(check_broker),
+    }
+    # Read here, not in a thread: the cache's own socket timeouts bound it (settings), and
+    # a thread of its own would open a new Redis connection pool on every request.
+    worker = _report_errors(check_worker)
+    checks = {name: job.result(until=until) for name, job in running.items()}
+    checks["worker"] = worker
+    for name, result in checks.items():
+        if not result.is_ok:
+            logger.warning("Health check %s failed: %s", name, result.detail)
+    return HealthReport(checks=checks)
+
+
+@never_cache
 @require_GET
-def healthz(request):
-    report = {}
-    for name, check in CHECKS.items():
-        try:
-            report[name] = check()
-        except Exception as exc:  # a health check reports failures, it never raises
-            report[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-    healthy = all(item["ok"] for item in report.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", "checks": report},
-        status=200 if healthy else 503,
-    )
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = run_checks()
+    return JsonResponse(report.as_json(), status=200 if report.is_healthy else 503)

@@ -1,6 +1,7 @@
 from decimal import Decimal
 from zoneinfo import available_timezones
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -45,6 +46,12 @@ class Warehouse(models.Model):
         null=True, blank=True, help_text="Parcels it can ship per day; empty: unlimited."
     )
     is_active = models.BooleanField(default=True)
+    assigned_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="assigned_warehouses",
+        help_text="Warehouse managers and integrations that may change stock here.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -101,6 +108,12 @@ class SalesChannel(models.Model):
     is_active = models.BooleanField(default=True)
     warehouses = models.ManyToManyField(
         Warehouse, through="ChannelWarehouse", related_name="channels"
+    )
+    assigned_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="assigned_channels",
+        help_text="Integrations that place orders and adjust stock for this channel.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -68,30 +68,42 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 # DATABASE_URL unset: a SQLite file under var/ so that `make run` needs no server.
+VAR_DIR.mkdir(exist_ok=True)
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
-    VAR_DIR.mkdir(exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "inventory_hub.sqlite3",
-            # WAL lets the dashboard read while the in-process worker writes.
-            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
         }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the dashboard read while the in-process worker writes.
+        "init_command": "PRAGMA journal_mode=WAL;",
+        # A deferred transaction that reads and then writes fails at once with "database is
+        # locked" when another thread wrote meanwhile; IMMEDIATE takes the write lock at
+        # BEGIN, so writers queue for up to `timeout` seconds instead.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Services own their transactions (STYLE.md): requests are not wrapped.
 ATOMIC_REQUESTS = False
 
 # --- Redis: channel layer, cache, Celery broker -----------------------------------------
+# Seconds to wait for Redis to accept a connection: a dead Redis is reported, not waited on.
+REDIS_CONNECT_TIMEOUT = 2
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT}]
+            },
         }
     }
     CACHES = {
@@ -99,15 +111,28 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "hub",
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                "socket_timeout": REDIS_CONNECT_TIMEOUT,
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # With acks_late a task is redelivered when it is not acknowledged within this many
+        # seconds: it must exceed the longest task and the longest countdown/ETA we use.
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+    }
     # Embedded mode is off: worker and beat run as their own processes (Procfile).
     HUB_EMBEDDED_WORKER = False
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "inventory_hub.embedded.EmbeddedChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CELERY_BROKER_URL = "memory://"
+    # The host only silences kombu's "no hostname supplied" warning on every connection.
+    CELERY_BROKER_URL = "memory://localhost/"
+    # The memory transport polls; the default second would delay every task by up to 1 s.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.1}
     # The ASGI runner starts a Celery worker (with beat) inside its own process.
     HUB_EMBEDDED_WORKER = True
 
@@ -116,9 +141,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task cut off by a lost broker connection is redelivered (acks_late), so finishing it
+# as well would run it twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Workers started before Redis keep retrying instead of exiting (explicit: Celery 6 changes
+# the default's source).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # The worker writes a heartbeat every HUB_HEARTBEAT_SECONDS; /healthz reads it.
 HUB_HEARTBEAT_SECONDS = env_int("HUB_HEARTBEAT_SECONDS", 15)
+# Where a stand-alone beat (Procfile) remembers when each periodic task last ran.
+CELERY_BEAT_SCHEDULE_FILENAME = env_str(
+    "HUB_BEAT_SCHEDULE_FILE", str(VAR_DIR / "celerybeat-schedule")
+)
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "inventory_hub.tasks.heartbeat_task",
@@ -178,5 +213,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"celery": {"level": "WARNING"}},
+    "loggers": {
+        "celery": {"level": "WARNING"},
+        # Django's default config gives "django" a console handler of its own (DEBUG only);
+        # without this every request error is printed twice.
+        "django": {"handlers": [], "level": "INFO"},
+    },
 }

@@ -36,7 +36,7 @@ TEST_REDIS_URL = os.environ.get("REDIS_URL", "") or (
 # Unit tests use the in-memory layer and cache; tests whose subject is Redis opt in to it.
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = False
 HUB_EMBEDDED_WORKER = False
 

@@ -1,0 +1,119 @@
+"""One error shape for the whole API: {"error": {"code", "message", "details"}}.
+
+Domain errors (stock.errors.StockError) keep their own stable code; DRF's errors are given
+precise codes too. Bad input is always a 4xx naming the field, never a 500.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from stock.errors import StockError
+from stock.services import BatchRejected
+
+# HTTP status per domain error code; anything else a StockError says is a 400.
+DOMAIN_STATUS = {
+    "insufficient_stock": status.HTTP_409_CONFLICT,
+    "conflict_expected_on_hand": status.HTTP_409_CONFLICT,
+    "hold_expired": status.HTTP_409_CONFLICT,
+    "invalid_order_state": status.HTTP_409_CONFLICT,
+    "inactive_warehouse": status.HTTP_409_CONFLICT,
+    "stock_not_managed": status.HTTP_409_CONFLICT,
+    "batch_rejected": status.HTTP_409_CONFLICT,
+}
+
+DRF_CODES = {
+    exceptions.ParseError: "malformed_json",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "validation_error",
+}
+
+
+class ApiError(exceptions.APIException):
+    """An API-level error with our own code, e.g. an Idempotency-Key reused with a new body."""
+
+    def __init__(self, *, status_code: int, code: str, message: str, details=None):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.details = details
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, StockError):
+        set_rollback()
+        details = exc.details
+        if isinstance(exc, BatchRejected):
+            details = {
+                "errors": [
+                    {"index": index, "code": error.code, "message": error.message, **error.details}
+                    for index, error in exc.errors
+                ]
+            }
+        return Response(
+            error_body(exc.code, exc.message, details),
+            status=DOMAIN_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
+        )
+    if isinstance(exc, ApiError):
+        set_rollback()
+        return Response(error_body(exc.error_code, str(exc.detail), exc.details), exc.status_code)
+    if isinstance(exc, exceptions.APIException):
+        set_rollback()
+        code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), "error")
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, exceptions.ValidationError):
+            message = _first_message(exc.detail)
+            details = exc.detail
+        else:
+            message = str(exc.detail)
+            details = None
+        return Response(error_body(code, message, details), status=exc.status_code, headers=headers)
+    return None
+
+
+def _first_message(detail, path: str = "") -> str:
+    """'quantity: Ensure this value is greater than or equal to 1.' — the field named."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else ""
+            return _first_message(value, f"{path}.{name}" if path and name else name or path)
+    if isinstance(detail, list) and detail:
+        for index, item in enumerate(detail):
+            if item:
+                inner = f"{path}[{index}]" if isinstance(item, dict | list) else path
+                return _first_message(item, inner)
+    text = str(detail) if detail else "Invalid input."
+    return f"{path}: {text}" if path else text
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_server_error(request):
+    return JsonResponse(
+        error_body("server_error", "Something went wrong on our side; it has been logged."),
+        status=500,
+    )

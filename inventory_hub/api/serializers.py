@@ -1,0 +1,41 @@
+from rest_framework import serializers
+
+from stock.services.ledger import MAX_QUANTITY
+
+
+class StrictSerializer(serializers.Serializer):
+    """An input serializer that refuses fields it does not know, naming them."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: "5", 5.0 and true are refused rather than coerced."""
+
+    default_error_messages = {"type": "Must be a JSON integer."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_value", MAX_QUANTITY)
+        kwargs.setdefault("min_value", -MAX_QUANTITY)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("type")
+        return super().to_internal_value(data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error, for the OpenAPI schema."""
+
+    class Body(serializers.Serializer):
+        code = serializers.CharField()
+        message = serializers.CharField()
+        details = serializers.JSONField(allow_null=True)
+
+    error = Body()

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from .views import adjustments, availability, orders
+
+urlpatterns = [
+    path("stock/adjustments/", adjustments.StockAdjustmentView.as_view(), name="stock-adjustments"),
+    path("orders/", orders.OrdersView.as_view(), name="orders"),
+    path("orders/<int:pk>/", orders.OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<int:pk>/pay/", orders.PayOrderView.as_view(), name="order-pay"),
+    path("orders/<int:pk>/ship/", orders.ShipOrderView.as_view(), name="order-ship"),
+    path("orders/<int:pk>/cancel/", orders.CancelOrderView.as_view(), name="order-cancel"),
+    path("availability/", availability.AvailabilityView.as_view(), name="availability"),
+]
