@@ -25,6 +25,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_htmx",
     "inventory_hub",
@@ -163,6 +167,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "stock.tasks.snapshot_stock_task",
         "schedule": 3600.0,  # idempotent: rewrites today's closing figures each hour
     },
+    "release-expired-holds": {
+        "task": "stock.tasks.release_expired_holds_task",
+        "schedule": 60.0,
+    },
+    "purge-idempotency-keys": {
+        "task": "inventory_hub.tasks.purge_idempotency_keys_task",
+        "schedule": 3600.0,
+    },
 }
 
 # Storefront availability answers are cached this long (invalidated on every change).
@@ -202,10 +214,46 @@ EMAIL_BACKEND = (
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["inventory_hub.api.permissions.ReadAnyRoleWriteOps"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "inventory_hub.api.pagination.PagePagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "inventory_hub.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "inventory_hub.api.throttling.TokenRateThrottle",
+        "inventory_hub.api.throttling.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env_str("API_THROTTLE_RATE", "1200/min"),
+        "anonymous": env_str("API_ANON_THROTTLE_RATE", "600/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Inventory Hub API",
+    "DESCRIPTION": (
+        "Stock across warehouses and sales channels: catalogue, stock levels and the "
+        "ledger, adjustments, orders and reservations, storefront availability, bulk stock. "
+        'Errors always have the shape {"error": {"code", "message", "details"}}.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+# Idempotency-Key answers are kept at least this long.
+IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
 
 LOGGING = {
     "version": 1,
