@@ -2,4 +2,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("stock.api.urls")),
+    path("", include("warehouses.api.urls")),
 ]
