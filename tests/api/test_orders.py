@@ -1,6 +1,7 @@
 """Orders over HTTP: place, list, read, pay, ship, cancel; errors, roles, idempotency."""
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from tests.stock.factories import (
     channel_selling_from,
     orders_state,
     place,
+    run_at_once,
     set_clock,
     stocked,
 )
@@ -881,3 +883,34 @@ def test_cancel_with_the_same_idempotency_key_replays_the_first_answer(ops_clien
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
+
+
+# --- Races ----------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_same_reference_posted_at_once_with_different_keys_makes_one_order(
+    ops_client, america, sheet, verify_ledger_clean
+):
+    # Each request runs inside its Idempotency-Key transaction: the loser's unique-index
+    # violation must stay inside place_order's savepoint and turn into the 200 answer.
+    jobs = [
+        partial(
+            ops_client.post,
+            URL,
+            order_payload(("SHEET", 3)),
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"race-{number}",
+        )
+        for number in range(8)
+    ]
+
+    attempts = run_at_once(jobs, workers=8)
+
+    assert [attempt.error for attempt in attempts] == [None] * 8
+    codes = sorted(attempt.result.status_code for attempt in attempts)
+    assert codes == [200] * 7 + [201]
+    assert {attempt.result.json()["id"] for attempt in attempts} == {Order.objects.get().pk}
+    assert balances(sheet)["BAL"] == (10, 3)
+    verify_ledger_clean()
