@@ -1,9 +1,12 @@
 """Orders: placing (all or nothing), paying, shipping, cancelling, backorders, bad input."""
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from stock.errors import (
@@ -16,6 +19,7 @@ from stock.errors import (
     UnknownChannel,
     UnknownSku,
 )
+from stock.events import ORDERS_GROUP
 from stock.models import (
     Allocation,
     BackorderPolicy,
@@ -168,6 +172,15 @@ def test_placed_order_holds_for_the_channels_hold_time(channel, north, sheet):
     assert list(
         Allocation.objects.filter(line__order=order).values_list("expires_at", flat=True)
     ) == [order.expires_at]
+
+
+def test_order_holds_for_30_minutes_by_default(north, sheet):
+    stocked(sheet, north, 5)
+    channel = channel_selling_from(north)
+
+    order = reload(place(channel, "A-1", ("SHEET", 1)).order)
+
+    assert order.expires_at - order.placed_at == timedelta(minutes=30)
 
 
 def test_hold_minutes_given_with_the_order_override_the_channels(channel, north, sheet):
@@ -879,3 +892,84 @@ def test_missing_or_overlong_reference_is_refused(channel, north, sheet, referen
 
     assert refused.value.details == {"field": "reference"}
     assert orders_state() == before
+
+
+# --- order.changed --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def orders_listener():
+    """A channel that joined the orders group, as the live orders page does; and its inbox."""
+    layer = get_channel_layer()
+    async_to_sync(layer.flush)()
+    name = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(ORDERS_GROUP, name)
+
+    async def drain() -> list[dict]:
+        messages = []
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(layer.receive(name), timeout=0.05))
+            except TimeoutError:
+                return messages
+
+    yield async_to_sync(drain)
+    async_to_sync(layer.flush)()
+
+
+def test_placing_publishes_order_changed_after_commit(
+    channel, north, sheet, orders_listener, django_capture_on_commit_callbacks
+):
+    stocked(sheet, north, 5)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        order = place(channel, "A-1", ("SHEET", 1)).order
+        assert orders_listener() == []
+    for callback in callbacks:
+        callback()
+
+    assert orders_listener() == [
+        {"type": "order.changed", "order_id": order.pk, "channel_id": channel.pk}
+    ]
+
+
+def test_refused_order_publishes_nothing(
+    channel, north, sheet, orders_listener, django_capture_on_commit_callbacks
+):
+    stocked(sheet, north, 1)
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(InsufficientStock),
+    ):
+        place(channel, "A-1", ("SHEET", 2))
+
+    assert (callbacks, orders_listener()) == ([], [])
+
+
+@pytest.mark.parametrize("verb", [pay_order, ship_order, cancel_order])
+def test_each_state_change_publishes_order_changed(
+    channel, north, sheet, orders_listener, django_capture_on_commit_callbacks, verb
+):
+    stocked(sheet, north, 5)
+    order = place(channel, "A-1", ("SHEET", 1)).order
+
+    with django_capture_on_commit_callbacks(execute=True):
+        verb(order=order, actor=SYSTEM)
+
+    assert orders_listener() == [
+        {"type": "order.changed", "order_id": order.pk, "channel_id": channel.pk}
+    ]
+
+
+def test_expiry_batch_publishes_one_order_changed_for_many_orders(
+    channel, north, sheet, orders_listener, django_capture_on_commit_callbacks
+):
+    stocked(sheet, north, 5)
+    place(channel, "A-1", ("SHEET", 1))
+    place(channel, "A-2", ("SHEET", 1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        release_expired_holds(now=timezone.now() + timedelta(minutes=31))
+
+    assert orders_listener() == [{"type": "order.changed", "order_id": None, "channel_id": None}]
