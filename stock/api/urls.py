@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import adjustments, availability, orders
+from .views import adjustments, availability, catalogue, orders
 
 urlpatterns = [
     path("stock/adjustments/", adjustments.StockAdjustmentView.as_view(), name="stock-adjustments"),
@@ -10,4 +10,18 @@ urlpatterns = [
     path("orders/<int:pk>/ship/", orders.ShipOrderView.as_view(), name="order-ship"),
     path("orders/<int:pk>/cancel/", orders.CancelOrderView.as_view(), name="order-cancel"),
     path("availability/", availability.AvailabilityView.as_view(), name="availability"),
+    path("products/", catalogue.ProductListView.as_view(), name="products"),
+    path("products/<int:pk>/", catalogue.ProductDetailView.as_view(), name="product"),
+    path(
+        "products/<int:pk>/deactivate/",
+        catalogue.ProductDeactivateView.as_view(),
+        name="product-deactivate",
+    ),
+    path("variants/", catalogue.VariantListView.as_view(), name="variants"),
+    path("variants/<str:sku>/", catalogue.VariantDetailView.as_view(), name="variant"),
+    path(
+        "variants/<str:sku>/deactivate/",
+        catalogue.VariantDeactivateView.as_view(),
+        name="variant-deactivate",
+    ),
 ]

@@ -35,26 +35,30 @@ class CodeField(serializers.CharField):
         super().__init__(max_length=32, validators=[code_validator], **kwargs)
 
 
-def check_code(serializer: serializers.Serializer, value: str, model) -> str:
+def check_identifier(serializer: serializers.Serializer, value: str, *, field: str, model) -> str:
+    """A new identifier must be free; an existing record's may be repeated, never changed.
+
+    Other systems (stores, connectors, spreadsheets) know the record by it.
+    """
     instance = serializer.instance
     if instance is not None:
-        if value != instance.code:
-            raise serializers.ValidationError(
-                "The code cannot be changed: other systems know the record by it."
-            )
+        if value != getattr(instance, field):
+            raise serializers.ValidationError(f"The {field} cannot be changed.")
         return value
-    if model.objects.filter(code=value).exists():
+    if model.objects.filter(**{field: value}).exists():
         raise serializers.ValidationError(f"{value!r} is already taken.")
     return value
 
 
-class CodeRequiredOnCreate:
-    """`code` is required when creating, optional (and unchangeable) when updating."""
+class IdentifierRequiredOnCreate:
+    """The identifier is required when creating, optional (and unchangeable) when updating."""
+
+    identifier = "code"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance is not None:
-            self.fields["code"].required = False
+            self.fields[self.identifier].required = False
 
 
 # --- Warehouses ------------------------------------------------------------------------------
@@ -84,7 +88,7 @@ class WarehouseOutput(serializers.ModelSerializer):
         ]
 
 
-class WarehouseInput(CodeRequiredOnCreate, StrictSerializer):
+class WarehouseInput(IdentifierRequiredOnCreate, StrictSerializer):
     code = CodeField()
     name = serializers.CharField(max_length=120)
     address = serializers.CharField(required=False, allow_blank=True, max_length=2000)
@@ -116,7 +120,7 @@ class WarehouseInput(CodeRequiredOnCreate, StrictSerializer):
     )
 
     def validate_code(self, value: str) -> str:
-        return check_code(self, value, Warehouse)
+        return check_identifier(self, value, field="code", model=Warehouse)
 
     def validate(self, data):
         latitude = data.get("latitude", getattr(self.instance, "latitude", None))
@@ -166,7 +170,7 @@ class ChannelLinkInput(StrictSerializer):
     priority = StrictIntegerField(min_value=1, max_value=SMALLINT_MAX, help_text="1 is used first.")
 
 
-class ChannelInput(CodeRequiredOnCreate, StrictSerializer):
+class ChannelInput(IdentifierRequiredOnCreate, StrictSerializer):
     code = CodeField()
     name = serializers.CharField(max_length=120)
     kind = serializers.ChoiceField(choices=SalesChannel.Kind.choices, required=False)
@@ -193,7 +197,7 @@ class ChannelInput(CodeRequiredOnCreate, StrictSerializer):
     )
 
     def validate_code(self, value: str) -> str:
-        return check_code(self, value, SalesChannel)
+        return check_identifier(self, value, field="code", model=SalesChannel)
 
     def validate_warehouses(self, links: list[dict]) -> list[ChannelLink]:
         codes = [link["warehouse"] for link in links]
