@@ -177,14 +177,20 @@ class VariantAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
         )
 
     def save_model(self, request: HttpRequest, obj: Variant, form, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
         # The levels keep a copy of the policy that the database checks; only the service
-        # changes both together, and it may refuse.
-        if change and "backorders" in form.changed_data:
+        # changes both together, and it may refuse. The other fields are written by name,
+        # so a policy changed elsewhere since this request read the row is not reverted.
+        if "backorders" in form.changed_data:
             try:
                 set_backorder_policy(variant=obj, policy=obj.backorders)
             except StockError as error:
                 raise BackorderPolicyRefused(error) from error
-        super().save_model(request, obj, form, change)
+        fields = [name for name in form.changed_data if name != "backorders"]
+        if fields:
+            obj.save(update_fields=fields)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

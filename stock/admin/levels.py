@@ -69,6 +69,11 @@ class StockLevelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def save_model(self, request: HttpRequest, obj: StockLevel, form, change: bool) -> None:
+        # Only the threshold: a full save would write back the quantities this request
+        # read, undoing any stock change committed since.
+        obj.save(update_fields=["low_stock_threshold"])
+
     @admin.display(description="SKU", ordering="variant__sku")
     def sku(self, level: StockLevel) -> str:
         return level.variant.sku

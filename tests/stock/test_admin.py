@@ -3,6 +3,7 @@ import hashlib
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.admin import site
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -25,7 +26,14 @@ from stock.models import (
     StockStatus,
     Variant,
 )
-from stock.services import adjust_stock, force_status, mark_unsellable, set_safety_stock
+from stock.services import (
+    adjust_stock,
+    force_status,
+    mark_unsellable,
+    receive_stock,
+    set_backorder_policy,
+    set_safety_stock,
+)
 from tests.stock.factories import SYSTEM, ProductFactory, VariantFactory, stocked
 from tests.warehouses.factories import (
     ChannelWarehouseFactory,
@@ -285,6 +293,22 @@ def test_stock_level_change_form_saves_the_threshold_and_ignores_quantities(admi
         12,
     )
     assert StockMovement.objects.count() == before_movements
+
+
+def test_saving_a_level_in_admin_keeps_a_stock_change_committed_since_it_was_read(
+    rf, admin_user, shop, verify_ledger_clean
+):
+    stale = StockLevel.objects.get(pk=shop["sheet_bal"].pk)
+    receive_stock(variant=shop["sheet"], warehouse=shop["bal"], quantity=5, actor=SYSTEM)
+    stale.low_stock_threshold = 7
+    request = rf.post("/")
+    request.user = admin_user
+
+    site.get_model_admin(StockLevel).save_model(request, stale, form=None, change=True)
+
+    level = StockLevel.objects.get(pk=stale.pk)
+    assert (level.on_hand, level.available, level.low_stock_threshold) == (25, 25, 7)
+    verify_ledger_clean()
 
 
 def test_stock_level_change_form_offers_only_the_threshold_as_input(admin_client, shop):
@@ -773,6 +797,39 @@ def test_denying_backorders_while_backordered_is_refused_and_nothing_is_saved(ad
     towel = Variant.objects.get(pk=shop["towel"].pk)
     assert (towel.backorders, towel.low_stock_threshold) == (BackorderPolicy.ALLOW, 5)
     assert StockLevel.objects.get(pk=shop["towel_bal"].pk).is_backorder_allowed is True
+
+
+def test_saving_a_variant_in_admin_keeps_a_policy_changed_since_it_was_read(rf, admin_user, shop):
+    model_admin = site.get_model_admin(Variant)
+    request = rf.post("/")
+    request.user = admin_user
+    stale = Variant.objects.get(pk=shop["sheet"].pk)
+    set_backorder_policy(variant=shop["sheet"], policy=BackorderPolicy.ALLOW)
+    form = model_admin.get_form(request, stale)(
+        {
+            "product": stale.product_id,
+            "sku": stale.sku,
+            "attributes": '{"size": "queen"}',
+            "is_active": "on",
+            "manage_stock": "on",
+            "backorders": BackorderPolicy.DENY,
+            "low_stock_threshold": 9,
+        },
+        instance=stale,
+    )
+    assert form.is_valid(), form.errors
+
+    model_admin.save_model(request, form.save(commit=False), form, change=True)
+
+    variant = Variant.objects.get(pk=stale.pk)
+    assert (variant.backorders, variant.low_stock_threshold, variant.attributes) == (
+        BackorderPolicy.ALLOW,
+        9,
+        {"size": "queen"},
+    )
+    assert set(
+        StockLevel.objects.filter(variant=variant).values_list("is_backorder_allowed", flat=True)
+    ) == {True}
 
 
 @pytest.mark.parametrize("model", ["product", "variant"])
