@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import adjustments, availability, catalogue, orders
+from .views import adjustments, availability, catalogue, levels, orders
 
 urlpatterns = [
     path("stock/adjustments/", adjustments.StockAdjustmentView.as_view(), name="stock-adjustments"),
@@ -24,4 +24,7 @@ urlpatterns = [
         catalogue.VariantDeactivateView.as_view(),
         name="variant-deactivate",
     ),
+    path("stock/", levels.StockLevelListView.as_view(), name="stock-levels"),
+    # Any other stock/<word>/ route must come before this one, or it is taken for a SKU.
+    path("stock/<str:sku>/", levels.StockForSkuView.as_view(), name="stock-for-sku"),
 ]
