@@ -144,6 +144,35 @@ def test_stock_changelists_load_for_a_superuser(admin_client, shop, model):
     assert response.context["cl"].result_count >= 1
 
 
+@pytest.mark.parametrize(
+    "model",
+    ["product", "variant", "stocklevel", "stockmovement", "forcedstatus", "dailystocksnapshot"],
+)
+def test_every_filter_choice_of_every_stock_changelist_answers(admin_client, shop, model):
+    force_status(variant=shop["sheet"], status="out_of_stock", reason="recall", actor=SYSTEM)
+    DailyStockSnapshot.objects.create(
+        level=shop["sheet_bal"],
+        day=datetime.date.today(),
+        on_hand=20,
+        reserved=0,
+        unsellable=0,
+        safety_stock=0,
+        inbound=0,
+    )
+    url = reverse(f"admin:stock_{model}_changelist")
+    changelist = admin_client.get(url).context["cl"]
+    queries = [
+        choice["query_string"]
+        for spec in changelist.filter_specs
+        for choice in spec.choices(changelist)
+    ]
+
+    statuses = {query: admin_client.get(url + query).status_code for query in queries}
+
+    assert len(queries) > len(changelist.filter_specs)
+    assert statuses == dict.fromkeys(queries, 200)
+
+
 def test_stock_change_pages_load_for_a_superuser(admin_client, shop):
     forced = force_status(variant=shop["sheet"], status="in_stock", reason="promo", actor=SYSTEM)
     snapshot = DailyStockSnapshot.objects.create(

@@ -82,6 +82,22 @@ def test_channel_changelist_filters_and_searches(admin_client, network, query, e
     assert result_codes(response) == expected
 
 
+@pytest.mark.parametrize("model", ["warehouse", "saleschannel"])
+def test_every_filter_choice_answers(admin_client, network, model):
+    url = reverse(f"admin:warehouses_{model}_changelist")
+    changelist = admin_client.get(url).context["cl"]
+    queries = [
+        choice["query_string"]
+        for spec in changelist.filter_specs
+        for choice in spec.choices(changelist)
+    ]
+
+    statuses = {query: admin_client.get(url + query).status_code for query in queries}
+
+    assert len(queries) > len(changelist.filter_specs)
+    assert statuses == dict.fromkeys(queries, 200)
+
+
 def test_warehouse_changelist_filters_by_channel(admin_client, network):
     response = admin_client.get(
         reverse("admin:warehouses_warehouse_changelist"),
