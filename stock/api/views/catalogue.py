@@ -229,8 +229,9 @@ def _update_variant(variant: Variant, changes: dict) -> Variant:
     with transaction.atomic():
         if policy is not None:
             # Compared under the lock the service takes too, so a concurrent change of the
-            # policy is never mistaken for "already so".
-            current = Variant.objects.select_for_update().get(pk=variant.pk)
+            # policy is never mistaken for "already so". NO KEY, like the service: FOR UPDATE
+            # would also block the KEY SHARE of a ledger insert's foreign-key check.
+            current = Variant.objects.select_for_update(no_key=True).get(pk=variant.pk)
             if policy != current.backorders:
                 set_backorder_policy(variant=variant, policy=policy)
         for name, value in changes.items():
