@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import adjustments, availability, catalogue, levels, orders
+from .views import adjustments, availability, catalogue, levels, movements, orders
 
 urlpatterns = [
     path("stock/adjustments/", adjustments.StockAdjustmentView.as_view(), name="stock-adjustments"),
@@ -27,4 +27,5 @@ urlpatterns = [
     path("stock/", levels.StockLevelListView.as_view(), name="stock-levels"),
     # Any other stock/<word>/ route must come before this one, or it is taken for a SKU.
     path("stock/<str:sku>/", levels.StockForSkuView.as_view(), name="stock-for-sku"),
+    path("movements/", movements.MovementListView.as_view(), name="movements"),
 ]
