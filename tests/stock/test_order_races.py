@@ -3,21 +3,24 @@
 import random
 import threading
 import time
+from datetime import timedelta
 from functools import partial
 
 import pytest
 from django.db import connection, transaction
 from django.db.models import F, Min, Sum
+from django.utils import timezone
 
 from stock.errors import InsufficientStock, InvalidOrderState
 from stock.models import Allocation, MovementKind, Order, OrderStatus, StockLevel, StockMovement
-from stock.services.orders import cancel_order, ship_order
+from stock.services.orders import cancel_order, release_expired_holds, ship_order
 from tests.stock.factories import (
     SYSTEM,
     VariantFactory,
     channel_selling_from,
     place,
     run_at_once,
+    set_clock,
     stocked,
 )
 from tests.warehouses.factories import WarehouseFactory
@@ -136,6 +139,40 @@ def test_multi_line_orders_racing_single_line_orders_leave_no_partial_reservatio
     assert StockMovement.objects.filter(kind=MovementKind.RESERVE).count() == (
         Allocation.objects.count()
     )
+    assert lowest_available_ever(levels) >= 0
+    verify_ledger_clean()
+    verify_ledger_chain()
+
+
+def test_buyers_racing_the_expiry_task_for_expired_holds_free_each_unit_once(
+    channel, north, south, monkeypatch, verify_ledger_clean, verify_ledger_chain
+):
+    hot = VariantFactory(sku="HOT")
+    levels = [stocked(hot, north, 6), stocked(hot, south, 4)]
+    abandoned = [place(channel, f"cart-{n}", ("HOT", 1)).order for n in range(10)]
+    set_clock(monkeypatch, timezone.now() + timedelta(minutes=31))
+    # Buyers release expired holds in line, the task releases them in batches: both at once.
+    jobs = [partial(release_expired_holds, batch_size=3)] + [
+        partial(place, channel, f"buyer-{n}", ("HOT", 1)) for n in range(BUYERS)
+    ]
+
+    attempts = run_at_once(jobs, workers=WORKERS)
+    release_expired_holds()
+
+    unexpected = [a.error for a in attempts if not isinstance(a.error, InsufficientStock | None)]
+    assert unexpected == []
+    assert sum(1 for a in attempts[1:] if a.error is None) == 10
+    assert {o.status for o in Order.objects.filter(pk__in=[o.pk for o in abandoned])} == {
+        OrderStatus.EXPIRED
+    }
+    releases = StockMovement.objects.filter(kind=MovementKind.RELEASE)
+    assert sorted(releases.values_list("document", flat=True)) == sorted(
+        o.document for o in abandoned
+    )
+    assert [
+        (lv.reserved, lv.available) for lv in StockLevel.objects.filter(variant=hot).order_by("pk")
+    ] == [(6, 0), (4, 0)]
+    assert held_per_level() == {levels[0].pk: 6, levels[1].pk: 4}
     assert lowest_available_ever(levels) >= 0
     verify_ledger_clean()
     verify_ledger_chain()
