@@ -140,7 +140,6 @@ class Hub:
         return code, time.monotonic() - started
 
     def log(self) -> str:
-        self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
