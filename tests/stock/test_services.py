@@ -1,7 +1,11 @@
 """The stock services and the ledger engine: what each verb writes, and what it refuses."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -1106,3 +1110,58 @@ def test_a_variant_that_does_not_manage_stock_is_refused(level, variant, warehou
     assert refused.value.details == {"sku": variant.sku}
     assert balance_of(level) == Balance(on_hand=10, version=1)
     assert ledger_ids() == before
+
+
+# --- SQLite, the database `make run` uses when DATABASE_URL is unset ------------------------
+
+SQLITE_SCRIPT = """
+from stock.actors import Actor
+from stock.models import Product, StockMovement, Variant
+from stock.services import adjust_stock, count_stock, receive_stock
+from warehouses.models import Warehouse
+
+actor = Actor.system("sqlite-check")
+variant = Variant.objects.create(product=Product.objects.create(name="Sheet"), sku="SHEET-Q")
+warehouse = Warehouse.objects.create(code="RENO", name="Reno")
+receive_stock(variant=variant, warehouse=warehouse, quantity=10, actor=actor)
+adjust_stock(variant=variant, warehouse=warehouse, delta=-3, reason="lost", actor=actor)
+level = count_stock(variant=variant, warehouse=warehouse, counted=6, actor=actor).level
+level.refresh_from_db()
+print(level.on_hand, level.available, level.version, StockMovement.objects.count())
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: stock/services/ledger.py ensure_levels joins `(VALUES …) AS wanted(variant_id, "
+    "warehouse_id)`, a column-alias list SQLite cannot parse; every first change to a level "
+    "fails there",
+)
+def test_stock_services_work_on_sqlite(tmp_path):
+    environment = {
+        name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"
+    }
+    environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    environment["REDIS_URL"] = ""
+    repo = Path(__file__).resolve().parents[2]
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=repo,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SQLITE_SCRIPT],
+        cwd=repo,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "6 6 3 3\n"
