@@ -14,9 +14,11 @@ def set_backorder_policy(*, variant: Variant, policy: str) -> Variant:
         raise StockError(f"Unknown backorder policy {policy!r}.", {"field": "backorders"})
     allows = policy != BackorderPolicy.DENY
     with transaction.atomic():
-        # FOR UPDATE (not NO KEY): it conflicts with the FOR SHARE that ensure_levels takes,
-        # so no level is created with the old policy while this one changes it.
-        Variant.objects.select_for_update().filter(pk=variant.pk).get()
+        # NO KEY UPDATE conflicts with the FOR SHARE that ensure_levels takes, so no level
+        # is created with the old policy meanwhile, but not with the KEY SHARE that every
+        # ledger INSERT's foreign-key check takes: a stock change holding a level while
+        # this waits for that level can still finish, so the two cannot deadlock.
+        Variant.objects.select_for_update(no_key=True).filter(pk=variant.pk).get()
         levels = list(
             StockLevel.objects.select_for_update(no_key=True)
             .filter(variant=variant)

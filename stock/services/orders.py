@@ -136,6 +136,12 @@ def place_order(
         # Another request placed the same order first: answer with it.
         placed = _existing_order(channel, reference)
         assert placed is not None
+    except InsufficientStock:
+        # A replay that waited on the original's level locks plans against the stock the
+        # original took; the original is what it should answer with.
+        placed = _existing_order(channel, reference)
+        if placed is None:
+            raise
     return placed
 
 
@@ -169,8 +175,10 @@ def _reserve(
         )
 
     plans = plan()
-    # Expired holds stop counting at once: release those on these levels, then replan.
-    if any(p.short_by for p in plans) and _release_expired_on_levels(levels, now=now):
+    # Expired holds stop counting at once: when a line is short or would be backordered,
+    # release the expired holds on these levels, then replan.
+    needs_more = any(p.short_by or p.backordered for p in plans)
+    if needs_more and _release_expired_on_levels(levels, now=now):
         plans = plan()
     short = [
         {
@@ -547,6 +555,8 @@ def _require_coordinates(latitude, longitude) -> tuple[Decimal | None, Decimal |
         lat, lon = Decimal(str(latitude)), Decimal(str(longitude))
     except (InvalidOperation, ValueError):
         raise InvalidOrder("Shipping coordinates must be numbers.", {"field": "shipping"}) from None
+    if not (lat.is_finite() and lon.is_finite()):
+        raise InvalidOrder("Shipping coordinates must be finite numbers.", {"field": "shipping"})
     if not (Decimal(-90) <= lat <= Decimal(90) and Decimal(-180) <= lon <= Decimal(180)):
         raise InvalidOrder("Shipping coordinates are out of range.", {"field": "shipping"})
     return lat.quantize(Decimal("0.000001")), lon.quantize(Decimal("0.000001"))

@@ -15,9 +15,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from stock.actors import Actor
 from stock.errors import InsufficientStock
 from stock.models import (
     BackorderPolicy,
+    ForcedStatus,
     MovementKind,
     MovementSource,
     ReasonCode,
@@ -30,6 +32,8 @@ from stock.services import (
     adjust_stock,
     apply_change,
     apply_changes,
+    count_stock,
+    force_status,
     receive_stock,
     set_backorder_policy,
     set_safety_stock,
@@ -331,14 +335,6 @@ def test_concurrent_replays_of_one_reference_at_different_levels_write_one_row(
 # --- (e) Backorder policy against stock changes -------------------------------------------
 
 
-DEADLOCK_BUG = (
-    "bug: stock/services/catalogue.py set_backorder_policy locks the variant FOR UPDATE, "
-    "which conflicts with the FOR KEY SHARE that the ledger row's deferred foreign key takes "
-    "at COMMIT; a stock change holding a level then deadlocks with it. FOR NO KEY UPDATE "
-    "still conflicts with ensure_levels' FOR SHARE and does not deadlock."
-)
-
-
 def backend_waits_for_a_lock(pid: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
@@ -346,7 +342,6 @@ def backend_waits_for_a_lock(pid: int) -> bool:
     return row is not None and row[0] == "Lock"
 
 
-@pytest.mark.xfail(strict=True, reason=DEADLOCK_BUG)
 def test_policy_change_queued_behind_an_open_stock_change_does_not_deadlock_it(
     verify_ledger_clean, verify_ledger_chain
 ):
@@ -400,7 +395,6 @@ def test_policy_change_queued_behind_an_open_stock_change_does_not_deadlock_it(
     verify_ledger_chain()
 
 
-@pytest.mark.xfail(strict=False, reason=DEADLOCK_BUG + " (a race: it fails most runs)")
 def test_backorder_policy_changes_racing_reservations_keep_every_level_in_step(
     verify_ledger_clean, verify_ledger_chain
 ):
@@ -501,3 +495,69 @@ def test_first_receipts_racing_to_create_a_level_create_exactly_one(
     assert balance_of(level) == Balance(on_hand=THREADS, version=THREADS)
     verify_ledger_clean()
     verify_ledger_chain()
+
+
+def test_counts_racing_adjustments_each_set_exactly_the_counted_figure(
+    verify_ledger_clean, verify_ledger_chain
+):
+    variant, warehouse = VariantFactory(), WarehouseFactory()
+    level = stocked(variant, warehouse, 50)
+
+    def counter(figure: int):
+        return repeat(
+            ROUNDS,
+            lambda round_number: count_stock(
+                variant=variant,
+                warehouse=warehouse,
+                counted=figure + round_number,
+                actor=SYSTEM,
+            ),
+        )
+
+    def nudger(delta: int):
+        return repeat(
+            ROUNDS,
+            lambda _: adjust_stock(
+                variant=variant,
+                warehouse=warehouse,
+                delta=delta,
+                reason=ReasonCode.CORRECTION,
+                actor=SYSTEM,
+            ),
+        )
+
+    tasks = [counter(40), counter(60), nudger(1), nudger(-1)]
+
+    results = race(tasks)
+
+    assert errors_of(results) == []
+    counts = StockMovement.objects.filter(level=level, kind=MovementKind.COUNT)
+    # A variance computed from anything but the locked balance would land elsewhere.
+    counted_figures = [
+        result.value[index].change.count
+        for result in results[:2]
+        for index in range(ROUNDS)
+        if result.value[index].movement is not None
+    ]
+    assert sorted(counts.values_list("on_hand_after", flat=True)) == sorted(counted_figures)
+    verify_ledger_clean()
+    verify_ledger_chain()
+
+
+def test_operators_forcing_a_status_at_once_leave_exactly_one_open_override():
+    variant = VariantFactory()
+
+    def force(label: str):
+        return lambda: force_status(
+            variant=variant,
+            status="out_of_stock",
+            reason=f"recall noticed by {label}",
+            actor=Actor(kind="user", label=label),
+        )
+
+    results = race([force(f"operator-{n}") for n in range(THREADS)])
+
+    assert errors_of(results) == []
+    overrides = ForcedStatus.objects.filter(variant=variant)
+    assert overrides.count() == THREADS
+    assert overrides.filter(ended_at__isnull=True).count() == 1

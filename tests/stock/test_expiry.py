@@ -180,11 +180,6 @@ def test_task_later_closes_an_order_whose_hold_was_released_in_line(
     verify_ledger_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: place_order releases expired holds only when a line is short; a backorder "
-    "line is never short, so it is backordered against stock an expired hold still blocks",
-)
 @pytest.mark.django_db
 def test_preorder_that_needs_an_expired_holds_stock_is_not_backordered(
     channel, north, monkeypatch, verify_ledger_clean

@@ -280,11 +280,6 @@ def test_same_order_sent_twice_at_once_is_placed_once(channel, north, verify_led
     verify_ledger_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a replay that waited on the original's level locks plans against the stock "
-    "the original took and raises InsufficientStock instead of returning the order",
-)
 def test_replay_of_an_order_that_took_the_last_units_returns_the_order(
     channel, north, verify_ledger_clean
 ):

@@ -832,11 +832,6 @@ def test_bad_shipping_coordinates_are_refused(channel, north, sheet, latitude, l
     assert orders_state() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _require_coordinates compares outside its try, so NaN raises "
-    "decimal.InvalidOperation instead of InvalidOrder",
-)
 @pytest.mark.parametrize(("latitude", "longitude"), [(float("nan"), 0), (0, "NaN")])
 def test_not_a_number_shipping_coordinates_are_refused(channel, north, sheet, latitude, longitude):
     stocked(sheet, north, 5)
