@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from stock.models import Product, StockLevel, Variant
@@ -90,11 +92,14 @@ def test_product_retrieve_and_unknown_id_is_404_unknown_product(ops_client):
 
     found = ops_client.get(f"{PRODUCTS}{product.pk}/")
     missing = ops_client.get(f"{PRODUCTS}{product.pk + 1000}/")
+    past_bigint = ops_client.get(f"{PRODUCTS}{10**30}/")
 
     assert found.status_code == 200
     assert found.json()["name"] == "Duvet cover"
-    assert missing.status_code == 404
-    assert missing.json()["error"]["code"] == "unknown_product"
+    assert missing.status_code == past_bigint.status_code == 404
+    assert (
+        missing.json()["error"]["code"] == past_bigint.json()["error"]["code"] == "unknown_product"
+    )
 
 
 def test_ops_staff_create_a_product_and_a_replay_creates_nothing_more(ops_client):
@@ -258,6 +263,8 @@ def test_variant_list_filters_by_product_id(ops_client, bedding):
         ({"attribute": ":queen"}, "attribute"),
         ({"product": "999999"}, "product"),
         ({"product": "sheets"}, "product"),
+        ({"product": str(10**30)}, "product"),
+        ({"attribute": "size:que\x00en"}, "attribute"),
         ({"backorders": "sometimes"}, "backorders"),
         ({"is_active": "yes"}, "is_active"),
     ],
@@ -290,6 +297,7 @@ def test_variant_retrieve_by_sku_and_unknown_sku_is_404_unknown_sku(ops_client):
 
     found = ops_client.get(f"{VARIANTS}SHEET.Q-WHT_2/")
     missing = ops_client.get(f"{VARIANTS}NOPE/")
+    unstorable = ops_client.get(f"{VARIANTS}NO%00PE/")
 
     assert found.status_code == 200
     assert found.json()["attributes"] == {"size": "queen"}
@@ -299,6 +307,8 @@ def test_variant_retrieve_by_sku_and_unknown_sku_is_404_unknown_sku(ops_client):
         "message": "No variant has SKU 'NOPE'.",
         "details": {"sku": "NOPE"},
     }
+    assert unstorable.status_code == 404
+    assert unstorable.json()["error"]["code"] == "unknown_sku"
 
 
 # --- Variants: writing -----------------------------------------------------------------------
@@ -356,6 +366,9 @@ def test_variant_create_with_the_same_idempotency_key_replays(ops_client):
         ({"attributes": {" ": "x"}}, "attributes"),
         ({"attributes": {f"a{n}": "x" for n in range(51)}}, "attributes"),
         ({"attributes": {"size": "x" * 201}}, "attributes"),
+        ({"attributes": {"size": "que\x00en"}}, "attributes"),
+        ({"attributes": {"si\x00ze": "queen"}}, "attributes"),
+        ({"attributes": {"size": "que\ud800en"}}, "attributes"),
         ({"barcode": "4006381333931"}, "barcode"),
         ({"backorders": "sometimes"}, "backorders"),
         ({"low_stock_threshold": -1}, "low_stock_threshold"),
@@ -372,7 +385,8 @@ def test_variant_create_refuses_bad_input_naming_the_field_and_writes_nothing(
     before = _catalogue()
     payload = {"sku": "NEW-SKU", "product": product.pk, **change}
 
-    response = ops_client.post(VARIANTS, payload, format="json")
+    # Sent as ASCII JSON, so that a lone surrogate travels as the escape \\ud800.
+    response = ops_client.post(VARIANTS, json.dumps(payload), content_type="application/json")
 
     assert response.status_code == 400
     error = response.json()["error"]

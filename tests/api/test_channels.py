@@ -98,11 +98,14 @@ def test_retrieve_by_code_and_unknown_code_is_404_unknown_channel(ops_client, wa
 
     found = ops_client.get(f"{URL}na/")
     missing = ops_client.get(f"{URL}eu/")
+    unstorable = ops_client.get(f"{URL}n%00a/")
 
     assert found.status_code == 200
     assert found.json()["warehouses"] == [{"warehouse": "BAL", "priority": 1}]
-    assert missing.status_code == 404
-    assert missing.json()["error"]["code"] == "unknown_channel"
+    assert missing.status_code == unstorable.status_code == 404
+    assert (
+        missing.json()["error"]["code"] == unstorable.json()["error"]["code"] == "unknown_channel"
+    )
 
 
 def test_ops_staff_create_a_channel_with_its_links(ops_client, warehouses):

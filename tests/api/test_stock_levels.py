@@ -392,3 +392,10 @@ def test_unknown_sku_is_404_unknown_sku(ops_client):
         "message": "No variant has SKU 'NOPE'.",
         "details": {"sku": "NOPE"},
     }
+
+
+def test_a_sku_the_database_cannot_hold_is_404_unknown_sku(ops_client):
+    response = ops_client.get(f"{URL}NO%00PE/")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_sku"

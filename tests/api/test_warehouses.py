@@ -115,6 +115,13 @@ def test_retrieve_unknown_code_is_404_unknown_warehouse(ops_client):
     }
 
 
+def test_a_code_the_database_cannot_hold_is_404_not_a_server_error(ops_client):
+    response = ops_client.get(f"{URL}BA%00L/")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_warehouse"
+
+
 def test_ops_staff_create_a_warehouse(ops_client):
     payload = {
         "code": "BER",

@@ -17,6 +17,11 @@ SMALLINT_MAX = 32767
 MAX_LINKS = 200
 
 
+def is_storable_text(text: str) -> bool:
+    """PostgreSQL stores no NUL character, and no text can hold a lone UTF-16 surrogate."""
+    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
+
+
 class StrictBooleanField(serializers.BooleanField):
     """A JSON boolean only: "true", 1 and "yes" are refused rather than coerced."""
 

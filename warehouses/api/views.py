@@ -20,7 +20,13 @@ from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 from warehouses.services import create_channel, create_warehouse, update_channel, update_warehouse
 
 from .filters import ChannelFilter, WarehouseFilter
-from .serializers import ChannelInput, ChannelOutput, WarehouseInput, WarehouseOutput
+from .serializers import (
+    ChannelInput,
+    ChannelOutput,
+    WarehouseInput,
+    WarehouseOutput,
+    is_storable_text,
+)
 
 LIST_ERRORS = {400: error_response("validation_error: a filter value, naming it"), **READ_ERRORS}
 # Updates are not idempotent-keyed (a PUT or PATCH is naturally safe to repeat).
@@ -39,6 +45,8 @@ def _code_taken(error: IntegrityError) -> serializers.ValidationError:
 
 def _warehouse(code: str) -> Warehouse:
     try:
+        if not is_storable_text(code):
+            raise Warehouse.DoesNotExist
         return Warehouse.objects.get(code=code)
     except Warehouse.DoesNotExist:
         raise ApiError(
@@ -141,6 +149,8 @@ def _channels() -> QuerySet[SalesChannel]:
 
 def _channel(code: str) -> SalesChannel:
     try:
+        if not is_storable_text(code):
+            raise SalesChannel.DoesNotExist
         return _channels().get(code=code)
     except SalesChannel.DoesNotExist:
         raise ApiError(

@@ -7,6 +7,7 @@ from warehouses.api.serializers import (
     IdentifierRequiredOnCreate,
     StrictBooleanField,
     check_identifier,
+    is_storable_text,
 )
 from warehouses.models import code_validator
 
@@ -57,6 +58,8 @@ class AttributesField(serializers.Field):
         ),
         "not_text": "Attribute {name!r} must be text (a JSON string).",
         "too_long": f"Attribute {{name!r}} is longer than {MAX_ATTRIBUTE_VALUE} characters.",
+        # PostgreSQL's jsonb cannot hold either.
+        "unstorable": "Attribute names and values may not contain null or surrogate characters.",
     }
 
     def to_internal_value(self, data):
@@ -71,6 +74,8 @@ class AttributesField(serializers.Field):
                 self.fail("not_text", name=name)
             if len(value) > MAX_ATTRIBUTE_VALUE:
                 self.fail("too_long", name=name)
+            if not is_storable_text(name) or not is_storable_text(value):
+                self.fail("unstorable")
         return dict(data)
 
     def to_representation(self, value):

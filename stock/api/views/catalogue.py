@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +31,7 @@ from stock.api.serializers.catalogue import (
 from stock.models import BackorderPolicy, Product, Variant
 from stock.services import set_backorder_policy
 from warehouses.api.filters import StableOrderingFilter, StrictBooleanFilter
+from warehouses.api.serializers import is_storable_text
 
 LIST_ERRORS = {400: error_response("validation_error: a filter value, naming it"), **READ_ERRORS}
 # Updates take no Idempotency-Key: a PUT or PATCH is safe to repeat as it is.
@@ -170,10 +171,13 @@ class AttributeField(forms.Field):
             name, separator, text = item.partition(":")
             if not separator or not name.strip():
                 raise forms.ValidationError(f"{item!r}: write name:value, such as size:queen.")
+            if not is_storable_text(item):
+                raise forms.ValidationError("Null characters are not allowed.")
             pairs.append((name, text))
         return pairs
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class AttributeFilter(django_filters.Filter):
     """Different names must all match; the same name repeated matches any of its values."""
 
@@ -209,6 +213,8 @@ class VariantFilter(django_filters.FilterSet):
 
 def _variant(sku: str) -> Variant:
     try:
+        if not is_storable_text(sku):
+            raise Variant.DoesNotExist
         return Variant.objects.select_related("product").get(sku=sku)
     except Variant.DoesNotExist:
         raise ApiError(

@@ -24,6 +24,7 @@ from stock.selectors import (
     stock_levels,
 )
 from warehouses.api.filters import StableOrderingFilter, StrictBooleanFilter
+from warehouses.api.serializers import is_storable_text
 from warehouses.models import SalesChannel, Warehouse
 
 
@@ -32,10 +33,11 @@ class StockLevelFilter(django_filters.FilterSet):
     warehouse = django_filters.ModelChoiceFilter(
         queryset=Warehouse.objects.all(), to_field_name="code", help_text="Warehouse code."
     )
+    # One link per (channel, warehouse), so the join adds no duplicate rows.
     channel = django_filters.ModelChoiceFilter(
+        field_name="warehouse__links__channel",
         queryset=SalesChannel.objects.all(),
         to_field_name="code",
-        method="filter_channel",
         help_text="Channel code: levels at the warehouses it sells from.",
     )
     status = django_filters.ChoiceFilter(
@@ -60,10 +62,6 @@ class StockLevelFilter(django_filters.FilterSet):
     class Meta:
         model = StockLevel
         fields = ["sku", "warehouse", "channel", "status", "below_threshold"]
-
-    def filter_channel(self, queryset, name, channel: SalesChannel):
-        # One link per (channel, warehouse), so the join adds no duplicate rows.
-        return queryset.filter(warehouse__links__channel=channel)
 
     def filter_status(self, queryset, name, value: str):
         return levels_with_status(queryset, value)
@@ -126,6 +124,8 @@ class StockForSkuView(APIView):
     )
     def get(self, request, sku: str):
         try:
+            if not is_storable_text(sku):
+                raise UnknownSku(f"No variant has SKU {sku!r}.", {"sku": sku})
             variant = get_variant_by_sku(sku)
         except UnknownSku as error:
             raise ApiError(
