@@ -182,10 +182,11 @@ def ensure_levels(pairs: set[tuple[int, int]]) -> None:
     """
     if not pairs:
         return
-    rows = ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs))
+    is_postgres = connection.vendor == "postgresql"
+    rows = ", ".join(["(%s::bigint, %s::bigint)" if is_postgres else "(%s, %s)"] * len(pairs))
     params = [value for pair in sorted(pairs) for value in pair]
-    share = " FOR SHARE OF variant" if connection.vendor == "postgresql" else ""
-    rows = rows if connection.vendor == "postgresql" else rows.replace("::bigint", "")
+    # SQLite serialises writers, so it needs (and has) no row lock here.
+    share = " FOR SHARE OF variant" if is_postgres else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {StockLevel._meta.db_table} (variant_id, warehouse_id, on_hand, "
@@ -194,7 +195,8 @@ def ensure_levels(pairs: set[tuple[int, int]]) -> None:
             "SELECT variant.id, wanted.warehouse_id, 0, 0, 0, 0, 0, "
             "variant.backorders <> %s, 0, %s "
             f"FROM {Variant._meta.db_table} AS variant "
-            f"JOIN (VALUES {rows}) AS wanted(variant_id, warehouse_id) "
+            "JOIN (SELECT column1 AS variant_id, column2 AS warehouse_id "
+            f"FROM (VALUES {rows}) AS pairs) AS wanted "
             "ON variant.id = wanted.variant_id "
             f"WHERE NOT EXISTS (SELECT 1 FROM {StockLevel._meta.db_table} AS level "
             "WHERE level.variant_id = wanted.variant_id "
