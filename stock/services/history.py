@@ -44,7 +44,7 @@ def rebuild_snapshots(*, since: date | None = None, level_ids: Iterable[int] | N
     From `since` (or each level's first movement when None) every day gets a row, days
     without movements carrying the previous close forward; today's row is the close so far.
     Rows are upserted on (level, day) in one transaction, so a rebuild can be repeated or
-    run beside the hourly task. Returns the number of rows written.
+    run beside the hourly task. Returns how many daily closes it computed.
     """
     today = utc_today()
     movements = StockMovement.objects.all()

@@ -241,7 +241,7 @@ def test_rebuild_history_command_rebuilds_the_last_days(backdated_ledger, capsys
     call_command("rebuild_history", "--days", "2")
 
     assert closes(backdated_ledger) == [(day(1), 12, 1, 11), (day(0), 12, 1, 11)]
-    assert "Wrote 2 daily snapshots (since 2025-03-09)." in capsys.readouterr().out
+    assert "Rebuilt 2 daily snapshots (since 2025-03-09)." in capsys.readouterr().out
 
 
 def test_rebuild_history_command_refuses_fewer_than_one_day():

@@ -27,6 +27,6 @@ class Command(BaseCommand):
             raise CommandError("--days must be at least 1.")
         else:
             since = utc_today() - timedelta(days=days - 1)
-        written = rebuild_snapshots(since=since)
+        computed = rebuild_snapshots(since=since)
         scope = "every day" if since is None else f"since {since.isoformat()}"
-        self.stdout.write(self.style.SUCCESS(f"Wrote {written} daily snapshots ({scope})."))
+        self.stdout.write(self.style.SUCCESS(f"Rebuilt {computed} daily snapshots ({scope})."))
