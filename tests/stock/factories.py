@@ -176,11 +176,22 @@ def run_at_once(jobs, *, workers: int) -> list[Attempt]:
         pending.put((index, job))
     attempts = [Attempt() for _ in jobs]
     barrier = threading.Barrier(workers)
+    # Why a worker could not start (say, PostgreSQL's max_connections was reached by other
+    # test runs); the other workers are then released at once instead of waiting it out.
+    start_errors: list[BaseException] = []
 
     def work() -> None:
         try:
-            connection.ensure_connection()
-            barrier.wait(timeout=60)
+            try:
+                connection.ensure_connection()
+            except Exception as error:
+                start_errors.append(error)
+                barrier.abort()
+                return
+            try:
+                barrier.wait(timeout=60)
+            except threading.BrokenBarrierError:
+                return
             while True:
                 try:
                     index, job = pending.get_nowait()
@@ -199,4 +210,6 @@ def run_at_once(jobs, *, workers: int) -> list[Attempt]:
     for thread in threads:
         thread.join(timeout=300)
     assert not any(thread.is_alive() for thread in threads), "a worker thread hung"
+    assert start_errors == [], f"workers could not open a connection: {start_errors[:1]}"
+    assert not barrier.broken, "the workers never all reached the starting line"
     return attempts
