@@ -468,7 +468,23 @@ def test_list_filters_by_placed_time_range(ops_client, america, sheet):
     assert [order["id"] for order in before.json()["results"]] == [early.pk]
 
 
-@pytest.mark.parametrize("query", ["status=lost", "placed_after=yesterday"])
+def test_time_filter_takes_any_offset_python_accepts(ops_client, america, sheet):
+    order = place(america, "A-1", ("SHEET", 1)).order
+    # +18:56 is beyond what PostgreSQL accepts in a timestamp literal (±15:59).
+    since = (order.placed_at - timedelta(minutes=1)).astimezone(
+        timezone.get_fixed_timezone(18 * 60 + 56)
+    )
+
+    response = ops_client.get(URL, {"placed_after": since.isoformat()})
+
+    assert response.status_code == 200, response.json()
+    assert [found["id"] for found in response.json()["results"]] == [order.pk]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["status=lost", "placed_after=yesterday", "placed_before=0001-01-01T00:00:00%2B05:00"],
+)
 def test_list_with_a_bad_filter_value_is_400_naming_it(ops_client, query):
     response = ops_client.get(f"{URL}?{query}")
 

@@ -4,7 +4,10 @@ Who may write: ops staff on any channel and an integration on the channels assig
 shipping also a warehouse manager assigned to every warehouse that holds what ships.
 """
 
+from datetime import UTC
+
 import django_filters
+from django import forms
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -47,16 +50,33 @@ def _answer(order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response
     return Response(OrderOutput(orders_with_lines().get(pk=order_id)).data, status=status_code)
 
 
+class _UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """ISO 8601 turned to UTC: Python accepts offsets up to ±23:59, PostgreSQL only ±15:59."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Out of range.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = _UtcIsoDateTimeField
+
+
 class OrderFilter(django_filters.FilterSet):
     channel = django_filters.CharFilter(field_name="channel__code", help_text="Channel code.")
     status = django_filters.MultipleChoiceFilter(
         choices=OrderStatus.choices, help_text="Repeat to match any of several."
     )
     reference = django_filters.CharFilter()
-    placed_after = django_filters.IsoDateTimeFilter(
+    placed_after = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="gte", help_text="Placed at or after (ISO 8601)."
     )
-    placed_before = django_filters.IsoDateTimeFilter(
+    placed_before = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="lt", help_text="Placed before (ISO 8601)."
     )
 
@@ -97,7 +117,12 @@ class OrdersView(generics.ListAPIView):
     @extend_schema(
         operation_id="orders_list",
         summary="List orders with their lines and where each line is held",
-        responses={200: OrderOutput, **READ_ERRORS, 400: error_response("validation_error")},
+        responses={
+            200: OrderOutput,
+            **READ_ERRORS,
+            400: error_response("validation_error: details name the filter"),
+            404: error_response("not_found: no such page"),
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
