@@ -26,20 +26,30 @@ class CoordinateField(serializers.FloatField):
 
 
 class ShippingInput(StrictSerializer):
+    """The shipping address's coordinates, both or neither."""
+
     latitude = CoordinateField(min_value=-90, max_value=90)
     longitude = CoordinateField(min_value=-180, max_value=180)
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY})
+class LineQuantityField(StrictIntegerField):
+    """A JSON integer; its range is place_order's to refuse, naming the line."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=None, max_value=None, **kwargs)
+
+
 class OrderLineInputSerializer(StrictSerializer):
+    """One line of an order: a SKU and how many units of it."""
+
     sku = serializers.CharField(max_length=64)
-    quantity = StrictIntegerField(
-        min_value=None,
-        max_value=None,
-        help_text=f"Units to reserve, 1 to {MAX_QUANTITY}; anything else is invalid_quantity.",
-    )
+    quantity = LineQuantityField(help_text="Units to reserve; out of range is invalid_quantity.")
 
 
 class OrderInput(StrictSerializer):
+    """An order to place on a channel; every line is reserved, or none is."""
+
     channel = serializers.CharField(max_length=32, help_text="Sales channel code.")
     reference = serializers.CharField(
         max_length=100,
@@ -65,6 +75,8 @@ class OrderInput(StrictSerializer):
 
 
 class ShipInput(StrictSerializer):
+    """Which lines to ship; an empty body ships every open line."""
+
     lines = serializers.ListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_LINES),
         required=False,

@@ -3,7 +3,6 @@
 from dataclasses import asdict
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -19,6 +18,20 @@ from stock.errors import UnknownChannel
 from stock.selectors import get_channel_by_code
 from warehouses.models import SalesChannel
 
+CHANNEL_CODE = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 32,
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+}
+# The schema shows one SKU per value; a value may also carry several, comma-separated.
+SKUS = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^,\\s\\x00]+$"},
+    "minItems": 1,
+    "maxItems": MAX_SKUS,
+}
+
 
 class AvailabilityView(APIView):
     # No authentication at all: a storefront sending a stale or garbage token must still get
@@ -32,13 +45,12 @@ class AvailabilityView(APIView):
         summary="What a channel may sell of some SKUs, for a storefront (public, cached)",
         auth=[],
         parameters=[
-            OpenApiParameter(
-                "channel", OpenApiTypes.STR, required=True, description="Channel code."
-            ),
+            OpenApiParameter("channel", CHANNEL_CODE, required=True, description="Channel code."),
             OpenApiParameter(
                 "sku",
-                OpenApiTypes.STR,
-                many=True,
+                SKUS,
+                style="form",
+                explode=True,
                 required=True,
                 description=f"Repeat (sku=A&sku=B) or separate with commas (sku=A,B); at most "
                 f"{MAX_SKUS} distinct SKUs.",
