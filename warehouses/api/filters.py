@@ -6,7 +6,15 @@ django-filter's own BooleanFilter treats `?is_active=maybe` as "no filter".
 
 import django_filters
 
+from inventory_hub.api.schema import READ_ERRORS, error_response
 from warehouses.models import SalesChannel, Warehouse
+
+# The errors of every page-numbered list, for its schema.
+LIST_ERRORS = {
+    400: error_response("validation_error: a filter or ordering value, naming it"),
+    404: error_response("not_found: no such page"),
+    **READ_ERRORS,
+}
 
 
 class StrictBooleanFilter(django_filters.TypedChoiceFilter):

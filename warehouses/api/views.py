@@ -19,7 +19,7 @@ from inventory_hub.api.schema import READ_ERRORS, WRITE_ERRORS, error_response, 
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 from warehouses.services import create_channel, create_warehouse, update_channel, update_warehouse
 
-from .filters import ChannelFilter, WarehouseFilter
+from .filters import LIST_ERRORS, ChannelFilter, WarehouseFilter
 from .serializers import (
     ChannelInput,
     ChannelOutput,
@@ -28,7 +28,6 @@ from .serializers import (
     is_storable_text,
 )
 
-LIST_ERRORS = {400: error_response("validation_error: a filter value, naming it"), **READ_ERRORS}
 # Updates are not idempotent-keyed (a PUT or PATCH is naturally safe to repeat).
 UPDATE_ERRORS = {code: response for code, response in WRITE_ERRORS.items() if code != 422}
 

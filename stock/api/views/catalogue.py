@@ -30,10 +30,9 @@ from stock.api.serializers.catalogue import (
 )
 from stock.models import BackorderPolicy, Product, Variant
 from stock.services import set_backorder_policy
-from warehouses.api.filters import StableOrderingFilter, StrictBooleanFilter
+from warehouses.api.filters import LIST_ERRORS, StableOrderingFilter, StrictBooleanFilter
 from warehouses.api.serializers import is_storable_text
 
-LIST_ERRORS = {400: error_response("validation_error: a filter value, naming it"), **READ_ERRORS}
 # Updates take no Idempotency-Key: a PUT or PATCH is safe to repeat as it is.
 UPDATE_ERRORS = {code: response for code, response in WRITE_ERRORS.items() if code != 422}
 PRODUCT_NOT_FOUND = {404: error_response("unknown_product")}

@@ -23,7 +23,7 @@ from stock.selectors import (
     levels_below_threshold,
     stock_levels,
 )
-from warehouses.api.filters import StableOrderingFilter, StrictBooleanFilter
+from warehouses.api.filters import LIST_ERRORS, StableOrderingFilter, StrictBooleanFilter
 from warehouses.api.serializers import is_storable_text
 from warehouses.models import SalesChannel, Warehouse
 
@@ -84,11 +84,7 @@ class StockLevelListView(generics.ListAPIView):
     @extend_schema(
         operation_id="stock_levels_list",
         summary="List stock levels with every named quantity and status",
-        responses={
-            200: LevelOutput(many=True),
-            400: error_response("validation_error: a filter value, naming it"),
-            **READ_ERRORS,
-        },
+        responses={200: LevelOutput(many=True), **LIST_ERRORS},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
