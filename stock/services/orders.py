@@ -112,10 +112,11 @@ def place_order(
     managed = [request for request in requests if variants[request.line_number].manage_stock]
     variants_by_id = {variant.pk: variant for variant in variants.values()}
     pairs = {(r.variant_id, c.warehouse_id) for r in managed for c in candidates}
-    # A pre-order may land where the SKU was never stocked: make those levels exist.
-    ensure_levels({pair for pair in pairs if variants_by_id[pair[0]].allows_backorders})
     try:
         with transaction.atomic():
+            # A pre-order may land where the SKU was never stocked: those levels must exist.
+            # Inside the transaction, so that a refused order leaves no empty level behind.
+            ensure_levels({pair for pair in pairs if variants_by_id[pair[0]].allows_backorders})
             placed = _reserve(
                 channel=channel,
                 reference=reference,
@@ -599,6 +600,9 @@ def _resolve_lines(
         variant = known.get(line.sku)
         if variant is None:
             problems.append(UnknownSku(f"Line {number}: no variant has SKU {line.sku!r}.", where))
+            continue
+        if not variant.is_active:
+            problems.append(NotSellable(f"Line {number}: {line.sku} is no longer sold.", where))
             continue
         if line.sku in first_line_of:
             problems.append(

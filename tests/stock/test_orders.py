@@ -968,3 +968,40 @@ def test_expiry_batch_publishes_one_order_changed_for_many_orders(
         release_expired_holds(now=timezone.now() + timedelta(minutes=31))
 
     assert orders_listener() == [{"type": "order.changed", "order_id": None, "channel_id": None}]
+
+
+def test_a_deactivated_variant_is_refused_naming_the_line(channel, north, sheet, pillow):
+    stocked(sheet, north, 5)
+    stocked(pillow, north, 5)
+    pillow.is_active = False
+    pillow.save(update_fields=["is_active"])
+    before = orders_state()
+
+    with pytest.raises(NotSellable) as refused:
+        place(channel, "A-1", ("SHEET", 1), ("PILLOW", 1))
+
+    assert refused.value.details["lines"] == [
+        {
+            "code": "not_sellable",
+            "message": "Line 2: PILLOW is no longer sold.",
+            "line": 2,
+            "sku": "PILLOW",
+        }
+    ]
+    assert orders_state() == before
+
+
+def test_a_refused_preorder_leaves_no_empty_level_behind(channel, north, south, sheet):
+    from stock.models import BackorderPolicy, StockLevel, Variant
+
+    preorder = Variant.objects.create(
+        product=sheet.product, sku="PREORDER", backorders=BackorderPolicy.ALLOW
+    )
+    stocked(sheet, north, 1)
+    levels_before = StockLevel.objects.count()
+
+    with pytest.raises(InsufficientStock):
+        place(channel, "A-1", ("PREORDER", 1), ("SHEET", 2))
+
+    assert StockLevel.objects.filter(variant=preorder).count() == 0
+    assert StockLevel.objects.count() == levels_before
