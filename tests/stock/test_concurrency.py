@@ -353,6 +353,7 @@ def test_policy_change_queued_behind_an_open_stock_change_does_not_deadlock_it(
     change_holds_the_level = threading.Event()
     policy_change_is_queued = threading.Event()
     policy_change_finished = threading.Event()
+    policy_backend_known = threading.Event()
     policy_backend: list[int] = []
 
     def stock_change():
@@ -371,6 +372,7 @@ def test_policy_change_queued_behind_an_open_stock_change_does_not_deadlock_it(
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             policy_backend.append(cursor.fetchone()[0])
+        policy_backend_known.set()
         assert change_holds_the_level.wait(30)
         try:
             set_backorder_policy(variant=variant, policy=BackorderPolicy.DENY)
@@ -378,12 +380,16 @@ def test_policy_change_queued_behind_an_open_stock_change_does_not_deadlock_it(
             policy_change_finished.set()
 
     def watcher():
-        assert change_holds_the_level.wait(30)
-        for _ in range(300):
-            if policy_change_finished.is_set() or backend_waits_for_a_lock(policy_backend[0]):
-                break
-            time.sleep(0.02)
-        policy_change_is_queued.set()
+        try:
+            assert change_holds_the_level.wait(30)
+            assert policy_backend_known.wait(30)
+            for _ in range(500):
+                if policy_change_finished.is_set() or backend_waits_for_a_lock(policy_backend[0]):
+                    break
+                time.sleep(0.02)
+        finally:
+            # Never leave the stock change waiting: on any failure here, let it commit.
+            policy_change_is_queued.set()
 
     results = race([stock_change, policy_change, watcher])
 
