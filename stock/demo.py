@@ -53,7 +53,7 @@ class WarehouseSpec:
     demand: float  # share of a product's demand this warehouse serves
     supplier_lead_days: int  # purchase order to receipt
     carries_california_king: bool = True
-    is_showroom: bool = False  # carries only each product's lead colour
+    colours_carried: int = 5  # each product's best-selling colours that it stocks
 
 
 WAREHOUSES = [
@@ -105,6 +105,7 @@ WAREHOUSES = [
         demand=0.55,
         supplier_lead_days=14,
         carries_california_king=False,
+        colours_carried=3,
     ),
     WarehouseSpec(
         code="FRA",
@@ -118,6 +119,7 @@ WAREHOUSES = [
         demand=0.4,
         supplier_lead_days=14,
         carries_california_king=False,
+        colours_carried=3,
     ),
     # The head office keeps a few units of everything for the showroom and ships as a last
     # resort on both continents.
@@ -132,7 +134,7 @@ WAREHOUSES = [
         daily_dispatch_capacity=40,
         demand=0.04,
         supplier_lead_days=7,
-        is_showroom=True,
+        colours_carried=1,
     ),
 ]
 
@@ -528,7 +530,7 @@ class _Simulation:
             for spec in WAREHOUSES:
                 if item.size == "california king" and not spec.carries_california_king:
                     continue
-                if spec.is_showroom and item.colour_rank > 0:
+                if item.colour_rank >= spec.colours_carried:
                     continue
                 warehouse = warehouses[spec.code]
                 level = _Level(
