@@ -338,6 +338,7 @@ PRODUCTS = [
 
 @dataclass
 class DemoSummary:
+    today: date
     warehouses_created: int = 0
     channels_created: int = 0
     links_created: int = 0
@@ -405,7 +406,7 @@ def load_demo(
     updated; the history is written only when the ledger has no demo movement yet.
     """
     today = today or utc_today()
-    summary = DemoSummary()
+    summary = DemoSummary(today=today)
     with transaction.atomic():
         warehouses = _ensure_warehouses(summary)
         _ensure_channels(warehouses, summary)

@@ -299,7 +299,7 @@ def test_demo_backorder_variants_carry_the_policy_onto_their_levels():
 
 @pytest.mark.django_db
 def test_demo_history_covers_the_last_90_days_by_occurred_at(demo):
-    today = utc_today()
+    today = demo.today
     movements = StockMovement.objects.filter(source=MovementSource.DEMO)
 
     span = movements.aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
@@ -340,7 +340,7 @@ def test_demo_balances_agree_with_the_ledger(verify_ledger_clean):
 
 @pytest.mark.django_db
 def test_demo_snapshots_cover_every_level_and_close_today_on_the_live_balance(demo):
-    today = utc_today()
+    today = demo.today
     levels = StockLevel.objects.count()
     todays = {
         row[0]: row[1:]
