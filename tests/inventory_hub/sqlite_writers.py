@@ -32,7 +32,7 @@ def main() -> None:
             # Read, then write: the pattern that fails at once in a deferred transaction
             # when another connection wrote in between.
             Group.objects.count()
-            Group.objects.create(name=f"{prefix}-{number}")
+            Group.objects.create(name=f"probe-{prefix}-{number}")
 
     @shared_task(name="tests.inventory_hub.write_groups_task")
     def write_groups_task(prefix: str, count: int) -> None:
@@ -77,7 +77,8 @@ def main() -> None:
             errors.append("tasks still unfinished after 30 s")
             break
     worker.stop()
-    print(json.dumps({"rows": Group.objects.count(), "errors": errors}))
+    rows = Group.objects.filter(name__startswith="probe-").count()
+    print(json.dumps({"rows": rows, "errors": errors}))
 
 
 if __name__ == "__main__":

@@ -56,10 +56,11 @@ def test_healthz_is_ok_when_every_part_answers_and_the_heartbeat_is_fresh(client
 
     assert response.status_code == 200
     body = response.json()
-    # Whatever the first request costs, the beat is about 10 s old.
-    assert re.fullmatch(
-        rf"last heartbeat 10\.\d s ago \(limit {LIMIT} s\)", body["checks"]["worker"]["detail"]
+    age = re.fullmatch(
+        rf"last heartbeat ([\d.]+) s ago \(limit {LIMIT} s\)", body["checks"]["worker"]["detail"]
     )
+    # Recorded 10 s back; a first request on a loaded machine may add a second or so.
+    assert age is not None and 10 <= float(age.group(1)) < 12, body["checks"]["worker"]
     body["checks"]["worker"]["detail"] = "(checked above)"
     assert body == {
         "status": "ok",

@@ -79,7 +79,8 @@ def test_runhub_serves_http_with_worker_and_beat_inside_and_stops_on_sigterm(
     ] * len(stylesheets)
     assert processes == set(), "worker and beat must be threads of the one process"
     assert code == 0, hub.log()
-    assert seconds < 5
+    # About 2 s when idle: beat wakes each second, the worker polls every 0.1 s.
+    assert seconds < 10
     assert "Inventory Hub stopped." in hub.log()
 
 
