@@ -11,3 +11,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+handler404 = "inventory_hub.api.errors.not_found"
+handler500 = "inventory_hub.api.errors.server_error"

@@ -69,3 +69,9 @@ class HoldExpired(StockError):
 
 class InvalidOrderState(StockError):
     code = "invalid_order_state"
+
+
+class InvalidInput(StockError):
+    """A code or text a service was given that the ledger cannot hold."""
+
+    code = "invalid_input"

@@ -6,6 +6,7 @@ precise codes too. Bad input is always a 4xx naming the field, never a 500.
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -97,6 +98,8 @@ def _first_message(detail, path: str = "") -> str:
     """'quantity: Ensure this value is greater than or equal to 1.' — the field named."""
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # DRF keys list-item errors by their index
+                return _first_message(value, f"{path}[{key}]")
             name = key if key != "non_field_errors" else ""
             return _first_message(value, f"{path}.{name}" if path and name else name or path)
     if isinstance(detail, list) and detail:
@@ -108,12 +111,22 @@ def _first_message(detail, path: str = "") -> str:
     return f"{path}: {text}" if path else text
 
 
-def json_not_found(request, exception=None):
-    return JsonResponse(error_body("not_found", "Not found."), status=404)
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
 
 
-def json_server_error(request):
-    return JsonResponse(
-        error_body("server_error", "Something went wrong on our side; it has been logged."),
-        status=500,
-    )
+def not_found(request, exception=None):
+    """handler404: the API's error shape under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: the API's error shape under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; it has been logged."),
+            status=500,
+        )
+    return defaults.server_error(request)

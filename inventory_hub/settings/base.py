@@ -250,7 +250,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Several models have a "status" or "kind": name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "stock.models.orders.OrderStatus",
+        "OrderLineStatusEnum": "stock.models.orders.OrderLine.Status",
+        "AllocationStatusEnum": "stock.models.orders.Allocation.Status",
+        "StorefrontStatusEnum": "stock.api.serializers.availability.STOREFRONT_STATUSES",
+        "SalesChannelKindEnum": "warehouses.models.SalesChannel.Kind",
+        "MovementKindEnum": "stock.models.MovementKind",
+    },
 }
 # Idempotency-Key answers are kept at least this long.
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)

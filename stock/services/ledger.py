@@ -22,17 +22,51 @@ from stock.errors import (
     DuplicateReference,
     InactiveWarehouse,
     InsufficientStock,
+    InvalidInput,
     InvalidQuantity,
+    InvalidReason,
     StockError,
     StockNotManaged,
 )
 from stock.events import StockChanged, publish_stock_changed
-from stock.models import BackorderPolicy, MovementKind, StockLevel, StockMovement, Variant
+from stock.models import (
+    BackorderPolicy,
+    MovementKind,
+    MovementSource,
+    ReasonCode,
+    StockLevel,
+    StockMovement,
+    Variant,
+)
 from warehouses.models import Warehouse
+
+QUANTITIES = ("on_hand", "reserved", "unsellable", "safety_stock", "inbound")
+LEVEL_TABLE = StockLevel._meta.db_table
+MOVEMENT_TABLE = StockMovement._meta.db_table
+# Per-row ledger columns and their PostgreSQL array types, for INSERT … SELECT FROM unnest.
+ROW_COLUMNS = (
+    ("level_id", "bigint"),
+    ("variant_id", "bigint"),
+    ("warehouse_id", "bigint"),
+    ("kind", "text"),
+    ("reason", "text"),
+    ("note", "text"),
+    *((f"delta_{name}", "integer") for name in QUANTITIES),
+    *((f"{name}_after", "integer") for name in QUANTITIES),
+    ("document", "text"),
+    ("reference", "text"),
+)
+SHARED_COLUMNS = (
+    "actor_kind",
+    "actor_user_id",
+    "actor_label",
+    "source",
+    "occurred_at",
+    "recorded_at",
+)
 
 # PostgreSQL `integer` columns; anything near this is a typo, not stock.
 MAX_QUANTITY = 1_000_000_000
-QUANTITIES = ("on_hand", "reserved", "unsellable", "safety_stock", "inbound")
 # Stock already promised or on its way out may still leave a warehouse that was closed.
 KINDS_ALLOWED_WHEN_INACTIVE = frozenset(
     {MovementKind.RELEASE, MovementKind.SHIP, MovementKind.TRANSFER_OUT, MovementKind.CORRECTION}
@@ -65,11 +99,26 @@ class ChangeOutcome:
     change: LevelChange
     level: StockLevel
     outcome: str  # "applied", "unchanged" (a count that matched) or "replayed"
-    movement: StockMovement | None = None
+    # The ledger row's column values once written; `movement` builds the model from them
+    # only when asked, which a batch of thousands usually never does.
+    row: dict | None = None
+    _movement: StockMovement | None = field(default=None, repr=False)
+
+    @property
+    def movement(self) -> StockMovement | None:
+        if self.row is None:
+            return None
+        if self._movement is None:
+            movement = StockMovement(**self.row)
+            movement._state.adding = False
+            movement._state.db = "default"
+            movement.level = self.level
+            self._movement = movement
+        return self._movement
 
     @property
     def variance(self) -> int:
-        return self.movement.delta_on_hand if self.movement else 0
+        return self.row["delta_on_hand"] if self.row else 0
 
 
 @dataclass
@@ -122,6 +171,7 @@ def apply_locked(
     Must run inside the caller's transaction. Raises `BatchRejected` (the caller's
     transaction must then roll back) or returns the outcomes.
     """
+    _check_batch_fields(actor=actor, source=source)
     now = timezone.now()
     replayed = _existing_references(changes, source)
     outcomes, errors = _evaluate(changes, levels, replayed)
@@ -153,52 +203,67 @@ def lock_levels(
         ensure_levels(pairs)
     if len(pairs) == 1:
         ((variant_id, warehouse_id),) = pairs
-        query = StockLevel.objects.filter(variant_id=variant_id, warehouse_id=warehouse_id)
-    else:
-        query = StockLevel.objects.filter(
-            variant_id__in={v for v, _ in pairs}, warehouse_id__in={w for _, w in pairs}
+        locked = (
+            StockLevel.objects.filter(variant_id=variant_id, warehouse_id=warehouse_id)
+            .select_for_update(no_key=True)
+            .order_by("pk")
         )
-        if len({v for v, _ in pairs}) > 1 and len({w for _, w in pairs}) > 1:
-            # The cross product may hold rows nobody asked for: lock only the wanted ones.
-            ids = [
-                pk
-                for pk, variant_id, warehouse_id in query.values_list(
-                    "pk", "variant_id", "warehouse_id"
-                )
-                if (variant_id, warehouse_id) in pairs
-            ]
-            query = StockLevel.objects.filter(pk__in=ids)
-    locked = query.select_for_update(no_key=True).order_by("pk")
+    elif connection.vendor == "postgresql":
+        variant_ids, warehouse_ids = _pair_arrays(pairs)
+        locked = StockLevel.objects.raw(
+            f"SELECT level.* FROM {LEVEL_TABLE} AS level "
+            "JOIN unnest(%s::bigint[], %s::bigint[]) AS wanted(variant_id, warehouse_id) "
+            "ON level.variant_id = wanted.variant_id AND level.warehouse_id = wanted.warehouse_id "
+            "ORDER BY level.id FOR NO KEY UPDATE OF level",
+            [variant_ids, warehouse_ids],
+        )
+    else:
+        # SQLite serialises writers: there is nothing to lock, only rows to read.
+        candidates = StockLevel.objects.filter(
+            variant_id__in={v for v, _ in pairs}, warehouse_id__in={w for _, w in pairs}
+        ).order_by("pk")
+        locked = [level for level in candidates if (level.variant_id, level.warehouse_id) in pairs]
     return {(level.variant_id, level.warehouse_id): level for level in locked}
+
+
+def _pair_arrays(pairs: set[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    ordered = sorted(pairs)
+    return [v for v, _ in ordered], [w for _, w in ordered]
 
 
 def ensure_levels(pairs: set[tuple[int, int]]) -> None:
     """Create the missing levels, each with its variant's backorder policy as committed.
 
     The policy is read from the variant row, never from a caller's possibly stale object,
-    and under FOR SHARE: a concurrent `set_backorder_policy` holds the variant FOR UPDATE,
-    so a level created meanwhile waits and then reads the new policy. Existing levels take
+    and under FOR SHARE: a concurrent `set_backorder_policy` holds the variant FOR NO KEY
+    UPDATE, so a level created meanwhile waits and then reads the new policy. Existing levels take
     no lock here.
     """
     if not pairs:
         return
-    is_postgres = connection.vendor == "postgresql"
-    rows = ", ".join(["(%s::bigint, %s::bigint)" if is_postgres else "(%s, %s)"] * len(pairs))
-    params = [value for pair in sorted(pairs) for value in pair]
-    # SQLite serialises writers, so it needs (and has) no row lock here.
-    share = " FOR SHARE OF variant" if is_postgres else ""
+    if connection.vendor == "postgresql":
+        wanted = "unnest(%s::bigint[], %s::bigint[]) AS wanted(variant_id, warehouse_id)"
+        params: list = list(_pair_arrays(pairs))
+        share = " FOR SHARE OF variant"
+    else:
+        # SQLite serialises writers, so it needs (and has) no row lock here.
+        rows = ", ".join(["(%s, %s)"] * len(pairs))
+        wanted = (
+            "(SELECT column1 AS variant_id, column2 AS warehouse_id "
+            f"FROM (VALUES {rows}) AS pairs) AS wanted"
+        )
+        params = [value for pair in sorted(pairs) for value in pair]
+        share = ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {StockLevel._meta.db_table} (variant_id, warehouse_id, on_hand, "
+            f"INSERT INTO {LEVEL_TABLE} (variant_id, warehouse_id, on_hand, "
             "reserved, unsellable, safety_stock, inbound, is_backorder_allowed, version, "
             "updated_at) "
             "SELECT variant.id, wanted.warehouse_id, 0, 0, 0, 0, 0, "
             "variant.backorders <> %s, 0, %s "
-            f"FROM {Variant._meta.db_table} AS variant "
-            "JOIN (SELECT column1 AS variant_id, column2 AS warehouse_id "
-            f"FROM (VALUES {rows}) AS pairs) AS wanted "
+            f"FROM {Variant._meta.db_table} AS variant JOIN {wanted} "
             "ON variant.id = wanted.variant_id "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {StockLevel._meta.db_table} AS level "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {LEVEL_TABLE} AS level "
             "WHERE level.variant_id = wanted.variant_id "
             f"AND level.warehouse_id = wanted.warehouse_id){share} "
             "ON CONFLICT (variant_id, warehouse_id) DO NOTHING",
@@ -210,6 +275,14 @@ def _existing_references(changes: Sequence[LevelChange], source: str) -> set[str
     references = [change.reference for change in changes if change.reference is not None]
     if not references:
         return set()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT reference FROM {MOVEMENT_TABLE} "
+                "WHERE source = %s AND reference = ANY(%s::text[])",
+                [source, references],
+            )
+            return {reference for (reference,) in cursor.fetchall()}
     return set(
         StockMovement.objects.filter(source=source, reference__in=references).values_list(
             "reference", flat=True
@@ -252,25 +325,53 @@ def _evaluate(
             continue
         for name, delta in deltas.items():
             state[key][name] += delta
-        outcome = ChangeOutcome(change=change, level=level, outcome="applied")
-        outcome.movement = StockMovement(
-            level=level,
-            variant_id=level.variant_id,
-            warehouse_id=level.warehouse_id,
-            kind=change.kind,
-            reason=change.reason,
-            note=change.note,
-            document=change.document,
-            reference=change.reference,
+        row = {
+            "level_id": level.pk,
+            "variant_id": level.variant_id,
+            "warehouse_id": level.warehouse_id,
+            "kind": change.kind,
+            "reason": change.reason,
+            "note": change.note,
             **{f"delta_{name}": delta for name, delta in deltas.items()},
             **{f"{name}_after": value for name, value in state[key].items()},
-        )
-        outcomes.append(outcome)
+            "document": change.document,
+            "reference": change.reference,
+        }
+        outcomes.append(ChangeOutcome(change=change, level=level, outcome="applied", row=row))
     return outcomes, errors
+
+
+def _max_length(name: str) -> int:
+    return StockMovement._meta.get_field(name).max_length
+
+
+def _check_batch_fields(*, actor: Actor, source: str) -> None:
+    """What the whole batch writes on every row: the append-only ledger keeps it for good."""
+    if source not in MovementSource.values:
+        raise InvalidInput(f"Unknown movement source {source!r}.", {"field": "source"})
+    if not actor.label or len(actor.label) > _max_length("actor_label"):
+        raise InvalidInput(
+            f"The actor label must be 1 to {_max_length('actor_label')} characters.",
+            {"field": "actor_label"},
+        )
+
+
+def _check_fields(change: LevelChange) -> None:
+    if change.kind not in MovementKind.values:
+        raise InvalidInput(f"Unknown movement kind {change.kind!r}.", {"field": "kind"})
+    if change.reason not in ReasonCode.values:
+        raise InvalidReason(f"Unknown reason {change.reason!r}.", {"field": "reason"})
+    for name in ("document", "reference"):
+        value = getattr(change, name)
+        if value is not None and len(value) > _max_length(name):
+            raise InvalidInput(
+                f"The {name} is longer than {_max_length(name)} characters.", {"field": name}
+            )
 
 
 def _check(change: LevelChange, level: StockLevel, current: dict[str, int]) -> dict[str, int]:
     """The business rules, against the locked balance. Returns the deltas to apply."""
+    _check_fields(change)
     variant, warehouse = change.variant, change.warehouse
     if not variant.manage_stock:
         raise StockNotManaged(
@@ -350,29 +451,40 @@ def _write(
     occurred_at: datetime,
     now: datetime,
 ) -> list[StockChanged]:
-    movements = [outcome.movement for outcome in outcomes if outcome.movement is not None]
-    if not movements:
+    rows = [outcome.row for outcome in outcomes if outcome.row is not None]
+    if not rows:
         return []
-    for movement in movements:
-        movement.actor_kind = actor.kind
-        movement.actor_label = actor.label
-        movement.actor_user_id = actor.user_id
-        movement.source = source
-        movement.occurred_at = occurred_at
-        movement.recorded_at = now
-    StockMovement.objects.bulk_create(movements)
+    shared = {
+        "actor_kind": actor.kind,
+        "actor_user_id": actor.user_id,
+        "actor_label": actor.label,
+        "source": source,
+        "occurred_at": occurred_at,
+        "recorded_at": now,
+    }
+    for row in rows:
+        row.update(shared)
+    if connection.vendor == "postgresql":
+        _insert_rows_postgres(rows, shared)
+    else:
+        created = StockMovement.objects.bulk_create([StockMovement(**row) for row in rows])
+        for row, movement in zip(rows, created, strict=True):
+            row["id"] = movement.pk
 
     totals: dict[int, dict[str, int]] = {}
     counts: dict[int, int] = {}
     levels: dict[int, StockLevel] = {}
-    for movement in movements:
-        level_totals = totals.setdefault(movement.level_id, dict.fromkeys(QUANTITIES, 0))
+    for outcome in outcomes:
+        if outcome.row is None:
+            continue
+        level_id = outcome.level.pk
+        level_totals = totals.setdefault(level_id, dict.fromkeys(QUANTITIES, 0))
         for name in QUANTITIES:
-            level_totals[name] += getattr(movement, f"delta_{name}")
-        counts[movement.level_id] = counts.get(movement.level_id, 0) + 1
-        levels[movement.level_id] = movement.level
-    if len(totals) > 1 and connection.vendor == "postgresql":
-        _update_levels_set_based(totals, counts, now)
+            level_totals[name] += outcome.row[f"delta_{name}"]
+        counts[level_id] = counts.get(level_id, 0) + 1
+        levels[level_id] = outcome.level
+    if connection.vendor == "postgresql":
+        _update_levels_postgres(totals, counts, now)
     else:
         for level_id, level_totals in totals.items():
             StockLevel.objects.filter(pk=level_id).update(
@@ -397,28 +509,47 @@ def _write(
     ]
 
 
-def _update_levels_set_based(
+def _insert_rows_postgres(rows: list[dict], shared: dict) -> None:
+    """One INSERT … SELECT FROM unnest(arrays): a handful of parameters for any row count.
+
+    Ids are drawn from the table's sequence first, so each row knows its id without
+    relying on the order of RETURNING.
+    """
+    columns = [name for name, _ in ROW_COLUMNS]
+    arrays = [[row[name] for row in rows] for name in columns]
+    types = [kind for _, kind in ROW_COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{MOVEMENT_TABLE}', 'id')) "
+            "FROM generate_series(1, %s)",
+            [len(rows)],
+        )
+        ids = [movement_id for (movement_id,) in cursor.fetchall()]
+        unnest = ", ".join(f"%s::{kind}[]" for kind in ["bigint", *types])
+        targets = ", ".join(["id", *columns, *SHARED_COLUMNS])
+        shared_values = ", ".join(["%s"] * len(SHARED_COLUMNS))
+        cursor.execute(
+            f"INSERT INTO {MOVEMENT_TABLE} ({targets}) "
+            f"SELECT batch.*, {shared_values} FROM unnest({unnest}) AS batch",
+            [*(shared[name] for name in SHARED_COLUMNS), ids, *arrays],
+        )
+    for row, movement_id in zip(rows, ids, strict=True):
+        row["id"] = movement_id
+
+
+def _update_levels_postgres(
     totals: dict[int, dict[str, int]], counts: dict[int, int], now: datetime
 ) -> None:
-    """One UPDATE … FROM (VALUES …) for many locked levels instead of one per level."""
-    table = StockLevel._meta.db_table
-    columns = ", ".join(f"delta_{name}" for name in QUANTITIES)
+    """Add each locked level's deltas in one UPDATE … FROM unnest(arrays)."""
+    level_ids = list(totals)
+    arrays = [[totals[level_id][name] for level_id in level_ids] for name in QUANTITIES]
     assignments = ", ".join(f"{name} = level.{name} + batch.delta_{name}" for name in QUANTITIES)
-    for start in range(0, len(totals), 5000):
-        chunk = list(totals.items())[start : start + 5000]
-        rows = ", ".join(
-            ["(%s::bigint" + ", %s::integer" * (len(QUANTITIES) + 1) + ")"] * len(chunk)
+    columns = ", ".join(f"delta_{name}" for name in QUANTITIES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {LEVEL_TABLE} AS level SET {assignments}, "
+            "version = level.version + batch.movements, updated_at = %s "
+            f"FROM unnest(%s::bigint[], {', '.join(['%s::integer[]'] * (len(QUANTITIES) + 1))}) "
+            f"AS batch(id, {columns}, movements) WHERE level.id = batch.id",
+            [now, level_ids, *arrays, [counts[level_id] for level_id in level_ids]],
         )
-        params: list = []
-        for level_id, level_totals in chunk:
-            params.extend(
-                [level_id, *(level_totals[name] for name in QUANTITIES), counts[level_id]]
-            )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS level SET {assignments}, "
-                "version = level.version + batch.movements, updated_at = %s "
-                f"FROM (VALUES {rows}) AS batch(id, {columns}, movements) "
-                "WHERE level.id = batch.id",
-                [now, *params],
-            )

@@ -1,10 +1,19 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from warehouses.access import Role
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle counters and cached availability must not leak from one test to the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -18,6 +18,10 @@ def berlin_and_baltimore():
     return variant, berlin, baltimore
 
 
+def found_one(warehouse: str) -> dict:
+    return {"sku": "SHEET-Q-WHT", "warehouse": warehouse, "delta": 1, "reason": "found"}
+
+
 def _snapshot():
     return (
         list(StockLevel.objects.order_by("pk").values_list("on_hand", "reserved", "version")),
@@ -67,12 +71,8 @@ def test_manager_of_berlin_cannot_adjust_baltimore(make_client, berlin_and_balti
     manager = make_client(Role.WAREHOUSE_MANAGER, warehouses=[berlin])
     before = _snapshot()
 
-    refused = manager.post(
-        URL, {"sku": "SHEET-Q-WHT", "warehouse": "BAL", "delta": 1, "reason": "found"}, format="json"
-    )
-    allowed = manager.post(
-        URL, {"sku": "SHEET-Q-WHT", "warehouse": "BER", "delta": 1, "reason": "found"}, format="json"
-    )
+    refused = manager.post(URL, found_one("BAL"), format="json")
+    allowed = manager.post(URL, found_one("BER"), format="json")
 
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "permission_denied"
@@ -85,9 +85,7 @@ def test_same_idempotency_key_replays_and_a_different_body_is_422(ops_client, be
 
     first = ops_client.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = ops_client.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
-    other = ops_client.post(
-        URL, {**payload, "delta": 3}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
-    )
+    other = ops_client.post(URL, {**payload, "delta": 3}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
 
     assert first.status_code == 201
     assert again.status_code == 201
@@ -153,8 +151,6 @@ def test_unknown_sku_is_400_unknown_sku(ops_client, berlin_and_baltimore):
 def test_viewer_cannot_adjust(make_client, berlin_and_baltimore):
     viewer = make_client(Role.VIEWER)
 
-    response = viewer.post(
-        URL, {"sku": "SHEET-Q-WHT", "warehouse": "BER", "delta": 1, "reason": "found"}, format="json"
-    )
+    response = viewer.post(URL, found_one("BER"), format="json")
 
     assert response.status_code == 403

@@ -1009,14 +1009,6 @@ def test_sku_lookup_is_exact_not_case_insensitive():
         get_variant_by_sku("sheet-q-white")
 
 
-LEDGER_CODES_BUG = (
-    "bug: stock/services/ledger.py apply_changes writes kind, reason and source without "
-    "checking them against MovementKind / ReasonCode / MovementSource, so a typo lands in the "
-    "append-only ledger for good"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=LEDGER_CODES_BUG)
 def test_engine_refuses_an_unknown_movement_kind(level, variant, warehouse):
     before = ledger_ids()
 
@@ -1037,7 +1029,6 @@ def test_engine_refuses_an_unknown_movement_kind(level, variant, warehouse):
     assert ledger_ids() == before
 
 
-@pytest.mark.xfail(strict=True, reason=LEDGER_CODES_BUG)
 def test_engine_refuses_an_unknown_reason_code(level, variant, warehouse):
     before = ledger_ids()
 
@@ -1058,7 +1049,6 @@ def test_engine_refuses_an_unknown_reason_code(level, variant, warehouse):
     assert ledger_ids() == before
 
 
-@pytest.mark.xfail(strict=True, reason=LEDGER_CODES_BUG)
 def test_services_refuse_an_unknown_source(level, variant, warehouse):
     before = ledger_ids()
 
@@ -1069,12 +1059,6 @@ def test_services_refuse_an_unknown_source(level, variant, warehouse):
     assert ledger_ids() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a reference longer than StockMovement.reference (255) reaches the database "
-    "and raises DataError on PostgreSQL (SQLite stores it whole); the services should refuse "
-    "it with a StockError naming the field",
-)
 def test_an_over_long_reference_is_refused_with_a_clear_error(level, variant, warehouse):
     before = ledger_ids()
 
