@@ -201,27 +201,42 @@ def lock_levels(
     """
     if create_missing:
         ensure_levels(pairs)
+    # The warehouse's active flag and the variant's manage-stock flag are read in the same
+    # statement, so the rules never trust a caller's Warehouse or Variant loaded long ago.
+    flags = {
+        "warehouse_is_active_now": F("warehouse__is_active"),
+        "variant_manages_stock_now": F("variant__manage_stock"),
+    }
     if len(pairs) == 1:
         ((variant_id, warehouse_id),) = pairs
         locked = (
             StockLevel.objects.filter(variant_id=variant_id, warehouse_id=warehouse_id)
-            .select_for_update(no_key=True)
+            .annotate(**flags)
+            .select_for_update(no_key=True, of=("self",))
             .order_by("pk")
         )
     elif connection.vendor == "postgresql":
         variant_ids, warehouse_ids = _pair_arrays(pairs)
         locked = StockLevel.objects.raw(
-            f"SELECT level.* FROM {LEVEL_TABLE} AS level "
+            "SELECT level.*, warehouse.is_active AS warehouse_is_active_now, "
+            "variant.manage_stock AS variant_manages_stock_now "
+            f"FROM {LEVEL_TABLE} AS level "
             "JOIN unnest(%s::bigint[], %s::bigint[]) AS wanted(variant_id, warehouse_id) "
             "ON level.variant_id = wanted.variant_id AND level.warehouse_id = wanted.warehouse_id "
+            f"JOIN {Warehouse._meta.db_table} AS warehouse ON warehouse.id = level.warehouse_id "
+            f"JOIN {Variant._meta.db_table} AS variant ON variant.id = level.variant_id "
             "ORDER BY level.id FOR NO KEY UPDATE OF level",
             [variant_ids, warehouse_ids],
         )
     else:
         # SQLite serialises writers: there is nothing to lock, only rows to read.
-        candidates = StockLevel.objects.filter(
-            variant_id__in={v for v, _ in pairs}, warehouse_id__in={w for _, w in pairs}
-        ).order_by("pk")
+        candidates = (
+            StockLevel.objects.filter(
+                variant_id__in={v for v, _ in pairs}, warehouse_id__in={w for _, w in pairs}
+            )
+            .annotate(**flags)
+            .order_by("pk")
+        )
         locked = [level for level in candidates if (level.variant_id, level.warehouse_id) in pairs]
     return {(level.variant_id, level.warehouse_id): level for level in locked}
 
@@ -373,11 +388,12 @@ def _check(change: LevelChange, level: StockLevel, current: dict[str, int]) -> d
     """The business rules, against the locked balance. Returns the deltas to apply."""
     _check_fields(change)
     variant, warehouse = change.variant, change.warehouse
-    if not variant.manage_stock:
+    if not getattr(level, "variant_manages_stock_now", variant.manage_stock):
         raise StockNotManaged(
             f"{variant.sku} does not track stock (manage stock is off).", {"sku": variant.sku}
         )
-    if not warehouse.is_active and change.kind not in KINDS_ALLOWED_WHEN_INACTIVE:
+    is_active = getattr(level, "warehouse_is_active_now", warehouse.is_active)
+    if not is_active and change.kind not in KINDS_ALLOWED_WHEN_INACTIVE:
         raise InactiveWarehouse(
             f"Warehouse {warehouse.code} is inactive: it takes no {change.kind}.",
             {"warehouse": warehouse.code},

@@ -30,6 +30,7 @@ from stock.models import (
     ReasonCode,
     StockLevel,
     StockMovement,
+    Variant,
 )
 from stock.selectors import get_variant_by_sku, get_warehouse_by_code
 from stock.services import (
@@ -55,6 +56,7 @@ from tests.stock.factories import (
     stocked,
 )
 from tests.warehouses.factories import WarehouseFactory
+from warehouses.models import Warehouse
 
 pytestmark = pytest.mark.django_db
 
@@ -1223,3 +1225,27 @@ def test_stock_services_work_on_sqlite(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "6 6 3 3\n"
+
+
+def test_a_stale_warehouse_object_cannot_receive_into_a_warehouse_closed_since(variant):
+    warehouse = WarehouseFactory(code="CLOSING")
+    loaded_while_open = Warehouse.objects.get(pk=warehouse.pk)
+    Warehouse.objects.filter(pk=warehouse.pk).update(is_active=False)
+    before = ledger_ids()
+
+    with pytest.raises(InactiveWarehouse):
+        receive_stock(variant=variant, warehouse=loaded_while_open, quantity=1, actor=SYSTEM)
+
+    assert ledger_ids() == before
+
+
+def test_a_stale_variant_object_cannot_move_stock_once_tracking_is_off(level, variant, warehouse):
+    loaded_while_tracked = Variant.objects.get(pk=variant.pk)
+    Variant.objects.filter(pk=variant.pk).update(manage_stock=False)
+    before = ledger_ids()
+
+    with pytest.raises(StockNotManaged):
+        receive_stock(variant=loaded_while_tracked, warehouse=warehouse, quantity=1, actor=SYSTEM)
+
+    assert balance_of(level) == Balance(on_hand=10, version=1)
+    assert ledger_ids() == before
