@@ -356,31 +356,37 @@ def _evaluate(
     return outcomes, errors
 
 
-def _max_length(name: str) -> int:
-    return StockMovement._meta.get_field(name).max_length
+# Looked up once: TextChoices.values builds a new list on every access.
+KINDS = frozenset(MovementKind.values)
+REASONS = frozenset(ReasonCode.values)
+SOURCES = frozenset(MovementSource.values)
+MAX_LENGTHS = {
+    name: StockMovement._meta.get_field(name).max_length
+    for name in ("document", "reference", "actor_label")
+}
 
 
 def _check_batch_fields(*, actor: Actor, source: str) -> None:
     """What the whole batch writes on every row: the append-only ledger keeps it for good."""
-    if source not in MovementSource.values:
+    if source not in SOURCES:
         raise InvalidInput(f"Unknown movement source {source!r}.", {"field": "source"})
-    if not actor.label or len(actor.label) > _max_length("actor_label"):
+    if not actor.label or len(actor.label) > MAX_LENGTHS["actor_label"]:
         raise InvalidInput(
-            f"The actor label must be 1 to {_max_length('actor_label')} characters.",
+            f"The actor label must be 1 to {MAX_LENGTHS['actor_label']} characters.",
             {"field": "actor_label"},
         )
 
 
 def _check_fields(change: LevelChange) -> None:
-    if change.kind not in MovementKind.values:
+    if change.kind not in KINDS:
         raise InvalidInput(f"Unknown movement kind {change.kind!r}.", {"field": "kind"})
-    if change.reason not in ReasonCode.values:
+    if change.reason not in REASONS:
         raise InvalidReason(f"Unknown reason {change.reason!r}.", {"field": "reason"})
     for name in ("document", "reference"):
         value = getattr(change, name)
-        if value is not None and len(value) > _max_length(name):
+        if value is not None and len(value) > MAX_LENGTHS[name]:
             raise InvalidInput(
-                f"The {name} is longer than {_max_length(name)} characters.", {"field": name}
+                f"The {name} is longer than {MAX_LENGTHS[name]} characters.", {"field": name}
             )
 
 
