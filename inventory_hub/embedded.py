@@ -124,7 +124,8 @@ class EmbeddedWorker:
         """Stop beat, then let the worker finish its current task (warm shutdown)."""
         self._stopping = True
         if self._beat is not None:
-            self._beat.stop()
+            # Not `_beat.stop()`: it waits for a flag that a beat which crashed never sets.
+            self._beat.service.stop()
             self._beat.join(timeout)
         if self._controller is not None and self._ready.is_set():
             self._controller.stop()

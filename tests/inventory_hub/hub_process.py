@@ -84,6 +84,13 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def _start_time(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return ""
+
+
 def is_running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -99,6 +106,7 @@ class Hub:
         self.port = free_port()
         self.log_path = log_path
         self._log = log_path.open("wb")
+        self._seen: dict[int, str] = {}
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runhub", "--port", str(self.port)],
             cwd=REPO,
@@ -132,6 +140,12 @@ class Hub:
             time.sleep(0.2)
         raise AssertionError(f"/healthz not 200 after {timeout} s: {last}\n{self.log()}")
 
+    def processes(self) -> set[int]:
+        """runhub's live descendants; remembered, so that `kill` finds them even orphaned."""
+        found = descendants(self.process.pid)
+        self._seen.update({pid: _start_time(pid) for pid in found})
+        return found
+
     def stop(self, *, timeout: float) -> tuple[int, float]:
         """SIGTERM, as a process manager would; returns (exit code, seconds taken)."""
         started = time.monotonic()
@@ -144,9 +158,12 @@ class Hub:
 
     def kill(self) -> None:
         """Clean-up after a failed test: nothing may outlive it."""
-        for pid in descendants(self.process.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        self.processes()
+        for pid, started in self._seen.items():
+            # The start time tells our process from a later one that reused its pid.
+            if is_running(pid) and _start_time(pid) == started:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()

@@ -17,7 +17,7 @@ from django.db import connection
 from django.test import override_settings
 
 from inventory_hub.management.commands.runhub import read_procfile
-from tests.inventory_hub.hub_process import REPO, Hub, descendants, hub_env, is_running
+from tests.inventory_hub.hub_process import REPO, Hub, hub_env, is_running
 
 HEARTBEAT_AGE = re.compile(r"last heartbeat ([\d.]+) s ago")
 
@@ -56,7 +56,7 @@ def test_runhub_serves_http_with_worker_and_beat_inside_and_stops_on_sigterm(
         login = hub.get("/admin/login/")
         stylesheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', login.body.decode())
         css = [hub.get(href) for href in stylesheets]
-        processes = descendants(hub.process.pid)
+        processes = hub.processes()
 
         code, seconds = hub.stop(timeout=15)
     finally:
@@ -122,7 +122,7 @@ def procfile_children(hub: Hub) -> dict[str, int]:
     """Process type → pid, for runhub's direct children started from the Procfile."""
     commands = {name: " ".join(argv[1:]) for name, argv in read_procfile().items()}
     children = {}
-    for pid in descendants(hub.process.pid):
+    for pid in hub.processes():
         if _parent(pid) != hub.process.pid:
             continue
         for name in ("worker", "beat"):
@@ -147,7 +147,7 @@ def test_runhub_with_redis_runs_the_procfile_worker_and_beat_and_stops_them_on_s
         time.sleep(2.5)
         later = hub.get("/healthz")
         children = procfile_children(hub)
-        processes = descendants(hub.process.pid)
+        processes = hub.processes()
 
         code, seconds = hub.stop(timeout=30)
         left_running = sorted(pid for pid in processes if is_running(pid))
@@ -175,7 +175,7 @@ def test_runhub_stops_everything_and_fails_when_its_worker_dies(
     try:
         hub.wait_until_healthy(timeout=40)
         worker = procfile_children(hub)["worker"]
-        processes = descendants(hub.process.pid)
+        processes = hub.processes()
 
         os.kill(worker, signal.SIGKILL)
         code = hub.process.wait(30)
@@ -229,3 +229,28 @@ def test_procfile_worker_and_beat_are_celery_processes_of_the_hub_app():
     assert procfile["worker"][:4] == ["celery", "-A", "inventory_hub", "worker"]
     assert procfile["beat"][:4] == ["celery", "-A", "inventory_hub", "beat"]
     assert procfile["web"][:4] == ["python", "manage.py", "runhub", "--web-only"]
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_runhub_killed_outright_leaves_no_worker_or_beat_behind(
+    hub_database_url, hub_redis_url, tmp_path
+):
+    hub = start_redis_hub(database_url=hub_database_url, redis_url=hub_redis_url, tmp_path=tmp_path)
+    try:
+        hub.wait_until_healthy(timeout=40)
+        children = procfile_children(hub)
+        processes = hub.processes()
+
+        hub.process.kill()
+        hub.process.wait(10)
+        deadline = time.monotonic() + 30
+        while any(is_running(pid) for pid in processes) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left_running = sorted(pid for pid in processes if is_running(pid))
+    finally:
+        hub.kill()
+
+    assert sorted(children) == ["beat", "worker"]
+    assert left_running == []

@@ -278,7 +278,9 @@ class Command(BaseCommand):
         if isinstance(layer, EmbeddedChannelLayer):
             layer.bind_to_loop(loop)
         try:
-            await loop.run_in_executor(None, companions.start)
+            # On the main thread, not an executor's: Linux sends a child's parent-death
+            # signal when the thread that started it ends, not the process.
+            companions.start()
             watch = asyncio.create_task(self._watch(server, companions))
             try:
                 await server.serve(sockets=sockets)
