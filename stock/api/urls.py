@@ -1,9 +1,10 @@
 from django.urls import path
 
-from .views import adjustments, availability, catalogue, levels, movements, orders
+from .views import adjustments, availability, bulk, catalogue, levels, movements, orders
 
 urlpatterns = [
     path("stock/adjustments/", adjustments.StockAdjustmentView.as_view(), name="stock-adjustments"),
+    path("bulk/stock/", bulk.BulkStockView.as_view(), name="bulk-stock"),
     path("orders/", orders.OrdersView.as_view(), name="orders"),
     path("orders/<int:pk>/", orders.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<int:pk>/pay/", orders.PayOrderView.as_view(), name="order-pay"),
