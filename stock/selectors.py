@@ -1,15 +1,22 @@
 """Reads shared by the admin, the API, live pages and tasks. Nothing here writes."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from stock.errors import UnknownChannel, UnknownSku, UnknownWarehouse
-from stock.models import Allocation, ForcedStatus, StockLevel, StockStatus, Variant
+from stock.models import (
+    Allocation,
+    DailyStockSnapshot,
+    ForcedStatus,
+    StockLevel,
+    StockStatus,
+    Variant,
+)
 from stock.models.levels import status_for
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
@@ -251,12 +258,6 @@ def ledger_differences() -> list[LedgerDifference]:
 
 
 # --- History --------------------------------------------------------------------------------
-# Imported here rather than at the top so this section stays one appended block; hoist them
-# when the module is next reorganised.
-from dataclasses import replace  # noqa: E402
-from datetime import UTC, date, timedelta  # noqa: E402
-
-from stock.models import DailyStockSnapshot  # noqa: E402
 
 
 @dataclass(frozen=True, slots=True)

@@ -507,6 +507,8 @@ def _write(
         levels[level_id] = outcome.level
     if connection.vendor == "postgresql":
         _update_levels_postgres(totals, counts, now)
+    elif len(totals) > 1 and connection.vendor == "sqlite":
+        _update_levels_sqlite(totals, counts, now)
     else:
         for level_id, level_totals in totals.items():
             StockLevel.objects.filter(pk=level_id).update(
@@ -575,3 +577,29 @@ def _update_levels_postgres(
             f"AS batch(id, {columns}, movements) WHERE level.id = batch.id",
             [now, level_ids, *arrays, [counts[level_id] for level_id in level_ids]],
         )
+
+
+def _update_levels_sqlite(
+    totals: dict[int, dict[str, int]], counts: dict[int, int], now: datetime
+) -> None:
+    """SQLite's UPDATE … FROM (3.33+), in chunks that fit its parameter limit."""
+    columns = ", ".join(f"delta_{name}" for name in QUANTITIES)
+    assignments = ", ".join(f"{name} = {name} + batch.delta_{name}" for name in QUANTITIES)
+    width = len(QUANTITIES) + 2
+    per_statement = (connection.features.max_query_params - 1) // width
+    items = list(totals.items())
+    for start in range(0, len(items), per_statement):
+        chunk = items[start : start + per_statement]
+        rows = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(chunk))
+        params = [
+            value
+            for level_id, level_totals in chunk
+            for value in (level_id, *(level_totals[name] for name in QUANTITIES), counts[level_id])
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH batch(id, {columns}, movements) AS (VALUES {rows}) "
+                f"UPDATE {LEVEL_TABLE} SET {assignments}, version = version + batch.movements, "
+                f"updated_at = %s FROM batch WHERE {LEVEL_TABLE}.id = batch.id",
+                [*params, now],
+            )
