@@ -21,6 +21,13 @@ WRITE_ERRORS = {
     422: error_response("idempotency_key_reused: the same Idempotency-Key with another body"),
 }
 
+# The errors of every page-numbered list, for its schema.
+LIST_ERRORS = {
+    400: error_response("validation_error: a filter or ordering value, naming it"),
+    404: error_response("not_found: no such page"),
+    **READ_ERRORS,
+}
+
 
 def validated(serializer_class, request, **kwargs) -> dict:
     serializer = serializer_class(data=request.data, **kwargs)

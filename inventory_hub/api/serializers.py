@@ -14,6 +14,22 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def is_storable_text(text: str) -> bool:
+    """PostgreSQL stores no NUL character, and no text can hold a lone UTF-16 surrogate."""
+    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean only: "true", 1 and "yes" are refused rather than coerced."""
+
+    default_error_messages = {"invalid": "Must be a JSON boolean."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 class StrictIntegerField(serializers.IntegerField):
     """A JSON integer only: "5", 5.0 and true are refused rather than coerced."""
 

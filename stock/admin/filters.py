@@ -1,33 +1,12 @@
 """List filters for computed stock figures: status, threshold, channel."""
 
 from django.contrib import admin
-from django.db.models import F, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 
-from stock.models import ForcedStatus, StockLevel, StockStatus
-from stock.selectors import levels_below_threshold
+from stock.models import ForcedStatus, StockStatus
+from stock.selectors import levels_below_threshold, levels_with_status
 from warehouses.models import SalesChannel
-
-
-def _with_threshold(queryset: QuerySet[StockLevel]) -> QuerySet[StockLevel]:
-    return queryset.alias(
-        effective_threshold=Coalesce("low_stock_threshold", "variant__low_stock_threshold")
-    )
-
-
-def levels_with_status(queryset: QuerySet[StockLevel], status: str) -> QuerySet[StockLevel]:
-    """The levels whose `status` property is `status`, decided by the database."""
-    if status == StockStatus.OUT_OF_STOCK:
-        return queryset.filter(available__lte=0, is_backorder_allowed=False)
-    if status == StockStatus.BACKORDER:
-        return queryset.filter(available__lte=0, is_backorder_allowed=True)
-    if status == StockStatus.LOW_STOCK:
-        return levels_below_threshold(queryset).filter(available__gt=0)
-    if status == StockStatus.IN_STOCK:
-        # Thresholds are never negative, so above the threshold is also above zero.
-        return _with_threshold(queryset).filter(available__gt=F("effective_threshold"))
-    return queryset
 
 
 class StatusListFilter(admin.SimpleListFilter):
@@ -54,7 +33,8 @@ class BelowThresholdListFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return levels_below_threshold(queryset)
         if self.value() == "no":
-            return _with_threshold(queryset).filter(available__gt=F("effective_threshold"))
+            # Above the threshold is exactly what in stock means (thresholds are never negative).
+            return levels_with_status(queryset, StockStatus.IN_STOCK)
         return queryset
 
 

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from inventory_hub.api.serializers import StrictIntegerField, StrictSerializer
+from inventory_hub.api.serializers import StrictBooleanField, StrictIntegerField, StrictSerializer
 from warehouses.models import (
     ChannelWarehouse,
     SalesChannel,
@@ -15,22 +15,6 @@ from warehouses.services import ChannelLink
 # PositiveSmallIntegerField's upper bound in PostgreSQL.
 SMALLINT_MAX = 32767
 MAX_LINKS = 200
-
-
-def is_storable_text(text: str) -> bool:
-    """PostgreSQL stores no NUL character, and no text can hold a lone UTF-16 surrogate."""
-    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """A JSON boolean only: "true", 1 and "yes" are refused rather than coerced."""
-
-    default_error_messages = {"invalid": "Must be a JSON boolean."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
 
 
 class CodeField(serializers.CharField):

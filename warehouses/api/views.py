@@ -15,18 +15,19 @@ from rest_framework.views import APIView
 
 from inventory_hub.api.errors import ApiError
 from inventory_hub.api.idempotency import idempotent
-from inventory_hub.api.schema import READ_ERRORS, WRITE_ERRORS, error_response, validated
+from inventory_hub.api.schema import (
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    error_response,
+    validated,
+)
+from inventory_hub.api.serializers import is_storable_text
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 from warehouses.services import create_channel, create_warehouse, update_channel, update_warehouse
 
-from .filters import LIST_ERRORS, ChannelFilter, WarehouseFilter
-from .serializers import (
-    ChannelInput,
-    ChannelOutput,
-    WarehouseInput,
-    WarehouseOutput,
-    is_storable_text,
-)
+from .filters import ChannelFilter, WarehouseFilter
+from .serializers import ChannelInput, ChannelOutput, WarehouseInput, WarehouseOutput
 
 # Updates are not idempotent-keyed (a PUT or PATCH is naturally safe to repeat).
 UPDATE_ERRORS = {code: response for code, response in WRITE_ERRORS.items() if code != 422}

@@ -1,14 +1,14 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inventory_hub.api.serializers import StrictIntegerField, StrictSerializer
-from stock.models import BackorderPolicy, Product, Variant
-from warehouses.api.serializers import (
-    IdentifierRequiredOnCreate,
+from inventory_hub.api.serializers import (
     StrictBooleanField,
-    check_identifier,
+    StrictIntegerField,
+    StrictSerializer,
     is_storable_text,
 )
+from stock.models import BackorderPolicy, Product, Variant
+from warehouses.api.serializers import IdentifierRequiredOnCreate, check_identifier
 from warehouses.models import code_validator
 
 MAX_ATTRIBUTES = 50

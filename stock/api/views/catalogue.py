@@ -20,8 +20,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory_hub.api.errors import ApiError
+from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter
 from inventory_hub.api.idempotency import idempotent
-from inventory_hub.api.schema import READ_ERRORS, WRITE_ERRORS, error_response, validated
+from inventory_hub.api.schema import (
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    error_response,
+    validated,
+)
+from inventory_hub.api.serializers import is_storable_text
 from stock.api.serializers.catalogue import (
     ProductInput,
     ProductOutput,
@@ -30,8 +38,6 @@ from stock.api.serializers.catalogue import (
 )
 from stock.models import BackorderPolicy, Product, Variant
 from stock.services import set_backorder_policy
-from warehouses.api.filters import LIST_ERRORS, StableOrderingFilter, StrictBooleanFilter
-from warehouses.api.serializers import is_storable_text
 
 # Updates take no Idempotency-Key: a PUT or PATCH is safe to repeat as it is.
 UPDATE_ERRORS = {code: response for code, response in WRITE_ERRORS.items() if code != 422}

@@ -11,8 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.schema import READ_ERRORS, error_response
-from stock.admin.filters import levels_with_status
+from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter
+from inventory_hub.api.schema import LIST_ERRORS, READ_ERRORS, error_response
+from inventory_hub.api.serializers import is_storable_text
 from stock.api.serializers.common import LevelOutput
 from stock.api.serializers.levels import StockForSkuOutput
 from stock.errors import UnknownSku
@@ -21,10 +22,9 @@ from stock.selectors import (
     channel_salable_many,
     get_variant_by_sku,
     levels_below_threshold,
+    levels_with_status,
     stock_levels,
 )
-from warehouses.api.filters import LIST_ERRORS, StableOrderingFilter, StrictBooleanFilter
-from warehouses.api.serializers import is_storable_text
 from warehouses.models import SalesChannel, Warehouse
 
 
