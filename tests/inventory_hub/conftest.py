@@ -7,12 +7,6 @@ from inventory_hub.celery import app as celery_app
 from tests.inventory_hub.hub_process import hub_env, migrate
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "slow: starts the hub as a real process (several seconds each)"
-    )
-
-
 @pytest.fixture(autouse=True)
 def empty_cache():
     """The worker heartbeat lives in the cache; no test may see another's."""
