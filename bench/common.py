@@ -164,6 +164,8 @@ class WorkerResult:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # seconds, successful calls
+    seconds: float = 0.0  # the measured window
+    cpu_seconds: float = 0.0  # the worker's and its database backend's, in the window
 
     def record(self, succeeded: bool, error: Exception | None, seconds: float) -> None:
         if error is not None:
@@ -180,59 +182,97 @@ class WorkerResult:
             self.error_samples.append(f"{type(error).__name__}: {error}")
 
 
-# An operation gets its call number and says whether it succeeded (False: refused, such
-# as sold out); any exception it raises is counted as an error.
-Operation = Callable[[int], bool]
-# Runs in a worker process: given the worker's number, builds the operation to repeat.
-OperationFactory = Callable[[int], Operation]
+@dataclass(frozen=True, slots=True)
+class Client:
+    """What a worker process repeats, and the PostgreSQL backend process that serves it.
+
+    `call` gets its call number and says whether it succeeded (False: refused, such as
+    sold out); any exception it raises is counted as an error.
+    """
+
+    call: Callable[[int], bool]
+    backend_pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by this process and by its backend (same host).
+
+        On a shared machine throughput depends on what else runs; CPU time per call
+        much less so, and it bounds what the cores could do.
+        """
+        with open(f"/proc/{self.backend_pid}/schedstat") as schedstat:
+            backend_nanoseconds = int(schedstat.read().split()[0])
+        return time.process_time() + backend_nanoseconds / 1e9
 
 
-def timed_loop(operation: Operation, *, warmup: float, duration: float) -> WorkerResult:
-    """Repeat `operation` for warm-up plus duration; count what completes in the window."""
+# Runs in a worker process: given the worker's number, connects and builds its client.
+ClientFactory = Callable[[int], Client]
+
+
+def timed_loop(client: Client, *, warmup: float, duration: float) -> WorkerResult:
+    """Repeat the call for warm-up plus duration; count what completes in the window.
+
+    The window runs from the first completion after the warm-up to the first completion
+    after `duration` more seconds, so that its CPU time covers exactly the calls counted.
+    """
     result = WorkerResult()
     started = time.perf_counter()
     window_start, window_end = started + warmup, started + warmup + duration
+    opened_at = cpu_at_open = None
     number = 0
     while True:
-        succeeded, error, seconds = _timed_call(operation, number)
+        succeeded, error, seconds = _timed_call(client, number)
         number += 1
         finished = time.perf_counter()
-        if window_start <= finished < window_end:
+        if finished < window_start:
+            continue
+        if opened_at is None:
+            opened_at, cpu_at_open = finished, client.cpu_seconds()
+        else:
             result.record(succeeded, error, seconds)
         if finished >= window_end:
+            result.seconds = finished - opened_at
+            result.cpu_seconds = client.cpu_seconds() - cpu_at_open
             return result
 
 
-def until_refused(operation: Operation) -> WorkerResult:
-    """Repeat `operation` until it is refused once (sold out), or fails too often."""
+def until_refused(client: Client) -> WorkerResult:
+    """Repeat the call until it is refused once (sold out), or fails too often."""
     result = WorkerResult()
     number = 0
     while not result.refusals and result.errors <= MAX_ERRORS_KEPT:
-        result.record(*_timed_call(operation, number))
+        result.record(*_timed_call(client, number))
         number += 1
     return result
 
 
-def repeat(operation: Operation, *, times: int) -> WorkerResult:
-    """Call `operation` a fixed number of times."""
+def repeat(client: Client, *, times: int) -> WorkerResult:
+    """Make the call a fixed number of times."""
     result = WorkerResult()
     for number in range(times):
-        result.record(*_timed_call(operation, number))
+        result.record(*_timed_call(client, number))
     return result
 
 
-def _timed_call(operation: Operation, number: int) -> tuple[bool, Exception | None, float]:
+def _timed_call(client: Client, number: int) -> tuple[bool, Exception | None, float]:
     before = time.perf_counter()
     try:
-        succeeded, error = operation(number), None
+        succeeded, error = client.call(number), None
     except Exception as caught:  # a benchmark counts and reports errors, it does not stop
         succeeded, error = False, caught
     return succeeded, error, time.perf_counter() - before
 
 
+def django_backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
 def _worker_main(
-    factory: OperationFactory,
-    loop: Callable[[Operation], WorkerResult],
+    factory: ClientFactory,
+    loop: Callable[[Client], WorkerResult],
     number: int,
     barrier: Barrier,
     results: multiprocessing.Queue,
@@ -240,9 +280,9 @@ def _worker_main(
     from django.db import connections
 
     try:
-        operation = factory(number)
+        client = factory(number)
         barrier.wait()
-        result = loop(operation)
+        result = loop(client)
     except Exception as error:  # reported to the parent instead of lost
         barrier.abort()
         result = WorkerResult()
@@ -253,16 +293,16 @@ def _worker_main(
 
 
 def run_workers(
-    factory: OperationFactory,
+    factory: ClientFactory,
     *,
     workers: int,
-    loop: Callable[[Operation], WorkerResult],
+    loop: Callable[[Client], WorkerResult],
     timeout: float,
 ) -> list[WorkerResult]:
     """Run `loop(factory(n))` in `workers` processes started together; gather their results.
 
     Processes are forked from this one after its database connections are closed, so each
-    opens its own. They all wait at a barrier until every one has built its operation.
+    opens its own. They all wait at a barrier until every one has built its client.
     """
     from django.db import connections
 
@@ -293,6 +333,7 @@ class Summary:
     per_second: float
     p50_ms: float
     p95_ms: float
+    cpu_ms: float  # client and server CPU per success
     error_samples: list[str]
 
 
@@ -304,16 +345,18 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def summarize(results: Sequence[WorkerResult], *, seconds: float) -> Summary:
+def summarize(results: Sequence[WorkerResult]) -> Summary:
     latencies = sorted(latency for result in results for latency in result.latencies)
     successes = sum(result.successes for result in results)
+    cpu_seconds = sum(result.cpu_seconds for result in results)
     return Summary(
         successes=successes,
         refusals=sum(result.refusals for result in results),
         errors=sum(result.errors for result in results),
-        per_second=successes / seconds,
+        per_second=sum(r.successes / r.seconds for r in results if r.seconds),
         p50_ms=percentile(latencies, 0.50) * 1000,
         p95_ms=percentile(latencies, 0.95) * 1000,
+        cpu_ms=cpu_seconds / successes * 1000 if successes else float("nan"),
         error_samples=[sample for result in results for sample in result.error_samples],
     )
 

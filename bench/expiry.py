@@ -1,11 +1,13 @@
 """Clearing a backlog of expired holds with `release_expired_holds`, per batch size.
 
-The backlog is made once, through the service layer: `place_order` in parallel processes
-places the orders (1 unit, one line each, spread over many SKUs), then their hold expiry
-is moved into the past with a plain UPDATE (a benchmark's setup, not something the hub
-does). That database is the template of a fresh copy per batch size, so every batch size
-clears the same backlog. Each copy is then checked: every order expired, nothing reserved,
-and the ledger sums equal the balances.
+The backlog is made once: 1-unit, single-line orders spread over many SKUs, written in
+bulk with the rows `place_order` writes (the reservations through the ledger engine), or
+with `--place-with-service` placed by `place_order` itself in parallel processes, which
+takes as long as its throughput says. Their hold expiry is then moved into the past with
+a plain UPDATE (a benchmark's setup, not something the hub does). That database is the
+template of a fresh copy per batch size, so every batch size clears the same backlog.
+Each copy is then checked: every order expired, nothing reserved, and the ledger sums
+equal the balances.
 
     make bench-expiry                  # or: .venv/bin/python -m bench.expiry --help
 """
@@ -16,13 +18,15 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from bench.common import (
-    Operation,
-    OperationFactory,
+    Client,
+    ClientFactory,
     analyze,
     configure_django,
+    django_backend_pid,
     drop_database,
     machine_description,
     migrate,
@@ -44,12 +48,13 @@ class Settings:
     batch_sizes: tuple[int, ...]
     sku_count: int
     seed_workers: int
+    place_with_service: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Backlog:
     orders: int
-    seed_workers: int
+    method: str
     seconds: float
 
     @property
@@ -97,12 +102,10 @@ class BatchClock:
 # --- The backlog ---------------------------------------------------------------------------
 
 
-def placed_orders(
-    *, channel_code: str, skus: list[str], orders_per_worker: int
-) -> OperationFactory:
+def placed_orders(*, channel_code: str, skus: list[str], orders_per_worker: int) -> ClientFactory:
     """Worker n places its share of 1-unit orders, going round the SKUs."""
 
-    def build(worker: int) -> Operation:
+    def build(worker: int) -> Client:
         from stock.actors import Actor
         from stock.services.orders import OrderLineInput, place_order
         from warehouses.models import SalesChannel
@@ -121,7 +124,7 @@ def placed_orders(
             )
             return True
 
-        return place
+        return Client(call=place, backend_pid=django_backend_pid())
 
     return build
 
@@ -143,6 +146,89 @@ def expire_all_holds() -> int:
     return expired
 
 
+def written_in_bulk(*, channel_code: str, skus: list[str], orders: int, chunk: int = 5000) -> None:
+    """The rows `place_order` writes for 1-unit, single-line orders, written chunk by chunk.
+
+    Orders, lines and allocations with the same values `place_order` gives them, through
+    bulk_create; the reservations through the ledger engine (`apply_changes`) with the
+    same kind, reason, source, document and reference, so the balances and the ledger
+    are exactly what placing the orders one by one would leave.
+    """
+    from django.db import transaction
+    from django.utils import timezone
+
+    from stock.actors import Actor
+    from stock.models import (
+        Allocation,
+        MovementKind,
+        MovementSource,
+        Order,
+        OrderLine,
+        ReasonCode,
+        StockLevel,
+        Variant,
+    )
+    from stock.services.ledger import LevelChange, apply_changes
+    from warehouses.models import SalesChannel
+
+    channel = SalesChannel.objects.get(code=channel_code)
+    warehouse = channel.links.select_related("warehouse").get(priority=1).warehouse
+    variants = {variant.sku: variant for variant in Variant.objects.filter(sku__in=skus)}
+    levels = {level.variant_id: level for level in StockLevel.objects.filter(warehouse=warehouse)}
+    actor = Actor.system("benchmark")
+    for start in range(0, orders, chunk):
+        numbers = range(start, min(start + chunk, orders))
+        now = timezone.now()
+        expires_at = now + timedelta(minutes=HOLD_MINUTES)
+        with transaction.atomic():
+            new_orders = Order.objects.bulk_create(
+                Order(
+                    channel=channel,
+                    reference=f"expiry/{number}",
+                    placed_at=now,
+                    expires_at=expires_at,
+                    actor_label=actor.label,
+                )
+                for number in numbers
+            )
+            lines = OrderLine.objects.bulk_create(
+                OrderLine(
+                    order=order,
+                    line_number=1,
+                    variant=variants[skus[number % len(skus)]],
+                    quantity=1,
+                )
+                for order, number in zip(new_orders, numbers, strict=True)
+            )
+            Allocation.objects.bulk_create(
+                Allocation(
+                    line=line,
+                    level=levels[line.variant_id],
+                    warehouse=warehouse,
+                    quantity=1,
+                    expires_at=expires_at,
+                )
+                for line in lines
+            )
+            apply_changes(
+                [
+                    LevelChange(
+                        variant=line.variant,
+                        warehouse=warehouse,
+                        kind=MovementKind.RESERVE,
+                        reason=ReasonCode.ORDER,
+                        delta_reserved=1,
+                        document=order.document,
+                        reference=f"order:{order.pk}/line:1/wh:{warehouse.pk}/reserve",
+                    )
+                    for order, line in zip(new_orders, lines, strict=True)
+                ],
+                actor=actor,
+                source=MovementSource.ORDER,
+                occurred_at=now,
+            )
+
+
 def make_backlog(settings: Settings, *, template: str) -> Backlog:
     """Create the database `template` holding the expired backlog."""
     recreate_database(template)
@@ -152,23 +238,31 @@ def make_backlog(settings: Settings, *, template: str) -> Backlog:
     per_sku = math.ceil(settings.orders / settings.sku_count)
     catalogue = seed_catalogue(stock=dict.fromkeys(skus, per_sku), warehouse_count=1)
 
-    orders_per_worker = math.ceil(settings.orders / settings.seed_workers)
     started = time.perf_counter()
-    results = run_workers(
-        placed_orders(
-            channel_code=catalogue.channel_code, skus=skus, orders_per_worker=orders_per_worker
-        ),
-        workers=settings.seed_workers,
-        loop=partial(repeat, times=orders_per_worker),
-        timeout=3600,
-    )
+    if settings.place_with_service:
+        orders_per_worker = math.ceil(settings.orders / settings.seed_workers)
+        results = run_workers(
+            placed_orders(
+                channel_code=catalogue.channel_code, skus=skus, orders_per_worker=orders_per_worker
+            ),
+            workers=settings.seed_workers,
+            loop=partial(repeat, times=orders_per_worker),
+            timeout=24 * 3600,
+        )
+        summary = summarize(results)
+        if summary.errors:
+            raise RuntimeError(f"Placing the backlog failed: {summary.error_samples}")
+        method = f"placed with place_order by {settings.seed_workers} processes"
+    else:
+        written_in_bulk(channel_code=catalogue.channel_code, skus=skus, orders=settings.orders)
+        method = "written in bulk (bulk_create and apply_changes)"
     seconds = time.perf_counter() - started
-    summary = summarize(results, seconds=seconds)
-    if summary.errors:
-        raise RuntimeError(f"Placing the backlog failed: {summary.error_samples}")
-    backlog = Backlog(
-        orders=expire_all_holds(), seed_workers=settings.seed_workers, seconds=seconds
-    )
+
+    from stock.selectors import ledger_differences
+
+    if ledger_differences():
+        raise RuntimeError("The backlog's ledger does not match its balances.")
+    backlog = Backlog(orders=expire_all_holds(), method=method, seconds=seconds)
     analyze()
     return backlog
 
@@ -232,9 +326,8 @@ def main() -> int:
     backlog = make_backlog(settings, template=template)
     print("\n".join(machine_description()))
     print(
-        f"Backlog: {backlog.orders:,} expired orders, placed with place_order by "
-        f"{backlog.seed_workers} processes in {backlog.seconds:.0f} s "
-        f"({backlog.per_second:,.0f} orders/s)"
+        f"Backlog: {backlog.orders:,} expired orders, {backlog.method}, in "
+        f"{backlog.seconds:.0f} s ({backlog.per_second:,.0f} orders/s)"
     )
     print(f"\n{HEADER}", flush=True)
     clearances = []
@@ -277,10 +370,17 @@ def parse_settings() -> Settings:
     )
     parser.add_argument("--skus", type=int, default=int(environ("BENCH_SKUS", "10000")))
     parser.add_argument(
+        "--place-with-service",
+        action="store_true",
+        default=environ("BENCH_PLACE_WITH_SERVICE", "") == "1",
+        help="place the backlog with place_order, order by order, instead of in bulk "
+        "(BENCH_PLACE_WITH_SERVICE=1; slow: it runs at place_order's throughput)",
+    )
+    parser.add_argument(
         "--seed-workers",
         type=int,
         default=int(environ("BENCH_SEED_WORKERS", "4")),
-        help="processes placing the backlog (BENCH_SEED_WORKERS, default 4)",
+        help="processes placing the backlog with --place-with-service (BENCH_SEED_WORKERS)",
     )
     arguments = parser.parse_args()
     return Settings(
@@ -289,6 +389,7 @@ def parse_settings() -> Settings:
         batch_sizes=tuple(int(size) for size in arguments.batch_sizes.split(",")),
         sku_count=arguments.skus,
         seed_workers=arguments.seed_workers,
+        place_with_service=arguments.place_with_service,
     )
 
 

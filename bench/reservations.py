@@ -20,11 +20,12 @@ from functools import partial
 import psycopg
 
 from bench.common import (
-    Operation,
-    OperationFactory,
+    Client,
+    ClientFactory,
     Summary,
     configure_django,
     database_url,
+    django_backend_pid,
     level_ids,
     machine_description,
     migrate,
@@ -121,10 +122,10 @@ class SellOut:
 # --- The two paths ------------------------------------------------------------------------
 
 
-def service_orders(*, run: str, channel_code: str, skus: Sequence[str]) -> OperationFactory:
+def service_orders(*, run: str, channel_code: str, skus: Sequence[str]) -> ClientFactory:
     """Each call places a 1-unit order for a random SKU of `skus` through `place_order`."""
 
-    def build(worker: int) -> Operation:
+    def build(worker: int) -> Client:
         from stock.actors import Actor
         from stock.errors import InsufficientStock
         from stock.services.orders import OrderLineInput, place_order
@@ -146,19 +147,19 @@ def service_orders(*, run: str, channel_code: str, skus: Sequence[str]) -> Opera
                 return False
             return True
 
-        return place
+        return Client(call=place, backend_pid=django_backend_pid())
 
     return build
 
 
-def raw_reservations(*, run: str, database: str, levels: Sequence[int]) -> OperationFactory:
+def raw_reservations(*, run: str, database: str, levels: Sequence[int]) -> ClientFactory:
     """Each call reserves 1 unit of a random level in one transaction of 4 round trips.
 
     BEGIN; the conditional UPDATE (oversell-safe under READ COMMITTED: a waiting UPDATE
     re-checks its WHERE on the row version it gets); the ledger INSERT; COMMIT.
     """
 
-    def build(worker: int) -> Operation:
+    def build(worker: int) -> Client:
         connection = psycopg.connect(database_url(database), autocommit=True)
         choose = seeded_random(run, worker).choice
 
@@ -174,7 +175,7 @@ def raw_reservations(*, run: str, database: str, levels: Sequence[int]) -> Opera
                 )
             return True
 
-        return reserve
+        return Client(call=reserve, backend_pid=connection.info.backend_pid)
 
     return build
 
@@ -186,9 +187,8 @@ def compare(settings: Settings, *, channel_code: str, scenario: Scenario) -> lis
     loop = partial(timed_loop, warmup=settings.warmup, duration=settings.duration)
     timeout = settings.warmup + settings.duration
 
-    def measure(factory: OperationFactory, workers: int) -> Summary:
-        results = run_workers(factory, workers=workers, loop=loop, timeout=timeout)
-        return summarize(results, seconds=settings.duration)
+    def measure(factory: ClientFactory, workers: int) -> Summary:
+        return summarize(run_workers(factory, workers=workers, loop=loop, timeout=timeout))
 
     comparisons = []
     for workers in settings.workers:
@@ -225,7 +225,7 @@ def sell_out(settings: Settings, *, channel_code: str, warehouse_code: str) -> l
         results = run_workers(
             factory, workers=settings.sell_out_workers, loop=until_refused, timeout=300
         )
-        summary = summarize(results, seconds=1)
+        summary = summarize(results)
         level = StockLevel.objects.get(
             variant__sku=SELL_OUT_SKUS[path], warehouse__code=warehouse_code
         )
@@ -261,7 +261,7 @@ def profile(*, channel_code: str, scenario: Scenario, orders: int = 300) -> None
 
     place = service_orders(
         run=f"profile/{scenario.name}", channel_code=channel_code, skus=scenario.skus
-    )(0)
+    )(0).call
     for number in range(20):
         place(number)
     clock = StatementClock()
@@ -370,14 +370,15 @@ def main() -> int:
             f"Errors in {comparison.scenario}/{comparison.workers}: "
             f"{[*comparison.service.error_samples, *comparison.raw.error_samples]}"
         )
+    print(f"Load average after the run: {os.getloadavg()[0]:.2f}")
     is_correct = not differences and not errors and all(o.is_exact for o in sell_outs)
     return 0 if is_correct else 1
 
 
 HEADER = (
     "| scenario | workers | service orders/s | raw tx/s | ratio "
-    "| service p50 / p95 ms | raw p50 / p95 ms |\n"
-    "|---|---:|---:|---:|---:|---:|---:|"
+    "| service p50 / p95 ms | raw p50 / p95 ms | service / raw CPU ms per call |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -386,7 +387,8 @@ def _row(comparison: Comparison) -> str:
     return (
         f"| {comparison.scenario} | {comparison.workers} | {service.per_second:,.0f} "
         f"| {raw.per_second:,.0f} | {comparison.ratio:.2f} "
-        f"| {service.p50_ms:.1f} / {service.p95_ms:.1f} | {raw.p50_ms:.1f} / {raw.p95_ms:.1f} |"
+        f"| {service.p50_ms:.1f} / {service.p95_ms:.1f} | {raw.p50_ms:.1f} / {raw.p95_ms:.1f} "
+        f"| {service.cpu_ms:.2f} / {raw.cpu_ms:.2f} |"
     )
 
 
