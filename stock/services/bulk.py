@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from stock.actors import Actor
 from stock.errors import StockError
@@ -25,7 +25,9 @@ COUNT_REASON = ReasonCode.STOCKTAKE.value
 DELTA_REASON = ReasonCode.CORRECTION.value
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which made
+# building 10,000 rows take twice as long.
+@dataclass(slots=True)
 class BulkRow:
     """One row of a batch: an absolute `counted` figure or a non-zero `delta` of on hand."""
 
@@ -92,12 +94,7 @@ def plan_bulk_stock(rows: Sequence[BulkRow]) -> BulkPlan:
     (inactive warehouse, untracked SKU, not enough stock) are the engine's, at apply time.
     """
     plan = BulkPlan(rows=rows)
-    variants = {
-        variant.sku: variant
-        for variant in Variant.objects.filter(sku__in={row.sku for row in rows}).only(
-            "id", "sku", "manage_stock"
-        )
-    }
+    variants = _variants_by_sku({row.sku for row in rows})
     warehouses = {
         warehouse.code: warehouse
         for warehouse in Warehouse.objects.filter(code__in={row.warehouse for row in rows})
@@ -147,6 +144,25 @@ def plan_bulk_stock(rows: Sequence[BulkRow]) -> BulkPlan:
     if problems:
         plan.changes = []
     return plan
+
+
+def _variants_by_sku(skus: set[str]) -> dict[str, Variant]:
+    """The variants with these SKUs, loaded with only what the engine reads of them."""
+    names = ["id", "sku", "manage_stock"]
+    if connection.vendor != "postgresql":
+        return {
+            variant.sku: variant for variant in Variant.objects.filter(sku__in=skus).only(*names)
+        }
+    # One array parameter: `sku__in` would prepare 10,000 parameters one by one, which took
+    # longer than the query.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(names)} FROM {Variant._meta.db_table} WHERE sku = ANY(%s::text[])",
+            [list(skus)],
+        )
+        rows = cursor.fetchall()
+    alias = connection.alias  # read once: `connection` is a thread-local proxy
+    return {row[1]: Variant.from_db(alias, names, row) for row in rows}
 
 
 def _problem(index: int, row: BulkRow, code: str, message: str) -> RowProblem:
