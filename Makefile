@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format fuzz bench bench-reservations bench-expiry
+.PHONY: run test lint format fuzz bench bench-reservations bench-expiry bench-bulk
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -43,3 +43,6 @@ bench-reservations: $(VENV)/.runtime
 
 bench-expiry: $(VENV)/.runtime
 	$(BIN)/python -m bench.expiry
+
+bench-bulk: $(VENV)/.runtime
+	$(BIN)/python -m bench.bulk_stock
