@@ -1,11 +1,14 @@
 import json
+from functools import partial
 
 import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from stock.api.bulk import BODY_FIELDS, MAX_ROWS, ROW_FIELDS
 from stock.api.serializers.bulk import BulkRowInput, BulkStockInput
 from stock.models import BackorderPolicy, Product, StockLevel, StockMovement, Variant
-from tests.stock.factories import VariantFactory, reserved, stocked
+from tests.stock.factories import VariantFactory, reserved, run_at_once, stocked
 from tests.warehouses.factories import (
     ChannelWarehouseFactory,
     SalesChannelFactory,
@@ -654,6 +657,55 @@ def test_a_refused_batch_is_replayed_as_refused_under_its_key(ops_client, shelf)
     assert first.status_code == again.status_code == 409
     assert again.json() == first.json()
     assert state() == before
+
+
+# --- Races ------------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_batches_in_opposite_orders_dry_runs_and_adjustments_at_once_all_apply_exactly(
+    ops_client, verify_ledger_clean, verify_ledger_chain
+):
+    # Each batch locks its levels in primary-key order whatever the order of its rows, so
+    # batches listing the same levels in opposite orders cannot deadlock.
+    berlin = WarehouseFactory(code="BER")
+    skus = [f"RACE-{number:02d}" for number in range(20)]
+    for sku in skus:
+        stocked(VariantFactory(sku=sku), berlin, 10)
+    token = Token.objects.get(user=ops_client.user).key
+    forward = [delta(sku, "BER", 2) for sku in skus]
+
+    def client() -> APIClient:
+        # One client per request: a test client is not meant to be shared between threads.
+        fresh = APIClient()
+        fresh.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return fresh
+
+    def bulk(rows, query=""):
+        return post(client(), rows, query=query)
+
+    def adjust(sku):
+        payload = {"sku": sku, "warehouse": "BER", "delta": -1, "reason": "lost"}
+        return client().post("/api/v1/stock/adjustments/", payload, format="json")
+
+    jobs = [
+        partial(bulk, forward),
+        partial(bulk, forward[::-1]),
+        partial(bulk, forward[::2] + forward[1::2]),
+        partial(bulk, forward[::-1], "?dry_run=1"),
+        *(partial(adjust, sku) for sku in skus[:10]),
+    ]
+
+    attempts = run_at_once(jobs, workers=6)
+
+    assert [attempt.error for attempt in attempts] == [None] * len(jobs)
+    assert [attempt.result.status_code for attempt in attempts] == [201, 201, 201, 200] + [201] * 10
+    expected = {sku: 10 + 3 * 2 - (1 if number < 10 else 0) for number, sku in enumerate(skus)}
+    assert dict(StockLevel.objects.values_list("variant__sku", "on_hand")) == expected
+    assert StockMovement.objects.filter(source="api").count() == 3 * 20 + 10
+    verify_ledger_clean()
+    verify_ledger_chain()
 
 
 # --- The schema documents what the reader checks -----------------------------------------------
