@@ -2,6 +2,8 @@ import json
 from functools import partial
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -706,6 +708,48 @@ def test_batches_in_opposite_orders_dry_runs_and_adjustments_at_once_all_apply_e
     assert StockMovement.objects.filter(source="api").count() == 3 * 20 + 10
     verify_ledger_clean()
     verify_ledger_chain()
+
+
+# --- Any body: a 4xx naming the problem, or an answer; never a 500 ----------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+row_values = st.one_of(
+    json_values,
+    st.sampled_from(["SHEET", "TOWEL", "PILLOW", "BER", "BAL", "NOPE", "", " ", "\x00", "\ud800"]),
+    st.integers(min_value=-(10**10), max_value=10**10),
+)
+rows = st.lists(
+    st.one_of(
+        json_values,
+        st.dictionaries(st.sampled_from([*sorted(ROW_FIELDS), "extra"]), row_values),
+    ),
+    max_size=4,
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=st.one_of(
+        json_values, st.fixed_dictionaries({"rows": rows}, optional={"reference": row_values})
+    )
+)
+def test_any_body_is_answered_without_a_server_error(ops_client, shelf, body):
+    before = state()
+
+    response = ops_client.post(URL, json.dumps(body), content_type="application/json")
+
+    assert response.status_code in {200, 201, 400, 409}, response.content[:500]
+    assert set(response.json()) in ({"error"}, {"dry_run", "reference", "summary", "rows"})
+    if response.status_code >= 400:
+        assert state() == before
 
 
 # --- The schema documents what the reader checks -----------------------------------------------
