@@ -1,7 +1,94 @@
+"""Writes to the catalogue: products and variants. Each public function is one transaction.
+
+Neither is ever deleted (stock history refers to them): they are retired with
+`is_active=False`. Input is checked by the caller (the API's serializers, the admin's
+forms); these functions refuse only what would break a rule the database cannot see.
+"""
+
+import logging
+from functools import partial
+
 from django.db import transaction
 
+from stock.availability import invalidate_availability
 from stock.errors import InsufficientStock, StockError
-from stock.models import BackorderPolicy, StockLevel, Variant
+from stock.models import BackorderPolicy, Product, StockLevel, Variant
+
+logger = logging.getLogger(__name__)
+
+PRODUCT_FIELDS = frozenset({"name", "description", "is_active"})
+VARIANT_FIELDS = frozenset(
+    {
+        "product",
+        "attributes",
+        "barcode",
+        "manage_stock",
+        "backorders",
+        "low_stock_threshold",
+        "is_active",
+    }
+)
+# What the storefront answer depends on: changing one drops the variant's cached answers.
+AVAILABILITY_FIELDS = frozenset({"manage_stock", "backorders", "low_stock_threshold", "is_active"})
+
+
+def create_product(*, name: str, **details: object) -> Product:
+    _require_known_fields(details, PRODUCT_FIELDS - {"name"})
+    with transaction.atomic():
+        return Product.objects.create(name=name, **details)
+
+
+def update_product(*, product: Product, **changes: object) -> Product:
+    """Change a product's details; `is_active=False` retires it (its variants keep their own).
+
+    Writes only the fields given, under the product's row lock (FOR NO KEY UPDATE, which
+    variant inserts referring to it do not wait for). Updates `product` in place.
+    """
+    _require_known_fields(changes, PRODUCT_FIELDS)
+    if not changes:
+        return product
+    with transaction.atomic():
+        Product.objects.select_for_update(no_key=True).filter(pk=product.pk).get()
+        for name, value in changes.items():
+            setattr(product, name, value)
+        product.save(update_fields=sorted(changes))
+    return product
+
+
+def create_variant(*, product: Product, sku: str, **details: object) -> Variant:
+    """Create a variant (a SKU). A taken SKU or barcode raises IntegrityError, nothing written."""
+    _require_known_fields(details, VARIANT_FIELDS - {"product"})
+    with transaction.atomic():
+        return Variant.objects.create(product=product, sku=sku, **details)
+
+
+def update_variant(*, variant: Variant, **changes: object) -> Variant:
+    """Change a variant's details, all or nothing; `is_active=False` retires it.
+
+    A new backorder policy goes through `set_backorder_policy` (which locks the variant and
+    its levels, and may refuse with InsufficientStock); the other fields are written by name
+    under the same transaction, so a refusal or a taken barcode (IntegrityError) changes
+    nothing. A change to what the storefront shows drops the variant's cached availability
+    on every channel after commit. Updates `variant` in place.
+    """
+    _require_known_fields(changes, VARIANT_FIELDS)
+    changes = dict(changes)
+    policy = changes.pop("backorders", None)
+    with transaction.atomic():
+        if policy is not None:
+            # Compared under the lock the policy service takes too, so a concurrent change
+            # of the policy is never mistaken for "already so". NO KEY, like the service:
+            # FOR UPDATE would also block the KEY SHARE of a ledger insert's foreign-key check.
+            current = Variant.objects.select_for_update(no_key=True).get(pk=variant.pk)
+            if policy != current.backorders:
+                set_backorder_policy(variant=variant, policy=policy)
+        for name, value in changes.items():
+            setattr(variant, name, value)
+        if changes:
+            variant.save(update_fields=sorted(changes))
+        if AVAILABILITY_FIELDS & set(changes):
+            _drop_cached_availability(variant)
+    return variant
 
 
 def set_backorder_policy(*, variant: Variant, policy: str) -> Variant:
@@ -9,6 +96,7 @@ def set_backorder_policy(*, variant: Variant, policy: str) -> Variant:
 
     Locks the variant's levels. Refuses to deny backorders while any warehouse is already
     below zero available (those orders must be received against or cancelled first).
+    Drops the variant's cached storefront availability after commit.
     """
     if policy not in BackorderPolicy.values:
         raise StockError(f"Unknown backorder policy {policy!r}.", {"field": "backorders"})
@@ -35,5 +123,27 @@ def set_backorder_policy(*, variant: Variant, policy: str) -> Variant:
                 )
         Variant.objects.filter(pk=variant.pk).update(backorders=policy)
         StockLevel.objects.filter(variant=variant).update(is_backorder_allowed=allows)
+        _drop_cached_availability(variant)
     variant.backorders = policy
     return variant
+
+
+def _drop_cached_availability(variant: Variant) -> None:
+    transaction.on_commit(partial(_invalidate_quietly, [variant.pk]))
+
+
+def _invalidate_quietly(variant_ids: list[int]) -> None:
+    # The change is committed by now: a cache that cannot be reached only leaves the old
+    # answer for its few-second TTL and must not turn the write into an error. (Not
+    # on_commit(robust=True): Django 5.2 then fails on logging a partial's error, as it
+    # reads the callback's __qualname__.)
+    try:
+        invalidate_availability(variant_ids)
+    except Exception:
+        logger.exception("Could not drop cached availability of variants %s", variant_ids)
+
+
+def _require_known_fields(given: dict[str, object], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise TypeError(f"Unknown field(s): {', '.join(unknown)}.")

@@ -3,14 +3,14 @@
 Neither is ever deleted, because stock history refers to them: DELETE answers 405 and
 `POST …/deactivate/` (or `PATCH {"is_active": false}`) retires one. Writes are for ops
 staff only (the default permission). A variant's backorder policy changes only through
-stock.services.set_backorder_policy, which keeps the copy on each stock level in step.
+stock.services.catalogue.set_backorder_policy, which keeps each stock level's copy in step.
 """
 
 from collections import defaultdict
 
 import django_filters
 from django import forms
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Count, Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -37,7 +37,12 @@ from stock.api.serializers.catalogue import (
     VariantOutput,
 )
 from stock.models import BackorderPolicy, Product, Variant
-from stock.services import set_backorder_policy
+from stock.services.catalogue import (
+    create_product,
+    create_variant,
+    update_product,
+    update_variant,
+)
 
 # Updates take no Idempotency-Key: a PUT or PATCH is safe to repeat as it is.
 UPDATE_ERRORS = {code: response for code, response in WRITE_ERRORS.items() if code != 422}
@@ -68,12 +73,6 @@ def _product(pk: int) -> Product:
             message=f"No product has id {pk}.",
             details={"product": pk},
         ) from None
-
-
-def _save_product(product: Product, changes: dict) -> None:
-    for name, value in changes.items():
-        setattr(product, name, value)
-    product.save(update_fields=sorted(changes))
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -111,7 +110,7 @@ class ProductListView(generics.ListAPIView):
     @idempotent
     def post(self, request):
         data = validated(ProductInput, request)
-        product = Product.objects.create(**data)
+        product = create_product(**data)
         return Response(ProductOutput(_product(product.pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -144,9 +143,7 @@ class ProductDetailView(APIView):
 
     def _update(self, request, pk: int, *, partial: bool) -> Response:
         product = _product(pk)
-        data = validated(ProductInput, request, partial=partial)
-        if data:
-            _save_product(product, data)
+        update_product(product=product, **validated(ProductInput, request, partial=partial))
         return Response(ProductOutput(_product(pk)).data)
 
 
@@ -158,7 +155,7 @@ class ProductDeactivateView(APIView):
         responses={200: ProductOutput, **UPDATE_ERRORS, **PRODUCT_NOT_FOUND},
     )
     def post(self, request, pk: int):
-        _save_product(_product(pk), {"is_active": False})
+        update_product(product=_product(pk), is_active=False)
         return Response(ProductOutput(_product(pk)).data)
 
 
@@ -230,28 +227,6 @@ def _variant(sku: str) -> Variant:
         ) from None
 
 
-def _update_variant(variant: Variant, changes: dict) -> Variant:
-    """Apply the changes in one transaction; a refused backorder policy changes nothing.
-
-    The policy goes through set_backorder_policy, which locks the variant and its levels and
-    refuses (InsufficientStock) to deny backorders while some warehouse is below zero.
-    """
-    policy = changes.pop("backorders", None)
-    with transaction.atomic():
-        if policy is not None:
-            # Compared under the lock the service takes too, so a concurrent change of the
-            # policy is never mistaken for "already so". NO KEY, like the service: FOR UPDATE
-            # would also block the KEY SHARE of a ledger insert's foreign-key check.
-            current = Variant.objects.select_for_update(no_key=True).get(pk=variant.pk)
-            if policy != current.backorders:
-                set_backorder_policy(variant=variant, policy=policy)
-        for name, value in changes.items():
-            setattr(variant, name, value)
-        if changes:
-            variant.save(update_fields=sorted(changes))
-    return variant
-
-
 def _identifier_taken(error: IntegrityError) -> serializers.ValidationError:
     """A concurrent write took the SKU or barcode between our check and our write."""
     text = str(error)
@@ -296,8 +271,7 @@ class VariantListView(generics.ListAPIView):
     def post(self, request):
         data = validated(VariantInput, request)
         try:
-            with transaction.atomic():
-                variant = Variant.objects.create(**data)
+            variant = create_variant(**data)
         except IntegrityError as error:
             raise _identifier_taken(error) from error
         return Response(VariantOutput(variant).data, status=status.HTTP_201_CREATED)
@@ -335,7 +309,7 @@ class VariantDetailView(APIView):
         data = validated(VariantInput, request, instance=variant, partial=partial)
         data.pop("sku", None)
         try:
-            _update_variant(variant, data)
+            update_variant(variant=variant, **data)
         except IntegrityError as error:
             raise _identifier_taken(error) from error
         return Response(VariantOutput(_variant(sku)).data)
@@ -349,5 +323,5 @@ class VariantDeactivateView(APIView):
         responses={200: VariantOutput, **UPDATE_ERRORS, **VARIANT_NOT_FOUND},
     )
     def post(self, request, sku: str):
-        _update_variant(_variant(sku), {"is_active": False})
+        update_variant(variant=_variant(sku), is_active=False)
         return Response(VariantOutput(_variant(sku)).data)
