@@ -1,8 +1,13 @@
 """The storefront's answer: what a channel may sell of each SKU, cached for a few seconds.
 
-Public and cacheable, so it never shows per-warehouse numbers. Entries are invalidated by
-stock.events when stock or a forced status changes, so the TTL only bounds how long a
-missed invalidation (say, the cache was briefly unreachable) can show an old figure.
+Public and cacheable, so it never shows per-warehouse numbers. Entries are dropped after
+commit when stock or a forced status changes (stock.events) or a variant's backorders,
+manage-stock flag, threshold or active flag change (stock.services.catalogue). A change of
+what a whole channel may sell (links, buffer, cap, active flags; warehouses.services)
+bumps the channel's cache generation, which every key includes, instead of deleting one
+key per variant. The TTL only bounds how long a missed invalidation (say, the cache was
+briefly unreachable, or a reader computed its answer just before a commit and stored it
+just after) can show an old figure.
 """
 
 from collections.abc import Iterable
@@ -14,6 +19,11 @@ from django.core.cache import cache
 from stock.models import StockStatus, Variant
 from stock.selectors import ChannelSalable, channel_salable_many
 from warehouses.models import SalesChannel
+from warehouses.services import (
+    bump_channel_cache_generation,
+    channel_cache_generation,
+    known_channel_cache_generations,
+)
 
 MAX_SKUS = 100
 
@@ -35,8 +45,8 @@ class SkuAvailability:
     message: str
 
 
-def _cache_key(channel_id: int, variant_id: int) -> str:
-    return f"availability:{channel_id}:{variant_id}"
+def _cache_key(channel_id: int, generation: int, variant_id: int) -> str:
+    return f"availability:{channel_id}:{generation}:{variant_id}"
 
 
 def storefront_availability(
@@ -46,12 +56,13 @@ def storefront_availability(
     wanted = list(dict.fromkeys(skus))
     variants = {v.sku: v for v in Variant.objects.filter(sku__in=wanted, is_active=True)}
     unknown = [sku for sku in wanted if sku not in variants]
-    keys = {_cache_key(channel.pk, v.pk): v for v in variants.values()}
+    generation = channel_cache_generation(channel.pk)
+    keys = {_cache_key(channel.pk, generation, v.pk): v for v in variants.values()}
     cached = cache.get_many(list(keys))
     missing = [v for key, v in keys.items() if key not in cached]
     if missing:
         fresh = {
-            _cache_key(channel.pk, variant_id): asdict(_to_storefront(salable))
+            _cache_key(channel.pk, generation, variant_id): asdict(_to_storefront(salable))
             for variant_id, salable in channel_salable_many(channel, missing).items()
         }
         cache.set_many(fresh, timeout=settings.AVAILABILITY_CACHE_SECONDS)
@@ -61,14 +72,24 @@ def storefront_availability(
 
 
 def invalidate_availability(variant_ids: Iterable[int]) -> None:
-    channel_ids = list(SalesChannel.objects.values_list("pk", flat=True))
+    """Drop these variants' cached answers on every channel."""
+    variant_ids = list(variant_ids)
+    if not variant_ids:
+        return
+    channel_ids = SalesChannel.objects.values_list("pk", flat=True)
+    generations = known_channel_cache_generations(channel_ids)
     cache.delete_many(
         [
-            _cache_key(channel_id, variant_id)
+            _cache_key(channel_id, generation, variant_id)
             for variant_id in variant_ids
-            for channel_id in channel_ids
+            for channel_id, generation in generations.items()
         ]
     )
+
+
+def invalidate_channel_availability(channel_id: int) -> None:
+    """Drop every cached answer of one channel (they become unreachable at once)."""
+    bump_channel_cache_generation([channel_id])
 
 
 def _to_storefront(salable: ChannelSalable) -> SkuAvailability:

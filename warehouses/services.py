@@ -3,15 +3,29 @@
 Neither is ever deleted (stock history refers to them): they are retired with
 `is_active=False`. Input is checked by the caller (the API's serializers, the admin's
 forms); these functions refuse only what would break a rule the database cannot see.
+
+What a channel may sell depends on its settings, its links and whether its warehouses are
+active. Anything cached per channel (the storefront's availability answers) keys its
+entries with the channel's cache generation, which these functions bump after a commit
+that changes one of those: the old entries become unreachable at once and expire on their
+own. (This app knows nothing about items, so it cannot name the entries to delete; and a
+cache cannot delete "every key of channel 7" cheaply.)
 """
 
-from collections.abc import Sequence
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
+
+logger = logging.getLogger(__name__)
 
 WAREHOUSE_FIELDS = frozenset(
     {
@@ -36,6 +50,9 @@ CHANNEL_FIELDS = frozenset(
         "is_active",
     }
 )
+# The settings that change what a channel may sell (source_selection only picks where an
+# order is held, not how much).
+CHANNEL_SALABLE_FIELDS = frozenset({"safety_buffer", "max_salable_quantity", "is_active"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +73,8 @@ def update_warehouse(*, warehouse: Warehouse, **changes: object) -> Warehouse:
     """Change a warehouse's details; `is_active=False` retires it (its history stays).
 
     Takes the row FOR NO KEY UPDATE, which stock writes referring to it do not wait for.
+    A change of `is_active` bumps the cache generation of every channel selling from it,
+    after commit.
     """
     _require_known_fields(changes, WAREHOUSE_FIELDS)
     with transaction.atomic():
@@ -64,6 +83,11 @@ def update_warehouse(*, warehouse: Warehouse, **changes: object) -> Warehouse:
             setattr(locked, name, value)
         if changes:
             locked.save(update_fields=sorted(changes))
+        if "is_active" in changes:
+            channel_ids = ChannelWarehouse.objects.filter(warehouse=locked).values_list(
+                "channel_id", flat=True
+            )
+            _bump_on_commit(list(channel_ids))
     return locked
 
 
@@ -88,7 +112,9 @@ def update_channel(
     """Change a channel's settings and, when `links` is given, replace its links, together.
 
     Locks the channel row first, so concurrent edits of the same channel apply one after
-    the other and the links always end up exactly as one caller listed them.
+    the other and the links always end up exactly as one caller listed them. A change of
+    what the channel may sell (links, buffer, cap, active flag) bumps its cache generation
+    after commit.
     """
     _require_known_fields(changes, CHANNEL_FIELDS)
     if links is not None:
@@ -101,6 +127,8 @@ def update_channel(
             locked.save(update_fields=sorted(changes))
         if links is not None:
             _replace_links(locked, links)
+        if links is not None or CHANNEL_SALABLE_FIELDS & set(changes):
+            _bump_on_commit([locked.pk])
     return locked
 
 
@@ -111,6 +139,64 @@ def set_channel_links(*, channel: SalesChannel, links: Sequence[ChannelLink]) ->
     priority changes), so nothing reading them sees a moment with no link at all.
     """
     update_channel(channel=channel, links=links)
+
+
+# --- Per-channel cache generation ----------------------------------------------------------
+
+
+def _generation_key(channel_id: int) -> str:
+    return f"channel-generation:{channel_id}"
+
+
+def channel_cache_generation(channel_id: int) -> int:
+    """The channel's current cache generation: per-channel cache keys must include it.
+
+    A missing counter (never read, or evicted) starts at a random 62-bit number, so a
+    restart cannot land on a generation whose entries are still in the cache.
+    """
+    key = _generation_key(channel_id)
+    generation = cache.get(key)
+    if generation is None:
+        fresh = secrets.randbits(62)
+        # add, not set: of two first readers at once, both use the one that got there first.
+        cache.add(key, fresh, timeout=None)
+        generation = cache.get(key, fresh)
+    return generation
+
+
+def known_channel_cache_generations(channel_ids: Iterable[int]) -> dict[int, int]:
+    """The generations that exist, in one round trip; a channel without one has no entries."""
+    keys = {_generation_key(channel_id): channel_id for channel_id in channel_ids}
+    return {keys[key]: generation for key, generation in cache.get_many(list(keys)).items()}
+
+
+def bump_channel_cache_generation(channel_ids: Iterable[int]) -> None:
+    """Make everything cached for these channels unreachable (it then expires on its own).
+
+    For callers that change what a channel may sell outside these services; call it after
+    the change commits.
+    """
+    for channel_id in channel_ids:
+        # No counter (ValueError): nothing reachable is cached for the channel, and the next
+        # reader starts a fresh generation.
+        with suppress(ValueError):
+            cache.incr(_generation_key(channel_id))
+
+
+def _bump_on_commit(channel_ids: list[int]) -> None:
+    if channel_ids:
+        transaction.on_commit(partial(_bump_quietly, channel_ids))
+
+
+def _bump_quietly(channel_ids: list[int]) -> None:
+    # The change is committed by now: a cache that cannot be reached only leaves the old
+    # answers for their few-second TTL and must not turn the write into an error. (Not
+    # on_commit(robust=True): Django 5.2 then fails on logging a partial's error, as it
+    # reads the callback's __qualname__.)
+    try:
+        bump_channel_cache_generation(channel_ids)
+    except Exception:
+        logger.exception("Could not bump the cache generation of channels %s", channel_ids)
 
 
 def _replace_links(channel: SalesChannel, links: Sequence[ChannelLink]) -> None:
