@@ -10,6 +10,7 @@ import django_filters
 from django import forms
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
@@ -17,9 +18,16 @@ from rest_framework.views import APIView
 
 from inventory_hub.api.actors import actor_for
 from inventory_hub.api.errors import ApiError
+from inventory_hub.api.filters import StableOrderingFilter
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.permissions import OrderWriters
-from inventory_hub.api.schema import READ_ERRORS, WRITE_ERRORS, error_response, validated
+from inventory_hub.api.schema import (
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    error_response,
+    validated,
+)
 from inventory_hub.api.scopes import require_channel_scope
 from stock.api.serializers.orders import NoInput, OrderInput, OrderOutput, ShipInput
 from stock.errors import InvalidOrder
@@ -79,6 +87,7 @@ class OrderFilter(django_filters.FilterSet):
     placed_before = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="lt", help_text="Placed before (ISO 8601)."
     )
+    ordering = StableOrderingFilter(fields=["placed_at", "id"])
 
     class Meta:
         model = Order
@@ -107,22 +116,16 @@ ACTION_ERRORS = {
 class OrdersView(generics.ListAPIView):
     permission_classes = [OrderWriters]
     serializer_class = OrderOutput
+    filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilter
-    ordering_fields = ["placed_at", "id"]
-    ordering = ["-placed_at", "-id"]
 
     def get_queryset(self) -> QuerySet[Order]:
-        return orders_with_lines()
+        return orders_with_lines().order_by("-placed_at", "-id")
 
     @extend_schema(
         operation_id="orders_list",
         summary="List orders with their lines and where each line is held",
-        responses={
-            200: OrderOutput,
-            **READ_ERRORS,
-            400: error_response("validation_error: details name the filter"),
-            404: error_response("not_found: no such page"),
-        },
+        responses={200: OrderOutput(many=True), **LIST_ERRORS},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
