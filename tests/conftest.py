@@ -2,6 +2,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.browser_support import why_no_browser
+
 
 def pytest_collection_modifyitems(config, items):
     """Skip, saying why, tests that need a server this machine does not have."""
@@ -18,6 +20,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(no_postgres)
         if "redis" in item.keywords and not settings.TEST_REDIS_URL:
             item.add_marker(no_redis)
+    _skip_browser_tests_without_chromium(items)
+
+
+def _skip_browser_tests_without_chromium(items) -> None:
+    reason = why_no_browser()
+    if reason is None:
+        return
+    no_browser = pytest.mark.skip(reason=reason)
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(no_browser)
 
 
 @pytest.fixture
