@@ -7,7 +7,7 @@ selectors; the level's `version` lets them drop a push older than what they show
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -68,7 +68,16 @@ def _send_to_groups(changes: Sequence[StockChanged]) -> None:
 
 
 async def _send_all(layer, changes: Sequence[StockChanged]) -> None:
-    payload = [asdict(change) for change in changes]
+    # Plain dicts: dataclasses.asdict deep-copies, which a 10,000-level batch notices.
+    payload = [
+        {
+            "level_id": change.level_id,
+            "variant_id": change.variant_id,
+            "warehouse_id": change.warehouse_id,
+            "version": change.version,
+        }
+        for change in changes
+    ]
     by_warehouse: dict[int, list[dict]] = {}
     for item in payload:
         by_warehouse.setdefault(item["warehouse_id"], []).append(item)

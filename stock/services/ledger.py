@@ -433,14 +433,24 @@ def _check_balance(
     *,
     is_backorder_allowed: bool,
 ) -> None:
+    on_hand, reserved = after["on_hand"], after["reserved"]
+    unsellable, safety_stock = after["unsellable"], after["safety_stock"]
+    available = on_hand - reserved - unsellable - safety_stock
+    if (
+        min(after.values()) >= 0
+        and max(after.values()) <= MAX_QUANTITY
+        and unsellable <= on_hand
+        and (available >= 0 or is_backorder_allowed)
+    ):
+        return  # the common case, decided without building any message
     where = f"{change.variant.sku} at {change.warehouse.code}"
     for name, value in after.items():
         if value > MAX_QUANTITY:
             raise InvalidQuantity(f"{where}: {name} would exceed {MAX_QUANTITY}.", {"field": name})
-    if after["on_hand"] < 0:
+    if on_hand < 0:
         raise InsufficientStock(
-            f"{where}: only {current['on_hand']} on hand, short by {-after['on_hand']}.",
-            {"short_by": -after["on_hand"], "quantity": "on_hand"},
+            f"{where}: only {current['on_hand']} on hand, short by {-on_hand}.",
+            {"short_by": -on_hand, "quantity": "on_hand"},
         )
     for name in ("reserved", "unsellable", "safety_stock", "inbound"):
         if after[name] < 0:
@@ -448,21 +458,18 @@ def _check_balance(
                 f"{where}: {name.replace('_', ' ')} cannot go below zero.",
                 {"short_by": -after[name], "quantity": name},
             )
-    if after["unsellable"] > after["on_hand"]:
+    if unsellable > on_hand:
         raise InsufficientStock(
-            f"{where}: unsellable ({after['unsellable']}) "
-            f"cannot exceed on hand ({after['on_hand']}).",
-            {"short_by": after["unsellable"] - after["on_hand"], "quantity": "unsellable"},
+            f"{where}: unsellable ({unsellable}) cannot exceed on hand ({on_hand}).",
+            {"short_by": unsellable - on_hand, "quantity": "unsellable"},
         )
-    available = after["on_hand"] - after["reserved"] - after["unsellable"] - after["safety_stock"]
-    if available < 0 and not is_backorder_allowed:
-        raise InsufficientStock(
-            f"{where}: this would leave {available} available "
-            f"(on hand {after['on_hand']}, reserved {after['reserved']}, "
-            f"unsellable {after['unsellable']}, safety {after['safety_stock']}) "
-            "and the variant does not allow backorders.",
-            {"short_by": -available, "quantity": "available"},
-        )
+    raise InsufficientStock(
+        f"{where}: this would leave {available} available "
+        f"(on hand {on_hand}, reserved {reserved}, "
+        f"unsellable {unsellable}, safety {safety_stock}) "
+        "and the variant does not allow backorders.",
+        {"short_by": -available, "quantity": "available"},
+    )
 
 
 def _write(
@@ -533,15 +540,17 @@ def _write(
     ]
 
 
+# Below this many rows one INSERT … SELECT FROM unnest is cheaper than starting a COPY.
+COPY_THRESHOLD = 100
+
+
 def _insert_rows_postgres(rows: list[dict], shared: dict) -> None:
-    """One INSERT … SELECT FROM unnest(arrays): a handful of parameters for any row count.
+    """Write the ledger rows: COPY for a large batch, one INSERT from arrays for a small one.
 
     Ids are drawn from the table's sequence first, so each row knows its id without
     relying on the order of RETURNING.
     """
     columns = [name for name, _ in ROW_COLUMNS]
-    arrays = [[row[name] for row in rows] for name in columns]
-    types = [kind for _, kind in ROW_COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT nextval(pg_get_serial_sequence('{MOVEMENT_TABLE}', 'id')) "
@@ -549,16 +558,24 @@ def _insert_rows_postgres(rows: list[dict], shared: dict) -> None:
             [len(rows)],
         )
         ids = [movement_id for (movement_id,) in cursor.fetchall()]
-        unnest = ", ".join(f"%s::{kind}[]" for kind in ["bigint", *types])
-        targets = ", ".join(["id", *columns, *SHARED_COLUMNS])
+        for row, movement_id in zip(rows, ids, strict=True):
+            row["id"] = movement_id
+        targets = ["id", *columns, *SHARED_COLUMNS]
+        if len(rows) >= COPY_THRESHOLD:
+            with cursor.cursor.copy(
+                f"COPY {MOVEMENT_TABLE} ({', '.join(targets)}) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row([row[name] for name in targets])
+            return
+        arrays = [[row[name] for row in rows] for name in ["id", *columns]]
+        unnest = ", ".join(f"%s::{kind}[]" for kind in ["bigint", *(k for _, k in ROW_COLUMNS)])
         shared_values = ", ".join(["%s"] * len(SHARED_COLUMNS))
         cursor.execute(
-            f"INSERT INTO {MOVEMENT_TABLE} ({targets}) "
+            f"INSERT INTO {MOVEMENT_TABLE} ({', '.join(targets)}) "
             f"SELECT batch.*, {shared_values} FROM unnest({unnest}) AS batch",
-            [*(shared[name] for name in SHARED_COLUMNS), ids, *arrays],
+            [*(shared[name] for name in SHARED_COLUMNS), *arrays],
         )
-    for row, movement_id in zip(rows, ids, strict=True):
-        row["id"] = movement_id
 
 
 def _update_levels_postgres(
