@@ -337,3 +337,156 @@ def stock_history(variant: Variant, *, days: int = 90) -> list[HistorySeries]:
             )
         )
     return series
+
+
+# --- Live dashboard -------------------------------------------------------------------------
+# Imported here rather than at the top so this section stays one appended block; hoist them
+# when the module is next reorganised.
+from django.db.models import Count, Exists, OuterRef  # noqa: E402
+
+from stock.models import MovementKind, Order, StockMovement  # noqa: E402
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseKpis:
+    warehouse_id: int
+    code: str
+    name: str
+    is_active: bool
+    skus: int  # levels, i.e. variants stocked or once stocked here
+    on_hand: int
+    reserved: int
+    inbound: int
+    out_of_stock: int
+    low_stock: int
+
+
+def warehouse_kpis(*, warehouse_ids: Iterable[int] | None = None) -> list[WarehouseKpis]:
+    """Per warehouse (by code), in one aggregate query: levels, units on hand, reserved and
+    inbound, and how many levels are out of stock or low, exactly as `levels_with_status`
+    decides them. Warehouses without levels are listed with zeros."""
+    threshold = Coalesce("levels__low_stock_threshold", "levels__variant__low_stock_threshold")
+    warehouses = Warehouse.objects.order_by("code")
+    if warehouse_ids is not None:
+        warehouses = warehouses.filter(pk__in=list(warehouse_ids))
+    rows = warehouses.values("pk", "code", "name", "is_active").annotate(
+        skus=Count("levels"),
+        on_hand=Coalesce(Sum("levels__on_hand"), 0),
+        reserved=Coalesce(Sum("levels__reserved"), 0),
+        inbound=Coalesce(Sum("levels__inbound"), 0),
+        out_of_stock=Count(
+            "levels",
+            filter=Q(levels__available__lte=0, levels__is_backorder_allowed=False),
+        ),
+        low_stock=Count(
+            "levels", filter=Q(levels__available__gt=0, levels__available__lte=threshold)
+        ),
+    )
+    return [
+        WarehouseKpis(warehouse_id=row.pop("pk"), code=row.pop("code"), name=row.pop("name"), **row)
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityLine:
+    sku: str
+    warehouse_code: str
+    delta_on_hand: int
+    delta_reserved: int
+    delta_unsellable: int
+    on_hand_after: int
+
+    @property
+    def units(self) -> int:
+        """How many units moved, whichever quantity they moved in."""
+        return abs(self.delta_on_hand or self.delta_reserved or self.delta_unsellable)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEntry:
+    """One line of the activity feed: a movement, several of one document, or a payment."""
+
+    key: str  # stable from one read to the next: the feed line's element id
+    at: datetime
+    kind: str  # a MovementKind value, or "paid"
+    is_expiry: bool  # a release because the hold ran out, not a cancellation
+    document: str
+    actor: str
+    lines: list[ActivityLine]
+
+
+def recent_activity(*, warehouse_id: int | None = None, limit: int = 30) -> list[ActivityEntry]:
+    """The newest movements and order payments, newest first, in two queries.
+
+    Movements that one write recorded for one document (an order's lines, say) form one
+    entry. Payments move no stock, so they come from the orders themselves.
+    """
+    movements = StockMovement.objects.select_related("variant", "warehouse").order_by(
+        "-recorded_at", "-id"
+    )
+    if warehouse_id is not None:
+        movements = movements.filter(warehouse_id=warehouse_id)
+    entries: list[ActivityEntry] = []
+    group: list[StockMovement] = []
+
+    def close_group() -> None:
+        if not group:
+            return
+        first = group[-1]  # the oldest of the group has the lowest id: a stable key
+        entries.append(
+            ActivityEntry(
+                key=f"m{first.pk}",
+                at=first.recorded_at,
+                kind=first.kind,
+                is_expiry=first.kind == MovementKind.RELEASE and first.note == "hold expired",
+                document=first.document,
+                actor=first.actor_label,
+                lines=[
+                    ActivityLine(
+                        sku=movement.variant.sku,
+                        warehouse_code=movement.warehouse.code,
+                        delta_on_hand=movement.delta_on_hand,
+                        delta_reserved=movement.delta_reserved,
+                        delta_unsellable=movement.delta_unsellable,
+                        on_hand_after=movement.on_hand_after,
+                    )
+                    for movement in reversed(group)
+                ],
+            )
+        )
+        group.clear()
+
+    for movement in movements[: limit * 3]:
+        if group and not (
+            movement.document
+            and (movement.document, movement.kind, movement.recorded_at)
+            == (group[0].document, group[0].kind, group[0].recorded_at)
+        ):
+            close_group()
+        group.append(movement)
+    close_group()
+    entries = entries[:limit]
+
+    oldest = entries[-1].at if len(entries) == limit else None
+    payments = Order.objects.select_related("channel").filter(paid_at__isnull=False)
+    if oldest is not None:
+        payments = payments.filter(paid_at__gte=oldest)
+    if warehouse_id is not None:
+        payments = payments.filter(
+            Exists(Allocation.objects.filter(line__order=OuterRef("pk"), warehouse_id=warehouse_id))
+        )
+    for order in payments.order_by("-paid_at")[:limit]:
+        entries.append(
+            ActivityEntry(
+                key=f"paid{order.pk}",
+                at=order.paid_at,
+                kind="paid",
+                is_expiry=False,
+                document=order.document,
+                actor=order.actor_label,
+                lines=[],
+            )
+        )
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]
