@@ -1,0 +1,27 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from stock import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("stock/", views.stock_table, name="stock"),
+    path("variants/<str:sku>/", views.variant_detail, name="variant"),
+    path("variants/<str:sku>/adjust/", views.adjust, name="adjust"),
+    path("variants/<str:sku>/count/", views.count, name="count"),
+    path("variants/<str:sku>/force/", views.force_status, name="force-status"),
+    path("variants/<str:sku>/unforce/", views.unforce_status, name="unforce-status"),
+    path("orders/", views.orders, name="orders"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="stock/login.html",
+            redirect_authenticated_user=True,
+            next_page="dashboard:overview",
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
+]

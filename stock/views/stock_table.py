@@ -1,0 +1,166 @@
+"""The stock table: every (variant, warehouse) level, filtered, sorted and paged.
+
+Built for 500,000 levels: no COUNT(*) (a page knows only whether another follows, by
+reading one row more), every sort ends on a unique key so pages never overlap, and the
+search looks variants up first so the level table is reached through its
+(variant, warehouse) index. A page costs the same few queries whatever its size.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+
+from stock.forms import StockFilterForm
+from stock.models import StockLevel, StockStatus, Variant
+from stock.selectors import levels_with_status, stock_levels
+from stock.views.access import dashboard_view
+from stock.views.fragments import StockRow, stock_rows
+from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
+
+# Ties are broken by a unique key, so OFFSET pages are stable.
+SORT_ORDERS: dict[str, tuple[str, ...]] = {
+    "sku": ("variant__sku", "warehouse__code"),
+    "product": ("variant__product__name", "variant__sku", "warehouse__code"),
+    "warehouse": ("warehouse__code", "variant__sku"),
+    "on_hand": ("on_hand", "pk"),
+    "reserved": ("reserved", "pk"),
+    "available": ("available", "pk"),
+    "inbound": ("inbound", "pk"),
+}
+COLUMNS = [
+    ("sku", "SKU / product"),
+    ("warehouse", "Warehouse"),
+    ("on_hand", "On hand"),
+    ("reserved", "Reserved"),
+    ("available", "Available"),
+    ("inbound", "Inbound"),
+]
+DEFAULTS = {"q": "", "warehouse": None, "channel": None, "status": "", "sort": "sku", "size": 50}
+
+
+@dataclass(frozen=True, slots=True)
+class SortHeader:
+    key: str
+    label: str
+    url: str
+    direction: str  # "ascending", "descending" or "none" (aria-sort)
+
+
+@dataclass(frozen=True, slots=True)
+class StockPage:
+    rows: list[StockRow]
+    number: int
+    size: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.number - 1) * self.size + len(self.rows)
+
+
+def filtered_levels(values: dict) -> QuerySet[StockLevel]:
+    levels = stock_levels()
+    if values["warehouse"] is not None:
+        levels = levels.filter(warehouse_id=values["warehouse"])
+    if values["channel"] is not None:
+        linked = ChannelWarehouse.objects.filter(channel_id=values["channel"])
+        levels = levels.filter(warehouse_id__in=linked.values("warehouse_id"))
+    if values["status"]:
+        levels = levels_with_status(levels, values["status"])
+    if values["q"]:
+        query = values["q"]
+        matching = Variant.objects.filter(
+            Q(sku__icontains=query) | Q(product__name__icontains=query)
+        )
+        levels = levels.filter(variant_id__in=matching.values("pk"))
+    return levels
+
+
+def stock_page(values: dict) -> StockPage:
+    sort = values["sort"]
+    name = sort.removeprefix("-")
+    order = SORT_ORDERS[name]
+    if sort.startswith("-"):
+        order = tuple(f"-{column}" for column in order)
+    size, number = values["size"], values["page"]
+    start = (number - 1) * size
+    # One row more than the page tells whether a next page exists, without counting.
+    levels = list(filtered_levels(values).order_by(*order)[start : start + size + 1])
+    return StockPage(
+        rows=stock_rows(levels[:size]), number=number, size=size, has_next=len(levels) > size
+    )
+
+
+def _query(values: dict, **changes) -> str:
+    merged = {**values, **changes}
+    shown = {
+        name: value
+        for name, value in merged.items()
+        if value not in (None, "") and (name == "page" or DEFAULTS.get(name) != value)
+    }
+    if shown.get("page") == 1:
+        del shown["page"]
+    return "?" + urlencode(shown) if shown else "?"
+
+
+def sort_headers(values: dict) -> list[SortHeader]:
+    current = values["sort"]
+    headers = []
+    for key, label in COLUMNS:
+        if current == key:
+            direction, next_sort = "ascending", f"-{key}"
+        elif current == f"-{key}":
+            direction, next_sort = "descending", key
+        else:
+            direction, next_sort = "none", key
+        headers.append(
+            SortHeader(
+                key=key,
+                label=label,
+                url=_query(values, sort=next_sort, page=1),
+                direction=direction,
+            )
+        )
+    return headers
+
+
+@dashboard_view
+def stock_table(request: HttpRequest) -> HttpResponse:
+    warehouses = list(Warehouse.objects.order_by("code"))
+    channels = list(SalesChannel.objects.order_by("code"))
+    form = StockFilterForm(request.GET, warehouses=warehouses, channels=channels)
+    values = form.values()
+    page = stock_page(values)
+    link_values = {name: values[name] for name in DEFAULTS}
+    context = {
+        "form": form,
+        "values": values,
+        "warehouses": warehouses,
+        "channels": channels,
+        "statuses": StockStatus.choices,
+        "page": page,
+        "headers": sort_headers(link_values),
+        "previous_url": _query(link_values, page=page.number - 1),
+        "next_url": _query(link_values, page=page.number + 1),
+        "self_url": request.path + _query(link_values, page=page.number),
+        "live_url": "/ws/live/stock/",
+    }
+    if request.htmx and request.htmx.target == "stock-results":
+        response = render(request, "stock/partials/stock_results.html", context)
+    else:
+        response = render(request, "stock/stock.html", context)
+    # The same URL answers a fragment or a page: caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response

@@ -1,0 +1,710 @@
+"""The live dashboard's pages and HTMX endpoints: who sees what, the stock table's queries,
+and the forms that change stock through the services."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from stock.models import ForcedStatus, MovementSource, ReasonCode, StockLevel, StockMovement
+from stock.selectors import warehouse_kpis
+from stock.services import adjust_stock, force_status
+from stock.services.orders import pay_order
+from tests.stock.factories import (
+    SYSTEM,
+    Balance,
+    ProductFactory,
+    VariantFactory,
+    balance_of,
+    channel_selling_from,
+    ledger_ids,
+    place,
+    reserved,
+    stocked,
+)
+from tests.warehouses.factories import WarehouseFactory
+from warehouses.access import Role
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["/", "/stock/", "/orders/", "/variants/PCL-Q-WHT/"]
+
+
+def signed_in(role: Role | None, *, username: str = "person", warehouses=()) -> Client:
+    user = get_user_model().objects.create_user(username=username, password="unused")
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role.value))
+    for warehouse in warehouses:
+        warehouse.assigned_users.add(user)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def htmx(target: str) -> dict:
+    return {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": target}
+
+
+def row_ids(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<tr id="level-(\d+)"', html)]
+
+
+def field_errors(html: str, field_id: str) -> list[str]:
+    """Error messages Django renders for one field (the list tied to it by its id)."""
+    found = re.search(rf'<ul class="errorlist" id="{field_id}_error">(.*?)</ul>', html, re.S)
+    return re.findall(r"<li>(.*?)</li>", found.group(1)) if found else []
+
+
+@pytest.fixture
+def baltimore():
+    return WarehouseFactory(code="BAL", name="Baltimore")
+
+
+@pytest.fixture
+def berlin():
+    return WarehouseFactory(code="BER", name="Berlin")
+
+
+@pytest.fixture
+def variant():
+    return VariantFactory(sku="PCL-Q-WHT", product=ProductFactory(name="Percale sheet set"))
+
+
+@pytest.fixture
+def level(variant, baltimore):
+    return stocked(variant, baltimore, 10)
+
+
+@pytest.fixture
+def ops():
+    return signed_in(Role.OPS_STAFF, username="ops")
+
+
+# --- Who may see what --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_anonymous_visitor_is_sent_to_sign_in(path, level):
+    response = Client().get(path)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/login/?next={path}"
+
+
+@pytest.mark.parametrize("role", [Role.OPS_STAFF, Role.WAREHOUSE_MANAGER, Role.VIEWER])
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_renders_for_each_dashboard_role(role, path, level):
+    response = signed_in(role).get(path)
+
+    assert response.status_code == 200
+    assert b'id="live-status"' in response.content
+    assert b'ws-connect="/ws/live/' in response.content
+
+
+@pytest.mark.parametrize("role", [Role.INTEGRATION, None])
+@pytest.mark.parametrize("path", PAGES)
+def test_integrations_and_users_without_a_role_are_refused(role, path, level):
+    response = signed_in(role).get(path)
+
+    assert response.status_code == 403
+    assert b'data-testid="forbidden"' in response.content
+
+
+def test_sign_in_page_signs_a_viewer_in_and_returns_to_the_page(level):
+    get_user_model().objects.create_user(username="vera", password="s3cret-pass").groups.add(
+        Group.objects.get(name=Role.VIEWER.value)
+    )
+    client = Client()
+
+    response = client.post(
+        "/login/", {"username": "vera", "password": "s3cret-pass", "next": "/stock/"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/stock/"
+    assert client.get("/stock/").status_code == 200
+
+
+def test_the_other_entry_points_still_answer(ops):
+    assert Client().get("/healthz").status_code in (200, 503)
+    assert Client().get("/admin/login/").status_code == 200
+    assert Client().get("/api/v1/warehouses/").status_code in (401, 403)
+
+
+def test_viewer_sees_the_figures_but_no_form(variant, level):
+    response = signed_in(Role.VIEWER).get(f"/variants/{variant.sku}/")
+
+    assert b'data-testid="read-only-notice"' in response.content
+    assert b'id="adjust-form"' not in response.content
+    assert b'id="count-form"' not in response.content
+    assert b'id="force-form"' not in response.content
+
+
+def test_manager_sees_stock_forms_for_their_warehouses_only_and_no_force_form(
+    variant, level, baltimore, berlin
+):
+    response = signed_in(Role.WAREHOUSE_MANAGER, warehouses=[berlin]).get(
+        f"/variants/{variant.sku}/"
+    )
+    html = response.content.decode()
+
+    adjust_select = re.search(r'<select name="adjust-warehouse".*?</select>', html, re.S).group(0)
+    assert re.findall(r'<option value="(\d+)"', adjust_select) == [str(berlin.pk)]
+    assert 'id="count-form"' in html
+    assert 'id="force-form"' not in html
+
+
+def test_ops_sees_every_form(variant, level, ops):
+    html = ops.get(f"/variants/{variant.sku}/").content.decode()
+
+    assert 'id="adjust-form"' in html
+    assert 'id="count-form"' in html
+    assert 'id="force-form"' in html
+
+
+def test_unknown_sku_is_a_404_page(ops):
+    response = ops.get("/variants/NO-SUCH-SKU/")
+
+    assert response.status_code == 404
+    assert b"No variant has the SKU" in response.content
+
+
+# --- Overview -------------------------------------------------------------------------------------
+
+
+def test_warehouse_kpis_count_each_warehouse_in_one_query(
+    baltimore, berlin, django_assert_num_queries
+):
+    low = VariantFactory(low_stock_threshold=5)
+    stocked(low, baltimore, 3)  # low: 0 < 3 <= 5
+    empty = VariantFactory()
+    stocked(empty, baltimore, 2)
+    adjust_stock(variant=empty, warehouse=baltimore, delta=-2, reason=ReasonCode.LOST, actor=SYSTEM)
+    plenty = VariantFactory(low_stock_threshold=5)
+    stocked(plenty, baltimore, 40)
+    reserved(plenty, baltimore, 15)
+
+    with django_assert_num_queries(1):
+        kpis = {kpi.code: kpi for kpi in warehouse_kpis()}
+
+    bal = kpis["BAL"]
+    assert (bal.skus, bal.on_hand, bal.reserved, bal.inbound) == (3, 43, 15, 0)
+    assert (bal.out_of_stock, bal.low_stock) == (1, 1)
+    ber = kpis["BER"]
+    assert (ber.skus, ber.on_hand, ber.out_of_stock, ber.low_stock) == (0, 0, 0, 0)
+
+
+def test_overview_shows_a_card_per_warehouse_and_the_latest_activity(ops, level, variant, berlin):
+    adjust_stock(variant=variant, warehouse=level.warehouse, delta=-4, reason="lost", actor=SYSTEM)
+
+    html = ops.get("/").content.decode()
+
+    assert html.count('data-testid="kpi-card"') == 2
+    baltimore_card = re.search(
+        r'<article id="kpi-\d+"[^>]*data-warehouse="BAL".*?</article>', html, re.S
+    )
+    assert "<dt>On hand</dt><dd>6</dd>" in baltimore_card.group(0)
+    items = re.findall(r'<li id="activity-(\w+)"', html)
+    assert len(items) == 2  # the receipt and the adjustment, newest first
+    first = re.search(r'data-testid="activity-item">.*?</li>', html, re.S).group(0)
+    assert "Adjusted" in first and "-4, on hand 6" in first
+
+
+def test_overview_filtered_to_a_warehouse_shows_only_its_card_and_activity(
+    ops, level, variant, berlin
+):
+    stocked(variant, berlin, 7)
+
+    html = ops.get(f"/?warehouse={berlin.pk}").content.decode()
+
+    assert html.count('data-testid="kpi-card"') == 1
+    assert 'data-warehouse="BER"' in html
+    assert "at BAL" not in html and "at BER" in html
+    assert f'ws-connect="/ws/live/overview/?warehouse={berlin.pk}"' in html
+
+
+def test_overview_lists_an_order_payment(ops, level, variant, baltimore):
+    channel = channel_selling_from(baltimore, code="north-america", name="North America")
+    pay_order(order=place(channel, "A-1", (variant.sku, 2)).order, actor=SYSTEM)
+
+    html = ops.get("/").content.decode()
+
+    assert "Order paid" in html and "order north-america/A-1" in html
+    assert "Order placed" in html and "2 \N{MULTIPLICATION SIGN} " in html
+
+
+# --- Stock table ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def grid(baltimore, berlin):
+    """Three variants in two warehouses, with different figures."""
+    sheets = ProductFactory(name="Sateen sheet set")
+    pillows = ProductFactory(name="Flannel pillowcase")
+    levels = {
+        "A-BAL": stocked(VariantFactory(sku="STN-A", product=sheets), baltimore, 30),
+        "B-BAL": stocked(VariantFactory(sku="STN-B", product=sheets), baltimore, 2),
+        "C-BAL": stocked(VariantFactory(sku="FLN-C", product=pillows), baltimore, 12),
+    }
+    for key, level in list(levels.items()):
+        levels[key.replace("BAL", "BER")] = stocked(level.variant, berlin, 5)
+    adjust_stock(
+        variant=levels["B-BAL"].variant,
+        warehouse=baltimore,
+        delta=-2,
+        reason=ReasonCode.LOST,
+        actor=SYSTEM,
+    )
+    return {key: StockLevel.objects.get(pk=level.pk) for key, level in levels.items()}
+
+
+def test_stock_table_lists_one_row_per_level_by_sku_then_warehouse(ops, grid):
+    html = ops.get("/stock/").content.decode()
+
+    assert row_ids(html) == [
+        grid[key].pk for key in ("C-BAL", "C-BER", "A-BAL", "A-BER", "B-BAL", "B-BER")
+    ]
+
+
+def test_stock_row_shows_every_figure_status_and_forced_status(ops, grid):
+    force_status(
+        variant=grid["B-BAL"].variant,
+        status=ForcedStatus.Forced.IN_STOCK,
+        reason="incoming",
+        actor=SYSTEM,
+    )
+
+    html = ops.get("/stock/?q=STN-B&warehouse=" + str(grid["B-BAL"].warehouse_id)).content.decode()
+
+    row = re.search(rf'<tr id="level-{grid["B-BAL"].pk}".*?</tr>', html, re.S).group(0)
+    cells = dict(re.findall(r'data-field="(\w+)"[^>]*>(.*?)</t[dh]>', row, re.S))
+    text = {
+        name: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", value)).strip()
+        for name, value in cells.items()
+    }
+    assert (text["on_hand"], text["reserved"], text["available"], text["inbound"]) == (
+        "0",
+        "0",
+        "0",
+        "0",
+    )
+    assert text["status"] == "✕ Out of stock"
+    assert text["forced"] == "⚑ Forced in stock · all channels"
+    assert f'data-version="{grid["B-BAL"].version}"' in row
+
+
+def test_stock_table_filters_by_warehouse(ops, grid, berlin):
+    html = ops.get(f"/stock/?warehouse={berlin.pk}").content.decode()
+
+    assert row_ids(html) == [grid[key].pk for key in ("C-BER", "A-BER", "B-BER")]
+
+
+def test_stock_table_filters_by_channel(ops, grid, berlin):
+    channel = channel_selling_from(berlin, code="europe", name="Europe")
+
+    html = ops.get(f"/stock/?channel={channel.pk}").content.decode()
+
+    assert row_ids(html) == [grid[key].pk for key in ("C-BER", "A-BER", "B-BER")]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("out_of_stock", ["B-BAL"]),
+        ("low_stock", ["C-BER", "A-BER", "B-BER"]),
+        ("in_stock", ["C-BAL", "A-BAL"]),
+    ],
+)
+def test_stock_table_filters_by_status(ops, grid, status, expected):
+    html = ops.get(f"/stock/?status={status}").content.decode()
+
+    assert row_ids(html) == [grid[key].pk for key in expected]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("stn-a", ["A-BAL", "A-BER"]),
+        ("flannel", ["C-BAL", "C-BER"]),
+        ("nothing-like-this", []),
+    ],
+)
+def test_stock_table_searches_sku_and_product_name(ops, grid, query, expected):
+    html = ops.get(f"/stock/?q={query}").content.decode()
+
+    assert row_ids(html) == [grid[key].pk for key in expected]
+
+
+def test_stock_table_sorts_by_available_descending(ops, grid):
+    html = ops.get("/stock/?sort=-available").content.decode()
+
+    # Ties (the three Berlin levels at 5) fall back to the primary key, descending too.
+    available = [grid[key] for key in ("A-BAL", "C-BAL", "C-BER", "B-BER", "A-BER", "B-BAL")]
+    assert row_ids(html) == [level.pk for level in available]
+    assert re.search(r'aria-sort="descending"[^>]*>\s*<a href="\?sort=available"', html)
+
+
+def test_stock_table_pages_without_counting(ops, baltimore):
+    levels = [stocked(VariantFactory(sku=f"P-{n:03d}"), baltimore, 1) for n in range(30)]
+
+    with CaptureQueriesContext(connection) as queries:
+        first = ops.get("/stock/?size=25").content.decode()
+    second = ops.get("/stock/?size=25&page=2").content.decode()
+
+    assert row_ids(first) == [level.pk for level in levels[:25]]
+    assert row_ids(second) == [level.pk for level in levels[25:]]
+    assert 'id="stock-next" rel="next" href="?size=25&amp;page=2"' in first
+    assert 'id="stock-next"' not in second
+    assert "Page 2 · rows 26\N{EN DASH}30" in second
+    assert not any("COUNT(" in query["sql"].upper() for query in queries.captured_queries)
+
+
+def test_stock_table_ignores_malformed_filters(ops, grid):
+    html = ops.get("/stock/?warehouse=abc&status=nope&sort=price&page=-3&size=7").content.decode()
+
+    assert len(row_ids(html)) == 6
+    assert "Page 1" in html
+
+
+def test_stock_table_answers_htmx_with_the_results_fragment_only(ops, grid):
+    response = ops.get("/stock/?q=STN", **htmx("stock-results"))
+    html = response.content.decode()
+
+    assert html.startswith('<section id="stock-results"')
+    assert "<html" not in html
+    assert len(row_ids(html)) == 4
+    assert 'hx-get="/stock/?q=STN"' in html  # what a resync after a reconnect re-fetches
+    assert "HX-Request" in response["Vary"]
+
+
+def test_stock_table_query_count_does_not_grow_with_rows(ops, baltimore):
+    for n in range(2):
+        stocked(VariantFactory(sku=f"FEW-{n}"), baltimore, 1)
+    for n in range(20):
+        stocked(VariantFactory(sku=f"MANY-{n:02d}"), baltimore, 1)
+    force_status(
+        variant=StockLevel.objects.first().variant, status="in_stock", reason="r", actor=SYSTEM
+    )
+
+    with CaptureQueriesContext(connection) as few:
+        few_html = ops.get("/stock/?q=FEW").content.decode()
+    with CaptureQueriesContext(connection) as many:
+        many_html = ops.get("/stock/?q=MANY").content.decode()
+
+    assert (len(row_ids(few_html)), len(row_ids(many_html))) == (2, 20)
+    assert len(few.captured_queries) == len(many.captured_queries)
+
+
+# --- Forms ---------------------------------------------------------------------------------------
+
+
+def adjust(client, variant, **fields):
+    data = {f"adjust-{name}": value for name, value in fields.items()}
+    return client.post(f"/variants/{variant.sku}/adjust/", data, **htmx("adjust-form"))
+
+
+def count(client, variant, **fields):
+    data = {f"count-{name}": value for name, value in fields.items()}
+    return client.post(f"/variants/{variant.sku}/count/", data, **htmx("count-form"))
+
+
+def test_adjustment_goes_through_the_service_as_the_user_with_its_reason(
+    ops, variant, level, baltimore
+):
+    response = adjust(
+        ops, variant, warehouse=baltimore.pk, delta="-3", reason="damaged", note="forklift"
+    )
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert balance_of(level) == Balance(on_hand=7, version=2)
+    movement = StockMovement.objects.latest("pk")
+    assert (movement.kind, movement.delta_on_hand, movement.reason, movement.note) == (
+        "adjustment",
+        -3,
+        "damaged",
+        "forklift",
+    )
+    assert (movement.source, movement.actor_label, movement.actor_kind) == (
+        MovementSource.MANUAL,
+        "ops",
+        "user",
+    )
+    assert f"on hand 10 → 7 (\N{MINUS SIGN}3), recorded as movement #{movement.pk}" in html
+    assert html.startswith('<form id="adjust-form"')
+    row = re.search(rf'<tr id="warehouse-level-{level.pk}"[^>]*>', html).group(0)
+    assert 'hx-swap-oob="true"' in row and 'data-version="2"' in row
+    assert '<section id="variant-chart"' in html
+
+
+@pytest.mark.parametrize(
+    ("fields", "field_id", "message"),
+    [
+        ({"delta": "abc"}, "id_adjust-delta", "Enter a whole number."),
+        ({"delta": "1.5"}, "id_adjust-delta", "Enter a whole number."),
+        ({"delta": "0"}, "id_adjust-delta", "Enter a change other than zero."),
+        (
+            {"delta": "2000000000"},
+            "id_adjust-delta",
+            "Ensure this value is less than or equal to 1000000000.",
+        ),
+        ({"reason": ""}, "id_adjust-reason", "This field is required."),
+        (
+            {"reason": "order"},
+            "id_adjust-reason",
+            "Select a valid choice. order is not one of the available choices.",
+        ),
+        (
+            {"reason": "other", "note": "  "},
+            "id_adjust-note",
+            "Explain the change: the reason “Other” needs a note.",
+        ),
+        (
+            {"delta": "-11"},
+            "id_adjust-delta",
+            "PCL-Q-WHT at BAL: only 10 on hand, short by 1.",
+        ),
+    ],
+)
+def test_bad_adjustment_is_refused_next_to_its_field_and_changes_nothing(
+    ops, variant, level, baltimore, fields, field_id, message
+):
+    before = ledger_ids()
+    data = {"warehouse": baltimore.pk, "delta": "2", "reason": "found", "note": "", **fields}
+
+    response = adjust(ops, variant, **data)
+    html = response.content.decode()
+
+    assert response.status_code == 422
+    assert html.startswith('<form id="adjust-form"')
+    assert field_errors(html, field_id) == [message]
+    assert re.search(
+        rf'id="{field_id}"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="{field_id}"', html
+    )
+    assert "Nothing was changed" in html
+    assert balance_of(level) == Balance(on_hand=10, version=1)
+    assert ledger_ids() == before
+
+
+def test_manager_cannot_adjust_a_warehouse_outside_their_scope(variant, level, baltimore, berlin):
+    manager = signed_in(Role.WAREHOUSE_MANAGER, username="berlin-manager", warehouses=[berlin])
+    before = ledger_ids()
+
+    response = adjust(manager, variant, warehouse=baltimore.pk, delta="5", reason="found")
+
+    assert response.status_code == 422
+    assert field_errors(response.content.decode(), "id_adjust-warehouse") == [
+        "Select a valid choice. That choice is not one of the available choices."
+    ]
+    assert balance_of(level) == Balance(on_hand=10, version=1)
+    assert ledger_ids() == before
+
+
+def test_manager_adjusts_their_own_warehouse(variant, berlin):
+    berlin_level = stocked(variant, berlin, 4)
+    manager = signed_in(Role.WAREHOUSE_MANAGER, username="berlin-manager", warehouses=[berlin])
+
+    response = adjust(manager, variant, warehouse=berlin.pk, delta="5", reason="found")
+
+    assert response.status_code == 200
+    assert balance_of(berlin_level) == Balance(on_hand=9, version=2)
+
+
+def test_viewer_posting_an_adjustment_is_refused_and_changes_nothing(variant, level, baltimore):
+    viewer = signed_in(Role.VIEWER, username="viewer")
+    before = ledger_ids()
+
+    response = adjust(viewer, variant, warehouse=baltimore.pk, delta="5", reason="found")
+
+    assert response.status_code == 403
+    assert "Your role may only read stock; nothing was changed." in response.content.decode()
+    assert balance_of(level) == Balance(on_hand=10, version=1)
+    assert ledger_ids() == before
+
+
+def test_adjustment_without_htmx_redirects_back_to_the_page(ops, variant, level, baltimore):
+    response = ops.post(
+        f"/variants/{variant.sku}/adjust/",
+        {"adjust-warehouse": baltimore.pk, "adjust-delta": "1", "adjust-reason": "found"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/variants/{variant.sku}/"
+    assert balance_of(level) == Balance(on_hand=11, version=2)
+
+
+def test_count_records_the_variance(ops, variant, level, baltimore):
+    response = count(ops, variant, warehouse=baltimore.pk, counted="8", reason="cycle_count")
+
+    assert response.status_code == 200
+    assert balance_of(level) == Balance(on_hand=8, version=2)
+    movement = StockMovement.objects.latest("pk")
+    assert (movement.kind, movement.delta_on_hand, movement.reason) == ("count", -2, "cycle_count")
+    assert "counted 8, the books said 10; variance \N{MINUS SIGN}2" in response.content.decode()
+
+
+def test_count_matching_the_books_writes_nothing_and_says_so(ops, variant, level, baltimore):
+    before = ledger_ids()
+
+    response = count(ops, variant, warehouse=baltimore.pk, counted="10", reason="stocktake")
+
+    assert response.status_code == 200
+    assert "the count matches the 10 on hand; nothing to record" in response.content.decode()
+    assert ledger_ids() == before
+
+
+@pytest.mark.parametrize(
+    ("counted", "message"),
+    [("-1", "Ensure this value is greater than or equal to 0."), ("", "This field is required.")],
+)
+def test_bad_count_is_refused_and_changes_nothing(ops, variant, level, baltimore, counted, message):
+    before = ledger_ids()
+
+    response = count(ops, variant, warehouse=baltimore.pk, counted=counted, reason="stocktake")
+
+    assert response.status_code == 422
+    assert field_errors(response.content.decode(), "id_count-counted") == [message]
+    assert balance_of(level) == Balance(on_hand=10, version=1)
+    assert ledger_ids() == before
+
+
+def test_count_at_an_inactive_warehouse_is_refused(ops, variant, level, baltimore):
+    closed = WarehouseFactory(code="OLD", is_active=False)
+    before = ledger_ids()
+
+    response = count(ops, variant, warehouse=closed.pk, counted="3", reason="stocktake")
+
+    assert response.status_code == 422
+    assert field_errors(response.content.decode(), "id_count-warehouse") == [
+        "Select a valid choice. That choice is not one of the available choices."
+    ]
+    assert ledger_ids() == before
+
+
+def force(client, variant, **fields):
+    data = {f"force-{name}": value for name, value in fields.items()}
+    return client.post(f"/variants/{variant.sku}/force/", data, **htmx("force-form"))
+
+
+def test_ops_forces_a_status_on_one_channel_with_a_reason(ops, variant, level, baltimore):
+    channel = channel_selling_from(baltimore, code="europe", name="Europe")
+
+    response = force(ops, variant, channel=channel.pk, status="out_of_stock", reason="recall")
+
+    assert response.status_code == 200
+    forced = ForcedStatus.objects.get()
+    assert (forced.channel_id, forced.status, forced.reason, forced.actor_label) == (
+        channel.pk,
+        "out_of_stock",
+        "recall",
+        "ops",
+    )
+    html = response.content.decode()
+    assert "now shows “forced out of stock” on Europe" in html
+    assert '<section id="variant-forced" ' in html and "hx-swap-oob" in html
+
+
+@pytest.mark.parametrize(
+    ("fields", "field_id", "message"),
+    [
+        ({"reason": "   "}, "id_force-reason", "This field is required."),
+        ({"status": "maybe"}, "id_force-status", None),
+        ({"expires_at": "2001-01-01T10:00"}, "id_force-expires_at", "Pick a moment in the future."),
+        ({"expires_at": "tomorrow"}, "id_force-expires_at", "Enter a valid date/time."),
+    ],
+)
+def test_bad_force_is_refused_and_writes_nothing(ops, variant, level, fields, field_id, message):
+    data = {"channel": "", "status": "in_stock", "reason": "launch", "expires_at": "", **fields}
+
+    response = force(ops, variant, **data)
+
+    assert response.status_code == 422
+    errors = field_errors(response.content.decode(), field_id)
+    assert len(errors) == 1 and (message is None or errors == [message])
+    assert ForcedStatus.objects.count() == 0
+
+
+def test_manager_may_not_force_a_status(variant, level, berlin):
+    manager = signed_in(Role.WAREHOUSE_MANAGER, username="m", warehouses=[berlin])
+
+    response = force(manager, variant, channel="", status="in_stock", reason="launch")
+
+    assert response.status_code == 403
+    assert ForcedStatus.objects.count() == 0
+
+
+def test_ops_ends_an_override(ops, variant, level):
+    force_status(variant=variant, status="in_stock", reason="launch", actor=SYSTEM)
+
+    response = ops.post(
+        f"/variants/{variant.sku}/unforce/", {"channel": ""}, **htmx("variant-forced")
+    )
+
+    assert response.status_code == 200
+    ended = ForcedStatus.objects.get()
+    assert ended.ended_at is not None and ended.ended_by == "ops"
+    assert "The forced status on every channel has ended." in response.content.decode()
+
+
+def test_ending_an_override_that_is_gone_changes_nothing(ops, variant, level):
+    response = ops.post(
+        f"/variants/{variant.sku}/unforce/", {"channel": ""}, **htmx("variant-forced")
+    )
+
+    assert response.status_code == 422
+    assert "That override no longer exists; nothing was changed." in response.content.decode()
+
+
+def test_viewer_may_not_end_an_override(variant, level):
+    force_status(variant=variant, status="in_stock", reason="launch", actor=SYSTEM)
+
+    response = signed_in(Role.VIEWER).post(
+        f"/variants/{variant.sku}/unforce/", {"channel": ""}, **htmx("variant-forced")
+    )
+
+    assert response.status_code == 403
+    assert ForcedStatus.objects.get().ended_at is None
+
+
+# --- Variant detail and orders ------------------------------------------------------------------
+
+
+def test_variant_page_shows_each_warehouse_channels_chart_and_holding_orders(
+    ops, variant, level, baltimore, berlin
+):
+    stocked(variant, berlin, 6)
+    channel = channel_selling_from(baltimore, berlin, code="europe", name="Europe", safety_buffer=1)
+    place(channel, "E-7", (variant.sku, 3))
+
+    html = ops.get(f"/variants/{variant.sku}/").content.decode()
+
+    assert html.count('data-testid="variant-level-row"') == 2
+    assert '<span class="big" data-field="salable">12</span>' in html  # 7 + 6, less the buffer of 1
+    assert html.count('data-testid="history-chart"') == 2
+    assert 'data-warehouse="BAL" data-on-hand="10" data-available="7"' in html
+    assert "europe/E-7" in html and "3 at BAL" in html
+
+
+def test_orders_page_sorts_orders_into_their_sections(ops, variant, level, baltimore):
+    channel = channel_selling_from(baltimore, code="north-america", name="North America")
+    place(channel, "HOLD-1", (variant.sku, 1))
+    pay_order(order=place(channel, "PAID-1", (variant.sku, 1)).order, actor=SYSTEM)
+
+    html = ops.get("/orders/").content.decode()
+
+    sections = dict(re.findall(r'<section id="orders-(\w+)".*?</h2>(.*?)</section>', html, re.S))
+    assert "north-america/HOLD-1" in sections["placed"]
+    assert "data-countdown" in sections["placed"]
+    assert "north-america/PAID-1" in sections["paid"]
+    assert "HOLD-1" not in sections["paid"]
+    assert "No order has shipped yet." in sections["shipped"]
+
+
+def test_orders_page_answers_a_resync_with_its_region(ops):
+    response = ops.get("/orders/", **htmx("live-region"))
+
+    assert response.content.decode().startswith('<div id="live-region"')
