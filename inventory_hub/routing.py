@@ -1,2 +1,12 @@
-# WebSocket routes; the live dashboard's consumers are added here.
-websocket_urlpatterns: list = []
+"""WebSocket routes: the live dashboard's consumers (stock/consumers.py)."""
+
+from django.urls import path
+
+from stock import consumers
+
+websocket_urlpatterns = [
+    path("ws/live/overview/", consumers.OverviewConsumer.as_asgi()),
+    path("ws/live/stock/", consumers.StockTableConsumer.as_asgi()),
+    path("ws/live/variants/<int:variant_id>/", consumers.VariantConsumer.as_asgi()),
+    path("ws/live/orders/", consumers.OrdersConsumer.as_asgi()),
+]
