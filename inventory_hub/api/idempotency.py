@@ -11,6 +11,7 @@ import json
 from functools import wraps
 
 from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -19,6 +20,17 @@ from inventory_hub.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+
+KEY_PARAMETER = OpenApiParameter(
+    HEADER,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=f"1 to {MAX_KEY_LENGTH} characters of your choice, such as a UUID. The same "
+    "key with the same body replays the first answer (header Idempotent-Replayed: true) "
+    "without doing the work again; with another body it is refused (422). Keys are kept "
+    "at least IDEMPOTENCY_KEY_HOURS (24) hours. 5xx answers are not kept.",
+)
 
 
 class _DoNotStore(Exception):
@@ -63,7 +75,8 @@ def idempotent(view_method):
                 raise
         return _replay(request, key, fingerprint)
 
-    return wrapper
+    wrapper.takes_idempotency_key = True
+    return extend_schema(parameters=[KEY_PARAMETER])(wrapper)
 
 
 def _run(view, view_method, request, *args, **kwargs) -> Response:

@@ -49,9 +49,13 @@ class StrictIntegerField(serializers.IntegerField):
 class ErrorSerializer(serializers.Serializer):
     """The shape of every error, for the OpenAPI schema."""
 
-    class Body(serializers.Serializer):
-        code = serializers.CharField()
-        message = serializers.CharField()
-        details = serializers.JSONField(allow_null=True)
+    class ErrorBody(serializers.Serializer):
+        code = serializers.CharField(help_text="Stable and precise, such as insufficient_stock.")
+        message = serializers.CharField(help_text="For people; may change.")
+        details = serializers.JSONField(
+            allow_null=True,
+            help_text="Machine-readable specifics; for validation_error, "
+            "the message(s) of each field by name.",
+        )
 
-    error = Body()
+    error = ErrorBody()
