@@ -21,11 +21,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# SIMULATE=1 make run: the hub also places, pays, ships and cancels demo orders as it runs.
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py ensure_demo_admin
-	$(BIN)/python manage.py runhub --port $(PORT)
+	$(BIN)/python manage.py runhub --port $(PORT)$(if $(filter 1 yes true on,$(SIMULATE)), --simulate)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest

@@ -1,16 +1,31 @@
 """`manage.py simulate`: demo traffic through the services, stopping when told."""
 
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from io import StringIO
 
 import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import Client
+from websockets.sync.client import connect as websocket_connect
 
-from stock.management.commands.simulate import REFERENCE_PREFIX, Simulator
+from inventory_hub.management.commands.runhub import Command as RunHub
+from stock.management.commands.simulate import REFERENCE_PREFIX, Simulator, SimulatorThread
 from stock.models import MovementSource, Order, OrderStatus, StockMovement
+from tests.browser_support import database_url
+from tests.inventory_hub.hub_process import REPO, free_port, hub_env
 from tests.stock.factories import VariantFactory, channel_selling_from, stocked
 from tests.warehouses.factories import WarehouseFactory
+from warehouses.access import Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,3 +126,107 @@ def test_simulate_without_the_demo_channels_says_to_load_the_demo():
         call_command("simulate", rate=5, duration=1)
 
     assert "run `manage.py load_demo`" in str(refused.value)
+
+
+def simulated_orders() -> int:
+    return Order.objects.filter(reference__startswith=REFERENCE_PREFIX).count()
+
+
+def test_simulator_thread_runs_beside_the_hub_until_stopped(demo_shop):
+    simulation = SimulatorThread(rate=20)
+    simulation.start()
+    deadline = time.monotonic() + 20
+    while simulated_orders() == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    simulation.stop()
+    placed = simulated_orders()
+    time.sleep(0.5)
+
+    assert placed > 0
+    assert simulated_orders() == placed
+    assert simulation.failure() is None
+
+
+def test_simulator_thread_says_why_it_stopped():
+    simulation = SimulatorThread(rate=5)
+    simulation.start()
+    deadline = time.monotonic() + 10
+    while simulation.failure() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    failure = simulation.failure()
+    simulation.stop()
+
+    assert failure is not None and "run `manage.py load_demo`" in failure
+
+
+def test_runhub_takes_an_optional_simulation_rate():
+    parser = RunHub().create_parser("manage.py", "runhub")
+
+    assert parser.parse_args([]).simulate is None
+    assert parser.parse_args(["--simulate"]).simulate == 2.0
+    assert parser.parse_args(["--simulate", "7.5"]).simulate == 7.5
+
+
+@pytest.mark.postgres
+def test_runhub_with_simulate_pushes_the_simulated_orders_to_an_open_page(
+    demo_shop, tmp_path, verify_ledger_clean
+):
+    """`SIMULATE=1 make run`: the simulation runs inside the hub, so without Redis its
+    changes reach the hub's in-memory channel layer and the pages' sockets."""
+    user = get_user_model().objects.create_user(username="watcher", password="unused")
+    user.groups.add(Group.objects.get_or_create(name=Role.OPS_STAFF.value)[0])
+    browser = Client()
+    browser.force_login(user)
+    port = free_port()
+    env = hub_env(
+        DATABASE_URL=database_url(connection.settings_dict),
+        SECRET_KEY=settings.SECRET_KEY,
+        LOG_LEVEL="WARNING",
+    )
+    log_path = tmp_path / "hub.log"
+    with log_path.open("wb") as log:
+        hub = subprocess.Popen(
+            [sys.executable, "manage.py", "runhub", "--port", str(port), "--simulate", "10"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_serving(hub, port, log_path)
+        with websocket_connect(
+            f"ws://127.0.0.1:{port}/ws/live/orders/",
+            additional_headers={
+                "Cookie": f"sessionid={browser.cookies['sessionid'].value}",
+                "Origin": f"http://127.0.0.1:{port}",
+            },
+            open_timeout=10,
+        ) as socket:
+            push = socket.recv(timeout=30)
+
+        hub.send_signal(signal.SIGTERM)
+        exit_code = hub.wait(30)
+    finally:
+        if hub.poll() is None:
+            hub.kill()
+            hub.wait()
+
+    assert '<div id="live-region"' in push and "hx-swap-oob" in push
+    assert f"/{REFERENCE_PREFIX}" in push, push[:2000]
+    assert exit_code == 0, log_path.read_text()
+    assert simulated_orders() > 0
+    verify_ledger_clean()
+
+
+def wait_until_serving(hub: subprocess.Popen, port: int, log_path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert hub.poll() is None, log_path.read_text()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise AssertionError(f"runhub did not serve within 60 s:\n{log_path.read_text()}")

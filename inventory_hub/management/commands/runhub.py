@@ -52,6 +52,26 @@ class Companions(Protocol):
     def stop(self) -> None: ...
 
 
+class WithSimulation:
+    """The companions plus the demo simulation (`--simulate`), which stops first."""
+
+    def __init__(self, companions: Companions, simulation: Companions) -> None:
+        self._companions = companions
+        self._simulation = simulation
+        self.description = f"{companions.description}\nSimulation: {simulation.description}"
+
+    def start(self) -> None:
+        self._companions.start()
+        self._simulation.start()
+
+    def failure(self) -> str | None:
+        return self._companions.failure() or self._simulation.failure()
+
+    def stop(self) -> None:
+        self._simulation.stop()
+        self._companions.stop()
+
+
 class NoCompanions:
     description = "none (--web-only: the Procfile's worker and beat run elsewhere)"
 
@@ -207,14 +227,39 @@ class Command(BaseCommand):
             action="store_true",
             help="Serve HTTP and WebSocket only; worker and beat are run by something else.",
         )
+        parser.add_argument(
+            "--simulate",
+            type=float,
+            nargs="?",
+            const=2.0,
+            default=None,
+            metavar="RATE",
+            help="Also run `manage.py simulate` in this process, RATE actions per second "
+            "(default 2), so that the live pages show activity.",
+        )
 
-    def handle(self, *args, host: str, port: int, web_only: bool, **options) -> None:
+    def handle(
+        self,
+        *args,
+        host: str,
+        port: int,
+        web_only: bool,
+        simulate: float | None = None,
+        **options,
+    ) -> None:
         # WhiteNoise 6 hands Django a synchronous file iterator, which Django's ASGI handler
         # reads in a thread and warns about once; static files are small, the warning noise.
         warnings.filterwarnings(
             "ignore", message="StreamingHttpResponse must consume synchronous iterators"
         )
         companions = self._companions(web_only=web_only)
+        if simulate is not None:
+            if not 0 < simulate <= 1000:
+                raise CommandError("--simulate takes a rate above 0 and at most 1000 per second.")
+            # Imported only when asked for: the simulation is a demo, not part of the hub.
+            from stock.management.commands.simulate import SimulatorThread
+
+            companions = WithSimulation(companions, SimulatorThread(rate=simulate))
         config = uvicorn.Config(
             "inventory_hub.asgi:application",
             host=host,

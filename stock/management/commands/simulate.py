@@ -252,6 +252,40 @@ class Simulator:
         self.paid = list(recent.filter(status=OrderStatus.PAID).values_list("pk", flat=True)[:500])
 
 
+class SimulatorThread:
+    """The simulation in a daemon thread of the hub (`runhub --simulate`), started and
+    stopped with it, so that its changes reach the hub's own (in-memory) channel layer."""
+
+    def __init__(self, *, rate: float) -> None:
+        self.description = f"demo activity at {rate:g} actions/s (manage.py simulate)"
+        self._rate = rate
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="simulate", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            Simulator(rate=self._rate).run(stop=self._stop)
+        except BaseException as exc:
+            self._error = exc
+            logger.exception("The demo simulation stopped.")
+
+    def failure(self) -> str | None:
+        """Why the simulation is gone when nobody asked it to stop, else None."""
+        if self._error is not None:
+            return f"the demo simulation failed: {self._error}"
+        return None
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
 class Command(BaseCommand):
     help = (
         "Keep placing, paying, shipping and cancelling orders and receiving stock on the demo "
