@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format fuzz bench bench-reservations bench-expiry bench-bulk
+.PHONY: run test lint format fuzz bench bench-reservations bench-expiry bench-bulk bench-dashboard
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -47,3 +47,6 @@ bench-expiry: $(VENV)/.runtime
 
 bench-bulk: $(VENV)/.runtime
 	$(BIN)/python -m bench.bulk_stock
+
+bench-dashboard: $(VENV)/.runtime
+	$(BIN)/python -m bench.dashboard
