@@ -1,15 +1,16 @@
 """The stock table: every (variant, warehouse) level, filtered, sorted and paged.
 
 Built for 500,000 levels: no COUNT(*) (a page knows only whether another follows, by
-reading one row more), every sort ends on a unique key so pages never overlap, and the
-search looks variants up first so the level table is reached through its
-(variant, warehouse) index. A page costs the same few queries whatever its size.
+reading one row more), every sort ends on a unique key so pages never overlap, the page's
+ids are chosen before the rows are loaded (a sort on a level's own figures is then a top-N
+over one table), and a search in SKU order first finds the few variants the page can need.
+A page costs the same few queries whatever its size.
 """
 
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
@@ -71,7 +72,8 @@ class StockPage:
 
 
 def filtered_levels(values: dict) -> QuerySet[StockLevel]:
-    levels = stock_levels()
+    """Levels passing the warehouse, channel and status filters (not the search)."""
+    levels = StockLevel.objects.all()
     if values["warehouse"] is not None:
         levels = levels.filter(warehouse_id=values["warehouse"])
     if values["channel"] is not None:
@@ -79,27 +81,46 @@ def filtered_levels(values: dict) -> QuerySet[StockLevel]:
         levels = levels.filter(warehouse_id__in=linked.values("warehouse_id"))
     if values["status"]:
         levels = levels_with_status(levels, values["status"])
-    if values["q"]:
-        query = values["q"]
-        matching = Variant.objects.filter(
-            Q(sku__icontains=query) | Q(product__name__icontains=query)
-        )
-        levels = levels.filter(variant_id__in=matching.values("pk"))
     return levels
+
+
+def searched_levels(values: dict, levels: QuerySet[StockLevel], *, wanted: int):
+    """`levels` of the variants whose SKU or product name contains the search.
+
+    PostgreSQL cannot estimate a substring match, and when it guesses few matches for a
+    broad word it sorts every matching level. In SKU order, the first `wanted` levels
+    belong to the first `wanted` matching variants that have a level passing the filters,
+    so those variants are found first (a LIMIT over at most the variant table) and only
+    their levels are sorted.
+    """
+    query = values["q"]
+    matching = Variant.objects.filter(Q(sku__icontains=query) | Q(product__name__icontains=query))
+    if values["sort"].removeprefix("-") != "sku":
+        return levels.filter(variant_id__in=matching.values("pk"))
+    with_levels = matching.filter(Exists(levels.filter(variant_id=OuterRef("pk"))))
+    first = with_levels.order_by(values["sort"]).values("pk")[:wanted]
+    return levels.filter(variant_id__in=first)
 
 
 def stock_page(values: dict) -> StockPage:
     sort = values["sort"]
-    name = sort.removeprefix("-")
-    order = SORT_ORDERS[name]
+    order = SORT_ORDERS[sort.removeprefix("-")]
     if sort.startswith("-"):
         order = tuple(f"-{column}" for column in order)
     size, number = values["size"], values["page"]
     start = (number - 1) * size
-    # One row more than the page tells whether a next page exists, without counting.
-    levels = list(filtered_levels(values).order_by(*order)[start : start + size + 1])
+    levels = filtered_levels(values)
+    if values["q"]:
+        levels = searched_levels(values, levels, wanted=start + size + 1)
+    # Ids first, without the joins a row needs: a sort on the level's own columns is then
+    # a top-N over one table. One row more than the page tells whether another follows.
+    ids = list(levels.order_by(*order).values_list("pk", flat=True)[start : start + size + 1])
+    shown = stock_levels().in_bulk(ids[:size])
     return StockPage(
-        rows=stock_rows(levels[:size]), number=number, size=size, has_next=len(levels) > size
+        rows=stock_rows([shown[pk] for pk in ids[:size]]),
+        number=number,
+        size=size,
+        has_next=len(ids) > size,
     )
 
 

@@ -5,6 +5,7 @@ routes of inventory_hub.routing, changes stock through the services and reads wh
 page would receive. Committed data and real on_commit publication: transaction=True.
 """
 
+import asyncio
 import re
 import time
 
@@ -24,7 +25,7 @@ from django.db import connection
 from django.test import Client
 
 from inventory_hub.asgi import application
-from stock.consumers import CLOSE_FORBIDDEN, LiveConsumer
+from stock.consumers import CLOSE_FORBIDDEN, LiveConsumer, OverviewConsumer
 from stock.models import ForcedStatus, ReasonCode
 from stock.services import adjust_stock, force_status, receive_stock
 from stock.services.orders import pay_order
@@ -85,6 +86,18 @@ async def pushes_until_quiet(socket: WebsocketCommunicator, quiet: float = QUIET
     while not await socket.receive_nothing(timeout=quiet):
         messages.append(await socket.receive_from())
     return messages
+
+
+async def timed_pushes_until_quiet(socket: WebsocketCommunicator, quiet: float):
+    """(arrival time, message) of every message until none arrives for `quiet` seconds."""
+    messages = []
+    while not await socket.receive_nothing(timeout=quiet, interval=0.01):
+        messages.append((time.monotonic(), await socket.receive_from()))
+    return messages
+
+
+def kpi_figure(card: str, field: str) -> str:
+    return re.search(rf'data-field="{field}"><dt>[^<]*</dt><dd>([^<]*)</dd>', card).group(1)
 
 
 async def watch(socket: WebsocketCommunicator, level_ids: list[int]) -> None:
@@ -509,6 +522,38 @@ def test_overview_gets_the_changed_warehouses_card_and_the_feed(ops, variant, ba
         assert f'id="kpi-{berlin.pk}"' not in html
         assert '<ol id="activity-feed"' in html
         assert "Received" in html and variant.sku in html
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_overview_recounts_a_busy_warehouses_card_at_most_every_kpi_interval(
+    ops, variant, baltimore
+):
+    stocked(variant, baltimore, 10)
+
+    def card_on_hand(html: str) -> str | None:
+        card = re.search(rf'<article id="kpi-{baltimore.pk}".*?</article>', html, re.S)
+        return kpi_figure(card.group(0), "on_hand") if card else None
+
+    async def scenario():
+        socket = await communicator("/ws/live/overview/", ops)
+        await socket.connect()
+
+        started = time.monotonic()
+        for _ in range(3):
+            await in_db(receive_stock)(
+                variant=variant, warehouse=baltimore, quantity=1, actor=SYSTEM
+            )
+            await asyncio.sleep(0.3)
+        pushes = await timed_pushes_until_quiet(socket, quiet=OverviewConsumer.kpi_interval + 0.5)
+        cards = [(at, card_on_hand(html)) for at, html in pushes if card_on_hand(html)]
+
+        # Three changes within a second: counted at once, then once more with the last.
+        assert [figure for _, figure in cards] == ["11", "13"]
+        assert cards[1][0] - started < OverviewConsumer.kpi_interval + 2
+        feeds = [html for _, html in pushes if '<ol id="activity-feed"' in html]
+        assert feeds[-1].count('data-testid="activity-item"') == 4  # the first receipt too
         await socket.disconnect()
 
     run(scenario)
