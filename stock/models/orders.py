@@ -62,8 +62,10 @@ class Order(models.Model):
             ),
         ]
         indexes = [
+            # Matches the expiry task's claim, ORDER BY expires_at, id: without the id the
+            # claim sorted the whole backlog on every batch.
             models.Index(
-                fields=["expires_at"],
+                fields=["expires_at", "id"],
                 condition=Q(status="placed"),
                 name="order_placed_expiry",
             ),

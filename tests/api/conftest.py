@@ -26,7 +26,8 @@ def make_client(db):
             password="irrelevant-for-token-auth",
         )
         if role is not None:
-            user.groups.add(Group.objects.get(name=role.value))
+            # get_or_create: a transactional test's flush empties the groups the migration made.
+            user.groups.add(Group.objects.get_or_create(name=role.value)[0])
         for warehouse in warehouses:
             warehouse.assigned_users.add(user)
         for channel in channels:

@@ -665,7 +665,7 @@ def test_a_refused_batch_is_replayed_as_refused_under_its_key(ops_client, shelf)
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_batches_in_opposite_orders_dry_runs_and_adjustments_at_once_all_apply_exactly(
     ops_client, verify_ledger_clean, verify_ledger_chain
 ):

@@ -905,7 +905,7 @@ def test_cancel_with_the_same_idempotency_key_replays_the_first_answer(ops_clien
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_same_reference_posted_at_once_with_different_keys_makes_one_order(
     ops_client, america, sheet, verify_ledger_clean
 ):
