@@ -26,8 +26,9 @@ from stock.views.fragments import (
     render_kpis,
     render_orders,
     render_stock_rows,
-    render_variant_parts,
     stock_rows_by_id,
+    variant_open_orders,
+    variant_parts,
 )
 from warehouses.access import Role, role_of
 
@@ -215,13 +216,19 @@ class StockTableConsumer(LiveConsumer):
 
 
 class VariantConsumer(LiveConsumer):
-    """The variant page: its levels, salable quantities, chart, movements, orders, overrides."""
+    """The variant page: its levels, salable quantities, chart, movements, orders, overrides.
+
+    Placing, shipping, cancelling or expiring an order moves this variant's stock, which
+    brings its open orders along; only a payment, which moves no stock, is heard of through
+    the orders group, and only an order the page shows is worth a re-read.
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.variant: Variant | None = None
         self.pending_parts: set[str] = set()
         self.pending_levels: set[int] = set()
+        self.shown_orders: set[int] = set()
 
     async def start(self) -> int | None:
         variant_id = self.scope["url_route"]["kwargs"]["variant_id"]
@@ -230,12 +237,16 @@ class VariantConsumer(LiveConsumer):
         )()
         if self.variant is None:
             return CLOSE_NOT_FOUND
+        self.shown_orders = await database_sync_to_async(self._open_order_ids)()
         await self.set_groups({variant_group(self.variant.pk), ORDERS_GROUP})
         return None
 
+    def _open_order_ids(self) -> set[int]:
+        return {held.order.pk for held in variant_open_orders(self.variant)}
+
     async def stock_changed(self, event: dict) -> None:
         self.pending_levels |= {item["level_id"] for item in event["levels"]}
-        self.pending_parts |= {"levels", "channels", "chart", "movements"}
+        self.pending_parts |= {"levels", "channels", "chart", "movements", "orders"}
         self.request_push()
 
     async def status_forced(self, event: dict) -> None:
@@ -243,8 +254,11 @@ class VariantConsumer(LiveConsumer):
         self.request_push()
 
     async def order_changed(self, event: dict) -> None:
-        self.pending_parts.add("orders")
-        self.request_push()
+        order_id = event.get("order_id")
+        # None: many orders at once (an expiry batch), which may include one shown here.
+        if order_id is None or order_id in self.shown_orders:
+            self.pending_parts.add("orders")
+            self.request_push()
 
     def has_pending(self) -> bool:
         return bool(self.pending_parts)
@@ -254,14 +268,22 @@ class VariantConsumer(LiveConsumer):
         self.pending_parts, self.pending_levels = set(), set()
         return work
 
-    def render(self, work: tuple[set[str], set[int]]) -> str:
+    def render(self, work: tuple[set[str], set[int]]) -> tuple[str, set[int] | None]:
         parts, level_ids = work
-        return render_variant_parts(
+        html, context = variant_parts(
             self.variant,
             parts=parts,
             level_ids=level_ids,
             extra={"can_force_status": self.role == Role.OPS_STAFF},
         )
+        orders = context.get("orders")
+        return html, None if orders is None else {held.order.pk for held in orders}
+
+    def rendered(self, result: tuple[str, set[int] | None]) -> str:
+        html, shown_orders = result
+        if shown_orders is not None:
+            self.shown_orders = shown_orders
+        return html
 
 
 class OverviewConsumer(LiveConsumer):

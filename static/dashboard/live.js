@@ -15,7 +15,7 @@
 
   var RETRIED_BY_EXTENSION = [1006, 1011, 1012, 1013];
   var socket = null; // the ws extension's public interface of the open socket
-  var hasConnected = false;
+  var connectedBefore = new WeakSet(); // socket elements that have been open once
   var lastUpdate = null; // Date the figures on screen were last known to be current
   var state = "connecting";
 
@@ -89,8 +89,12 @@
     socket.send(message);
   }
 
-  // Mark the cells whose text differs from what is on screen, for a short highlight.
+  // Mark the cells whose text differs from what is on screen, and the entries (feed
+  // lines, order rows) the screen does not have yet, for a short highlight.
   function markChanges(current, incoming) {
+    incoming.querySelectorAll("li[id], tr[id]").forEach(function (entry) {
+      if (!document.getElementById(entry.id)) entry.classList.add("is-new");
+    });
     var changed = false;
     incoming.querySelectorAll("[data-field]").forEach(function (cell) {
       var before = current.querySelector('[data-field="' + cell.dataset.field + '"]');
@@ -146,11 +150,11 @@
     lastUpdate = new Date();
     setState("live", "Live");
     sendWatch(true);
-    if (hasConnected) {
-      // Pushes sent while we were away are lost: re-read everything that is shown.
+    if (connectedBefore.has(event.target)) {
+      // A reconnect: pushes sent while we were away are lost, so re-read what is shown.
       htmx.trigger(document.body, "live:resync");
     }
-    hasConnected = true;
+    connectedBefore.add(event.target);
   });
 
   document.addEventListener("htmx:wsClose", function (event) {
@@ -179,7 +183,7 @@
 
   // A row that changed while its highlight still runs must animate again.
   document.addEventListener("animationend", function (event) {
-    event.target.classList.remove("is-changed", "is-updated");
+    event.target.classList.remove("is-changed", "is-updated", "is-new");
   });
 
   setInterval(renderTimes, 1000);

@@ -197,9 +197,21 @@ def render_variant_parts(
     level_ids: Iterable[int] | None = None,
     extra: dict | None = None,
 ) -> str:
-    """Out-of-band fragments of the variant page: whole sections, and of the levels table
-    only the rows of `level_ids` (all rows when None). `extra` adds to the context (what
-    the viewer may do, which decides the buttons shown)."""
+    return variant_parts(variant, parts=parts, level_ids=level_ids, extra=extra)[0]
+
+
+def variant_parts(
+    variant: Variant,
+    *,
+    parts: Iterable[str],
+    level_ids: Iterable[int] | None = None,
+    extra: dict | None = None,
+) -> tuple[str, dict]:
+    """Out-of-band fragments of the variant page, and the context they were read into.
+
+    Whole sections, and of the levels table only the rows of `level_ids` (all rows when
+    None). `extra` adds to the context (what the viewer may do decides the buttons shown).
+    """
     parts = [part for part in VARIANT_PARTS if part in set(parts)]
     context = {**variant_context(variant, parts=parts), **(extra or {})}
     html = []
@@ -217,7 +229,7 @@ def render_variant_parts(
         html.append(
             render_to_string(f"stock/partials/variant_{part}.html", {**context, "oob": True})
         )
-    return "".join(html)
+    return "".join(html), context
 
 
 # --- Orders -----------------------------------------------------------------------------------

@@ -428,7 +428,46 @@ def test_variant_page_gets_its_row_chart_channels_and_movements_after_a_change(
         assert '<section id="variant-channels"' in html
         assert '<span class="big" data-field="salable">15</span>' in html
         assert '<section id="variant-movements"' in html
-        assert html.count('hx-swap-oob="true"') == 4
+        assert '<section id="variant-orders"' in html
+        assert html.count('hx-swap-oob="true"') == 5
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_variant_page_hears_the_payment_of_an_order_it_shows(ops, variant, baltimore):
+    stocked(variant, baltimore, 10)
+    channel = channel_selling_from(baltimore, code="north-america", name="North America")
+    placed = place(channel, "HOLD-1", (variant.sku, 2))
+
+    async def scenario():
+        socket = await communicator(f"/ws/live/variants/{variant.pk}/", ops)
+        await socket.connect()
+
+        await in_db(pay_order)(order=placed.order, actor=SYSTEM)
+        html = await socket.receive_from(timeout=2)
+
+        orders = re.search(r'<section id="variant-orders".*?</section>', html, re.S).group(0)
+        assert "north-america/HOLD-1" in orders and "firm (paid)" in orders
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_variant_page_ignores_payments_of_orders_without_it(ops, variant, baltimore):
+    stocked(variant, baltimore, 10)
+    other = VariantFactory()
+    stocked(other, baltimore, 10)
+    channel = channel_selling_from(baltimore, code="north-america", name="North America")
+    placed = place(channel, "OTHER-1", (other.sku, 2))
+
+    async def scenario():
+        socket = await communicator(f"/ws/live/variants/{variant.pk}/", ops)
+        await socket.connect()
+
+        await in_db(pay_order)(order=placed.order, actor=SYSTEM)
+
+        assert await socket.receive_nothing(timeout=QUIET_SECONDS) is True
         await socket.disconnect()
 
     run(scenario)
