@@ -52,6 +52,7 @@ import requests
 from bench.common import (
     analyze,
     database_url,
+    django_backend_pid,
     machine_description,
     migrate,
     percentile,
@@ -175,6 +176,7 @@ class PageResult:
     median_ms: float
     p95_ms: float
     max_ms: float
+    cpu_ms: float  # median CPU of this process and its PostgreSQL backend per request
     queries: int
     rows: int
     bytes: int
@@ -211,6 +213,7 @@ def time_pages(*, repeats: int) -> list[PageResult]:
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(bench_user())
+    backend_pid = django_backend_pid()
     results = []
     for case in page_cases():
         headers = (
@@ -218,11 +221,13 @@ def time_pages(*, repeats: int) -> list[PageResult]:
         )
         get = partial(client.get, case.url, **headers)
         statuses = {get().status_code for _ in range(2)}  # warm-up
-        seconds = []
+        seconds, cpu = [], []
         for _ in range(repeats):
+            cpu_before = cpu_seconds(backend_pid)
             started = time.perf_counter()
             response = get()
             seconds.append(time.perf_counter() - started)
+            cpu.append(cpu_seconds(backend_pid) - cpu_before)
             statuses.add(response.status_code)
         with CaptureQueriesContext(connection) as queries:
             response = get()
@@ -234,6 +239,7 @@ def time_pages(*, repeats: int) -> list[PageResult]:
                 median_ms=statistics.median(ordered) * 1000,
                 p95_ms=percentile(ordered, 0.95) * 1000,
                 max_ms=ordered[-1] * 1000,
+                cpu_ms=statistics.median(cpu) * 1000,
                 queries=len(queries),
                 rows=response.content.count(b'data-testid="stock-row"'),
                 bytes=len(response.content),
@@ -242,6 +248,14 @@ def time_pages(*, repeats: int) -> list[PageResult]:
         )
         print(f"  {case.label}: {results[-1].median_ms:.1f} ms", flush=True)
     return results
+
+
+def cpu_seconds(backend_pid: int) -> float:
+    """CPU used so far by this process and its PostgreSQL backend: on a busy machine the
+    wall time of a request depends on what else runs, its CPU time much less."""
+    with open(f"/proc/{backend_pid}/schedstat") as schedstat:
+        backend_nanoseconds = int(schedstat.read().split()[0])
+    return time.process_time() + backend_nanoseconds / 1e9
 
 
 # --- 2. Commit → client -------------------------------------------------------------------------
@@ -533,6 +547,10 @@ def measure_pushes(
     return scenarios
 
 
+def load_average() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def _chunks(items: list, size: int) -> list[list]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
@@ -571,6 +589,16 @@ def main() -> int:
         recreate_database(options.database)
     configure(database=options.database, redis_url=options.redis_url)
     print("\n".join(machine_description()))
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "stock", "templates", "static", "inventory_hub"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    ).stdout.split("\n")
+    changed = [line[3:] for line in dirty if line.strip() and not line.startswith("??")]
+    if changed:
+        print(f"uncommitted changes measured too: {', '.join(changed)}")
     failures = []
     if not options.reuse:
         migrate()
@@ -591,13 +619,15 @@ def main() -> int:
 
     level_count = StockLevel.objects.count()
     print(f"\n## Stock page ({level_count:,} levels), {options.requests} requests each\n")
+    print(f"load average before: {load_average()}")
     pages = time_pages(repeats=options.requests)
-    print("| request | median ms | p95 ms | max ms | queries | rows | KiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| request | median ms | p95 ms | max ms | median CPU ms | queries | rows | KiB |")
+    print("|---|---|---|---|---|---|---|---|")
     for result in pages:
         print(
             f"| {result.case.label} | {result.median_ms:.1f} | {result.p95_ms:.1f} | "
-            f"{result.max_ms:.1f} | {result.queries} | {result.rows} | {result.bytes / 1024:.0f} |"
+            f"{result.max_ms:.1f} | {result.cpu_ms:.1f} | {result.queries} | {result.rows} | "
+            f"{result.bytes / 1024:.0f} |"
         )
         if result.statuses != {200}:
             failures.append(f"{result.case.url} answered {sorted(result.statuses)}")
@@ -614,6 +644,7 @@ def main() -> int:
             f"apart, Redis pub/sub channel layer\n",
             flush=True,
         )
+        print(f"load average before: {load_average()}")
         scenarios = measure_pushes(
             server=server,
             changes=options.changes,
