@@ -6,7 +6,8 @@ saying why, where Chromium or Playwright is missing (tests/conftest.py).
 
 Screenshots of every page are written to a temporary directory, or to the directory named
 by HUB_SCREENSHOT_DIR: `HUB_SCREENSHOT_DIR=docs/screenshots .venv/bin/pytest -k screenshot
-tests/stock/test_dashboard_browser.py` refreshes the ones in the README.
+tests/stock/test_dashboard_browser.py` refreshes the ones in the README (then
+`pngquant --force --ext .png docs/screenshots/*.png` keeps them small).
 """
 
 import io
