@@ -22,6 +22,7 @@ from stock.models import StockLevel, Variant
 from stock.selectors import warehouse_kpis
 from stock.views.access import DASHBOARD_ROLES
 from stock.views.fragments import (
+    VariantPush,
     render_feed,
     render_kpis,
     render_orders,
@@ -109,9 +110,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         """Read current state and render the fragments (runs in a thread, may query)."""
         raise NotImplementedError
 
-    def rendered(self, result) -> str:
-        """Back on the event loop: the HTML to send for what `render` returned."""
-        return result
+    def rendered(self, result) -> list[str]:
+        """Back on the event loop: the messages to send for what `render` returned.
+
+        Table rows travel in a message of their own: see fragments.VariantPush.
+        """
+        return [result]
 
     def request_push(self) -> None:
         if self._push_task is None or self._push_task.done():
@@ -125,14 +129,15 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 await asyncio.sleep(wait)
             work = self.take_pending()
             try:
-                html = self.rendered(await database_sync_to_async(self.render)(work))
+                messages = self.rendered(await database_sync_to_async(self.render)(work))
             except Exception:
                 # The page keeps its last figures; the next event or a resync brings them back.
                 logger.exception("Could not render a live push for %s", type(self).__name__)
-                html = ""
+                messages = []
             self._last_push = loop.time()
-            if html:
-                await self.send(text_data=html)
+            for message in messages:
+                if message:
+                    await self.send(text_data=message)
 
 
 class StockTableConsumer(LiveConsumer):
@@ -268,22 +273,20 @@ class VariantConsumer(LiveConsumer):
         self.pending_parts, self.pending_levels = set(), set()
         return work
 
-    def render(self, work: tuple[set[str], set[int]]) -> tuple[str, set[int] | None]:
+    def render(self, work: tuple[set[str], set[int]]) -> VariantPush:
         parts, level_ids = work
-        html, context = variant_parts(
+        return variant_parts(
             self.variant,
             parts=parts,
             level_ids=level_ids,
             extra={"can_force_status": self.role == Role.OPS_STAFF},
         )
-        orders = context.get("orders")
-        return html, None if orders is None else {held.order.pk for held in orders}
 
-    def rendered(self, result: tuple[str, set[int] | None]) -> str:
-        html, shown_orders = result
-        if shown_orders is not None:
-            self.shown_orders = shown_orders
-        return html
+    def rendered(self, push: VariantPush) -> list[str]:
+        orders = push.context.get("orders")
+        if orders is not None:
+            self.shown_orders = {held.order.pk for held in orders}
+        return [push.rows, push.sections]
 
 
 class OverviewConsumer(LiveConsumer):

@@ -14,6 +14,12 @@
   "use strict";
 
   var RETRIED_BY_EXTENSION = [1006, 1011, 1012, 1013];
+  // The extension's default doubles up to 64 s; a manager waiting for the hub to come back
+  // should not wait more than a few seconds. Half fixed, half random, so pages spread out.
+  htmx.config.wsReconnectDelay = function (retries) {
+    var ceiling = Math.min(5000, 500 * Math.pow(2, retries));
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  };
   var socket = null; // the ws extension's public interface of the open socket
   var connectedBefore = new WeakSet(); // socket elements that have been open once
   var lastUpdate = null; // Date the figures on screen were last known to be current
@@ -104,6 +110,7 @@
       }
     });
     if (changed) incoming.classList.add("is-updated");
+    return changed;
   }
 
   htmx.defineExtension("live", {
@@ -112,8 +119,17 @@
       if (!isPush && text.indexOf("hx-swap-oob") < 0) return text;
       var template = document.createElement("template");
       template.innerHTML = text;
+      // Table rows come wrapped in <template> in HTTP answers (htmx unwraps them there).
+      var candidates = [];
+      Array.prototype.forEach.call(template.content.children, function (child) {
+        if (child.tagName === "TEMPLATE") {
+          Array.prototype.push.apply(candidates, child.content.children);
+        } else {
+          candidates.push(child);
+        }
+      });
       var kept = 0;
-      Array.prototype.slice.call(template.content.children).forEach(function (incoming) {
+      candidates.forEach(function (incoming) {
         if (!incoming.hasAttribute("hx-swap-oob")) {
           kept += 1;
           return;
@@ -124,13 +140,17 @@
           else kept += 1;
           return;
         }
+        var versioned = current.dataset.version && incoming.dataset.version;
         var shown = Number(current.dataset.version);
         var got = Number(incoming.dataset.version);
-        if (current.dataset.version && incoming.dataset.version && got < shown) {
+        if (versioned && got < shown) {
           incoming.remove(); // older than what the page already shows
           return;
         }
-        markChanges(current, incoming);
+        if (!markChanges(current, incoming) && versioned && got === shown) {
+          incoming.remove(); // the same again (pushed and answered): keep the highlight
+          return;
+        }
         kept += 1;
       });
       if (isPush) {

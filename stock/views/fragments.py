@@ -190,6 +190,25 @@ def variant_context(variant: Variant, *, parts: Iterable[str] = VARIANT_PARTS) -
     return context
 
 
+@dataclass(frozen=True, slots=True)
+class VariantPush:
+    """Out-of-band fragments of the variant page, kept apart by kind.
+
+    Table rows and other elements cannot share one fragment: an HTML parser that starts a
+    fragment in a row context drops what is not a row, and the other way round. A websocket
+    message carries one kind (htmx's ws extension swaps each top-level element); an HTTP
+    answer wraps the rows in <template>, which htmx unwraps for out-of-band swaps.
+    """
+
+    rows: str
+    sections: str
+    context: dict
+
+    @property
+    def for_http(self) -> str:
+        return self.sections + (f"<template>{self.rows}</template>" if self.rows else "")
+
+
 def render_variant_parts(
     variant: Variant,
     *,
@@ -197,7 +216,7 @@ def render_variant_parts(
     level_ids: Iterable[int] | None = None,
     extra: dict | None = None,
 ) -> str:
-    return variant_parts(variant, parts=parts, level_ids=level_ids, extra=extra)[0]
+    return variant_parts(variant, parts=parts, level_ids=level_ids, extra=extra).for_http
 
 
 def variant_parts(
@@ -206,30 +225,28 @@ def variant_parts(
     parts: Iterable[str],
     level_ids: Iterable[int] | None = None,
     extra: dict | None = None,
-) -> tuple[str, dict]:
-    """Out-of-band fragments of the variant page, and the context they were read into.
-
-    Whole sections, and of the levels table only the rows of `level_ids` (all rows when
-    None). `extra` adds to the context (what the viewer may do decides the buttons shown).
-    """
+) -> VariantPush:
+    """Whole sections, and of the levels table only the rows of `level_ids` (all rows when
+    None), read into one context. `extra` adds to it (what the viewer may do decides the
+    buttons shown)."""
     parts = [part for part in VARIANT_PARTS if part in set(parts)]
     context = {**variant_context(variant, parts=parts), **(extra or {})}
-    html = []
+    rows, sections = [], []
     for part in parts:
         if part == "levels":
             wanted = None if level_ids is None else set(level_ids)
             for level in context["levels"]:
                 if wanted is None or level.pk in wanted:
-                    html.append(
+                    rows.append(
                         render_to_string(
                             "stock/partials/variant_level_row.html", {"level": level, "oob": True}
                         )
                     )
             continue
-        html.append(
+        sections.append(
             render_to_string(f"stock/partials/variant_{part}.html", {**context, "oob": True})
         )
-    return "".join(html), context
+    return VariantPush(rows="".join(rows), sections="".join(sections), context=context)
 
 
 # --- Orders -----------------------------------------------------------------------------------

@@ -436,7 +436,8 @@ def test_adjustment_goes_through_the_service_as_the_user_with_its_reason(
     )
     assert f"on hand 10 → 7 (\N{MINUS SIGN}3), recorded as movement #{movement.pk}" in html
     assert html.startswith('<form id="adjust-form"')
-    row = re.search(rf'<tr id="warehouse-level-{level.pk}"[^>]*>', html).group(0)
+    # A row out of band is wrapped in <template>, where an HTML parser keeps it whole.
+    row = re.search(rf'<template><tr id="warehouse-level-{level.pk}"[^>]*>', html).group(0)
     assert 'hx-swap-oob="true"' in row and 'data-version="2"' in row
     assert '<section id="variant-chart"' in html
 
