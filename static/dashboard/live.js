@@ -196,10 +196,13 @@
     }
   });
 
-  // The table shows other rows after a search, a sort or a page change.
+  // The table shows other rows after a search, a sort or a page change; and whatever
+  // arrived carries times written by the server, which read best as the others do.
   document.addEventListener("htmx:afterSettle", function () {
     sendWatch(false);
+    renderTimes();
   });
+  document.addEventListener("htmx:wsAfterMessage", renderTimes);
 
   // A row that changed while its highlight still runs must animate again.
   document.addEventListener("animationend", function (event) {
