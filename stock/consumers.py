@@ -9,6 +9,7 @@ from the state at push time, so the last push of a burst shows its final state.
 """
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -73,6 +74,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def start(self) -> int | None:
         """Join the groups of what the page shows; or return the code to close with."""
         return None
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        # Pages send JSON text, if anything; a stray frame is ignored, not a crash.
+        if text_data is None:
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return
+        await self.receive_json(content)
 
     async def disconnect(self, code: int) -> None:
         if self._push_task is not None:
