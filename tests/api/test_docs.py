@@ -120,10 +120,6 @@ def test_docs_page_assets_answer_200_from_collected_static_as_production_serves_
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPECTACULAR_SETTINGS needs SWAGGER_UI_SETTINGS validatorUrl None (settings/base.py)",
-)
 def test_docs_page_sends_the_schema_to_no_online_validator(client):
     # Swagger UI's default validatorUrl is https://validator.swagger.io: the browser would
     # fetch a badge from it, naming our schema's URL.
