@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from stock.forms import StockFilterForm
-from stock.models import StockLevel, StockStatus, Variant
+from stock.models import Product, StockLevel, StockStatus, Variant
 from stock.selectors import levels_with_status, stock_levels
 from stock.views.access import dashboard_view
 from stock.views.fragments import StockRow, stock_rows
@@ -84,34 +84,54 @@ def filtered_levels(values: dict) -> QuerySet[StockLevel]:
     return levels
 
 
-def searched_levels(values: dict, levels: QuerySet[StockLevel], *, wanted: int):
-    """`levels` of the variants whose SKU or product name contains the search.
+# Sorts that follow a variant's own order: the first N rows of the table then belong to
+# the first N variants (in that order) having a row that passes the filters.
+VARIANT_ORDERS: dict[str, tuple[str, ...]] = {
+    "sku": ("sku",),
+    "product": ("product__name", "sku"),
+}
 
-    PostgreSQL cannot estimate a substring match, and when it guesses few matches for a
-    broad word it sorts every matching level. In SKU order, the first `wanted` levels
-    belong to the first `wanted` matching variants that have a level passing the filters,
-    so those variants are found first (a LIMIT over at most the variant table) and only
-    their levels are sorted.
+
+def matching_variants(query: str) -> QuerySet[Variant]:
+    """Variants whose SKU or product name contains `query`, ignoring case.
+
+    The product names are matched in their own (much smaller) table first, which also
+    lets PostgreSQL see that a word such as a product name may match many variants.
     """
-    query = values["q"]
-    matching = Variant.objects.filter(Q(sku__icontains=query) | Q(product__name__icontains=query))
-    if values["sort"].removeprefix("-") != "sku":
-        return levels.filter(variant_id__in=matching.values("pk"))
-    with_levels = matching.filter(Exists(levels.filter(variant_id=OuterRef("pk"))))
-    first = with_levels.order_by(values["sort"]).values("pk")[:wanted]
-    return levels.filter(variant_id__in=first)
+    products = Product.objects.filter(name__icontains=query).values("pk")
+    return Variant.objects.filter(Q(sku__icontains=query) | Q(product_id__in=products))
+
+
+def through_first_variants(values: dict, levels: QuerySet[StockLevel], *, wanted: int):
+    """`levels`, limited to what the first `wanted` rows in a variant order can come from.
+
+    A substring search or a product-name sort would otherwise make PostgreSQL sort every
+    matching level (up to all 500,000) to show fifty. Finding the first `wanted` variants
+    that have a row passing the filters is bounded by the variant table instead, and
+    only their levels are sorted.
+    """
+    name = values["sort"].removeprefix("-")
+    sign = "-" if values["sort"].startswith("-") else ""
+    variants = matching_variants(values["q"]) if values["q"] else Variant.objects.all()
+    with_rows = variants.filter(Exists(levels.filter(variant_id=OuterRef("pk"))))
+    first = with_rows.order_by(*(f"{sign}{column}" for column in VARIANT_ORDERS[name]))
+    return levels.filter(variant_id__in=first.values("pk")[:wanted])
 
 
 def stock_page(values: dict) -> StockPage:
     sort = values["sort"]
-    order = SORT_ORDERS[sort.removeprefix("-")]
+    name = sort.removeprefix("-")
+    order = SORT_ORDERS[name]
     if sort.startswith("-"):
         order = tuple(f"-{column}" for column in order)
     size, number = values["size"], values["page"]
     start = (number - 1) * size
     levels = filtered_levels(values)
-    if values["q"]:
-        levels = searched_levels(values, levels, wanted=start + size + 1)
+    # In SKU order without a search, the (variant, warehouse) index already stops early.
+    if name in VARIANT_ORDERS and (values["q"] or name != "sku"):
+        levels = through_first_variants(values, levels, wanted=start + size + 1)
+    elif values["q"]:
+        levels = levels.filter(variant_id__in=matching_variants(values["q"]).values("pk"))
     # Ids first, without the joins a row needs: a sort on the level's own columns is then
     # a top-N over one table. One row more than the page tells whether another follows.
     ids = list(levels.order_by(*order).values_list("pk", flat=True)[start : start + size + 1])

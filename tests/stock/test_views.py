@@ -348,6 +348,48 @@ def test_stock_table_sorts_by_available_descending(ops, grid):
     assert re.search(r'aria-sort="descending"[^>]*>\s*<a href="\?sort=available"', html)
 
 
+def test_stock_table_sorts_by_product_name_then_sku(ops, grid):
+    html = ops.get("/stock/?sort=product").content.decode()
+
+    expected = ("C-BAL", "C-BER", "A-BAL", "A-BER", "B-BAL", "B-BER")  # Flannel before Sateen
+    assert row_ids(html) == [grid[key].pk for key in expected]
+
+
+def test_search_pages_through_every_matching_row_in_order(ops, baltimore, berlin):
+    levels = []
+    for n in range(60):
+        variant = VariantFactory(sku=f"PAGE-{n:03d}")
+        levels += [stocked(variant, baltimore, 1), stocked(variant, berlin, 1)]
+    VariantFactory(sku="OTHER-1")
+
+    pages = [
+        row_ids(ops.get(f"/stock/?q=page-&page={number}").content.decode()) for number in (1, 2, 3)
+    ]
+
+    assert [len(page) for page in pages] == [50, 50, 20]
+    assert pages[0] + pages[1] + pages[2] == [level.pk for level in levels]
+
+
+def test_search_skips_variants_without_a_row_passing_the_filters(ops, baltimore, berlin):
+    at_berlin = []
+    for n in range(40):
+        variant = VariantFactory(sku=f"SPARSE-{n:03d}")
+        stocked(variant, baltimore, 1)
+        if n % 4 == 3:
+            at_berlin.append(stocked(variant, berlin, 1))
+
+    html = ops.get(f"/stock/?q=sparse&warehouse={berlin.pk}&size=25").content.decode()
+
+    assert row_ids(html) == [level.pk for level in at_berlin]
+    assert 'id="stock-next"' not in html
+
+
+def test_search_in_descending_sku_order(ops, grid):
+    html = ops.get("/stock/?q=stn&sort=-sku").content.decode()
+
+    assert row_ids(html) == [grid[key].pk for key in ("B-BER", "B-BAL", "A-BER", "A-BAL")]
+
+
 def test_stock_table_pages_without_counting(ops, baltimore):
     levels = [stocked(VariantFactory(sku=f"P-{n:03d}"), baltimore, 1) for n in range(30)]
 
