@@ -98,8 +98,9 @@ def matching_variants(query: str) -> QuerySet[Variant]:
     The product names are matched in their own (much smaller) table first, which also
     lets PostgreSQL see that a word such as a product name may match many variants.
     """
+    by_sku = Variant.objects.filter(sku__icontains=query).values("pk")
     products = Product.objects.filter(name__icontains=query).values("pk")
-    return Variant.objects.filter(Q(sku__icontains=query) | Q(product_id__in=products))
+    return Variant.objects.filter(Q(pk__in=by_sku) | Q(product_id__in=products))
 
 
 def through_first_variants(values: dict, levels: QuerySet[StockLevel], *, wanted: int):
