@@ -13,11 +13,6 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-
-# channels.testing imports daphne (for its live-server test case) before anything else.
-pytest.importorskip(
-    "daphne", reason="channels.testing needs daphne: pip install -r requirements-dev.txt"
-)
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
