@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from inventory_hub.api.serializers import storable
 from stock.errors import StockError
 from stock.services import BatchRejected
 
@@ -50,7 +51,9 @@ class ApiError(exceptions.APIException):
 
 
 def error_body(code: str, message: str, details=None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details}}
+    # Messages and details may echo the client's input (field names, SKUs), where a JSON
+    # body can smuggle in a lone surrogate that no renderer can encode as UTF-8.
+    return {"error": {"code": code, "message": storable(message), "details": storable(details)}}
 
 
 def exception_handler(exc, context):

@@ -16,6 +16,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from inventory_hub.api.errors import ApiError
+from inventory_hub.api.serializers import storable
 from inventory_hub.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -65,7 +66,9 @@ def idempotent(view_method):
                 if response.status_code >= 500:
                     raise _DoNotStore(response)
                 record.status_code = response.status_code
-                record.response_body = response.data
+                # Error bodies are already storable (errors.error_body); this keeps any other
+                # echo of the client's input from failing the insert after the work is done.
+                record.response_body = storable(response.data)
                 record.save(update_fields=["status_code", "response_body"])
                 return response
         except _DoNotStore as skipped:

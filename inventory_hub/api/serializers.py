@@ -19,6 +19,25 @@ def is_storable_text(text: str) -> bool:
     return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
 
 
+def storable(value):
+    """`value` with NUL and lone surrogates in its strings (and keys) replaced by U+FFFD.
+
+    For answers that echo the client's input: a lone surrogate cannot be encoded as UTF-8,
+    and PostgreSQL's jsonb holds neither.
+    """
+    if isinstance(value, str):
+        if is_storable_text(value):
+            return value
+        return "".join(
+            "\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in value
+        )
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
 class StrictBooleanField(serializers.BooleanField):
     """A JSON boolean only: "true", 1 and "yes" are refused rather than coerced."""
 
