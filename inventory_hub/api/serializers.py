@@ -4,13 +4,23 @@ from stock.services.ledger import MAX_QUANTITY
 
 
 class StrictSerializer(serializers.Serializer):
-    """An input serializer that refuses fields it does not know, naming them."""
+    """An input serializer that refuses fields it does not know, naming them, and numbers
+    where text is expected (DRF's CharField turns 5 into "5")."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+            not_text = {
+                name: ["Must be a JSON string."]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and isinstance(data.get(name), int | float)
+                and not isinstance(data.get(name), bool)
+            }
+            if not_text:
+                raise serializers.ValidationError(not_text)
         return super().to_internal_value(data)
 
 
