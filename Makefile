@@ -31,6 +31,13 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
 
+# Schema-driven fuzzing of every API operation (tests/api/test_fuzz.py; `make test` runs a
+# short deterministic pass of it): fresh randomness, schemathesis' coverage phase and
+# FUZZ_EXAMPLES generated requests per operation. Needs PostgreSQL, as the tests do.
+FUZZ_EXAMPLES ?= 300
+fuzz: $(VENV)/.dev
+	FUZZ_THOROUGH=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/api/test_fuzz.py
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

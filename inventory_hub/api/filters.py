@@ -5,7 +5,10 @@ django-filter's own BooleanFilter treats `?is_active=maybe` as "no filter", and 
 OrderingFilter drops an unknown `?ordering=`.
 """
 
+from datetime import UTC
+
 import django_filters
+from django import forms
 
 
 class StrictBooleanFilter(django_filters.TypedChoiceFilter):
@@ -25,3 +28,22 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         if value:
             ordered = ordered.order_by(*ordered.query.order_by, "pk")
         return ordered
+
+
+class _UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """ISO 8601 turned to UTC: Python accepts offsets up to ±23:59, PostgreSQL only ±15:59."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Out of range.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 moment with any offset Python reads, compared in UTC (never a 500)."""
+
+    field_class = _UtcIsoDateTimeField

@@ -4,10 +4,7 @@ Who may write: ops staff on any channel and an integration on the channels assig
 shipping also a warehouse manager assigned to every warehouse that holds what ships.
 """
 
-from datetime import UTC
-
 import django_filters
-from django import forms
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -18,7 +15,7 @@ from rest_framework.views import APIView
 
 from inventory_hub.api.actors import actor_for
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter
+from inventory_hub.api.filters import StableOrderingFilter, UtcIsoDateTimeFilter
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.permissions import OrderWriters
 from inventory_hub.api.schema import (
@@ -56,23 +53,6 @@ def orders_with_lines() -> QuerySet[Order]:
 
 def _answer(order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(OrderOutput(orders_with_lines().get(pk=order_id)).data, status=status_code)
-
-
-class _UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
-    """ISO 8601 turned to UTC: Python accepts offsets up to ±23:59, PostgreSQL only ±15:59."""
-
-    def to_python(self, value):
-        moment = super().to_python(value)
-        if moment is None:
-            return None
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            raise forms.ValidationError("Out of range.", code="invalid") from None
-
-
-class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = _UtcIsoDateTimeField
 
 
 class OrderFilter(django_filters.FilterSet):
