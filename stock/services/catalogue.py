@@ -33,6 +33,7 @@ AVAILABILITY_FIELDS = frozenset({"manage_stock", "backorders", "low_stock_thresh
 
 
 def create_product(*, name: str, **details: object) -> Product:
+    """Create a product (a style; what is stocked are its variants). Writes nothing else."""
     _require_known_fields(details, PRODUCT_FIELDS - {"name"})
     with transaction.atomic():
         return Product.objects.create(name=name, **details)
