@@ -160,12 +160,6 @@ def test_api_answers_every_generated_request_as_documented(
 # tests/api/test_strict_input.py (page_size, numbers for text).
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stock/api/views/movements.py: its four time filters are django-filter's "
-    "IsoDateTimeFilter, which hands PostgreSQL an offset beyond ±15:59 (DataError, 500); "
-    "inventory_hub.api.filters.UtcIsoDateTimeFilter turns the moment to UTC first",
-)
 @pytest.mark.django_db
 def test_movements_time_filter_with_an_offset_postgresql_cannot_read_is_not_a_500(ops_client):
     response = ops_client.get("/api/v1/movements/", {"occurred_after": "1802-12-04T20:58:47-20:37"})

@@ -10,6 +10,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 
+from inventory_hub.api.filters import UtcIsoDateTimeFilter
 from inventory_hub.api.pagination import LedgerCursorPagination
 from inventory_hub.api.schema import READ_ERRORS, error_response
 from stock.api.serializers.common import MovementOutput
@@ -31,16 +32,16 @@ class MovementFilter(django_filters.FilterSet):
     reference = django_filters.CharFilter(
         help_text="The unique reference exactly, as the movement shows it."
     )
-    recorded_after = django_filters.IsoDateTimeFilter(
+    recorded_after = UtcIsoDateTimeFilter(
         field_name="recorded_at", lookup_expr="gte", help_text="Recorded at or after (ISO 8601)."
     )
-    recorded_before = django_filters.IsoDateTimeFilter(
+    recorded_before = UtcIsoDateTimeFilter(
         field_name="recorded_at", lookup_expr="lt", help_text="Recorded before (ISO 8601)."
     )
-    occurred_after = django_filters.IsoDateTimeFilter(
+    occurred_after = UtcIsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gte", help_text="Happened at or after (ISO 8601)."
     )
-    occurred_before = django_filters.IsoDateTimeFilter(
+    occurred_before = UtcIsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="lt", help_text="Happened before (ISO 8601)."
     )
 
