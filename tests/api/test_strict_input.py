@@ -62,3 +62,15 @@ def test_text_that_looks_like_a_number_is_still_text(ops_client):
 
     assert response.status_code == 201
     assert Warehouse.objects.get().name == "7"
+
+
+@pytest.mark.parametrize("attribute", ["100%e", "%s", "50%"])
+def test_attribute_filter_without_a_colon_is_400_naming_it_even_with_a_percent_sign(
+    ops_client, attribute
+):
+    response = ops_client.get("/api/v1/variants/", {"attribute": attribute})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {
+        "attribute": [f"{attribute!r}: write name:value, such as size:queen."]
+    }

@@ -172,7 +172,11 @@ class AttributeField(forms.Field):
         for item in value or []:
             name, separator, text = item.partition(":")
             if not separator or not name.strip():
-                raise forms.ValidationError(f"{item!r}: write name:value, such as size:queen.")
+                # The item goes in params: django-filter %-formats every message, and the
+                # client's text may hold a % of its own.
+                raise forms.ValidationError(
+                    "%(item)r: write name:value, such as size:queen.", params={"item": item}
+                )
             if not is_storable_text(item):
                 raise forms.ValidationError("Null characters are not allowed.")
             pairs.append((name, text))
