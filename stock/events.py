@@ -6,7 +6,7 @@ selectors; the level's `version` lets them drop a push older than what they show
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
@@ -34,6 +34,19 @@ def warehouse_group(warehouse_id: int) -> str:
 
 def variant_group(variant_id: int) -> str:
     return f"variant-{variant_id}"
+
+
+def stock_changed_in_transaction(variant_ids: Iterable[int]) -> None:
+    """Reactions that must commit or roll back with the change itself.
+
+    Called by the engine inside the writing transaction, after the ledger rows: a change
+    that must reach a store becomes a connector outbox row here, so a crash between the
+    commit and the push loses nothing (ROADMAP: "every outbound change is an outbox row
+    written with the ledger row"). Costs at most one statement on the hot path.
+    """
+    from connectors.outbox import enqueue_stock_pushes
+
+    enqueue_stock_pushes(variant_ids)
 
 
 def publish_stock_changed(changes: Sequence[StockChanged]) -> None:

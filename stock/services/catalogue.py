@@ -12,6 +12,7 @@ from django.db import transaction
 
 from stock.availability import invalidate_availability
 from stock.errors import InsufficientStock, StockError
+from stock.events import stock_changed_in_transaction
 from stock.models import BackorderPolicy, Product, StockLevel, Variant
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ def set_backorder_policy(*, variant: Variant, policy: str) -> Variant:
                 )
         Variant.objects.filter(pk=variant.pk).update(backorders=policy)
         StockLevel.objects.filter(variant=variant).update(is_backorder_allowed=allows)
+        stock_changed_in_transaction([variant.pk])
         _drop_cached_availability(variant)
     variant.backorders = policy
     return variant

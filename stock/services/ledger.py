@@ -28,7 +28,7 @@ from stock.errors import (
     StockError,
     StockNotManaged,
 )
-from stock.events import StockChanged, publish_stock_changed
+from stock.events import StockChanged, publish_stock_changed, stock_changed_in_transaction
 from stock.models import (
     BackorderPolicy,
     MovementKind,
@@ -179,6 +179,7 @@ def apply_locked(
         raise BatchRejected("Some stock changes were refused.", errors=errors)
     written = _write(outcomes, actor=actor, source=source, occurred_at=occurred_at or now, now=now)
     if written:
+        stock_changed_in_transaction({change.variant_id for change in written})
         transaction.on_commit(partial(publish_stock_changed, tuple(written)))
     return outcomes
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from stock.actors import Actor
 from stock.errors import StockError
-from stock.events import publish_status_forced
+from stock.events import publish_status_forced, stock_changed_in_transaction
 from stock.models import ForcedStatus, Variant
 from warehouses.models import SalesChannel
 
@@ -47,6 +47,7 @@ def force_status(
             actor_user_id=actor.user_id,
             expires_at=expires_at,
         )
+        stock_changed_in_transaction([variant.pk])
         transaction.on_commit(partial(publish_status_forced, variant.pk))
     return forced
 
@@ -61,6 +62,7 @@ def clear_forced_status(
             ended_at=timezone.now(), ended_by=actor.label
         )
         if ended:
+            stock_changed_in_transaction([variant.pk])
             transaction.on_commit(partial(publish_status_forced, variant.pk))
     return bool(ended)
 
