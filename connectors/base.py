@@ -127,6 +127,8 @@ class InboundEvent:
     orders: tuple[RemoteOrder, ...] = ()
     stock: tuple[RemoteStock, ...] = ()
     deleted_order_references: tuple[str, ...] = ()
+    # Products the store deleted (WooCommerce product.deleted): their mappings are stale.
+    deleted_remote_ids: tuple[str, ...] = ()
 
 
 class InboundVerdict(StrEnum):
