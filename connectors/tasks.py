@@ -1,0 +1,103 @@
+"""Celery entry points of the sync engine. Each takes ids, calls the engine, returns.
+
+All are safe to run twice or at once (so `acks_late=True`): a push run holds its
+connector's lock and sends absolute values; an inbox event is processed under its row
+lock and only from `received`/`failed`; sweeps only queue other tasks.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+
+# Received events older than this with no worker on them lost their kick: the sweeper
+# queues them again.
+STUCK_EVENT_SECONDS = 30
+INBOX_SWEEP_LIMIT = 500
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def push_outbox_task(connector_id: int) -> str:
+    """Push every due outbox row of one connector; queue itself again if rows remain."""
+    from connectors.engine.push import has_due_rows, push_outbox
+
+    report = push_outbox(connector_id=connector_id)
+    # Checked after the lock is released: a row committed while this run was finishing
+    # had its own kick refused as "busy", and must not wait for the sweeper.
+    if report.has_more or (report.status == "done" and has_due_rows(connector_id)):
+        push_outbox_task.delay(connector_id)
+    return report.status
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_outbox_task() -> int:
+    """Beat, every few seconds: queue a push run for each connector with due rows, after
+    a pause or a breaker cool-down too, so a store that comes back is resumed by itself.
+    Also runs the catch-up for just-created mappings (see connectors.outbox)."""
+    from connectors.models import Connector, OutboxState
+    from connectors.outbox import enqueue_recent_mappings
+
+    enqueue_recent_mappings()
+    now = timezone.now()
+    connector_ids = list(
+        Connector.objects.filter(
+            is_active=True,
+            outbox_items__state=OutboxState.PENDING,
+            outbox_items__due_at__lte=now,
+        )
+        .filter(Q(paused_until__isnull=True) | Q(paused_until__lte=now))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for connector_id in connector_ids:
+        push_outbox_task.delay(connector_id)
+    return len(connector_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def process_inbox_event_task(event_id: int) -> str | None:
+    """Apply one stored delivery (no-op unless it is still waiting to be processed)."""
+    from connectors.inbox import process_inbox_event
+
+    return process_inbox_event(event_id=event_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_inbox_task() -> int:
+    """Beat: queue events whose retry is due, and received ones whose kick was lost."""
+    from connectors.models import InboxEvent, InboxState
+
+    now = timezone.now()
+    due = (
+        InboxEvent.objects.filter(
+            Q(state=InboxState.FAILED, next_attempt_at__lte=now)
+            | Q(
+                state=InboxState.RECEIVED,
+                received_at__lte=now - timedelta(seconds=STUCK_EVENT_SECONDS),
+            )
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:INBOX_SWEEP_LIMIT]
+    )
+    event_ids = list(due)
+    for event_id in event_ids:
+        process_inbox_event_task.delay(event_id)
+    return len(event_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def purge_connector_history_task(days: int = 30) -> int:
+    """Beat, hourly: drop sent outbox rows, finished inbox events and sync runs past `days`
+    (dead and malformed ones stay until someone deals with them)."""
+    from connectors.models import InboxEvent, InboxState, OutboxItem, OutboxState, SyncRun
+
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = OutboxItem.objects.filter(state=OutboxState.SENT, sent_at__lt=cutoff).delete()[0]
+    deleted += InboxEvent.objects.filter(
+        state__in=[InboxState.PROCESSED, InboxState.IGNORED], received_at__lt=cutoff
+    ).delete()[0]
+    deleted += SyncRun.objects.filter(started_at__lt=cutoff, report__isnull=True).delete()[0]
+    return deleted
