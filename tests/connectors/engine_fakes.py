@@ -259,7 +259,7 @@ _names = itertools.count(1)
 
 
 @pytest.fixture
-def test_kinds():
+def engine_kinds():
     register_test_kinds()
     forget_mapping_state()
     yield

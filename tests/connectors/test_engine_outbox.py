@@ -14,16 +14,17 @@ from connectors.outbox import (
 from connectors.registry import build_connector, connector_class, kind_spec
 from stock.actors import Actor
 from stock.services import adjust_stock, receive_stock
-from tests.connectors.engine_fakes import (  # noqa: F401 (fixtures)
+from tests.connectors import engine_fakes
+from tests.connectors.engine_fakes import (
     KIND,
     EngineTestConnector,
     make_hub,
-    test_kinds,
 )
 from tests.stock.factories import VariantFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres, pytest.mark.usefixtures("test_kinds")]
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres, pytest.mark.usefixtures("engine_kinds")]
 ACTOR = Actor.system("tests")
+engine_kinds = engine_fakes.engine_kinds
 
 
 def pending_rows(connector):
