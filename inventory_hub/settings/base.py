@@ -175,6 +175,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inventory_hub.tasks.purge_idempotency_keys_task",
         "schedule": 3600.0,
     },
+    # Connectors: resume pushes (after a pause, a breaker cool-down or a lost kick) and
+    # retry inbox events whose backoff has passed.
+    "connectors-sweep-outbox": {
+        "task": "connectors.tasks.sweep_outbox_task",
+        "schedule": 5.0,
+    },
+    "connectors-sweep-inbox": {
+        "task": "connectors.tasks.sweep_inbox_task",
+        "schedule": 10.0,
+    },
+    "connectors-purge-history": {
+        "task": "connectors.tasks.purge_connector_history_task",
+        "schedule": 3600.0,
+    },
 }
 
 # Storefront availability answers are cached this long (invalidated on every change).

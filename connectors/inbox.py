@@ -1,0 +1,617 @@
+"""Inbound deliveries: verify and store before answering, then process exactly once.
+
+Guarantees:
+- `receive_delivery` stores a verified delivery (raw body, headers without credentials)
+  in one short transaction before the store gets its 200, and queues processing on commit.
+  A bad signature stores nothing (it is logged, and one open `bad_signature` problem says
+  so); a malformed body is kept (state `malformed`) and answered 400 with the reason; a
+  delivery id seen before is answered 200 and stored once (unique per connector).
+- `process_inbox_event` applies an event inside one transaction with the event's row
+  lock, so two workers never apply it twice, and every stock write it makes carries a
+  reference unique per delivery, so a replay is a no-op. Failures retry with exponential
+  backoff and end `dead` after `CONNECTORS_INBOX_MAX_ATTEMPTS`; `replay_dead_letters`
+  puts them back in the queue.
+- Orders go through `stock.services.orders` (reference = store order id, channel = the
+  connector's channel). Stock snapshots from a store-owned location become `count`
+  movements (reason `sync`, source `connector`); from a hub-owned location they are
+  compared with what the hub wants there: the hub's own echo and values already right
+  are ignored, anything else is drift, recorded and overwritten by an enqueued push.
+  An item older (by the store's timestamp) than the newest applied for that SKU and
+  location is recorded as stale and not applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+import requests
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from requests.structures import CaseInsensitiveDict
+
+from connectors.base import (
+    InboundEvent,
+    InboundKind,
+    InboundVerdict,
+    MalformedInbound,
+    OrderState,
+    RemoteOrder,
+    RemoteStock,
+)
+from connectors.engine.problems import record_problem
+from connectors.models import (
+    Connector,
+    InboxEvent,
+    InboxState,
+    SkuMapping,
+    SyncProblemKind,
+)
+from connectors.outbox import enqueue_connector_pushes
+from connectors.registry import build_connector, kind_spec
+from connectors.selectors import (
+    MissingChannel,
+    desired_push_items,
+    location_mappings,
+    location_store_owned,
+    own_channel_held,
+)
+from stock.actors import Actor
+from stock.models import MovementSource, Order, OrderStatus, ReasonCode, StockLevel, Variant
+
+logger = logging.getLogger(__name__)
+
+# Never stored: they carry credentials rather than describe the delivery.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"}
+)
+# One requests.Session for every inbound parse: store classes do no HTTP there.
+_SHARED_SESSION = requests.Session()
+
+
+def inbox_max_attempts() -> int:
+    return int(getattr(settings, "CONNECTORS_INBOX_MAX_ATTEMPTS", 8))
+
+
+def inbox_backoff_seconds(attempts: int) -> float:
+    base = float(getattr(settings, "CONNECTORS_INBOX_BACKOFF_SECONDS", 2.0))
+    return min(base * (2 ** max(attempts - 1, 0)), 3600.0)
+
+
+# --- Receiving --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The answer the endpoint gives the store."""
+
+    status: int
+    body: dict
+    event_id: int | None = None
+
+
+def receive_delivery(
+    *, connector: Connector, headers: Mapping[str, str], body: bytes, remote_addr: str = ""
+) -> Receipt:
+    """Verify one delivery and store it raw; see the module docstring for what it promises."""
+    store = build_connector(connector, session=_SHARED_SESSION)
+    verdict = store.verify_inbound(headers=headers, body=body)
+    if verdict == InboundVerdict.BAD_SIGNATURE:
+        _log_bad_signature(connector, headers, remote_addr)
+        return Receipt(401, _error("bad_signature", "The delivery's signature does not match."))
+    if verdict == InboundVerdict.PING:
+        return Receipt(200, {"status": "ping"})
+
+    kept_headers = _storable_headers(headers)
+    text, unreadable = _text(body)
+    delivery_id = ""
+    try:
+        delivery_id = (store.delivery_id(headers=headers, body=body) or "")[:255]
+        if unreadable:
+            raise MalformedInbound(unreadable)
+        parsed = store.parse_inbound(headers=headers, body=body)
+    except MalformedInbound as exc:
+        message = str(exc) or "The body could not be read."
+        # Kept without its delivery id: a corrected resend under the same id is accepted.
+        event = InboxEvent.objects.create(
+            connector=connector,
+            delivery_id="",
+            headers={**kept_headers, "x-hub-original-delivery-id": delivery_id},
+            body=text,
+            state=InboxState.MALFORMED,
+            last_error=message[:2000],
+        )
+        record_problem(
+            connector_id=connector.pk,
+            kind=SyncProblemKind.MALFORMED_INBOUND,
+            message=f"Malformed delivery kept as inbox event {event.pk}: {message}",
+            details={"event": event.pk},
+            once=True,
+        )
+        return Receipt(400, _error("malformed", message), event.pk)
+    except Exception:
+        # A defect in the store class: keep the delivery and let processing retry it.
+        logger.exception("Could not parse a delivery for connector %s", connector.pk)
+        parsed = None
+
+    if parsed is not None and parsed.kind == InboundKind.PING:
+        return Receipt(200, {"status": "ping"})
+    delivery_id = delivery_id or (parsed.delivery_id[:255] if parsed else "")
+    ignored = parsed is not None and parsed.kind == InboundKind.IGNORED
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            event = InboxEvent.objects.create(
+                connector=connector,
+                delivery_id=delivery_id,
+                topic=(parsed.topic if parsed else "")[:120],
+                headers=kept_headers,
+                body=text,
+                received_at=now,
+                occurred_at=parsed.occurred_at if parsed else None,
+                state=InboxState.IGNORED if ignored else InboxState.RECEIVED,
+                processed_at=now if ignored else None,
+                result="Nothing the hub tracks." if ignored else "",
+                next_attempt_at=None if ignored else now,
+            )
+            if not ignored:
+                from connectors.tasks import process_inbox_event_task
+
+                process_inbox_event_task.delay_on_commit(event.pk)
+    except IntegrityError as exc:
+        if "inbox_connector_delivery_unique" not in str(exc):
+            raise
+        return Receipt(200, {"status": "duplicate", "delivery_id": delivery_id})
+    return Receipt(
+        200, {"status": "ignored" if ignored else "accepted", "event": event.pk}, event.pk
+    )
+
+
+def _error(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message, "details": {}}}
+
+
+def _storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {
+        str(name): str(value)
+        for name, value in headers.items()
+        if str(name).lower() not in SECRET_HEADERS
+    }
+
+
+def _text(body: bytes) -> tuple[str, str]:
+    """The body as text for the database, and why it is unreadable ("" when it is fine)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return body.decode("utf-8", errors="backslashreplace"), f"The body is not UTF-8: {exc}."
+    if "\x00" in text:
+        # PostgreSQL text cannot hold NUL.
+        return text.replace("\x00", "\\x00"), "The body contains NUL characters."
+    return text, ""
+
+
+def _log_bad_signature(connector: Connector, headers: Mapping[str, str], remote_addr: str) -> None:
+    topic = headers.get("X-WC-Webhook-Topic") or headers.get("X-Hub-Topic") or ""
+    logger.warning(
+        "Refused a delivery with a bad signature for connector %s from %s (topic %r)",
+        connector.pk,
+        remote_addr or "?",
+        topic,
+    )
+    record_problem(
+        connector_id=connector.pk,
+        kind=SyncProblemKind.BAD_SIGNATURE,
+        message=f"Refused a delivery with a bad signature from {remote_addr or 'unknown'}.",
+        details={"remote_addr": remote_addr, "topic": topic},
+        once=True,
+    )
+
+
+# --- Processing -------------------------------------------------------------------------------
+
+
+class InboundProcessingError(Exception):
+    """Processing cannot go on for now (configuration, refused stock change): retry later."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    orders: int = 0
+    counted: int = 0
+    in_sync: int = 0
+    echoes: int = 0
+    drifted: list[dict] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.orders} order(s)" if self.orders else "",
+            f"{self.counted} count(s)" if self.counted else "",
+            f"{self.in_sync} in sync" if self.in_sync else "",
+            f"{self.echoes} echo(es) of the hub's push" if self.echoes else "",
+            f"{len(self.drifted)} drifted (overwrite queued)" if self.drifted else "",
+            f"{len(self.stale)} stale, not applied: {', '.join(self.stale[:20])}"
+            if self.stale
+            else "",
+            f"{len(self.unmapped)} unmapped: {', '.join(self.unmapped[:20])}"
+            if self.unmapped
+            else "",
+            *self.notes,
+        ]
+        return "; ".join(part for part in parts if part) or "Nothing to apply."
+
+
+def process_inbox_event(*, event_id: int) -> str | None:
+    """Apply one received (or failed) event; returns its new state, None if not ours now.
+
+    Takes the event's row lock with SKIP LOCKED: an event another worker is processing is
+    left to it. The event's effects and its new state commit together.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        event = (
+            InboxEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("connector", "connector__channel")
+            .filter(pk=event_id, state__in=[InboxState.RECEIVED, InboxState.FAILED])
+            .first()
+        )
+        if event is None:
+            return None
+        if event.next_attempt_at and event.next_attempt_at > now + timedelta(seconds=1):
+            return None  # not due yet (an early duplicate of a scheduled retry)
+        event.attempts += 1
+        try:
+            with transaction.atomic():
+                outcome = apply_event(event)
+        except Exception as exc:
+            _fail(event, exc)
+        else:
+            event.state = InboxState.PROCESSED
+            event.result = outcome.summary()[:4000]
+            event.processed_at = timezone.now()
+            event.last_error = ""
+            event.next_attempt_at = None
+        event.save(
+            update_fields=[
+                "state",
+                "attempts",
+                "result",
+                "processed_at",
+                "last_error",
+                "next_attempt_at",
+            ]
+        )
+    return event.state
+
+
+def _fail(event: InboxEvent, exc: Exception) -> None:
+    message = f"{type(exc).__name__}: {exc}"[:2000]
+    event.last_error = message
+    if event.attempts >= inbox_max_attempts():
+        event.state = InboxState.DEAD
+        event.next_attempt_at = None
+        logger.error(
+            "Inbox event %s is dead after %s attempts: %s", event.pk, event.attempts, message
+        )
+        record_problem(
+            connector_id=event.connector_id,
+            kind=SyncProblemKind.DEAD_LETTER,
+            message=f"Inbox event {event.pk} ({event.topic or 'no topic'}) failed "
+            f"{event.attempts} times and needs a replay: {message}",
+            details={"event": event.pk},
+        )
+        return
+    delay = inbox_backoff_seconds(event.attempts)
+    event.state = InboxState.FAILED
+    event.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    logger.warning(
+        "Inbox event %s failed (attempt %s), retry in %.0f s: %s",
+        event.pk,
+        event.attempts,
+        delay,
+        message,
+    )
+    transaction.on_commit(partial(_schedule_retry, event.pk, delay))
+
+
+def _schedule_retry(event_id: int, delay: float) -> None:
+    from connectors.tasks import process_inbox_event_task
+
+    try:
+        process_inbox_event_task.apply_async((event_id,), countdown=delay)
+    except Exception:
+        # The sweeper retries failed events whose time has come.
+        logger.exception("Could not schedule the retry of inbox event %s", event_id)
+
+
+def apply_event(event: InboxEvent) -> Outcome:
+    """Parse the stored delivery again and apply it. Must run inside a transaction."""
+    connector = event.connector
+    store = build_connector(connector, session=_SHARED_SESSION)
+    parsed = store.parse_inbound(
+        headers=CaseInsensitiveDict(event.headers), body=event.body.encode("utf-8")
+    )
+    outcome = Outcome()
+    if parsed.kind in (InboundKind.PING, InboundKind.IGNORED):
+        outcome.notes.append("Nothing the hub tracks.")
+        return outcome
+    if parsed.orders or parsed.deleted_order_references:
+        _apply_orders(connector, parsed, outcome)
+    if parsed.stock:
+        _apply_stock(connector, event, parsed, outcome)
+    return outcome
+
+
+# --- Orders -----------------------------------------------------------------------------------
+
+
+def _apply_orders(connector: Connector, parsed: InboundEvent, outcome: Outcome) -> None:
+    from stock.services.orders import cancel_order
+
+    channel = connector.channel
+    if channel is None:
+        raise InboundProcessingError(
+            f"Connector {connector.name} has no sales channel: its orders cannot be placed."
+        )
+    actor = Actor.connector(connector.name)
+    for remote in parsed.orders:
+        _apply_order(channel, remote, actor, outcome)
+        outcome.orders += 1
+    for reference in parsed.deleted_order_references:
+        order = Order.objects.filter(channel=channel, reference=reference).first()
+        if order is not None and order.status in CANCELLABLE:
+            cancel_order(order=order, actor=actor)
+            outcome.orders += 1
+
+
+CANCELLABLE = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED)
+
+
+def _apply_order(channel, remote: RemoteOrder, actor: Actor, outcome: Outcome) -> None:
+    """Move the hub's order to the store's state; every step is idempotent by reference."""
+    from stock.services.orders import (
+        OrderLineInput,
+        cancel_order,
+        pay_order,
+        place_order,
+        ship_order,
+    )
+
+    order = Order.objects.filter(channel=channel, reference=remote.reference).first()
+    if remote.state == OrderState.RELEASED:
+        if order is not None and order.status in CANCELLABLE:
+            cancel_order(order=order, actor=actor)
+        return
+    if order is None:
+        known = set(
+            Variant.objects.filter(sku__in=[line.sku for line in remote.lines]).values_list(
+                "sku", flat=True
+            )
+        )
+        unknown = sorted({line.sku for line in remote.lines} - known)
+        outcome.unmapped.extend(unknown)
+        lines = [
+            OrderLineInput(sku=line.sku, quantity=line.quantity)
+            for line in remote.lines
+            if line.sku in known
+        ]
+        if not lines:
+            outcome.notes.append(f"order {remote.reference}: no SKU the hub knows")
+            return
+        order = place_order(
+            channel=channel,
+            reference=remote.reference,
+            lines=lines,
+            actor=actor,
+            shipping_latitude=remote.latitude,
+            shipping_longitude=remote.longitude,
+        ).order
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+        # Not retried: the hub's hold is gone and the order's reference is taken.
+        outcome.notes.append(
+            f"order {remote.reference} is {order.status} in the hub but {remote.state} in the store"
+        )
+        return
+    if remote.state == OrderState.PAID and order.status == OrderStatus.PLACED:
+        pay_order(order=order, actor=actor)
+    elif remote.state == OrderState.SHIPPED and order.status != OrderStatus.SHIPPED:
+        ship_order(order=order, actor=actor)
+
+
+# --- Stock snapshots --------------------------------------------------------------------------
+
+
+def _apply_stock(
+    connector: Connector, event: InboxEvent, parsed: InboundEvent, outcome: Outcome
+) -> None:
+    from stock.services import count_stock
+
+    items = list(parsed.stock)
+    mappings = _lock_mappings(connector, items)
+    locations = location_mappings(connector)
+    spec = kind_spec(connector.kind)
+    hub_owned = list(
+        {
+            mapping.pk: mapping
+            for item in items
+            if (mapping := _find(mappings, item)) is not None
+            and not location_store_owned(connector, locations, item.location)
+        }.values()
+    )
+    desired: dict[tuple[int, str], int] = {}
+    if hub_owned:
+        try:
+            for mapping_pk, wanted in desired_push_items(connector, hub_owned).items():
+                for item in wanted:
+                    desired[(mapping_pk, item.location)] = item.quantity
+        except MissingChannel as exc:
+            outcome.notes.append(str(exc))
+    actor = Actor.connector(connector.name)
+    delivery = event.delivery_id or f"event-{event.pk}"
+    overwrite: set[int] = set()
+    touched: dict[int, SkuMapping] = {}
+    for item in items:
+        mapping = _find(mappings, item)
+        if mapping is None:
+            outcome.unmapped.append(item.sku or item.remote_id)
+            continue
+        label = f"{mapping.variant.sku}@{item.location or '-'}"
+        stamp = item.updated_at or parsed.occurred_at
+        newest = _parse_time(mapping.location_updated_at.get(item.location))
+        if stamp is not None and newest is not None and stamp < newest:
+            outcome.stale.append(label)
+            continue
+        if item.quantity is None:
+            outcome.notes.append(f"{label}: the store does not count it")
+        elif location_store_owned(connector, locations, item.location):
+            location = locations.get(item.location)
+            if location is None:
+                outcome.unmapped.append(f"location {item.location or '(store)'}")
+                continue
+            counted = item.quantity
+            if spec.quantity_excludes_own_orders:
+                level = StockLevel.objects.filter(
+                    variant=mapping.variant, warehouse=location.warehouse
+                ).first()
+                if level is not None:
+                    counted += own_channel_held(connector, [level]).get(level.pk, 0)
+            result = count_stock(
+                variant=mapping.variant,
+                warehouse=location.warehouse,
+                counted=counted,
+                actor=actor,
+                reason=ReasonCode.SYNC,
+                source=MovementSource.CONNECTOR,
+                document=f"connector {connector.name} delivery {delivery}"[:200],
+                reference=f"{connector.pk}:{delivery}:{mapping.remote_id}:{item.location}"[:255],
+            )
+            if result.outcome == "applied":
+                outcome.counted += 1
+            else:
+                outcome.in_sync += 1
+        else:
+            wanted = desired.get((mapping.pk, item.location))
+            pushed = mapping.last_pushed.get(item.location)
+            mapping.last_confirmed = {**mapping.last_confirmed, item.location: item.quantity}
+            if wanted is not None and item.quantity == wanted:
+                outcome.in_sync += 1
+            elif pushed is not None and item.quantity == pushed:
+                outcome.echoes += 1  # an older push of ours coming back; a newer one follows
+                overwrite.add(mapping.variant_id)
+            else:
+                outcome.drifted.append(
+                    {
+                        "sku": mapping.variant.sku,
+                        "location": item.location,
+                        "store": item.quantity,
+                        "hub": wanted,
+                    }
+                )
+                overwrite.add(mapping.variant_id)
+        if stamp is not None:
+            mapping.location_updated_at = {
+                **mapping.location_updated_at,
+                item.location: stamp.isoformat(),
+            }
+            if mapping.remote_updated_at is None or stamp > mapping.remote_updated_at:
+                mapping.remote_updated_at = stamp
+        touched[mapping.pk] = mapping
+    for mapping in touched.values():
+        mapping.save(
+            update_fields=[
+                "last_confirmed",
+                "location_updated_at",
+                "remote_updated_at",
+                "updated_at",
+            ]
+        )
+    if overwrite:
+        enqueue_connector_pushes(connector.pk, overwrite)
+    if outcome.drifted:
+        record_problem(
+            connector_id=connector.pk,
+            kind=SyncProblemKind.DRIFT,
+            message=f"{len(outcome.drifted)} SKU(s) changed on the store behind the hub's back; "
+            "the hub's values are being pushed back.",
+            details={"event": event.pk, "items": outcome.drifted[:100]},
+        )
+    if outcome.unmapped:
+        record_problem(
+            connector_id=connector.pk,
+            kind=SyncProblemKind.UNMAPPED,
+            message=f"Delivery {delivery} named what no mapping covers: "
+            f"{', '.join(outcome.unmapped[:20])}",
+            details={"event": event.pk, "unmapped": outcome.unmapped[:500]},
+        )
+
+
+def _find(mappings: dict[str, SkuMapping], item: RemoteStock) -> SkuMapping | None:
+    found = mappings.get(item.remote_id) if item.remote_id else None
+    return found or (mappings.get(f"sku:{item.sku}") if item.sku else None)
+
+
+def _lock_mappings(connector: Connector, items: Sequence[RemoteStock]) -> dict[str, SkuMapping]:
+    """Mappings for these items by remote id (or SKU), locked in pk order: the push worker
+    writes the same JSON fields, and neither may lose the other's update."""
+    remote_ids = [item.remote_id for item in items if item.remote_id]
+    skus = [item.sku for item in items if item.sku]
+    found = list(
+        SkuMapping.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("variant")
+        .filter(connector=connector)
+        .filter(_remote_or_sku(remote_ids, skus))
+        .order_by("pk")
+    )
+    by_key: dict[str, SkuMapping] = {}
+    for mapping in found:
+        by_key[mapping.remote_id] = mapping
+        by_key[f"sku:{mapping.variant.sku}"] = mapping
+    return by_key
+
+
+def _remote_or_sku(remote_ids: list[str], skus: list[str]):
+    from django.db.models import Q
+
+    return Q(remote_id__in=remote_ids) | Q(variant__sku__in=skus)
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not value:
+        return None
+    return parse_datetime(str(value))
+
+
+# --- Dead letters -----------------------------------------------------------------------------
+
+
+def replay_dead_letters(
+    *, connector_id: int | None = None, event_ids: Sequence[int] | None = None
+) -> int:
+    """Put dead events back in the queue (attempts start again); returns how many.
+
+    Safe to call twice: only events still `dead` are touched, and processing is idempotent.
+    """
+    from connectors.tasks import process_inbox_event_task
+
+    events = InboxEvent.objects.filter(state=InboxState.DEAD)
+    if connector_id is not None:
+        events = events.filter(connector_id=connector_id)
+    if event_ids is not None:
+        events = events.filter(pk__in=list(event_ids))
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(events.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        InboxEvent.objects.filter(pk__in=ids).update(
+            state=InboxState.RECEIVED, attempts=0, next_attempt_at=now
+        )
+        for event_id in ids:
+            process_inbox_event_task.delay_on_commit(event_id)
+    return len(ids)

@@ -1,0 +1,367 @@
+"""POST /connectors/<id>/inbound/ and inbox processing, through the real view and services."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from connectors.inbox import process_inbox_event, replay_dead_letters
+from connectors.models import (
+    Connector,
+    InboxEvent,
+    InboxState,
+    OutboxItem,
+    OutboxState,
+    SkuMapping,
+    SyncProblem,
+    SyncProblemKind,
+)
+from stock.actors import Actor
+from stock.models import MovementSource, Order, OrderStatus, ReasonCode, StockMovement
+from stock.selectors import channel_salable_many
+from stock.services import receive_stock
+from tests.connectors import engine_fakes
+from tests.connectors.engine_fakes import SECRET, SOURCES_KIND, make_hub, sign
+from tests.stock.factories import balance_of, ledger_ids
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.postgres,
+    pytest.mark.usefixtures("engine_kinds"),
+]
+ACTOR = Actor.system("tests")
+engine_kinds = engine_fakes.engine_kinds
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def deliver(client, connector, payload, *, delivery="d-1", secret=SECRET, raw=None, **headers):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    signature = headers.pop("signature", "sha256=" + sign(secret, body))
+    return client.post(
+        f"/connectors/{connector.pk}/inbound/",
+        data=body,
+        content_type="application/json",
+        headers={"X-Test-Signature": signature, "X-Test-Delivery": delivery, **headers},
+    )
+
+
+def process_all():
+    for event_id in InboxEvent.objects.filter(
+        state__in=[InboxState.RECEIVED, InboxState.FAILED]
+    ).values_list("pk", flat=True):
+        process_inbox_event(event_id=event_id)
+
+
+def snapshot(hub, quantity, *, location="", updated_at=T0, mapping=None):
+    mapping = mapping or hub.mapping
+    return {
+        "topic": "stock",
+        "stock": [
+            {
+                "sku": mapping.variant.sku,
+                "remote_id": mapping.remote_id,
+                "quantity": quantity,
+                "location": location,
+                "updated_at": updated_at.isoformat() if updated_at else None,
+            }
+        ],
+    }
+
+
+def order(reference, state, sku, quantity=1):
+    return {
+        "topic": "order",
+        "orders": [
+            {"reference": reference, "state": state, "lines": [{"sku": sku, "quantity": quantity}]}
+        ],
+    }
+
+
+# --- Receiving --------------------------------------------------------------------------------
+
+
+def test_bad_signature_is_401_and_stores_nothing(client, django_capture_on_commit_callbacks):
+    hub = make_hub(None)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = deliver(client, hub.connector, order("1", "hold", hub.variant.sku), secret="x")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "bad_signature"
+    assert InboxEvent.objects.count() == 0
+    assert callbacks == []
+    problem = SyncProblem.objects.get(connector=hub.connector)
+    assert problem.kind == SyncProblemKind.BAD_SIGNATURE
+
+
+def test_ping_is_200_and_stores_nothing(client):
+    hub = make_hub(None)
+
+    response = client.post(
+        f"/connectors/{hub.connector.pk}/inbound/",
+        data=b"webhook_id=7",
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Test-Ping": "1"},
+    )
+
+    assert response.status_code == 200
+    assert InboxEvent.objects.count() == 0
+
+
+def test_valid_delivery_is_stored_raw_before_the_200_and_queued_on_commit(
+    client, django_capture_on_commit_callbacks
+):
+    hub = make_hub(None)
+    payload = order("1001", "hold", hub.variant.sku)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = deliver(
+            client, hub.connector, payload, delivery="abc", Authorization="Bearer nope"
+        )
+
+    assert response.status_code == 200
+    event = InboxEvent.objects.get()
+    assert response.json() == {"status": "accepted", "event": event.pk}
+    assert (event.delivery_id, event.topic, event.state) == ("abc", "order", InboxState.RECEIVED)
+    assert json.loads(event.body) == payload
+    assert "Authorization" not in event.headers
+    assert len(callbacks) == 1  # process_inbox_event_task, after the commit
+
+
+def test_malformed_body_is_400_with_the_reason_and_kept(client):
+    hub = make_hub(None)
+
+    response = deliver(client, hub.connector, None, raw=b'{"topic": "stock", "stock": [{"sku":')
+
+    assert response.status_code == 400
+    assert "not JSON" in response.json()["error"]["message"]
+    event = InboxEvent.objects.get()
+    assert event.state == InboxState.MALFORMED
+    assert event.body == '{"topic": "stock", "stock": [{"sku":'
+    assert SyncProblem.objects.filter(kind=SyncProblemKind.MALFORMED_INBOUND).count() == 1
+
+
+def test_unknown_or_inactive_connector_is_404(client):
+    hub = make_hub(None)
+    Connector.objects.filter(pk=hub.connector.pk).update(is_active=False)
+
+    response = deliver(client, hub.connector, order("1", "hold", hub.variant.sku))
+
+    assert response.status_code == 404
+    assert InboxEvent.objects.count() == 0
+
+
+def test_duplicate_delivery_is_200_and_applied_once(client):
+    hub = make_hub(None, on_hand=10)
+    payload = order("2001", "hold", hub.variant.sku, quantity=3)
+
+    first = deliver(client, hub.connector, payload, delivery="dup-1")
+    process_all()
+    second = deliver(client, hub.connector, payload, delivery="dup-1")
+    process_all()
+
+    assert first.status_code == second.status_code == 200
+    assert second.json()["status"] == "duplicate"
+    assert InboxEvent.objects.count() == 1
+    assert Order.objects.filter(reference="2001").count() == 1
+    assert channel_salable_many(hub.channel, [hub.variant])[hub.variant.pk].salable == 7
+
+
+# --- Orders -----------------------------------------------------------------------------------
+
+
+def test_order_lifecycle_goes_through_the_stock_order_services(client):
+    hub = make_hub(None, on_hand=10)
+    sku = hub.variant.sku
+
+    deliver(client, hub.connector, order("3001", "hold", sku, 2), delivery="o-1")
+    process_all()
+    placed = Order.objects.get(reference="3001")
+    deliver(client, hub.connector, order("3001", "paid", sku, 2), delivery="o-2")
+    process_all()
+    paid = Order.objects.get(reference="3001")
+    deliver(client, hub.connector, order("3001", "shipped", sku, 2), delivery="o-3")
+    process_all()
+
+    shipped = Order.objects.get(reference="3001")
+    assert (placed.status, paid.status, shipped.status) == (
+        OrderStatus.PLACED,
+        OrderStatus.PAID,
+        OrderStatus.SHIPPED,
+    )
+    assert placed.channel_id == hub.channel.pk
+    level = hub.variant.levels.get(warehouse=hub.warehouse)
+    assert (balance_of(level).on_hand, balance_of(level).reserved) == (8, 0)
+    assert set(InboxEvent.objects.values_list("state", flat=True)) == {InboxState.PROCESSED}
+
+
+def test_released_order_cancels_the_hold(client):
+    hub = make_hub(None, on_hand=10)
+    deliver(client, hub.connector, order("4001", "hold", hub.variant.sku, 4), delivery="o-1")
+    process_all()
+
+    deliver(client, hub.connector, order("4001", "released", hub.variant.sku, 4), delivery="o-2")
+    process_all()
+
+    assert Order.objects.get(reference="4001").status == OrderStatus.CANCELLED
+    assert channel_salable_many(hub.channel, [hub.variant])[hub.variant.pk].salable == 10
+
+
+# --- Stock snapshots --------------------------------------------------------------------------
+
+
+def test_store_owned_snapshot_becomes_a_sync_count_movement(client):
+    hub = make_hub(None, on_hand=10, ownership="store", locations=[("", None)])
+
+    deliver(client, hub.connector, snapshot(hub, 7), delivery="s-1")
+    process_all()
+    # A redelivery of the same snapshot under a new id changes nothing more.
+    deliver(client, hub.connector, snapshot(hub, 7), delivery="s-2")
+    process_all()
+
+    movement = StockMovement.objects.filter(variant=hub.variant).order_by("pk").last()
+    assert (movement.kind, movement.reason, movement.source) == (
+        "count",
+        ReasonCode.SYNC,
+        MovementSource.CONNECTOR,
+    )
+    assert movement.reference == f"{hub.connector.pk}:s-1:{hub.mapping.remote_id}:"
+    assert movement.delta_on_hand == -3
+    assert balance_of(movement.level).on_hand == 7
+    assert StockMovement.objects.filter(variant=hub.variant, reason=ReasonCode.SYNC).count() == 1
+
+
+def test_stale_snapshot_is_recorded_but_not_applied(client):
+    hub = make_hub(None, on_hand=10, ownership="store", locations=[("", None)])
+    deliver(client, hub.connector, snapshot(hub, 6, updated_at=T0), delivery="new")
+    process_all()
+    before = ledger_ids()
+
+    older = snapshot(hub, 9, updated_at=T0 - timedelta(minutes=5))
+    deliver(client, hub.connector, older, delivery="old")
+    process_all()
+
+    assert ledger_ids() == before
+    assert balance_of(hub.variant.levels.get()).on_hand == 6
+    stale = InboxEvent.objects.get(delivery_id="old")
+    assert stale.state == InboxState.PROCESSED
+    assert "stale, not applied" in stale.result
+    assert SkuMapping.objects.get(pk=hub.mapping.pk).location_updated_at == {"": T0.isoformat()}
+
+
+def test_hub_owned_drift_is_recorded_and_overwritten_by_a_push(client):
+    hub = make_hub(None, on_hand=10)
+    SkuMapping.objects.filter(pk=hub.mapping.pk).update(
+        last_pushed={"": 10}, last_confirmed={"": 10}
+    )
+
+    deliver(client, hub.connector, snapshot(hub, 4), delivery="drift")
+    process_all()
+
+    assert balance_of(hub.variant.levels.get()).on_hand == 10  # the hub's stock stands
+    mapping = SkuMapping.objects.get(pk=hub.mapping.pk)
+    assert mapping.last_confirmed == {"": 4}  # so the next push is not skipped
+    row = OutboxItem.objects.get(connector=hub.connector)
+    assert (row.variant_id, row.state) == (hub.variant.pk, OutboxState.PENDING)
+    problem = SyncProblem.objects.get(kind=SyncProblemKind.DRIFT)
+    assert problem.details["items"] == [
+        {"sku": hub.variant.sku, "location": "", "store": 4, "hub": 10}
+    ]
+
+
+def test_echo_of_the_hubs_own_push_is_not_bounced_back(client):
+    hub = make_hub(None, on_hand=10)
+    SkuMapping.objects.filter(pk=hub.mapping.pk).update(
+        last_pushed={"": 10}, last_confirmed={"": 10}
+    )
+
+    deliver(client, hub.connector, snapshot(hub, 10), delivery="echo")
+    process_all()
+
+    assert OutboxItem.objects.count() == 0
+    assert SyncProblem.objects.count() == 0
+    assert "in sync" in InboxEvent.objects.get().result
+
+
+def test_unmapped_sku_in_a_snapshot_is_reported(client):
+    hub = make_hub(None, on_hand=10)
+    payload = {
+        "topic": "stock",
+        "stock": [{"sku": "NOPE", "remote_id": "r-nope", "quantity": 1, "location": ""}],
+    }
+
+    deliver(client, hub.connector, payload, delivery="u-1")
+    process_all()
+
+    problem = SyncProblem.objects.get(kind=SyncProblemKind.UNMAPPED)
+    assert "NOPE" in problem.message
+
+
+# --- Failures, dead letters, replay -----------------------------------------------------------
+
+
+def test_failing_event_retries_with_backoff_then_goes_dead_and_replays(client, settings):
+    settings.CONNECTORS_INBOX_MAX_ATTEMPTS = 3
+    hub = make_hub(None, on_hand=1)
+    # Refused (insufficient stock) until stock arrives: a failure worth retrying.
+    deliver(client, hub.connector, order("5001", "hold", hub.variant.sku, 5), delivery="big")
+    event = InboxEvent.objects.get()
+
+    states = []
+    for _ in range(3):
+        InboxEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
+        states.append(process_inbox_event(event_id=event.pk))
+    failed = InboxEvent.objects.get(pk=event.pk)
+    receive_stock(variant=hub.variant, warehouse=hub.warehouse, quantity=10, actor=ACTOR)
+    replayed = replay_dead_letters(connector_id=hub.connector.pk)
+    process_all()
+
+    assert states == [InboxState.FAILED, InboxState.FAILED, InboxState.DEAD]
+    assert "insufficient" in failed.last_error.lower()
+    assert SyncProblem.objects.filter(kind=SyncProblemKind.DEAD_LETTER).count() == 1
+    assert replayed == 1
+    event.refresh_from_db()
+    assert (event.state, event.attempts) == (InboxState.PROCESSED, 1)
+    assert Order.objects.get(reference="5001").status == OrderStatus.PLACED
+    assert replay_dead_letters(connector_id=hub.connector.pk) == 0
+
+
+def test_a_failed_event_waits_for_its_backoff(client):
+    hub = make_hub(None, on_hand=1)
+    deliver(client, hub.connector, order("6001", "hold", hub.variant.sku, 5), delivery="x")
+    event = InboxEvent.objects.get()
+
+    first = process_inbox_event(event_id=event.pk)
+    early = process_inbox_event(event_id=event.pk)
+
+    event.refresh_from_db()
+    assert (first, early) == (InboxState.FAILED, None)
+    assert event.attempts == 1
+    assert event.next_attempt_at > timezone.now()
+
+
+def test_store_class_crash_while_parsing_keeps_the_delivery(client, settings):
+    settings.CONNECTORS_INBOX_MAX_ATTEMPTS = 1
+    hub = make_hub(None)
+
+    response = deliver(client, hub.connector, {"topic": "explode"}, delivery="boom")
+    process_all()
+
+    assert response.status_code == 200
+    event = InboxEvent.objects.get()
+    assert event.state == InboxState.DEAD
+    assert "could not read" in event.last_error
+
+
+def test_per_source_store_owned_snapshot_counts_the_mapped_warehouse(client):
+    hub = make_hub(None, on_hand=10, kind=SOURCES_KIND, locations=[("main", None), ("shop", True)])
+    shop = hub.warehouses[1]
+
+    deliver(client, hub.connector, snapshot(hub, 3, location="shop"), delivery="p-1")
+    deliver(client, hub.connector, snapshot(hub, 10, location="main"), delivery="p-2")
+    process_all()
+
+    assert balance_of(hub.variant.levels.get(warehouse=shop)).on_hand == 3
+    assert balance_of(hub.variant.levels.get(warehouse=hub.warehouse)).on_hand == 10
+    assert SyncProblem.objects.filter(kind=SyncProblemKind.DRIFT).count() == 0
