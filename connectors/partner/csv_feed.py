@@ -1,0 +1,102 @@
+"""CSV stock feeds: uploaded by staff or fetched from the partner's URL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+
+from connectors.base import MalformedInbound, RemoteStatus, RemoteStock
+from connectors.partner.fields import parse_time, stock_status, whole_number
+from connectors.partner.options import DEFAULT_CSV_COLUMNS, DEFAULT_STATUS_VALUES
+
+
+def parse_stock_csv(
+    data: bytes,
+    *,
+    columns: Mapping[str, str] | None = None,
+    delimiter: str = ",",
+    default_location: str = "",
+    status_values: Mapping[str, RemoteStatus] | None = None,
+) -> list[RemoteStock]:
+    """Stock records from a CSV file, checked as a whole.
+
+    `columns` maps the hub's fields (sku and quantity required; status, location,
+    updated_at optional) to header names. Raises `MalformedInbound` naming the line and
+    column of the first problem; nothing is returned from a file with any problem.
+    """
+    columns = {**DEFAULT_CSV_COLUMNS, **(columns or {})}
+    statuses = status_values or DEFAULT_STATUS_VALUES
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as failure:
+        raise MalformedInbound(
+            f"the file is not UTF-8 text (byte {failure.start} cannot be read)"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header_row = next(reader, None)
+        if header_row is None or not any(cell.strip() for cell in header_row):
+            raise MalformedInbound("line 1: the file is empty, expected a header line")
+        header_names = [cell.strip() for cell in header_row]
+        positions: dict[str, int] = {}
+        for name, column in columns.items():
+            if column in header_names:
+                positions[name] = header_names.index(column)
+            elif name in ("sku", "quantity"):
+                raise MalformedInbound(
+                    f"line 1: no column {column!r} (mapped to {name}); the header has: "
+                    f"{', '.join(header_names)}"
+                )
+        records: list[RemoteStock] = []
+        first_line_of: dict[tuple[str, str], int] = {}
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header_names):
+                raise MalformedInbound(
+                    f"line {line}: {len(row)} fields, the header has {len(header_names)} "
+                    f"(is the delimiter {delimiter!r} right?)"
+                )
+
+            def cell(name: str, row: list[str] = row) -> str:
+                return row[positions[name]].strip() if name in positions else ""
+
+            sku = cell("sku")
+            if not sku:
+                raise MalformedInbound(f"line {line}: column {columns['sku']!r} is empty")
+            raw_quantity = cell("quantity")
+            if not raw_quantity:
+                raise MalformedInbound(f"line {line}: column {columns['quantity']!r} is empty")
+            quantity = whole_number(raw_quantity, f"line {line}: column {columns['quantity']!r}")
+            status = stock_status(
+                cell("status") or None, f"line {line}: column {columns.get('status')!r}", statuses
+            )
+            if status is None:
+                status = RemoteStatus.IN_STOCK if quantity > 0 else RemoteStatus.OUT_OF_STOCK
+            location = cell("location") or default_location
+            key = (sku, location)
+            if key in first_line_of:
+                raise MalformedInbound(
+                    f"line {line}: SKU {sku!r}"
+                    + (f" at {location!r}" if location else "")
+                    + f" appears twice (also line {first_line_of[key]})"
+                )
+            first_line_of[key] = line
+            records.append(
+                RemoteStock(
+                    sku=sku,
+                    remote_id=sku,
+                    quantity=quantity,
+                    status=status,
+                    location=location,
+                    updated_at=parse_time(
+                        cell("updated_at") or None,
+                        f"line {line}: column {columns.get('updated_at')!r}",
+                    ),
+                )
+            )
+    except csv.Error as failure:
+        raise MalformedInbound(f"line {reader.line_num}: {failure}") from None
+    return records
