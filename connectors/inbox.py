@@ -142,7 +142,7 @@ def receive_delivery(
     if parsed is not None and parsed.kind == InboundKind.PING:
         return Receipt(200, {"status": "ping"})
     delivery_id = delivery_id or (parsed.delivery_id[:255] if parsed else "")
-    ignored = parsed is not None and parsed.kind == InboundKind.IGNORED
+    ignored = parsed is not None and not _has_work(parsed)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -340,14 +340,51 @@ def apply_event(event: InboxEvent) -> Outcome:
         headers=CaseInsensitiveDict(event.headers), body=event.body.encode("utf-8")
     )
     outcome = Outcome()
-    if parsed.kind in (InboundKind.PING, InboundKind.IGNORED):
+    if not _has_work(parsed):
         outcome.notes.append("Nothing the hub tracks.")
         return outcome
     if parsed.orders or parsed.deleted_order_references:
         _apply_orders(connector, parsed, outcome)
     if parsed.stock:
         _apply_stock(connector, event, parsed, outcome)
+    if parsed.deleted_remote_ids:
+        _forget_deleted_products(connector, event, parsed.deleted_remote_ids, outcome)
     return outcome
+
+
+def _has_work(parsed: InboundEvent) -> bool:
+    if parsed.kind == InboundKind.PING:
+        return False
+    return bool(
+        parsed.orders
+        or parsed.stock
+        or parsed.deleted_order_references
+        or parsed.deleted_remote_ids
+    )
+
+
+def _forget_deleted_products(
+    connector: Connector, event: InboxEvent, remote_ids: Sequence[str], outcome: Outcome
+) -> None:
+    """The store deleted these products: their mappings are removed (a push to them could
+    only be refused) and reported, so ops can map the SKUs again."""
+    stale = list(
+        SkuMapping.objects.filter(connector=connector, remote_id__in=list(remote_ids))
+        .select_related("variant")
+        .order_by("pk")
+    )
+    if not stale:
+        return
+    gone = [{"sku": mapping.variant.sku, "remote_id": mapping.remote_id} for mapping in stale]
+    SkuMapping.objects.filter(pk__in=[mapping.pk for mapping in stale]).delete()
+    outcome.notes.append(f"{len(gone)} mapping(s) removed: the store deleted the product")
+    record_problem(
+        connector_id=connector.pk,
+        kind=SyncProblemKind.UNMAPPED,
+        message=f"The store deleted {len(gone)} mapped product(s); their SKUs are unmapped now: "
+        + ", ".join(item["sku"] for item in gone[:20]),
+        details={"event": event.pk, "deleted": gone},
+    )
 
 
 # --- Orders -----------------------------------------------------------------------------------

@@ -225,6 +225,7 @@ class EngineTestConnector(Connector):
             occurred_at=occurred_at,
             orders=orders,
             stock=stock,
+            deleted_remote_ids=tuple(data.get("deleted_remote_ids", ())),
         )
 
 

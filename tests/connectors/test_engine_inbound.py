@@ -298,6 +298,21 @@ def test_unmapped_sku_in_a_snapshot_is_reported(client):
     assert "NOPE" in problem.message
 
 
+def test_products_the_store_deleted_lose_their_mapping_and_are_reported(client):
+    hub = make_hub(None, skus=("A", "B"))
+    payload = {"topic": "product.deleted", "deleted_remote_ids": [hub.mappings[0].remote_id]}
+
+    response = deliver(client, hub.connector, payload, delivery="del-1")
+    process_all()
+
+    assert response.json()["status"] == "accepted"
+    assert list(SkuMapping.objects.filter(connector=hub.connector)) == [hub.mappings[1]]
+    problem = SyncProblem.objects.get(kind=SyncProblemKind.UNMAPPED)
+    assert problem.details["deleted"] == [
+        {"sku": hub.variants[0].sku, "remote_id": hub.mappings[0].remote_id}
+    ]
+
+
 # --- Failures, dead letters, replay -----------------------------------------------------------
 
 

@@ -1,0 +1,422 @@
+"""Admin for connectors: setup, mappings, inbox (with dead-letter replay), outbox, sync log.
+
+Credentials and the webhook secret are write-only here: the form has password fields that
+are never filled in, a blank field keeps what is stored, and no list, page or message
+shows them. Inbox, outbox, runs and problems are read-only records; actions call the
+engine's services.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from connectors.inbox import replay_dead_letters
+from connectors.models import (
+    Connector,
+    InboxEvent,
+    InboxState,
+    LocationMapping,
+    OutboxItem,
+    OutboxState,
+    ReconciliationReport,
+    SkuMapping,
+    SyncProblem,
+    SyncRun,
+)
+from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
+
+
+class ConnectorForm(forms.ModelForm):
+    base_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
+    new_credentials = forms.CharField(
+        label="Credentials",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text='A JSON object, e.g. {"consumer_key": "…", "consumer_secret": "…"} (see the '
+        "store class). Write-only: leave blank to keep what is stored.",
+    )
+    new_webhook_secret = forms.CharField(
+        label="Webhook secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Write-only: leave blank to keep what is stored.",
+    )
+    clear_secrets = forms.BooleanField(
+        required=False, help_text="Remove the stored credentials and webhook secret."
+    )
+
+    class Meta:
+        model = Connector
+        # Listed, not excluded: a field added to the model later must not appear (and
+        # be shown back) without someone deciding it may.
+        fields = [
+            "name",
+            "kind",
+            "is_active",
+            "base_url",
+            "channel",
+            "ownership",
+            "options",
+            "poll_interval_seconds",
+            "push_rate_per_second",
+            "timeout_seconds",
+        ]
+
+    def clean_new_credentials(self) -> dict | None:
+        raw = self.cleaned_data.get("new_credentials") or ""
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            # The message must not echo the input: it is a secret.
+            raise forms.ValidationError("Credentials must be a JSON object.") from None
+        if not isinstance(value, dict) or not all(
+            isinstance(key, str) and isinstance(item, str) for key, item in value.items()
+        ):
+            raise forms.ValidationError(
+                'Credentials must be a JSON object of text values, e.g. {"token": "…"}.'
+            )
+        return value
+
+    def save(self, commit: bool = True) -> Connector:
+        connector = super().save(commit=False)
+        if self.cleaned_data.get("clear_secrets"):
+            connector.credentials = {}
+            connector.webhook_secret = ""
+        if self.cleaned_data.get("new_credentials") is not None:
+            connector.credentials = self.cleaned_data["new_credentials"]
+        if self.cleaned_data.get("new_webhook_secret"):
+            connector.webhook_secret = self.cleaned_data["new_webhook_secret"]
+        if commit:
+            connector.save()
+            self.save_m2m()
+        return connector
+
+
+class LocationMappingInline(admin.TabularInline):
+    model = LocationMapping
+    fields = ["location", "warehouse", "is_store_owned"]
+    autocomplete_fields = ["warehouse"]
+    extra = 0
+    verbose_name = "location mapping"
+    verbose_name_plural = "locations (store location ↔ hub warehouse)"
+
+
+@admin.action(description="Replay dead letters of the selected connectors", permissions=["change"])
+def replay_connector_dead_letters(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    count = sum(replay_dead_letters(connector_id=connector.pk) for connector in queryset)
+    modeladmin.message_user(request, f"Queued {count} dead event(s) again.", messages.SUCCESS)
+
+
+@admin.action(description="Push every mapped SKU now", permissions=["change"])
+def push_everything(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    count = sum(enqueue_connector_pushes(connector.pk) for connector in queryset)
+    modeladmin.message_user(request, f"Queued {count} push(es).", messages.SUCCESS)
+
+
+@admin.register(Connector)
+class ConnectorAdmin(admin.ModelAdmin):
+    form = ConnectorForm
+    list_display = [
+        "name",
+        "kind",
+        "is_active",
+        "channel",
+        "ownership",
+        "circuit_state",
+        "consecutive_failures",
+        "pending_pushes",
+        "dead_events",
+        "last_push_at",
+        "last_pull_at",
+    ]
+    list_filter = ["kind", "is_active", "ownership", "circuit_state"]
+    search_fields = ["name", "base_url"]
+    inlines = [LocationMappingInline]
+    actions = [push_everything, replay_connector_dead_letters]
+    readonly_fields = [
+        "secrets_stored",
+        "last_pull_at",
+        "last_push_at",
+        "last_error",
+        "consecutive_failures",
+        "circuit_state",
+        "circuit_opened_at",
+        "paused_until",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "is_active", "base_url", "channel", "ownership"]}),
+        (
+            "Secrets (write-only)",
+            {
+                "fields": [
+                    "secrets_stored",
+                    "new_credentials",
+                    "new_webhook_secret",
+                    "clear_secrets",
+                ]
+            },
+        ),
+        (
+            "Behaviour",
+            {
+                "fields": [
+                    "options",
+                    "poll_interval_seconds",
+                    "push_rate_per_second",
+                    "timeout_seconds",
+                ]
+            },
+        ),
+        (
+            "Health",
+            {
+                "fields": [
+                    "circuit_state",
+                    "consecutive_failures",
+                    "circuit_opened_at",
+                    "paused_until",
+                    "last_push_at",
+                    "last_pull_at",
+                    "last_error",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Connector]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("channel")
+            .annotate(
+                pending_count=Count(
+                    "outbox_items", filter=Q(outbox_items__state=OutboxState.PENDING), distinct=True
+                ),
+                dead_count=Count(
+                    "inbox_events", filter=Q(inbox_events__state=InboxState.DEAD), distinct=True
+                ),
+            )
+        )
+
+    @admin.display(description="pending pushes", ordering="pending_count")
+    def pending_pushes(self, connector: Connector) -> int:
+        return connector.pending_count
+
+    @admin.display(description="dead events", ordering="dead_count")
+    def dead_events(self, connector: Connector) -> int:
+        return connector.dead_count
+
+    @admin.display(description="stored")
+    def secrets_stored(self, connector: Connector) -> str:
+        # Says whether something is stored, never what.
+        credentials = "credentials set" if connector.credentials else "no credentials"
+        secret = "webhook secret set" if connector.webhook_secret else "no webhook secret"
+        return f"{credentials}; {secret}"
+
+    def save_model(self, request, obj: Connector, form, change: bool) -> None:
+        was_active = change and Connector.objects.filter(pk=obj.pk, is_active=True).exists()
+        super().save_model(request, obj, form, change)
+        forget_mapping_state()
+        if obj.is_active and not was_active:
+            # Changes made while it was off were not queued for it: push everything once.
+            enqueue_connector_pushes(obj.pk)
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is LocationMapping and formset.has_changed():
+            enqueue_connector_pushes(form.instance.pk)
+
+
+@admin.register(SkuMapping)
+class SkuMappingAdmin(admin.ModelAdmin):
+    list_display = [
+        "variant",
+        "connector",
+        "remote_id",
+        "parent_id",
+        "is_managed",
+        "last_confirmed",
+        "last_confirmed_at",
+        "remote_updated_at",
+    ]
+    list_filter = ["connector", "is_managed"]
+    search_fields = ["variant__sku", "remote_id", "parent_id"]
+    autocomplete_fields = ["variant"]
+    list_select_related = ["variant", "connector"]
+    fields = [
+        "connector",
+        "variant",
+        "remote_id",
+        "parent_id",
+        "is_managed",
+        "last_pushed",
+        "last_confirmed",
+        "last_confirmed_status",
+        "last_confirmed_at",
+        "remote_updated_at",
+        "location_updated_at",
+    ]
+    readonly_fields = [
+        "last_pushed",
+        "last_confirmed",
+        "last_confirmed_status",
+        "last_confirmed_at",
+        "remote_updated_at",
+        "location_updated_at",
+    ]
+
+    def save_model(self, request, obj: SkuMapping, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        forget_mapping_state()
+        enqueue_connector_pushes(obj.connector_id, [obj.variant_id])
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the engine: looked at, filtered, never edited here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.action(description="Replay the selected dead events", permissions=["view"])
+def replay_selected(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    if not request.user.has_perm("connectors.change_inboxevent"):
+        modeladmin.message_user(request, "You may not replay events.", messages.ERROR)
+        return
+    count = replay_dead_letters(event_ids=list(queryset.values_list("pk", flat=True)))
+    skipped = queryset.count() - count
+    note = f" ({skipped} not dead, left alone)" if skipped else ""
+    modeladmin.message_user(request, f"Queued {count} event(s) again{note}.", messages.SUCCESS)
+
+
+@admin.register(InboxEvent)
+class InboxEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "connector",
+        "topic",
+        "delivery_id",
+        "state",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "next_attempt_at",
+    ]
+    list_filter = ["state", "connector", "topic"]
+    search_fields = ["delivery_id", "topic", "last_error", "result"]
+    date_hierarchy = "received_at"
+    list_select_related = ["connector"]
+    actions = [replay_selected]
+    readonly_fields = [
+        "connector",
+        "delivery_id",
+        "topic",
+        "state",
+        "attempts",
+        "received_at",
+        "occurred_at",
+        "next_attempt_at",
+        "processed_at",
+        "result",
+        "last_error",
+        "headers",
+        "body",
+    ]
+    fields = readonly_fields
+
+
+@admin.register(OutboxItem)
+class OutboxItemAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "connector",
+        "variant",
+        "state",
+        "change_count",
+        "attempts",
+        "due_at",
+        "claimed_until",
+        "sent_at",
+        "last_error",
+    ]
+    list_filter = ["state", "connector"]
+    search_fields = ["variant__sku", "last_error"]
+    list_select_related = ["connector", "variant"]
+    readonly_fields = [
+        "connector",
+        "variant",
+        "state",
+        "change_count",
+        "due_at",
+        "claimed_until",
+        "attempts",
+        "last_error",
+        "created_at",
+        "updated_at",
+        "sent_at",
+        "sent_values",
+    ]
+    fields = readonly_fields
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "connector",
+        "kind",
+        "started_at",
+        "latency_ms",
+        "is_ok",
+        "item_count",
+        "changed_count",
+        "failed_count",
+        "error",
+    ]
+    list_filter = ["kind", "is_ok", "connector"]
+    date_hierarchy = "started_at"
+    list_select_related = ["connector"]
+
+
+@admin.register(ReconciliationReport)
+class ReconciliationReportAdmin(ReadOnlyAdmin):
+    list_display = ["id", "connector", "created_at", "checked", "drifted", "corrected", "is_ok"]
+    list_filter = ["connector", "is_ok"]
+    date_hierarchy = "created_at"
+    list_select_related = ["connector"]
+
+
+@admin.action(description="Mark the selected problems resolved", permissions=["view"])
+def resolve_selected(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    if not request.user.has_perm("connectors.change_syncproblem"):
+        modeladmin.message_user(request, "You may not resolve problems.", messages.ERROR)
+        return
+    count = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+    modeladmin.message_user(request, f"Resolved {count} problem(s).", messages.SUCCESS)
+
+
+@admin.register(SyncProblem)
+class SyncProblemAdmin(ReadOnlyAdmin):
+    list_display = ["id", "connector", "kind", "message", "created_at", "resolved_at"]
+    list_filter = ["kind", "connector", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["message"]
+    date_hierarchy = "created_at"
+    list_select_related = ["connector"]
+    actions = [resolve_selected]
