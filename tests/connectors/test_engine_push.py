@@ -355,3 +355,76 @@ def test_claimed_rows_carry_a_lease_and_are_skipped_by_others(fake_store):
     assert third == []
     leased = OutboxItem.objects.get(pk=first[0].id)
     assert leased.claimed_until > timezone.now() + timedelta(seconds=50)
+
+
+WORKER = """
+import os, sys
+import django
+django.setup()
+from django.conf import settings
+settings.CONNECTORS_PUSH = {"lease_seconds": float(sys.argv[2])}
+from tests.connectors.engine_fakes import register_test_kinds
+register_test_kinds()
+from connectors.engine.push import push_outbox
+print(push_outbox(connector_id=int(sys.argv[1])), flush=True)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_push_loses_and_doubles_nothing(fake_store, settings):
+    """A real worker process is SIGKILLed while the store holds its request open; the
+    store applies that request afterwards (the worker never hears of it)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.browser_support import database_url
+
+    hub = make_hub(fake_store, on_hand=10, timeout_seconds=30)
+    receive_stock(variant=hub.variant, warehouse=hub.warehouse, quantity=2, actor=ACTOR)
+    fake_store.inject(Fault(status=0, times=1, hang_seconds=3))  # hang, then apply
+    lease = 5.0
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(hub.connector.pk), str(lease)],
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "inventory_hub.settings.test",
+            "DATABASE_URL": database_url(settings.DATABASES["default"]),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not fake_store.requests_to("/stock") and time.monotonic() < deadline:
+            assert worker.poll() is None, worker.communicate()
+            time.sleep(0.05)
+        assert fake_store.requests_to("/stock"), "the worker never reached the store"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    killed_at = time.monotonic()
+
+    row = OutboxItem.objects.get(connector=hub.connector)
+    assert (row.state, row.attempts) == (OutboxState.PENDING, 1)
+    assert row.claimed_until is not None
+    time.sleep(0.5)  # the server notices the dead session and drops its advisory lock
+    during_lease = push_outbox(connector_id=hub.connector.pk)
+    assert (during_lease.status, during_lease.claimed) == ("done", 0)
+    while time.monotonic() - killed_at < lease + 0.2:
+        time.sleep(0.1)
+    push_until_idle(hub.connector)
+
+    # The dead worker's request was applied by the store after all; the retry sent the
+    # same absolute value again, so the store holds it once, not twice.
+    assert fake_store.applied_to(hub.mapping.remote_id) == [12, 12]
+    assert fake_store.values[(hub.mapping.remote_id, "")] == salable(hub) == 12
+    row = OutboxItem.objects.get(connector=hub.connector)
+    assert (row.state, row.attempts) == (OutboxState.SENT, 2)
+    assert SkuMapping.objects.get(pk=hub.mapping.pk).last_confirmed == {"": 12}
