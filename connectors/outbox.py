@@ -210,18 +210,30 @@ def enqueue_connector_pushes(
     return touched
 
 
-def enqueue_channel_pushes(channel_ids: Iterable[int]) -> None:
-    """A channel's settings or links changed: what it may sell changed for every SKU.
+def enqueue_channel_pushes(
+    channel_ids: Iterable[int], *, warehouse_ids: Iterable[int] = ()
+) -> None:
+    """What these channels (or warehouses) may sell changed for every SKU: settings, links,
+    a warehouse switched on or off. Queues every mapped SKU of each active connector that
+    shows such a channel or maps such a warehouse.
 
-    Runs inside the caller's transaction; costs one query when no connector uses the
-    channels.
+    Runs inside the caller's transaction (warehouses.services); one query when no
+    connector is concerned.
     """
+    from django.db.models import Q
+
     from connectors.models import Connector
 
+    channel_ids = list(channel_ids)
+    warehouse_ids = list(warehouse_ids)
     connector_ids = list(
-        Connector.objects.filter(channel_id__in=list(channel_ids), is_active=True).values_list(
-            "pk", flat=True
+        Connector.objects.filter(is_active=True)
+        .filter(
+            Q(channel_id__in=channel_ids) | Q(location_mappings__warehouse_id__in=warehouse_ids)
         )
+        .values_list("pk", flat=True)
+        .distinct()
+        .order_by("pk")
     )
     for connector_id in connector_ids:
         enqueue_connector_pushes(connector_id)

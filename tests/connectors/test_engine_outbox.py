@@ -159,3 +159,28 @@ def test_registry_builds_the_store_class_from_a_connector_row():
     assert connector_class(KIND) is EngineTestConnector
     assert kind_spec("magento").class_path == "connectors.magento.MagentoConnector"
     assert "secret" not in repr(hub.connector)
+
+
+def test_channel_settings_and_warehouse_switches_queue_every_mapped_sku():
+    from warehouses.services import update_channel, update_warehouse
+
+    hub = make_hub(None, skus=("A", "B"))
+
+    update_channel(channel=hub.channel, safety_buffer=2)
+    after_channel = sorted(row.variant_id for row in pending_rows(hub.connector))
+    OutboxItem.objects.all().delete()
+    update_warehouse(warehouse=hub.warehouse, is_active=False)
+    after_warehouse = sorted(row.variant_id for row in pending_rows(hub.connector))
+
+    expected = sorted(variant.pk for variant in hub.variants)
+    assert after_channel == after_warehouse == expected
+
+
+def test_channel_change_that_cannot_alter_salable_queues_nothing():
+    from warehouses.services import update_channel
+
+    hub = make_hub(None)
+
+    update_channel(channel=hub.channel, name="Renamed")
+
+    assert pending_rows(hub.connector) == []
