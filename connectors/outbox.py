@@ -7,8 +7,10 @@ Guarantees:
   this process knows that no active connector maps anything.
 - Many changes of one variant coalesce into the one pending row per (connector, variant)
   (`change_count` grows; a row waiting out a backoff keeps its `due_at`).
-- After the commit the push task is kicked for the connectors concerned; the beat sweeper
-  finds anything a lost kick missed.
+- After the commit the push task is kicked for the connectors concerned: at once, or at
+  the end of a short interval when this process kicked that connector moments ago
+  (`CONNECTORS_KICK_INTERVAL_SECONDS`), so a burst of orders costs one message, not one
+  per order. The beat sweeper finds anything a lost kick missed.
 
 The "nothing is mapped" knowledge is process-local and refreshed at least every
 `CONNECTORS_MAPPING_CHECK_SECONDS`. A process that still believes nothing is mapped right
@@ -20,6 +22,8 @@ still reaches the store.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Iterable
 from datetime import timedelta
@@ -28,6 +32,8 @@ from functools import partial
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 OUTBOX_TABLE = "connectors_outboxitem"
 MAPPING_TABLE = "connectors_skumapping"
@@ -267,10 +273,60 @@ def enqueue_recent_mappings(*, now=None) -> int:
     return total
 
 
-def kick_push_tasks(connector_ids: list[int]) -> None:
-    """After commit: ask a worker to push now (the sweeper covers a kick that is lost)."""
-    import logging
+def kick_interval_seconds() -> float:
+    return float(getattr(settings, "CONNECTORS_KICK_INTERVAL_SECONDS", 0.1))
 
+
+class _Kicker:
+    """At most one `push_outbox_task` message per connector per interval from this process.
+
+    A busy order stream commits hundreds of changes a second; one run of the push task
+    sends all that is due, so one message per interval is enough. A kick inside the
+    interval is not dropped: it is sent when the interval ends (a timer thread), so the
+    last change of a burst is never left waiting for the sweeper.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last_sent: dict[int, float] = {}
+        self.waiting: set[int] = set()
+        self.timer: threading.Timer | None = None
+
+    def kick(self, connector_ids: Iterable[int]) -> None:
+        interval = kick_interval_seconds()
+        now = time.monotonic()
+        send_now = []
+        with self.lock:
+            for connector_id in connector_ids:
+                if now - self.last_sent.get(connector_id, float("-inf")) >= interval:
+                    self.last_sent[connector_id] = now
+                    send_now.append(connector_id)
+                else:
+                    self.waiting.add(connector_id)
+            if self.waiting and self.timer is None:
+                self.timer = threading.Timer(interval, self.flush)
+                self.timer.daemon = True
+                self.timer.start()
+        _send_kicks(send_now)
+
+    def flush(self) -> None:
+        with self.lock:
+            waiting, self.waiting, self.timer = sorted(self.waiting), set(), None
+            now = time.monotonic()
+            for connector_id in waiting:
+                self.last_sent[connector_id] = now
+        _send_kicks(waiting)
+
+
+_kicker = _Kicker()
+
+
+def kick_push_tasks(connector_ids: list[int]) -> None:
+    """After commit: ask a worker to push soon (the sweeper covers a kick that is lost)."""
+    _kicker.kick(connector_ids)
+
+
+def _send_kicks(connector_ids: Iterable[int]) -> None:
     from connectors.tasks import push_outbox_task
 
     for connector_id in connector_ids:
@@ -278,6 +334,4 @@ def kick_push_tasks(connector_ids: list[int]) -> None:
             push_outbox_task.delay(connector_id)
         except Exception:
             # The rows are committed; the beat sweeper sends them within seconds.
-            logging.getLogger(__name__).exception(
-                "Could not queue push_outbox_task for connector %s", connector_id
-            )
+            logger.exception("Could not queue push_outbox_task for connector %s", connector_id)

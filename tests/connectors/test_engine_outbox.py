@@ -184,3 +184,22 @@ def test_channel_change_that_cannot_alter_salable_queues_nothing():
     update_channel(channel=hub.channel, name="Renamed")
 
     assert pending_rows(hub.connector) == []
+
+
+def test_kicks_are_throttled_per_connector_but_the_last_one_is_never_dropped(monkeypatch):
+    import time
+
+    from connectors import outbox
+
+    sent: list[int] = []
+    monkeypatch.setattr(outbox, "_send_kicks", lambda ids: sent.extend(ids))
+    kicker = outbox._Kicker()
+
+    for _ in range(20):
+        kicker.kick([7])
+    kicker.kick([8])
+    immediately = list(sent)
+    time.sleep(outbox.kick_interval_seconds() + 0.2)
+
+    assert immediately == [7, 8]
+    assert sent == [7, 8, 7]  # one trailing kick carries the 19 held back
