@@ -256,3 +256,29 @@ def test_every_page_renders_live_with_the_demo_data_and_is_kept_as_a_screenshot(
         assert page.title().endswith("· Inventory Hub")
         assert page.locator("h1").count() == 1, name
     assert page.js_errors == []
+
+
+# A laptop, and a tablet held upright (iPad Air, 820 x 1180).
+VIEWPORTS = {"laptop": {"width": 1280, "height": 800}, "tablet": {"width": 820, "height": 1180}}
+# Whatever scrolls sideways hides a column: the page itself, or a table inside its frame.
+SIDEWAYS = """() => [document.documentElement, ...document.querySelectorAll('.table-wrap')]
+    .filter(element => element.scrollWidth > element.clientWidth + 1)
+    .map(element => (element.closest('[id]') || element).id || 'page')"""
+# SKUs in order lines and the activity feed read as one word, never broken over two lines.
+BROKEN_SKUS = """() => [...document.querySelectorAll('.orders-table a, .feed-item__lines a')]
+    .filter(link => link.getClientRects().length > 1).map(link => link.textContent)"""
+
+
+def test_every_table_fits_a_laptop_and_a_tablet_without_scrolling_sideways(browser_page, live_hub):
+    page = browser_page
+    outside_browser_loop(load_demo_with_activity)
+    log_in(page, live_hub, username="ops")
+
+    for device, viewport in VIEWPORTS.items():
+        page.set_viewport_size(viewport)
+        for name, path in PAGES.items():
+            open_live(page, live_hub, path)
+
+            assert page.evaluate(SIDEWAYS) == [], (device, name)
+            assert page.evaluate(BROKEN_SKUS) == [], (device, name)
+    assert page.js_errors == []

@@ -2,18 +2,20 @@
 and the forms that change stock through the services."""
 
 import re
+import unicodedata
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.staticfiles import finders
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from stock.models import ForcedStatus, MovementSource, ReasonCode, StockLevel, StockMovement
 from stock.selectors import warehouse_kpis
-from stock.services import adjust_stock, force_status
-from stock.services.orders import pay_order
+from stock.services import adjust_stock, count_stock, force_status
+from stock.services.orders import cancel_order, pay_order, ship_order
 from tests.stock.factories import (
     SYSTEM,
     Balance,
@@ -292,8 +294,10 @@ def test_stock_row_shows_every_figure_status_and_forced_status(ops, grid):
         "0",
         "0",
     )
-    assert text["status"] == "✕ Out of stock"
-    assert text["forced"] == "⚑ Forced in stock · all channels"
+    assert text["status"] == "Out of stock"
+    assert '<use href="#icon-cross">' in cells["status"]  # a shape as well as a colour
+    assert text["forced"] == "Forced in stock · all channels"
+    assert '<use href="#icon-flag">' in cells["forced"]
     assert f'data-version="{grid["B-BAL"].version}"' in row
 
 
@@ -740,9 +744,10 @@ def test_orders_page_sorts_orders_into_their_sections(ops, variant, level, balti
     html = ops.get("/orders/").content.decode()
 
     sections = dict(re.findall(r'<section id="orders-(\w+)".*?</h2>(.*?)</section>', html, re.S))
-    assert "north-america/HOLD-1" in sections["placed"]
+    assert '<span class="order-ref">HOLD-1</span>' in sections["placed"]
+    assert "north-america · placed" in sections["placed"]
     assert "data-countdown" in sections["placed"]
-    assert "north-america/PAID-1" in sections["paid"]
+    assert '<span class="order-ref">PAID-1</span>' in sections["paid"]
     assert "HOLD-1" not in sections["paid"]
     assert "No order has shipped yet." in sections["shipped"]
 
@@ -751,3 +756,88 @@ def test_orders_page_answers_a_resync_with_its_region(ops):
     response = ops.get("/orders/", **htmx("live-region"))
 
     assert response.content.decode().startswith('<div id="live-region"')
+
+
+# --- What every page looks like ----------------------------------------------------------------
+
+# Characters every system font draws: ASCII, Latin-1 and the few symbols of WGL4 the pages
+# use. Anything else (a check mark, a flag, an hourglass) may show as an empty box on a
+# laptop or tablet without a symbol font: the pages draw such symbols as inline SVG
+# (templates/stock/partials/icon_sprite.html).
+WGL4_SYMBOLS = [
+    "EN DASH",
+    "EM DASH",
+    "LEFT SINGLE QUOTATION MARK",
+    "RIGHT SINGLE QUOTATION MARK",
+    "LEFT DOUBLE QUOTATION MARK",
+    "RIGHT DOUBLE QUOTATION MARK",
+    "BULLET",
+    "HORIZONTAL ELLIPSIS",
+    "SINGLE LEFT-POINTING ANGLE QUOTATION MARK",
+    "SINGLE RIGHT-POINTING ANGLE QUOTATION MARK",
+    "EURO SIGN",
+    "LEFTWARDS ARROW",
+    "UPWARDS ARROW",
+    "RIGHTWARDS ARROW",
+    "DOWNWARDS ARROW",
+    "UP DOWN ARROW",
+    "MINUS SIGN",
+    "LESS-THAN OR EQUAL TO",
+    "GREATER-THAN OR EQUAL TO",
+    "INFINITY",
+    "BLACK UP-POINTING TRIANGLE",
+    "BLACK DOWN-POINTING TRIANGLE",
+    "BLACK CIRCLE",
+]
+EVERY_FONT = (
+    {chr(code) for code in range(0x20, 0x7F)}
+    | {chr(code) for code in range(0xA0, 0x100)}
+    | {unicodedata.lookup(name) for name in WGL4_SYMBOLS}
+)
+
+
+@pytest.fixture
+def busy_shop(variant, level, baltimore, berlin):
+    """Every kind of feed line, every stock status, a forced status and every order state."""
+    channel = channel_selling_from(baltimore, code="north-america", name="North America")
+    low = stocked(VariantFactory(sku="LOW-1", low_stock_threshold=5), baltimore, 2)
+    stocked(VariantFactory(sku="GONE-1"), berlin, 1)
+    adjust_stock(
+        variant=low.variant, warehouse=berlin, delta=1, reason=ReasonCode.FOUND, actor=SYSTEM
+    )
+    count_stock(
+        variant=variant, warehouse=baltimore, counted=12, reason="cycle_count", actor=SYSTEM
+    )
+    paid = place(channel, "PAID-1", (variant.sku, 1)).order
+    pay_order(order=paid, actor=SYSTEM)
+    ship_order(order=paid, actor=SYSTEM)
+    cancel_order(order=place(channel, "GONE-1", (variant.sku, 1)).order, actor=SYSTEM)
+    place(channel, "HOLD-1", (variant.sku, 2))
+    force_status(
+        variant=variant, status=ForcedStatus.Forced.OUT_OF_STOCK, reason="recall", actor=SYSTEM
+    )
+
+
+@pytest.mark.parametrize(
+    "path", [*PAGES, "/stock/?status=out_of_stock", "/stock/?status=low_stock"]
+)
+def test_pages_use_only_characters_every_font_draws(ops, busy_shop, path):
+    html = ops.get(path).content.decode()
+
+    assert {char for char in html if not char.isspace()} - EVERY_FONT == set()
+    assert '<use href="#icon-' in html and 'id="icon-check"' in html
+
+
+def test_stylesheet_draws_its_symbols_with_svg_too():
+    css = finders.find("dashboard/dashboard.css")
+
+    with open(css, encoding="utf-8") as stylesheet:
+        assert {char for char in stylesheet.read() if not char.isspace()} - EVERY_FONT == set()
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/login/"])
+def test_every_page_links_the_hub_favicon(path, level, ops):
+    html = (ops if path != "/login/" else Client()).get(path).content.decode()
+
+    assert '<link rel="icon" href="/static/dashboard/favicon.svg" type="image/svg+xml">' in html
+    assert finders.find("dashboard/favicon.svg") is not None
