@@ -7,6 +7,7 @@ reads a fixed number of queries, whatever the number of rows.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db.models import Count, Prefetch
 from django.template.loader import render_to_string
@@ -39,6 +40,8 @@ from warehouses.models import SalesChannel
 FEED_LENGTH = 30
 LATEST_MOVEMENTS = 20
 ORDERS_PER_SECTION = 25
+# A movement written down this long after (or before) it happened shows both times.
+RECORDED_LATER = timedelta(minutes=1)
 
 
 # --- Stock table rows ---------------------------------------------------------------------
@@ -137,11 +140,16 @@ def variant_charts(variant: Variant) -> list[Chart]:
 
 
 def variant_movements(variant: Variant) -> list[StockMovement]:
-    return list(
+    """The latest entries of the ledger, each marked `recorded_later` when it was written
+    down well after it happened (a backdated count or import): the page then shows both."""
+    movements = list(
         StockMovement.objects.filter(variant=variant)
         .select_related("warehouse")
         .order_by("-recorded_at", "-id")[:LATEST_MOVEMENTS]
     )
+    for movement in movements:
+        movement.recorded_later = abs(movement.recorded_at - movement.occurred_at) >= RECORDED_LATER
+    return movements
 
 
 def variant_open_orders(variant: Variant) -> list[HeldOrder]:

@@ -3,6 +3,7 @@ and the forms that change stock through the services."""
 
 import re
 import unicodedata
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,6 +12,7 @@ from django.contrib.staticfiles import finders
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from stock.models import ForcedStatus, MovementSource, ReasonCode, StockLevel, StockMovement
 from stock.selectors import warehouse_kpis
@@ -841,3 +843,28 @@ def test_every_page_links_the_hub_favicon(path, level, ops):
 
     assert '<link rel="icon" href="/static/dashboard/favicon.svg" type="image/svg+xml">' in html
     assert finders.find("dashboard/favicon.svg") is not None
+
+
+def test_movement_shows_when_it_happened_and_when_recorded_only_if_much_later(
+    ops, variant, level, baltimore
+):
+    happened = timezone.now() - timedelta(days=3)
+    backdated = adjust_stock(
+        variant=variant,
+        warehouse=baltimore,
+        delta=-2,
+        reason=ReasonCode.LOST,
+        actor=SYSTEM,
+        occurred_at=happened,
+    ).row["id"]
+    now = adjust_stock(
+        variant=variant, warehouse=baltimore, delta=1, reason=ReasonCode.FOUND, actor=SYSTEM
+    ).row["id"]
+
+    html = ops.get(f"/variants/{variant.sku}/").content.decode()
+
+    rows = dict(re.findall(r'<tr id="movement-(\d+)".*?<td data-col="when"(.*?)</td>', html, re.S))
+    late, prompt = rows[str(backdated)], rows[str(now)]
+    assert f'<time datetime="{happened.isoformat()}" data-relative>3' in late
+    assert 'days ago</time><span class="sub">recorded <time' in late
+    assert "recorded" not in prompt.split(">", 1)[1]
