@@ -10,6 +10,7 @@ briefly unreachable, or a reader computed its answer just before a commit and st
 just after) can show an old figure.
 """
 
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -26,6 +27,11 @@ from warehouses.services import (
 )
 
 MAX_SKUS = 100
+# Which channels exist, as this process last read them: one query a second instead of one
+# per stock change. A channel created in another process less than a second ago, whose
+# answers were cached meanwhile, can show an old figure for at most the cache TTL.
+CHANNEL_LIST_SECONDS = 1.0
+_channel_list: tuple[float, frozenset[int]] = (float("-inf"), frozenset())
 
 
 class StorefrontStatus:
@@ -56,6 +62,8 @@ def storefront_availability(
     wanted = list(dict.fromkeys(skus))
     variants = {v.sku: v for v in Variant.objects.filter(sku__in=wanted, is_active=True)}
     unknown = [sku for sku in wanted if sku not in variants]
+    if channel.pk not in _channel_list[1]:
+        _forget_channel_list()
     generation = channel_cache_generation(channel.pk)
     keys = {_cache_key(channel.pk, generation, v.pk): v for v in variants.values()}
     cached = cache.get_many(list(keys))
@@ -76,8 +84,7 @@ def invalidate_availability(variant_ids: Iterable[int]) -> None:
     variant_ids = list(variant_ids)
     if not variant_ids:
         return
-    channel_ids = SalesChannel.objects.values_list("pk", flat=True)
-    generations = known_channel_cache_generations(channel_ids)
+    generations = known_channel_cache_generations(_channel_ids())
     cache.delete_many(
         [
             _cache_key(channel_id, generation, variant_id)
@@ -85,6 +92,21 @@ def invalidate_availability(variant_ids: Iterable[int]) -> None:
             for channel_id, generation in generations.items()
         ]
     )
+
+
+def _channel_ids() -> frozenset[int]:
+    global _channel_list
+    read_at, channel_ids = _channel_list
+    now = time.monotonic()
+    if now - read_at > CHANNEL_LIST_SECONDS:
+        channel_ids = frozenset(SalesChannel.objects.values_list("pk", flat=True))
+        _channel_list = (now, channel_ids)
+    return channel_ids
+
+
+def _forget_channel_list() -> None:
+    global _channel_list
+    _channel_list = (float("-inf"), frozenset())
 
 
 def invalidate_channel_availability(channel_id: int) -> None:

@@ -5,12 +5,18 @@ sees an uncommitted change. Live pages treat a push as a hint and re-read throug
 selectors; the level's `version` lets them drop a push older than what they show.
 """
 
+import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +55,121 @@ def stock_changed_in_transaction(variant_ids: Iterable[int]) -> None:
     enqueue_stock_pushes(variant_ids)
 
 
+class _Publisher:
+    """A daemon thread, with an event loop of its own, that runs after-commit reactions.
+
+    With HUB_PUBLISH_IN_BACKGROUND on, the writer hands its reactions over and returns:
+    it never waits for Redis, and the channel layer keeps one event loop (and so one set
+    of connections) instead of starting a loop per call with `async_to_sync`. Reactions
+    run in the order they were handed over. A push is a hint (pages re-read on reconnect
+    and cached answers expire), so what is queued when the process dies is not lost truth.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._start_lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def submit(self, reaction: Callable[..., None], *args) -> None:
+        if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+            self._start()
+        self._queue.put((reaction, args))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything handed over so far has run (tests, shutdown)."""
+        if self._thread is None or self._pid != os.getpid():
+            return True
+        done = threading.Event()
+        self._queue.put((done.set, ()))
+        return done.wait(timeout)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            # After a fork the parent's thread and queue are not ours.
+            self._queue = queue.SimpleQueue()
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="hub-publisher", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        while True:
+            waiting = [self._queue.get()]
+            while True:
+                try:
+                    waiting.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for reaction, args in _coalesced(waiting):
+                try:
+                    reaction(*args)
+                except Exception:
+                    logger.exception("After-commit reaction %s failed", reaction.__name__)
+                    # A broken database connection must not break every later reaction.
+                    connection.close()
+
+
+def _coalesced(waiting: list[tuple[Callable, tuple]]) -> list[tuple[Callable, tuple]]:
+    """Reactions that piled up while the publisher was busy, merged: a burst of commits
+    becomes one stock.changed per group carrying each level at its latest version, sent
+    where the first of them stood (so a later flush still comes after all of them)."""
+    merged: list[tuple[Callable, tuple]] = []
+    latest: dict[int, StockChanged] | None = None
+    for reaction, args in waiting:
+        if reaction is _react_to_stock_changed:
+            if latest is None:
+                latest = {}
+                merged.append((reaction, (latest,)))
+            for change in args[0]:
+                known = latest.get(change.level_id)
+                if known is None or known.version < change.version:
+                    latest[change.level_id] = change
+        elif (reaction, args) not in merged:
+            merged.append((reaction, args))
+    return [
+        (reaction, (tuple(args[0].values()),) if reaction is _react_to_stock_changed else args)
+        for reaction, args in merged
+    ]
+
+
+_publisher = _Publisher()
+
+
+def flush_publications(timeout: float = 5.0) -> bool:
+    return _publisher.flush(timeout)
+
+
+def _in_background() -> bool:
+    return getattr(settings, "HUB_PUBLISH_IN_BACKGROUND", False)
+
+
+def _run_coroutine(function, *args) -> None:
+    """Run an async channel-layer call from sync code: on the publisher's loop when there."""
+    loop = _publisher.loop
+    if loop is not None and threading.current_thread() is _publisher._thread:
+        loop.run_until_complete(function(*args))
+    else:
+        async_to_sync(function)(*args)
+
+
 def publish_stock_changed(changes: Sequence[StockChanged]) -> None:
     """Reactions to committed level changes. Never raises: the change is already committed.
 
     1. Storefront availability of the changed variants is dropped from the cache.
     2. Live pages get stock.changed in the warehouse, variant and feed groups.
     """
+    if _in_background():
+        _publisher.submit(_react_to_stock_changed, tuple(changes))
+    else:
+        _react_to_stock_changed(changes)
+
+
+def _react_to_stock_changed(changes: Sequence[StockChanged]) -> None:
     _invalidate_availability({change.variant_id for change in changes})
     try:
         _send_to_groups(changes)
@@ -76,8 +191,7 @@ def _send_to_groups(changes: Sequence[StockChanged]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    send = async_to_sync(_send_all)
-    send(layer, changes)
+    _run_coroutine(_send_all, layer, changes)
 
 
 async def _send_all(layer, changes: Sequence[StockChanged]) -> None:
@@ -111,14 +225,20 @@ async def _send_all(layer, changes: Sequence[StockChanged]) -> None:
 
 def publish_status_forced(variant_id: int) -> None:
     """A forced status was set or cleared: the variant's pages and the feed re-read it."""
+    if _in_background():
+        _publisher.submit(_react_to_status_forced, variant_id)
+    else:
+        _react_to_status_forced(variant_id)
+
+
+def _react_to_status_forced(variant_id: int) -> None:
     _invalidate_availability({variant_id})
     try:
         layer = get_channel_layer()
         if layer is None:
             return
         message = {"type": "status.forced", "variant_id": variant_id}
-        async_to_sync(layer.group_send)(variant_group(variant_id), message)
-        async_to_sync(layer.group_send)(FEED_GROUP, message)
+        _run_coroutine(_send_to_each, layer, [variant_group(variant_id), FEED_GROUP], message)
     except Exception:
         logger.exception("Could not publish status.forced for variant %s", variant_id)
 
@@ -128,11 +248,23 @@ ORDERS_GROUP = "orders"
 
 def publish_order_changed(order_id: int | None, channel_id: int | None) -> None:
     """An order changed state (None: many orders, as after an expiry batch)."""
+    if _in_background():
+        _publisher.submit(_react_to_order_changed, order_id, channel_id)
+    else:
+        _react_to_order_changed(order_id, channel_id)
+
+
+def _react_to_order_changed(order_id: int | None, channel_id: int | None) -> None:
     try:
         layer = get_channel_layer()
         if layer is None:
             return
         message = {"type": "order.changed", "order_id": order_id, "channel_id": channel_id}
-        async_to_sync(layer.group_send)(ORDERS_GROUP, message)
+        _run_coroutine(_send_to_each, layer, [ORDERS_GROUP], message)
     except Exception:
         logger.exception("Could not publish order.changed for order %s", order_id)
+
+
+async def _send_to_each(layer, groups: Sequence[str], message: dict) -> None:
+    for group in groups:
+        await layer.group_send(group, message)

@@ -83,6 +83,11 @@ else:
             "NAME": VAR_DIR / "inventory_hub.sqlite3",
         }
     }
+# The only prepared statements are the engine's hot ones (stock/services/ledger.py,
+# `hot_cursor`): their generic plan is as good as a fresh one and saves planning each time.
+POSTGRES_SESSION_OPTIONS = {"options": "-c plan_cache_mode=force_generic_plan"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(POSTGRES_SESSION_OPTIONS)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the dashboard read while the in-process worker writes.
@@ -193,6 +198,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # Storefront availability answers are cached this long (invalidated on every change).
 AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 5)
+# After-commit reactions (cache invalidation, channel-layer pushes) run on a publisher
+# thread, so a writer never waits for them (stock/events.py).
+HUB_PUBLISH_IN_BACKGROUND = env_bool("HUB_PUBLISH_IN_BACKGROUND", True)
+# The engine's hot statements are prepared once per connection (stock/services/ledger.py);
+# off for a transaction-pooling PgBouncer older than 1.21.
+HUB_PREPARED_STATEMENTS = env_bool("HUB_PREPARED_STATEMENTS", True)
 
 # --- Auth, i18n, static ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

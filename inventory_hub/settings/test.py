@@ -26,6 +26,7 @@ if not _database_url and _answers("127.0.0.1", 5432):
     _database_url = "postgres://postgres@127.0.0.1:5432/inventory_hub"
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url)}
+    DATABASES["default"]["OPTIONS"] = dict(POSTGRES_SESSION_OPTIONS)  # noqa: F405
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
@@ -37,6 +38,8 @@ TEST_REDIS_URL = os.environ.get("REDIS_URL", "") or (
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_BROKER_URL = "memory://localhost/"
+# Reactions run in the committing thread, so a test sees them as soon as the service returns.
+HUB_PUBLISH_IN_BACKGROUND = False
 CELERY_TASK_ALWAYS_EAGER = False
 HUB_EMBEDDED_WORKER = False
 

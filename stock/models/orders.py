@@ -25,7 +25,10 @@ OPEN_ORDER_STATUSES = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PARTIAL
 class Order(models.Model):
     """A channel's order; its allocations hold stock until shipped, cancelled or expired."""
 
-    channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="orders")
+    # No index of its own: the unique (channel, reference) index leads with the channel.
+    channel = models.ForeignKey(
+        SalesChannel, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     reference = models.CharField(max_length=100, help_text="The store's own order number.")
     status = models.CharField(
         max_length=20, choices=OrderStatus.choices, default=OrderStatus.PLACED

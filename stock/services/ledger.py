@@ -7,11 +7,15 @@ ledger rows, updates the balances with F() and registers the `stock.changed` pub
 for after the commit.
 """
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+import psycopg
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -165,15 +169,18 @@ def apply_locked(
     actor: Actor,
     source: str,
     occurred_at: datetime | None = None,
+    has_new_references: bool = False,
 ) -> list[ChangeOutcome]:
     """`apply_changes` for a caller that already holds the locks from `lock_levels`.
 
     Must run inside the caller's transaction. Raises `BatchRejected` (the caller's
-    transaction must then roll back) or returns the outcomes.
+    transaction must then roll back) or returns the outcomes. `has_new_references` tells
+    it that no reference can have been used before (each names a row the caller has just
+    inserted), which spares the replay lookup.
     """
     _check_batch_fields(actor=actor, source=source)
     now = timezone.now()
-    replayed = _existing_references(changes, source)
+    replayed = set() if has_new_references else _existing_references(changes, source)
     outcomes, errors = _evaluate(changes, levels, replayed)
     if errors:
         raise BatchRejected("Some stock changes were refused.", errors=errors)
@@ -494,13 +501,6 @@ def _write(
     }
     for row in rows:
         row.update(shared)
-    if connection.vendor == "postgresql":
-        _insert_rows_postgres(rows, shared)
-    else:
-        created = StockMovement.objects.bulk_create([StockMovement(**row) for row in rows])
-        for row, movement in zip(rows, created, strict=True):
-            row["id"] = movement.pk
-
     totals: dict[int, dict[str, int]] = {}
     counts: dict[int, int] = {}
     levels: dict[int, StockLevel] = {}
@@ -514,16 +514,20 @@ def _write(
         counts[level_id] = counts.get(level_id, 0) + 1
         levels[level_id] = outcome.level
     if connection.vendor == "postgresql":
-        _update_levels_postgres(totals, counts, now)
-    elif len(totals) > 1 and connection.vendor == "sqlite":
-        _update_levels_sqlite(totals, counts, now)
+        _write_postgres(rows, shared, totals, counts, now)
     else:
-        for level_id, level_totals in totals.items():
-            StockLevel.objects.filter(pk=level_id).update(
-                **{name: F(name) + delta for name, delta in level_totals.items() if delta},
-                version=F("version") + counts[level_id],
-                updated_at=now,
-            )
+        created = StockMovement.objects.bulk_create([StockMovement(**row) for row in rows])
+        for row, movement in zip(rows, created, strict=True):
+            row["id"] = movement.pk
+        if len(totals) > 1:
+            _update_levels_sqlite(totals, counts, now)
+        else:
+            for level_id, level_totals in totals.items():
+                StockLevel.objects.filter(pk=level_id).update(
+                    **{name: F(name) + delta for name, delta in level_totals.items() if delta},
+                    version=F("version") + counts[level_id],
+                    updated_at=now,
+                )
     for level_id, level_totals in totals.items():
         level = levels[level_id]
         for name, delta in level_totals.items():
@@ -541,60 +545,113 @@ def _write(
     ]
 
 
+@contextmanager
+def hot_cursor() -> Iterator:
+    """A cursor for the few statements every order and stock change runs (PostgreSQL).
+
+    Its statements are bound server-side and prepared on first use, once per connection:
+    planning the multi-table statements below cost more than running them (2 ms against
+    1 ms for the order's locking read). Django's own cursors prepare nothing, to keep
+    transaction-pooling PgBouncers working; HUB_PREPARED_STATEMENTS=0 does the same here.
+    """
+    if not settings.HUB_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns preparing off per connection; only cursors that ask (ours) prepare
+        # again, as Django's client-side binding cursors never do.
+        raw.prepare_threshold = NEVER_BY_COUNT
+    # Wrapped like Django's own cursors, so query logging and execute_wrapper still see it.
+    with connection._prepare_cursor(_PreparingCursor(raw)) as cursor:
+        yield cursor
+
+
+NEVER_BY_COUNT = 2**31 - 1
+
+
+class _PreparingCursor(psycopg.Cursor):
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
 # Below this many rows one INSERT … SELECT FROM unnest is cheaper than starting a COPY.
 COPY_THRESHOLD = 100
+SEQUENCE = f"pg_get_serial_sequence('{MOVEMENT_TABLE}', 'id')"
+ROW_NAMES = [name for name, _ in ROW_COLUMNS]
+MOVEMENT_TARGETS = ["id", *ROW_NAMES, *SHARED_COLUMNS]
+# Rows and level totals travel as one JSON parameter each: dumping a dozen arrays per
+# statement cost the client more CPU than the statement cost the server.
+UPDATE_LEVELS_SQL = (
+    f"UPDATE {LEVEL_TABLE} AS level SET "
+    + ", ".join(f"{name} = level.{name} + totals.delta_{name}" for name in QUANTITIES)
+    + ", version = level.version + totals.movements, updated_at = %s "
+    "FROM json_to_recordset(%s::json) AS totals(id bigint, "
+    + ", ".join(f"delta_{name} integer" for name in QUANTITIES)
+    + ", movements integer) WHERE level.id = totals.id"
+)
+WRITE_SMALL_BATCH_SQL = (
+    "WITH batch AS MATERIALIZED ("
+    f"  SELECT nextval({SEQUENCE}) AS id, entry.* FROM json_to_recordset(%s::json) AS entry("
+    + ", ".join(f"{name} {kind}" for name, kind in ROW_COLUMNS)
+    + ", position integer)"
+    f"), inserted AS ("
+    f"  INSERT INTO {MOVEMENT_TABLE} ({', '.join(MOVEMENT_TARGETS)}) "
+    f"  SELECT id, {', '.join(ROW_NAMES)}, {', '.join(['%s'] * len(SHARED_COLUMNS))} FROM batch"
+    f"), updated AS ({UPDATE_LEVELS_SQL}) "
+    "SELECT id FROM batch ORDER BY position"
+)
 
 
-def _insert_rows_postgres(rows: list[dict], shared: dict) -> None:
-    """Write the ledger rows: COPY for a large batch, one INSERT from arrays for a small one.
+def _write_postgres(
+    rows: list[dict],
+    shared: dict,
+    totals: dict[int, dict[str, int]],
+    counts: dict[int, int],
+    now: datetime,
+) -> None:
+    """Append the ledger rows and add each level's deltas; sets each row's id.
 
-    Ids are drawn from the table's sequence first, so each row knows its id without
-    relying on the order of RETURNING.
+    A small batch is one statement (the level locks are held until COMMIT, so each round
+    trip here delays every waiting buyer); a large one COPYs its rows. Ids are drawn from
+    the table's sequence beside each row's position, never from the order of RETURNING.
     """
-    columns = [name for name, _ in ROW_COLUMNS]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT nextval(pg_get_serial_sequence('{MOVEMENT_TABLE}', 'id')) "
-            "FROM generate_series(1, %s)",
-            [len(rows)],
-        )
-        ids = [movement_id for (movement_id,) in cursor.fetchall()]
-        for row, movement_id in zip(rows, ids, strict=True):
-            row["id"] = movement_id
-        targets = ["id", *columns, *SHARED_COLUMNS]
+    level_totals = json.dumps(
+        [
+            {
+                "id": level_id,
+                **{f"delta_{name}": delta for name, delta in deltas.items()},
+                "movements": counts[level_id],
+            }
+            for level_id, deltas in totals.items()
+        ]
+    )
+    with hot_cursor() as cursor:
         if len(rows) >= COPY_THRESHOLD:
+            cursor.execute(f"SELECT nextval({SEQUENCE}) FROM generate_series(1, %s)", [len(rows)])
+            for row, (movement_id,) in zip(rows, cursor.fetchall(), strict=True):
+                row["id"] = movement_id
             with cursor.cursor.copy(
-                f"COPY {MOVEMENT_TABLE} ({', '.join(targets)}) FROM STDIN"
+                f"COPY {MOVEMENT_TABLE} ({', '.join(MOVEMENT_TARGETS)}) FROM STDIN"
             ) as copy:
                 for row in rows:
-                    copy.write_row([row[name] for name in targets])
+                    copy.write_row([row[name] for name in MOVEMENT_TARGETS])
+            cursor.execute(UPDATE_LEVELS_SQL, [now, level_totals])
             return
-        arrays = [[row[name] for row in rows] for name in ["id", *columns]]
-        unnest = ", ".join(f"%s::{kind}[]" for kind in ["bigint", *(k for _, k in ROW_COLUMNS)])
-        shared_values = ", ".join(["%s"] * len(SHARED_COLUMNS))
-        cursor.execute(
-            f"INSERT INTO {MOVEMENT_TABLE} ({', '.join(targets)}) "
-            f"SELECT batch.*, {shared_values} FROM unnest({unnest}) AS batch",
-            [*(shared[name] for name in SHARED_COLUMNS), *arrays],
+        batch = json.dumps(
+            [
+                {**{name: row[name] for name in ROW_NAMES}, "position": position}
+                for position, row in enumerate(rows)
+            ]
         )
-
-
-def _update_levels_postgres(
-    totals: dict[int, dict[str, int]], counts: dict[int, int], now: datetime
-) -> None:
-    """Add each locked level's deltas in one UPDATE … FROM unnest(arrays)."""
-    level_ids = list(totals)
-    arrays = [[totals[level_id][name] for level_id in level_ids] for name in QUANTITIES]
-    assignments = ", ".join(f"{name} = level.{name} + batch.delta_{name}" for name in QUANTITIES)
-    columns = ", ".join(f"delta_{name}" for name in QUANTITIES)
-    with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {LEVEL_TABLE} AS level SET {assignments}, "
-            "version = level.version + batch.movements, updated_at = %s "
-            f"FROM unnest(%s::bigint[], {', '.join(['%s::integer[]'] * (len(QUANTITIES) + 1))}) "
-            f"AS batch(id, {columns}, movements) WHERE level.id = batch.id",
-            [now, level_ids, *arrays, [counts[level_id] for level_id in level_ids]],
+            WRITE_SMALL_BATCH_SQL,
+            [batch, *(shared[name] for name in SHARED_COLUMNS), now, level_totals],
         )
+        for row, (movement_id,) in zip(rows, cursor.fetchall(), strict=True):
+            row["id"] = movement_id
 
 
 def _update_levels_sqlite(

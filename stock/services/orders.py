@@ -37,7 +37,7 @@ from stock.models import (
     StockLevel,
     Variant,
 )
-from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
+from warehouses.models import SalesChannel, Warehouse
 
 from .ledger import (
     MAX_QUANTITY,
@@ -47,7 +47,8 @@ from .ledger import (
     ensure_levels,
     lock_levels,
 )
-from .sourcing import Candidate, LinePlan, LineRequest, plan_allocations
+from .order_locks import insert_order, lock_for_order
+from .sourcing import LinePlan, LineRequest, plan_allocations
 
 MAX_HOLD_MINUTES = 60 * 24 * 30
 MAX_LINES = 500
@@ -87,45 +88,15 @@ def place_order(
     reference = _require_reference(reference)
     latitude, longitude = _require_coordinates(shipping_latitude, shipping_longitude)
     hold = _require_hold_minutes(hold_minutes if hold_minutes is not None else channel.hold_minutes)
-    existing = _existing_order(channel, reference)
-    if existing is not None:
-        return existing
     if not channel.is_active:
         raise InvalidOrder(f"Channel {channel.code} is inactive.", {"channel": channel.code})
-    requests, variants = _resolve_lines(lines)
-    links = list(
-        ChannelWarehouse.objects.filter(channel=channel, warehouse__is_active=True)
-        .select_related("warehouse")
-        .order_by("priority", "warehouse__code")
-    )
-    warehouses = {link.warehouse_id: link.warehouse for link in links}
-    candidates = [
-        Candidate(
-            warehouse_id=link.warehouse_id,
-            warehouse_code=link.warehouse.code,
-            priority=link.priority,
-            latitude=link.warehouse.latitude,
-            longitude=link.warehouse.longitude,
-        )
-        for link in links
-    ]
-    managed = [request for request in requests if variants[request.line_number].manage_stock]
-    variants_by_id = {variant.pk: variant for variant in variants.values()}
-    pairs = {(r.variant_id, c.warehouse_id) for r in managed for c in candidates}
+    _check_line_shapes(lines)
     try:
         with transaction.atomic():
-            # A pre-order may land where the SKU was never stocked: those levels must exist.
-            # Inside the transaction, so that a refused order leaves no empty level behind.
-            ensure_levels({pair for pair in pairs if variants_by_id[pair[0]].allows_backorders})
             placed = _reserve(
                 channel=channel,
                 reference=reference,
-                requests=requests,
-                managed=managed,
-                variants=variants,
-                candidates=candidates,
-                warehouses=warehouses,
-                pairs=pairs,
+                lines=lines,
                 latitude=latitude,
                 longitude=longitude,
                 hold=hold,
@@ -134,15 +105,16 @@ def place_order(
     except IntegrityError as exc:
         if "order_reference_unique_per_channel" not in str(exc):
             raise
-        # Another request placed the same order first: answer with it.
-        placed = _existing_order(channel, reference)
-        assert placed is not None
+        placed = None  # another request placed the same order first: answer with it
     except InsufficientStock:
         # A replay that waited on the original's level locks plans against the stock the
         # original took; the original is what it should answer with.
         placed = _existing_order(channel, reference)
         if placed is None:
             raise
+    if placed is None:
+        placed = _existing_order(channel, reference)
+        assert placed is not None
     return placed
 
 
@@ -150,18 +122,31 @@ def _reserve(
     *,
     channel: SalesChannel,
     reference: str,
-    requests: list[LineRequest],
-    managed: list[LineRequest],
-    variants: dict[int, Variant],
-    candidates: list[Candidate],
-    warehouses: dict[int, Warehouse],
-    pairs: set[tuple[int, int]],
+    lines: Sequence[OrderLineInput],
     latitude: Decimal | None,
     longitude: Decimal | None,
     hold: int,
     actor: Actor,
-) -> PlacedOrder:
-    levels = lock_levels(pairs, create_missing=False) if pairs else {}
+) -> PlacedOrder | None:
+    """The transaction of `place_order`; None when the order already exists."""
+    skus = [line.sku for line in lines if isinstance(line.sku, str)]
+    context = lock_for_order(channel=channel, reference=reference, skus=skus)
+    if context.order_exists:
+        return None
+    requests, variants = _resolve_lines(lines, context.variants)
+    managed = [request for request in requests if variants[request.line_number].manage_stock]
+    # A pre-order may land where the SKU was never stocked: those levels must exist. New
+    # levels carry the highest ids, so locking them now keeps the primary-key lock order.
+    missing = {
+        (request.variant_id, candidate.warehouse_id)
+        for request in managed
+        if request.allows_backorders
+        for candidate in context.candidates
+    } - set(context.levels)
+    if missing:
+        ensure_levels(missing)
+        context = lock_for_order(channel=channel, reference=reference, skus=skus)
+    levels = context.levels
     _refuse_unsellable(managed, variants, levels)
     now = timezone.now()
     shipping = (float(latitude), float(longitude)) if latitude is not None else None
@@ -169,7 +154,7 @@ def _reserve(
     def plan() -> list[LinePlan]:
         return plan_allocations(
             strategy=channel.source_selection,
-            candidates=candidates,
+            candidates=context.candidates,
             lines=managed,
             available={key: level.available for key, level in levels.items()},
             shipping=shipping,
@@ -201,8 +186,7 @@ def _reserve(
             + ".",
             {"lines": short},
         )
-
-    order = Order.objects.create(
+    order = Order(
         channel=channel,
         reference=reference,
         shipping_latitude=latitude,
@@ -212,49 +196,48 @@ def _reserve(
         actor_label=actor.label,
     )
     plan_by_line = {plan.line_number: plan for plan in plans}
-    order_lines = OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                line_number=request.line_number,
-                variant=variants[request.line_number],
-                quantity=request.quantity,
-                backordered_quantity=plan_by_line[request.line_number].backordered
-                if request.line_number in plan_by_line
-                else 0,
-            )
-            for request in requests
-        ]
-    )
+    order_lines = [
+        OrderLine(
+            order=order,
+            line_number=request.line_number,
+            variant=variants[request.line_number],
+            quantity=request.quantity,
+            backordered_quantity=plan_by_line[request.line_number].backordered
+            if request.line_number in plan_by_line
+            else 0,
+        )
+        for request in requests
+    ]
     by_number = {line.line_number: line for line in order_lines}
-    allocations = []
-    changes = []
-    for plan in plans:
-        line = by_number[plan.line_number]
-        for warehouse_id, quantity in plan.allocations:
-            level = levels[(line.variant_id, warehouse_id)]
-            allocations.append(
-                Allocation(
-                    line=line,
-                    level=level,
-                    warehouse_id=warehouse_id,
-                    quantity=quantity,
-                    expires_at=order.expires_at,
-                )
-            )
-            changes.append(
-                LevelChange(
-                    variant=line.variant,
-                    warehouse=warehouses[warehouse_id],
-                    kind=MovementKind.RESERVE,
-                    reason=ReasonCode.ORDER,
-                    delta_reserved=quantity,
-                    document=order.document,
-                    reference=f"order:{order.pk}/line:{line.line_number}/wh:{warehouse_id}/reserve",
-                )
-            )
-    Allocation.objects.bulk_create(allocations)
-    _apply(changes, levels, actor=actor, occurred_at=now)
+    allocations = [
+        Allocation(
+            line=by_number[plan.line_number],
+            level=levels[(by_number[plan.line_number].variant_id, warehouse_id)],
+            warehouse_id=warehouse_id,
+            quantity=quantity,
+            expires_at=order.expires_at,
+        )
+        for plan in plans
+        for warehouse_id, quantity in plan.allocations
+    ]
+    insert_order(order, order_lines, allocations)
+    changes = [
+        LevelChange(
+            variant=allocation.line.variant,
+            warehouse=context.warehouses[allocation.warehouse_id],
+            kind=MovementKind.RESERVE,
+            reason=ReasonCode.ORDER,
+            delta_reserved=allocation.quantity,
+            document=order.document,
+            reference=(
+                f"order:{order.pk}/line:{allocation.line.line_number}"
+                f"/wh:{allocation.warehouse_id}/reserve"
+            ),
+        )
+        for allocation in allocations
+    ]
+    # The references name the order just inserted: none can be a replay.
+    _apply(changes, levels, actor=actor, occurred_at=now, has_new_references=True)
     transaction.on_commit(partial(publish_order_changed, order.pk, channel.pk))
     return PlacedOrder(order=order, created=True, lines=order_lines)
 
@@ -524,10 +507,22 @@ def _move_allocations(
     _apply(changes, levels, actor=actor, occurred_at=now)
 
 
-def _apply(changes, levels, *, actor: Actor, occurred_at: datetime | None = None) -> None:
+def _apply(
+    changes,
+    levels,
+    *,
+    actor: Actor,
+    occurred_at: datetime | None = None,
+    has_new_references: bool = False,
+) -> None:
     try:
         apply_locked(
-            changes, levels, actor=actor, source=MovementSource.ORDER, occurred_at=occurred_at
+            changes,
+            levels,
+            actor=actor,
+            source=MovementSource.ORDER,
+            occurred_at=occurred_at,
+            has_new_references=has_new_references,
         )
     except BatchRejected as rejected:
         raise rejected.errors[0][1] from None
@@ -597,16 +592,18 @@ def _require_hold_minutes(value: object) -> int:
     return value
 
 
-def _resolve_lines(
-    lines: Sequence[OrderLineInput],
-) -> tuple[list[LineRequest], dict[int, Variant]]:
-    """Check every line; raise one error that names each bad line, or the requests."""
+def _check_line_shapes(lines: Sequence[OrderLineInput]) -> None:
+    """What can be refused before anything is locked."""
     if not lines:
         raise InvalidOrder("An order needs at least one line.", {"field": "lines"})
     if len(lines) > MAX_LINES:
         raise InvalidOrder(f"An order may have at most {MAX_LINES} lines.", {"field": "lines"})
-    skus = [line.sku for line in lines if isinstance(line.sku, str)]
-    known = {variant.sku: variant for variant in Variant.objects.filter(sku__in=skus)}
+
+
+def _resolve_lines(
+    lines: Sequence[OrderLineInput], known: dict[str, Variant]
+) -> tuple[list[LineRequest], dict[int, Variant]]:
+    """Check every line against the variants found; raise one error naming each bad line."""
     problems: list[StockError] = []
     first_line_of: dict[str, int] = {}
     requests, variants = [], {}
@@ -622,7 +619,7 @@ def _resolve_lines(
                 InvalidQuantity(f"Line {number}: quantity must be from 1 to {MAX_QUANTITY}.", where)
             )
             continue
-        variant = known.get(line.sku)
+        variant = known.get(line.sku) if isinstance(line.sku, str) else None
         if variant is None:
             problems.append(UnknownSku(f"Line {number}: no variant has SKU {line.sku!r}.", where))
             continue

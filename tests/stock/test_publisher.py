@@ -1,0 +1,122 @@
+"""After-commit reactions on the publisher thread (HUB_PUBLISH_IN_BACKGROUND), over Redis."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import channel_layers, get_channel_layer
+from django.conf import settings
+from django.test import override_settings
+
+from stock import events
+from stock.events import (
+    ORDERS_GROUP,
+    StockChanged,
+    flush_publications,
+    publish_order_changed,
+    publish_stock_changed,
+    warehouse_group,
+)
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def background_redis_layer():
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [settings.TEST_REDIS_URL], "prefix": "test-publisher"},
+        }
+    }
+    with override_settings(CHANNEL_LAYERS=layers, HUB_PUBLISH_IN_BACKGROUND=True):
+        channel_layers.backends.clear()
+        yield get_channel_layer()
+        flush_publications()
+    channel_layers.backends.clear()
+
+
+def changed(version: int) -> StockChanged:
+    return StockChanged(level_id=10, variant_id=20, warehouse_id=30, version=version)
+
+
+@async_to_sync
+async def _test_a_change_handed_to_the_publisher_reaches_its_group(background_redis_layer):
+    layer = background_redis_layer
+    channel = await layer.new_channel()
+    await layer.group_add(warehouse_group(30), channel)
+
+    await sync_to_async(publish_stock_changed)([changed(7)])
+
+    message = await asyncio.wait_for(layer.receive(channel), timeout=5)
+    assert message["type"] == "stock.changed"
+    assert message["levels"] == [
+        {"level_id": 10, "variant_id": 20, "warehouse_id": 30, "version": 7}
+    ]
+
+
+@async_to_sync
+async def _test_reactions_arrive_in_the_order_they_were_handed_over(background_redis_layer):
+    layer = background_redis_layer
+    channel = await layer.new_channel()
+    await layer.group_add(warehouse_group(30), channel)
+
+    for version in range(1, 21):
+        await sync_to_async(publish_stock_changed)([changed(version)])
+
+    versions = [
+        (await asyncio.wait_for(layer.receive(channel), timeout=5))["levels"][0]["version"]
+        for _ in range(20)
+    ]
+    assert versions == list(range(1, 21))
+
+
+def test_the_writer_does_not_run_the_reaction_itself(background_redis_layer, monkeypatch):
+    ran_on = []
+    monkeypatch.setattr(
+        events,
+        "_react_to_order_changed",
+        lambda order_id, channel_id: ran_on.append(threading.current_thread().name),
+    )
+
+    publish_order_changed(1, 2)
+
+    assert flush_publications(timeout=5)
+    assert ran_on == ["hub-publisher"]
+
+
+@async_to_sync
+async def _test_a_failing_reaction_does_not_stop_later_ones(background_redis_layer, monkeypatch):
+    layer = background_redis_layer
+    channel = await layer.new_channel()
+    await layer.group_add(ORDERS_GROUP, channel)
+    failing = {"left": 1}
+    original = events._invalidate_availability
+
+    def fail_once(variant_ids):
+        if failing["left"]:
+            failing["left"] -= 1
+            raise RuntimeError("cache down")
+        original(variant_ids)
+
+    monkeypatch.setattr(events, "_invalidate_availability", fail_once)
+
+    await sync_to_async(events._publisher.submit)(events._invalidate_availability, {1})
+    await sync_to_async(publish_order_changed)(5, 6)
+
+    message = await asyncio.wait_for(layer.receive(channel), timeout=5)
+    assert (message["order_id"], message["channel_id"]) == (5, 6)
+
+
+# No asyncio plugin for pytest here: each scenario runs on its own loop via async_to_sync.
+def test_a_change_handed_to_the_publisher_reaches_its_group(background_redis_layer):
+    _test_a_change_handed_to_the_publisher_reaches_its_group(background_redis_layer)
+
+
+def test_reactions_arrive_in_the_order_they_were_handed_over(background_redis_layer):
+    _test_reactions_arrive_in_the_order_they_were_handed_over(background_redis_layer)
+
+
+def test_a_failing_reaction_does_not_stop_later_ones(background_redis_layer, monkeypatch):
+    _test_a_failing_reaction_does_not_stop_later_ones(background_redis_layer, monkeypatch)
