@@ -345,13 +345,69 @@ def test_stock_table_searches_sku_and_product_name(ops, grid, query, expected):
     assert row_ids(html) == [grid[key].pk for key in expected]
 
 
-def test_stock_table_sorts_by_available_descending(ops, grid):
+def test_stock_table_sorts_by_available_descending_within_a_warehouse(ops, grid, berlin):
+    html = ops.get(f"/stock/?warehouse={berlin.pk}&sort=-available").content.decode()
+
+    # All three Berlin levels hold 5: ties fall back to the primary key, descending too.
+    assert row_ids(html) == [grid[key].pk for key in ("C-BER", "B-BER", "A-BER")]
+    assert re.search(
+        rf'aria-sort="descending"[^>]*>\s*<a href="\?warehouse={berlin.pk}&amp;sort=available"',
+        html,
+    )
+
+
+def test_stock_table_sorts_by_on_hand_within_a_warehouse(ops, grid, baltimore):
+    html = ops.get(f"/stock/?warehouse={baltimore.pk}&sort=on_hand").content.decode()
+
+    assert row_ids(html) == [grid[key].pk for key in ("B-BAL", "C-BAL", "A-BAL")]
+
+
+def test_figure_sort_without_a_warehouse_shows_sku_order_and_says_why(ops, grid):
     html = ops.get("/stock/?sort=-available").content.decode()
 
-    # Ties (the three Berlin levels at 5) fall back to the primary key, descending too.
-    available = [grid[key] for key in ("A-BAL", "C-BAL", "C-BER", "B-BER", "A-BER", "B-BAL")]
-    assert row_ids(html) == [level.pk for level in available]
-    assert re.search(r'aria-sort="descending"[^>]*>\s*<a href="\?sort=available"', html)
+    assert row_ids(html) == [
+        grid[key].pk for key in ("C-BAL", "C-BER", "A-BAL", "A-BER", "B-BAL", "B-BER")
+    ]
+    assert "Sorting by available needs one warehouse: choose it above." in html
+    assert '<input type="hidden" name="sort" value="sku" form="stock-filters">' in html
+
+
+def test_figure_headers_sort_only_once_a_warehouse_is_chosen(ops, grid, baltimore):
+    everywhere = ops.get("/stock/").content.decode()
+    one = ops.get(f"/stock/?warehouse={baltimore.pk}").content.decode()
+
+    for figure in ("on_hand", "reserved", "available", "inbound"):
+        assert f'data-sort="{figure}"' not in everywhere
+        assert f'data-sort-off="{figure}"' in everywhere
+        assert f'data-sort="{figure}"' in one
+    assert "To sort by on hand, reserved, available, inbound, choose a warehouse." in everywhere
+    assert 'id="sort-hint"' not in one
+    assert 'data-sort="sku"' in everywhere and 'data-sort="warehouse"' in everywhere
+
+
+@pytest.mark.parametrize(
+    ("sort", "first_warehouse", "skus"),
+    [("warehouse", "BAL", "ascending"), ("-warehouse", "BER", "descending")],
+)
+def test_stock_table_sorts_by_warehouse_then_sku_across_pages(
+    ops, baltimore, berlin, sort, first_warehouse, skus
+):
+    levels = {"BAL": [], "BER": []}
+    for n in range(20):
+        variant = VariantFactory(sku=f"W-{n:03d}")
+        levels["BAL"].append(stocked(variant, baltimore, 1).pk)
+        levels["BER"].append(stocked(variant, berlin, 1).pk)
+    second_warehouse = "BER" if first_warehouse == "BAL" else "BAL"
+    expected = levels[first_warehouse] + levels[second_warehouse]
+    if skus == "descending":
+        expected = levels[first_warehouse][::-1] + levels[second_warehouse][::-1]
+
+    pages = [
+        row_ids(ops.get(f"/stock/?sort={sort}&size=25&page={number}").content.decode())
+        for number in (1, 2)
+    ]
+
+    assert pages == [expected[:25], expected[25:]]
 
 
 def test_stock_table_sorts_by_product_name_then_sku(ops, grid):
