@@ -17,7 +17,8 @@ Guarantees:
   compared with what the hub wants there: the hub's own echo and values already right
   are ignored, anything else is drift, recorded and overwritten by an enqueued push.
   An item older (by the store's timestamp) than the newest applied for that SKU and
-  location is recorded as stale and not applied.
+  location is recorded as stale and not applied. `apply_remote_stock` is that same rule
+  for any source of stock records (polling, feeds, reconciliation).
 """
 
 from __future__ import annotations
@@ -400,7 +401,7 @@ def _apply_orders(connector: Connector, parsed: InboundEvent, outcome: Outcome) 
         )
     actor = Actor.connector(connector.name)
     for remote in parsed.orders:
-        _apply_order(channel, remote, actor, outcome)
+        _apply_order(connector, channel, remote, actor, outcome)
         outcome.orders += 1
     for reference in parsed.deleted_order_references:
         order = Order.objects.filter(channel=channel, reference=reference).first()
@@ -412,7 +413,9 @@ def _apply_orders(connector: Connector, parsed: InboundEvent, outcome: Outcome) 
 CANCELLABLE = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED)
 
 
-def _apply_order(channel, remote: RemoteOrder, actor: Actor, outcome: Outcome) -> None:
+def _apply_order(
+    connector: Connector, channel, remote: RemoteOrder, actor: Actor, outcome: Outcome
+) -> None:
     """Move the hub's order to the store's state; every step is idempotent by reference."""
     from stock.services.orders import (
         OrderLineInput,
@@ -434,7 +437,15 @@ def _apply_order(channel, remote: RemoteOrder, actor: Actor, outcome: Outcome) -
             )
         )
         unknown = sorted({line.sku for line in remote.lines} - known)
-        outcome.unmapped.extend(unknown)
+        if unknown:
+            outcome.unmapped.extend(unknown)
+            record_problem(
+                connector_id=connector.pk,
+                kind=SyncProblemKind.UNMAPPED,
+                message=f"Order {remote.reference} has SKUs the hub does not know: "
+                f"{', '.join(unknown[:20])}",
+                details={"order": remote.reference, "unknown": unknown[:500]},
+            )
         lines = [
             OrderLineInput(sku=line.sku, quantity=line.quantity)
             for line in remote.lines
@@ -469,9 +480,40 @@ def _apply_order(channel, remote: RemoteOrder, actor: Actor, outcome: Outcome) -
 def _apply_stock(
     connector: Connector, event: InboxEvent, parsed: InboundEvent, outcome: Outcome
 ) -> None:
+    apply_remote_stock(
+        connector=connector,
+        stock=parsed.stock,
+        source=event.delivery_id or f"event-{event.pk}",
+        occurred_at=parsed.occurred_at,
+        details={"event": event.pk},
+        outcome=outcome,
+    )
+
+
+def apply_remote_stock(
+    *,
+    connector: Connector,
+    stock: Sequence[RemoteStock],
+    source: str,
+    occurred_at: datetime | None = None,
+    details: dict | None = None,
+    outcome: Outcome | None = None,
+) -> Outcome:
+    """Apply stock records a store reported (a webhook, a poll, a feed) by ownership.
+
+    Store-owned locations: count movements (reason sync, source connector, reference
+    "<connector>:<source>:<remote id>:<location>", so the same `source` twice is a no-op).
+    Hub-owned: echoes and right values are noted, drift is recorded (`drift` problem) and
+    an overwrite push is queued. Items older than the newest applied for their SKU and
+    location are stale: recorded, not applied. Unmapped SKUs are reported. Must run inside
+    a transaction (it locks the mappings it updates).
+    """
     from stock.services import count_stock
 
-    items = list(parsed.stock)
+    outcome = outcome if outcome is not None else Outcome()
+    details = details or {}
+    already_unmapped = len(outcome.unmapped)
+    items = list(stock)
     mappings = _lock_mappings(connector, items)
     locations = location_mappings(connector)
     spec = kind_spec(connector.kind)
@@ -492,7 +534,7 @@ def _apply_stock(
         except MissingChannel as exc:
             outcome.notes.append(str(exc))
     actor = Actor.connector(connector.name)
-    delivery = event.delivery_id or f"event-{event.pk}"
+    delivery = source
     overwrite: set[int] = set()
     touched: dict[int, SkuMapping] = {}
     for item in items:
@@ -501,7 +543,7 @@ def _apply_stock(
             outcome.unmapped.append(item.sku or item.remote_id)
             continue
         label = f"{mapping.variant.sku}@{item.location or '-'}"
-        stamp = item.updated_at or parsed.occurred_at
+        stamp = item.updated_at or occurred_at
         newest = _parse_time(mapping.location_updated_at.get(item.location))
         if stamp is not None and newest is not None and stamp < newest:
             outcome.stale.append(label)
@@ -578,16 +620,17 @@ def _apply_stock(
             kind=SyncProblemKind.DRIFT,
             message=f"{len(outcome.drifted)} SKU(s) changed on the store behind the hub's back; "
             "the hub's values are being pushed back.",
-            details={"event": event.pk, "items": outcome.drifted[:100]},
+            details={**details, "items": outcome.drifted[:100]},
         )
-    if outcome.unmapped:
+    unmapped = outcome.unmapped[already_unmapped:]
+    if unmapped:
         record_problem(
             connector_id=connector.pk,
             kind=SyncProblemKind.UNMAPPED,
-            message=f"Delivery {delivery} named what no mapping covers: "
-            f"{', '.join(outcome.unmapped[:20])}",
-            details={"event": event.pk, "unmapped": outcome.unmapped[:500]},
+            message=f"{delivery} named what no mapping covers: {', '.join(unmapped[:20])}",
+            details={**details, "unmapped": unmapped[:500]},
         )
+    return outcome
 
 
 def _find(mappings: dict[str, SkuMapping], item: RemoteStock) -> SkuMapping | None:

@@ -313,6 +313,30 @@ def test_products_the_store_deleted_lose_their_mapping_and_are_reported(client):
     ]
 
 
+def test_polled_records_follow_the_same_ownership_rules():
+    from django.db import transaction
+
+    from connectors.base import RemoteStatus, RemoteStock
+    from connectors.inbox import apply_remote_stock
+
+    hub = make_hub(None, on_hand=10, ownership="store", locations=[("", None)])
+    record = RemoteStock(
+        sku=hub.variant.sku,
+        remote_id=hub.mapping.remote_id,
+        quantity=4,
+        status=RemoteStatus.IN_STOCK,
+        updated_at=T0,
+    )
+
+    with transaction.atomic():
+        first = apply_remote_stock(connector=hub.connector, stock=[record], source="poll-1")
+    with transaction.atomic():
+        repeat = apply_remote_stock(connector=hub.connector, stock=[record], source="poll-1")
+
+    assert (first.counted, repeat.counted, repeat.in_sync) == (1, 0, 1)
+    assert balance_of(hub.variant.levels.get()).on_hand == 4
+
+
 # --- Failures, dead letters, replay -----------------------------------------------------------
 
 
