@@ -91,7 +91,7 @@ class BatchClock:
     def __call__(self, execute, sql, params, many, context):
         from django.db import transaction
 
-        if 'FROM "stock_order"' in sql and "SKIP LOCKED" in sql:
+        if "FROM stock_order" in sql.replace('"', "") and "SKIP LOCKED" in sql:
             transaction.on_commit(partial(self._committed, time.perf_counter()))
         return execute(sql, params, many, context)
 

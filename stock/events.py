@@ -110,8 +110,11 @@ class _Publisher:
                     reaction(*args)
                 except Exception:
                     logger.exception("After-commit reaction %s failed", reaction.__name__)
-                    # A broken database connection must not break every later reaction.
-                    connection.close()
+            if self._queue.empty():
+                # The reactions read the database rarely (the channel list, once a second
+                # at most): an idle publisher holds no connection, and a broken one is
+                # never reused.
+                connection.close()
 
 
 def _coalesced(waiting: list[tuple[Callable, tuple]]) -> list[tuple[Callable, tuple]]:

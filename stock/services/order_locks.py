@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from stock.models import Allocation, Order, OrderLine, StockLevel, Variant
+from stock.models import (
+    Allocation,
+    MovementKind,
+    MovementSource,
+    Order,
+    OrderLine,
+    OrderStatus,
+    ReasonCode,
+    StockLevel,
+    StockMovement,
+    Variant,
+)
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
 from .ledger import hot_cursor, lock_levels
@@ -262,3 +273,130 @@ def _mark_saved(instance, pk: int) -> None:
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = "default"
+
+
+# --- Hold expiry, one batch set-based ------------------------------------------------------
+
+CLAIM_EXPIRED_SQL = f"""
+    WITH claimed AS (
+        SELECT id FROM {Order._meta.db_table}
+         WHERE status = %s AND expires_at <= %s
+         ORDER BY expires_at, id
+         LIMIT %s
+           FOR UPDATE SKIP LOCKED
+    ), held AS (
+        SELECT hold.level_id
+          FROM {Allocation._meta.db_table} AS hold
+          JOIN {OrderLine._meta.db_table} AS line ON line.id = hold.line_id
+         WHERE line.order_id IN (SELECT id FROM claimed) AND hold.status = %s
+    ), locked AS (
+        SELECT level.id FROM {StockLevel._meta.db_table} AS level
+         WHERE level.id IN (SELECT level_id FROM held)
+         ORDER BY level.id
+           FOR NO KEY UPDATE OF level
+    )
+    SELECT (SELECT array_agg(id) FROM claimed), (SELECT count(*) FROM locked)
+"""
+
+RELEASE_CLAIMED_SQL = f"""
+    WITH held AS (
+        SELECT hold.id AS allocation_id, line.order_id, hold.level_id, hold.warehouse_id,
+               line.variant_id, hold.quantity,
+               'order ' || channel.code || '/' || orders.reference AS document
+          FROM {Allocation._meta.db_table} AS hold
+          JOIN {OrderLine._meta.db_table} AS line ON line.id = hold.line_id
+          JOIN {Order._meta.db_table} AS orders ON orders.id = line.order_id
+          JOIN {SalesChannel._meta.db_table} AS channel ON channel.id = orders.channel_id
+         WHERE line.order_id = ANY(%(orders)s) AND hold.status = %(held)s
+    ), running AS (
+        SELECT held.*, level.on_hand, level.unsellable, level.safety_stock, level.inbound,
+               level.reserved - SUM(held.quantity) OVER (
+                   PARTITION BY held.level_id ORDER BY held.allocation_id
+               ) AS reserved_after
+          FROM held JOIN {StockLevel._meta.db_table} AS level ON level.id = held.level_id
+    ), ledger AS (
+        INSERT INTO {StockMovement._meta.db_table} (
+            level_id, variant_id, warehouse_id, kind, reason, note,
+            delta_on_hand, delta_reserved, delta_unsellable, delta_safety_stock, delta_inbound,
+            on_hand_after, reserved_after, unsellable_after, safety_stock_after, inbound_after,
+            document, reference, actor_kind, actor_user_id, actor_label, source,
+            occurred_at, recorded_at)
+        SELECT level_id, variant_id, warehouse_id, %(kind)s, %(reason)s, %(note)s,
+               0, -quantity, 0, 0, 0,
+               on_hand, reserved_after, unsellable, safety_stock, inbound,
+               document, 'order:' || order_id || '/allocation:' || allocation_id || '/release',
+               %(actor_kind)s, %(actor_user_id)s, %(actor_label)s, %(source)s,
+               %(now)s, %(now)s
+          FROM running
+         ORDER BY allocation_id
+    ), totals AS (
+        SELECT level_id, SUM(quantity) AS quantity, COUNT(*) AS movements
+          FROM held GROUP BY level_id
+    ), levels AS (
+        UPDATE {StockLevel._meta.db_table} AS level
+           SET reserved = level.reserved - totals.quantity,
+               version = level.version + totals.movements, updated_at = %(now)s
+          FROM totals
+         WHERE level.id = totals.level_id
+        RETURNING level.id, level.variant_id, level.warehouse_id, level.version
+    ), allocations AS (
+        UPDATE {Allocation._meta.db_table} SET status = %(released)s
+         WHERE id IN (SELECT allocation_id FROM held)
+    ), lines AS (
+        UPDATE {OrderLine._meta.db_table} SET status = %(line_released)s
+         WHERE order_id = ANY(%(orders)s) AND status = %(line_open)s
+    ), expired AS (
+        UPDATE {Order._meta.db_table}
+           SET status = %(expired)s, closed_at = %(now)s, expires_at = NULL
+         WHERE id = ANY(%(orders)s)
+    )
+    SELECT json_agg(json_build_array(id, variant_id, warehouse_id, version)) FROM levels
+"""
+
+
+@dataclass(slots=True)
+class ExpiredBatch:
+    order_ids: list[int]
+    changed: list[tuple[int, int, int, int]]  # level id, variant id, warehouse id, version
+
+
+def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
+    """Expire one batch of unpaid orders past their hold, in two statements (PostgreSQL).
+
+    The first claims the orders (FOR UPDATE SKIP LOCKED, oldest expiry first) and locks
+    their levels in primary-key order, as every writer does; the second, holding those
+    locks, writes what `apply_changes` would for each held allocation (a release row with
+    the balances after it, in allocation order) and updates balances, allocations, lines
+    and orders, all set-based: a batch costs the same few statements however many holds
+    it releases. The levels' CHECK constraints still refuse a negative reservation.
+    Must run inside a transaction.
+    """
+    with hot_cursor() as cursor:
+        cursor.execute(
+            CLAIM_EXPIRED_SQL,
+            [OrderStatus.PLACED, now, batch_size, Allocation.Status.HELD],
+        )
+        order_ids, _ = cursor.fetchone()
+        if not order_ids:
+            return ExpiredBatch(order_ids=[], changed=[])
+        cursor.execute(
+            RELEASE_CLAIMED_SQL,
+            {
+                "orders": order_ids,
+                "held": Allocation.Status.HELD,
+                "released": Allocation.Status.RELEASED,
+                "line_open": OrderLine.Status.OPEN,
+                "line_released": OrderLine.Status.RELEASED,
+                "expired": OrderStatus.EXPIRED,
+                "kind": MovementKind.RELEASE,
+                "reason": ReasonCode.ORDER,
+                "note": "hold expired",
+                "source": MovementSource.ORDER,
+                "actor_kind": actor.kind,
+                "actor_user_id": actor.user_id,
+                "actor_label": actor.label,
+                "now": now,
+            },
+        )
+        (changed,) = cursor.fetchone()
+    return ExpiredBatch(order_ids=order_ids, changed=[tuple(row) for row in changed or ()])

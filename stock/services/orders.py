@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from stock.actors import Actor
@@ -25,7 +25,12 @@ from stock.errors import (
     StockError,
     UnknownSku,
 )
-from stock.events import publish_order_changed
+from stock.events import (
+    StockChanged,
+    publish_order_changed,
+    publish_stock_changed,
+    stock_changed_in_transaction,
+)
 from stock.models import (
     Allocation,
     MovementKind,
@@ -47,7 +52,7 @@ from .ledger import (
     ensure_levels,
     lock_levels,
 )
-from .order_locks import insert_order, lock_for_order
+from .order_locks import insert_order, lock_for_order, release_expired_batch
 from .sourcing import LinePlan, LineRequest, plan_allocations
 
 MAX_HOLD_MINUTES = 60 * 24 * 30
@@ -359,6 +364,8 @@ def release_expired_holds(*, batch_size: int = 2000, now: datetime | None = None
     """
     now = now or timezone.now()
     actor = Actor.system("hold expiry")
+    if connection.vendor == "postgresql":
+        return _release_expired_set_based(now=now, batch_size=batch_size, actor=actor)
     expired_total = 0
     while True:
         with transaction.atomic():
@@ -382,6 +389,25 @@ def release_expired_holds(*, batch_size: int = 2000, now: datetime | None = None
             )
             transaction.on_commit(partial(publish_order_changed, None, None))
         expired_total += len(order_ids)
+    return expired_total
+
+
+def _release_expired_set_based(*, now: datetime, batch_size: int, actor: Actor) -> int:
+    expired_total = 0
+    while True:
+        with transaction.atomic():
+            batch = release_expired_batch(now=now, batch_size=batch_size, actor=actor)
+            if not batch.order_ids:
+                break
+            changed = tuple(
+                StockChanged(level_id=level_id, variant_id=variant_id, warehouse_id=wh, version=v)
+                for level_id, variant_id, wh, v in batch.changed
+            )
+            if changed:
+                stock_changed_in_transaction({change.variant_id for change in changed})
+                transaction.on_commit(partial(publish_stock_changed, changed))
+            transaction.on_commit(partial(publish_order_changed, None, None))
+        expired_total += len(batch.order_ids)
     return expired_total
 
 

@@ -203,3 +203,27 @@ def test_kicks_are_throttled_per_connector_but_the_last_one_is_never_dropped(mon
 
     assert immediately == [7, 8]
     assert sent == [7, 8, 7]  # one trailing kick carries the 19 held back
+
+
+def test_orders_placed_and_holds_expired_write_outbox_rows():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from stock.services.orders import OrderLineInput, place_order, release_expired_holds
+
+    hub = make_hub(None)
+    place_order(
+        channel=hub.connector.channel,
+        reference="EXPIRES",
+        lines=[OrderLineInput(sku=hub.variant.sku, quantity=2)],
+        actor=ACTOR,
+    )
+    OutboxItem.objects.filter(connector=hub.connector).update(state=OutboxState.SENT)
+
+    released = release_expired_holds(now=timezone.now() + timedelta(days=1))
+
+    assert released == 1
+    assert [(row.variant_id, row.change_count) for row in pending_rows(hub.connector)] == [
+        (hub.variant.pk, 1)
+    ]

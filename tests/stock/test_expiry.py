@@ -375,3 +375,53 @@ def test_payment_racing_the_expiry_task_lets_exactly_one_win(
     assert paid + expired == 20
     verify_ledger_clean()
     verify_ledger_chain()
+
+
+@pytest.mark.django_db
+def test_holds_on_one_level_expiring_together_leave_running_balances_in_the_ledger(
+    channel, north, sheet, verify_ledger_clean
+):
+    level = stocked(sheet, north, 10)
+    first = place(channel, "A-1", ("SHEET", 2)).order
+    second = place(channel, "A-2", ("SHEET", 3)).order
+
+    release_expired_holds(now=timezone.now() + AFTER_EXPIRY)
+
+    releases = StockMovement.objects.filter(level=level, kind=MovementKind.RELEASE).order_by("id")
+    allocation_ids = [Allocation.objects.get(line__order=order).pk for order in (first, second)]
+    assert [(row.delta_reserved, row.reserved_after, row.on_hand_after) for row in releases] == [
+        (-2, 3, 10),
+        (-3, 0, 10),
+    ]
+    assert [row.reference for row in releases] == [
+        f"order:{first.pk}/allocation:{allocation_ids[0]}/release",
+        f"order:{second.pk}/allocation:{allocation_ids[1]}/release",
+    ]
+    assert balance_of(level) == Balance(on_hand=10, reserved=0, version=5)
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db
+def test_expiry_tells_live_pages_each_level_at_its_new_version(
+    channel, north, sheet, django_capture_on_commit_callbacks
+):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from stock.events import warehouse_group
+
+    level = stocked(sheet, north, 10)
+    place(channel, "A-1", ("SHEET", 2))
+    place(channel, "A-2", ("SHEET", 3))
+    layer = get_channel_layer()
+    listener = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(warehouse_group(north.pk), listener)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        release_expired_holds(now=timezone.now() + AFTER_EXPIRY)
+
+    message = async_to_sync(layer.receive)(listener)
+    assert message["type"] == "stock.changed"
+    assert message["levels"] == [
+        {"level_id": level.pk, "variant_id": sheet.pk, "warehouse_id": north.pk, "version": 5}
+    ]
