@@ -90,6 +90,11 @@ def filtered_levels(values: dict) -> QuerySet[StockLevel]:
     return levels
 
 
+# A search matching at most this many variants is sorted by warehouse in one query (at most
+# ten times as many levels); more matches are frequent enough to walk the SKU index for.
+FEW_MATCHES = 500
+
+
 # Sorts that follow a variant's own order: the first N rows of the table then belong to
 # the first N variants (in that order) having a row that passes the filters.
 VARIANT_ORDERS: dict[str, tuple[str, ...]] = {
@@ -141,55 +146,66 @@ def shown_warehouse_ids(values: dict) -> list[int]:
     return list(warehouses.values_list("pk", flat=True))
 
 
-def ids_warehouse_by_warehouse(
-    values: dict, levels: QuerySet[StockLevel], *, wanted: int
-) -> list[int]:
+def ids_warehouse_by_warehouse(values: dict, *, wanted: int) -> list[int]:
     """The first `wanted` level ids in (warehouse code, SKU) order.
 
     Sorted in one query, the first warehouse's levels (50,000) are all read and sorted by
-    SKU. One warehouse at a time, in SKU order, PostgreSQL walks the SKU index and stops at
-    the page: a query per warehouse until the page is full, the last one usually the first.
+    SKU. One warehouse at a time, in SKU order, a page stops early (see `page_ids`): a query
+    per warehouse until the page is full, the last one usually the first. A search matching
+    few variants (or none) would cost a query per warehouse for nothing; those few
+    variants' levels are sorted in one query instead.
     """
-    descending = values["sort"].startswith("-")
+    sign = "-" if values["sort"].startswith("-") else ""
+    if values["q"]:
+        matches = matching_variants(values["q"]).values_list("pk", flat=True)
+        few = list(matches[: FEW_MATCHES + 1])
+        if len(few) <= FEW_MATCHES:
+            return list(
+                filtered_levels(values)
+                .filter(variant_id__in=few)
+                .order_by(f"{sign}warehouse__code", f"{sign}variant__sku")
+                .values_list("pk", flat=True)[:wanted]
+            )
     warehouse_ids = shown_warehouse_ids(values)
-    if descending:
+    if sign:
         warehouse_ids.reverse()
-    sku_order = "-variant__sku" if descending else "variant__sku"
     ids: list[int] = []
     for warehouse_id in warehouse_ids:
-        missing = wanted - len(ids)
-        if missing <= 0:
+        if len(ids) >= wanted:
             break
-        ids += (
-            levels.filter(warehouse_id=warehouse_id)
-            .order_by(sku_order)
-            .values_list("pk", flat=True)[:missing]
-        )
+        in_one = {**values, "warehouse": warehouse_id, "sort": f"{sign}sku"}
+        ids += page_ids(in_one, start=0, count=wanted - len(ids))
     return ids
 
 
-def stock_page(values: dict) -> StockPage:
+def page_ids(values: dict, *, start: int, count: int) -> list[int]:
+    """Ids of the levels at positions start … start + count - 1 in the table's order.
+
+    Ids first, without the joins a row needs: a sort on the level's own columns is then a
+    top-N over one table.
+    """
     sort = values["sort"]
     name = sort.removeprefix("-")
     if figure_sort_without_warehouse(values):
         raise ValueError(f"Sorting by {name} needs a warehouse.")
+    if name == "warehouse":
+        return ids_warehouse_by_warehouse(values, wanted=start + count)[start:]
     order = SORT_ORDERS[name]
     if sort.startswith("-"):
         order = tuple(f"-{column}" for column in order)
-    size, number = values["size"], values["page"]
-    start = (number - 1) * size
     levels = filtered_levels(values)
     # In SKU order without a search, the (variant, warehouse) index already stops early.
     if name in VARIANT_ORDERS and (values["q"] or name != "sku"):
-        levels = through_first_variants(values, levels, wanted=start + size + 1)
+        levels = through_first_variants(values, levels, wanted=start + count)
     elif values["q"]:
         levels = levels.filter(variant_id__in=matching_variants(values["q"]).values("pk"))
-    # Ids first, without the joins a row needs: a sort on the level's own columns is then
-    # a top-N over one table. One row more than the page tells whether another follows.
-    if name == "warehouse":
-        ids = ids_warehouse_by_warehouse(values, levels, wanted=start + size + 1)[start:]
-    else:
-        ids = list(levels.order_by(*order).values_list("pk", flat=True)[start : start + size + 1])
+    return list(levels.order_by(*order).values_list("pk", flat=True)[start : start + count])
+
+
+def stock_page(values: dict) -> StockPage:
+    size, number = values["size"], values["page"]
+    # One row more than the page tells whether another follows.
+    ids = page_ids(values, start=(number - 1) * size, count=size + 1)
     shown = stock_levels().in_bulk(ids[:size])
     return StockPage(
         rows=stock_rows([shown[pk] for pk in ids[:size]]),

@@ -1,6 +1,7 @@
 """The live dashboard's pages and HTMX endpoints: who sees what, the stock table's queries,
 and the forms that change stock through the services."""
 
+import importlib
 import re
 import unicodedata
 from datetime import timedelta
@@ -415,6 +416,29 @@ def test_stock_table_sorts_by_product_name_then_sku(ops, grid):
 
     expected = ("C-BAL", "C-BER", "A-BAL", "A-BER", "B-BAL", "B-BER")  # Flannel before Sateen
     assert row_ids(html) == [grid[key].pk for key in expected]
+
+
+@pytest.mark.parametrize("few_matches", [500, 0])  # one sorted query; a walk per warehouse
+def test_search_sorted_by_warehouse_lists_each_warehouse_in_sku_order(
+    ops, grid, baltimore, berlin, monkeypatch, few_matches
+):
+    # The module, not the view of the same name that stock.views exports.
+    monkeypatch.setattr(
+        importlib.import_module("stock.views.stock_table"), "FEW_MATCHES", few_matches
+    )
+
+    ascending = ops.get("/stock/?q=stn&sort=warehouse").content.decode()
+    descending = ops.get("/stock/?q=stn&sort=-warehouse").content.decode()
+
+    assert row_ids(ascending) == [grid[key].pk for key in ("A-BAL", "B-BAL", "A-BER", "B-BER")]
+    assert row_ids(descending) == [grid[key].pk for key in ("B-BER", "A-BER", "B-BAL", "A-BAL")]
+
+
+def test_product_names_are_indexed_for_the_product_sort():
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, "stock_product")
+
+    assert indexes["product_name_sort"]["columns"] == ["name", "id"]
 
 
 def test_search_pages_through_every_matching_row_in_order(ops, baltimore, berlin):
