@@ -410,6 +410,16 @@ def _apply_orders(connector: Connector, parsed: InboundEvent, outcome: Outcome) 
             outcome.orders += 1
 
 
+def apply_remote_orders(
+    *, connector: Connector, orders: Sequence[RemoteOrder], outcome: Outcome | None = None
+) -> Outcome:
+    """Apply orders a store reported outside a delivery (a poll) exactly as a delivery's:
+    the same steps, idempotent by order reference. Must run inside a transaction."""
+    outcome = outcome if outcome is not None else Outcome()
+    _apply_orders(connector, InboundEvent(kind=InboundKind.ORDERS, orders=tuple(orders)), outcome)
+    return outcome
+
+
 CANCELLABLE = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED)
 
 
@@ -630,6 +640,12 @@ def apply_remote_stock(
             message=f"{delivery} named what no mapping covers: {', '.join(unmapped[:20])}",
             details={**details, "unmapped": unmapped[:500]},
         )
+    # Status rules: a store that owns SKUs' stock status passes it on to the others.
+    from connectors.sync.status import propagate_store_statuses
+
+    changes = propagate_store_statuses(connector=connector, stock=items, source=delivery)
+    if changes:
+        outcome.notes.append(f"{len(changes)} stock status change(s) taken from the store")
     return outcome
 
 

@@ -144,6 +144,10 @@ class MagentoConnector(Connector):
             values["out_of_stock"]: RemoteStatus.OUT_OF_STOCK,
         }
 
+    @property
+    def reports_forced_status(self) -> bool:
+        return bool(self.options.force_status_attribute)
+
     # Connector interface ---------------------------------------------------------------
     def test_connection(self) -> None:
         if self.options.is_legacy_single_source:
