@@ -101,3 +101,8 @@ def purge_connector_history_task(days: int = 30) -> int:
     ).delete()[0]
     deleted += SyncRun.objects.filter(started_at__lt=cutoff, report__isnull=True).delete()[0]
     return deleted
+
+
+# The sync features' tasks (polling, reconciliation, setup, webhook watchdog) live in
+# connectors/sync/tasks.py; importing it here registers them with the worker.
+from connectors.sync import tasks as _sync_tasks  # noqa: E402, F401

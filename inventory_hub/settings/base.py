@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from .env import env_bool, env_int, env_list, env_str
 
@@ -194,7 +195,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connectors.tasks.purge_connector_history_task",
         "schedule": 3600.0,
     },
+    # Connectors' sync features: poll the connectors whose interval has passed, check
+    # WooCommerce webhooks, reconcile every store each night.
+    "connectors-sweep-polls": {
+        "task": "connectors.sync.tasks.sweep_polls_task",
+        "schedule": 15.0,
+    },
+    "connectors-watch-webhooks": {
+        "task": "connectors.sync.tasks.watch_webhooks_task",
+        "schedule": float(env_int("CONNECTORS_WATCHDOG_SECONDS", 600)),
+    },
+    "connectors-reconcile-nightly": {
+        "task": "connectors.sync.tasks.reconcile_all_task",
+        "schedule": crontab(hour=env_int("CONNECTORS_RECONCILE_HOUR", 3), minute=0),
+    },
 }
+# The hub's public address (https://hub.example.com), for the webhooks it registers on
+# stores; a real WooCommerce delivers only to public hosts on ports 80, 443 or 8080.
+HUB_PUBLIC_BASE_URL = env_str("HUB_PUBLIC_BASE_URL", "")
 
 # Storefront availability answers are cached this long (invalidated on every change).
 AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 5)

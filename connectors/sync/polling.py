@@ -1,0 +1,214 @@
+"""Polling: for stores without webhooks, and as the safety net under those with them.
+
+`poll_connector` reads the store's stock (only what changed since the last poll where the
+API can filter by modification time, everything otherwise) and its orders (always since
+the last poll, or since the connector was created: a first poll never replays a store's
+history of orders), page by page, and hands every record to the inbound path
+(`connectors.inbox.apply_remote_stock` / `apply_remote_orders`): ownership, echoes,
+staleness and dedupe are decided there, exactly as for a webhook.
+
+The cursor (`Connector.last_pull_at`) is the start of the last poll that applied
+everything it read, and each poll re-reads `CONNECTORS_POLL_OVERLAP_SECONDS` before it,
+so a change made while a poll runs, or stamped by a store clock running behind, is read
+again rather than lost; re-reading is harmless. A poll that could not apply something
+keeps the old cursor, so the next one tries again.
+
+The beat sweeper (`due_connector_ids`) polls each active connector whose
+`poll_interval_seconds` (0: never) has passed since its last poll started.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from connectors.engine.problems import record_problem, resolve_problems
+from connectors.inbox import Outcome, apply_remote_orders, apply_remote_stock
+from connectors.models import Connector, SyncProblemKind, SyncRun, SyncRunKind
+from connectors.sync.common import (
+    LIST_LIMIT,
+    STORE_FAILURES,
+    MappingIndex,
+    RunClock,
+    chunked,
+    describe,
+    finish_run,
+    open_store,
+)
+from connectors.sync.locks import connector_job_lock
+from connectors.sync.setup import SetupBusy, has_been_set_up, set_up_connector
+
+logger = logging.getLogger(__name__)
+
+STOCK_CHUNK = 200
+ORDER_CHUNK = 50
+
+
+def overlap_seconds() -> float:
+    return float(getattr(settings, "CONNECTORS_POLL_OVERLAP_SECONDS", 120.0))
+
+
+@dataclass(slots=True)
+class PollReport:
+    connector_id: int
+    status: str = "done"  # done | busy | inactive | failed
+    sync_run_id: int | None = None
+    stock_records: int = 0
+    orders: int = 0
+    counted: int = 0
+    in_sync: int = 0
+    echoes: int = 0
+    drifted: int = 0
+    stale: int = 0
+    unmapped: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    stock_since: str | None = None
+    orders_since: str | None = None
+
+    def add(self, outcome: Outcome) -> None:
+        self.counted += outcome.counted
+        self.in_sync += outcome.in_sync
+        self.echoes += outcome.echoes
+        self.drifted += len(outcome.drifted)
+        self.stale += len(outcome.stale)
+
+
+def poll_connector(*, connector_id: int, full: bool = False) -> PollReport:
+    """Poll one store (see the module docstring). `full` reads all stock, not only what
+    changed. A connector never set up is set up first (its SKUs matched: the first sync).
+    Returns at once with status "busy" while another poll of it runs."""
+    with connector_job_lock("poll", connector_id) as acquired:
+        if not acquired:
+            return PollReport(connector_id=connector_id, status="busy")
+        connector = Connector.objects.select_related("channel").filter(pk=connector_id).first()
+        if connector is None or not connector.is_active:
+            return PollReport(connector_id=connector_id, status="inactive")
+        if not has_been_set_up(connector):
+            try:
+                set_up_connector(connector_id=connector.pk)
+            except SetupBusy:
+                return PollReport(connector_id=connector_id, status="busy")
+            connector.refresh_from_db()
+            full = True
+        return _poll(connector, full=full)
+
+
+def _poll(connector: Connector, *, full: bool) -> PollReport:
+    clock = RunClock()
+    run = SyncRun.objects.create(
+        connector=connector, kind=SyncRunKind.POLL, started_at=clock.started_at
+    )
+    report = PollReport(connector_id=connector.pk, sync_run_id=run.pk)
+    overlap = timedelta(seconds=overlap_seconds())
+    stock_since: datetime | None = None
+    if not full and connector.last_pull_at is not None:
+        stock_since = connector.last_pull_at - overlap
+    orders_since = (connector.last_pull_at or connector.created_at) - overlap
+    report.stock_since = stock_since.isoformat() if stock_since else None
+    report.orders_since = orders_since.isoformat()
+    source = f"poll-{run.pk}"
+    error = ""
+    try:
+        store = open_store(connector)
+        for chunk in chunked(store.pull_stock(modified_after=stock_since), STOCK_CHUNK):
+            report.stock_records += len(chunk)
+            _apply_stock_chunk(connector, chunk, source, run, report)
+        if connector.channel_id is not None:
+            for chunk in chunked(store.pull_orders(modified_after=orders_since), ORDER_CHUNK):
+                _apply_order_chunk(connector, chunk, report)
+    except STORE_FAILURES as exc:
+        error = describe(exc)
+    if report.unmapped:
+        record_problem(
+            connector_id=connector.pk,
+            kind=SyncProblemKind.UNMAPPED,
+            message=f"Polling {connector.name}: {len(report.unmapped)} store item(s) without "
+            f"a mapping: {', '.join(report.unmapped[:20])}",
+            details={"sync_run": run.pk, "unmapped": report.unmapped[:500]},
+            once=True,
+        )
+    if error or report.failures:
+        report.status = "failed"
+        message = error or f"{len(report.failures)} order(s) not applied: {report.failures[0]}"
+        logger.warning("Polling connector %s: %s", connector.pk, message)
+        Connector.objects.filter(pk=connector.pk).update(last_error=message[:2000])
+        record_problem(
+            connector_id=connector.pk,
+            kind=SyncProblemKind.POLL_FAILED,
+            message=f"Polling {connector.name}: {message}",
+            details={"sync_run": run.pk, "failures": report.failures[:100]},
+            once=True,
+        )
+    else:
+        # Everything read was applied: the next poll starts from here (minus the overlap).
+        Connector.objects.filter(pk=connector.pk).update(last_pull_at=clock.started_at)
+        resolve_problems(connector_id=connector.pk, kinds=[SyncProblemKind.POLL_FAILED])
+    details = asdict(report)
+    details["unmapped"] = report.unmapped[:LIST_LIMIT]
+    finish_run(
+        run,
+        clock,
+        error=error or ("; ".join(report.failures[:5]) if report.failures else ""),
+        item_count=report.stock_records + report.orders,
+        changed_count=report.counted + report.drifted + report.orders,
+        failed_count=len(report.failures),
+        details=details,
+    )
+    return report
+
+
+def _apply_stock_chunk(connector, chunk, source: str, run: SyncRun, report: PollReport) -> None:
+    index = MappingIndex.for_items(connector, chunk)
+    mapped = []
+    for item in chunk:
+        if index.find(item) is None:
+            report.unmapped.append(item.sku or item.remote_id)
+        else:
+            mapped.append(item)
+    if not mapped:
+        return
+    with transaction.atomic():
+        outcome = apply_remote_stock(
+            connector=connector, stock=mapped, source=source, details={"sync_run": run.pk}
+        )
+    report.add(outcome)
+
+
+def _apply_order_chunk(connector, chunk, report: PollReport) -> None:
+    for order in chunk:
+        try:
+            with transaction.atomic():
+                apply_remote_orders(connector=connector, orders=[order])
+        except Exception as exc:
+            # Kept for the next poll (the cursor does not move past it) and reported.
+            logger.warning(
+                "Polling connector %s: order %s not applied: %s",
+                connector.pk,
+                order.reference,
+                describe(exc),
+            )
+            report.failures.append(f"order {order.reference}: {describe(exc)}")
+        else:
+            report.orders += 1
+
+
+def due_connector_ids(*, now: datetime | None = None) -> list[int]:
+    """Active connectors that poll, whose interval has passed since their last poll began."""
+    now = now or timezone.now()
+    rows = (
+        Connector.objects.filter(is_active=True, poll_interval_seconds__gt=0)
+        .annotate(last_poll=Max("sync_runs__started_at", filter=Q(sync_runs__kind="poll")))
+        .values_list("pk", "poll_interval_seconds", "last_poll")
+        .order_by("pk")
+    )
+    return [
+        pk
+        for pk, interval, last_poll in rows
+        if last_poll is None or last_poll <= now - timedelta(seconds=interval)
+    ]
