@@ -20,7 +20,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from stock.events import FEED_GROUP, ORDERS_GROUP, variant_group, warehouse_group
 from stock.models import StockLevel, Variant
-from stock.selectors import warehouse_kpis
+from stock.views import kpis
 from stock.views.access import DASHBOARD_ROLES
 from stock.views.fragments import (
     VariantPush,
@@ -301,7 +301,11 @@ class VariantConsumer(LiveConsumer):
 
 
 class OverviewConsumer(LiveConsumer):
-    """The overview: KPI cards of the warehouses that changed, and the activity feed."""
+    """The overview: KPI cards of the warehouses that changed, and the activity feed.
+
+    While open, it watches its warehouses for the shared KPI counts (stock/views/kpis.py):
+    it renews its lease and notes each change it hears, so page loads may show a kept count.
+    """
 
     # A card aggregates a whole warehouse (50,000 levels, tens of milliseconds): a busy
     # warehouse gets its card re-counted every two seconds, its feed lines at once.
@@ -311,8 +315,11 @@ class OverviewConsumer(LiveConsumer):
         super().__init__(*args, **kwargs)
         self.warehouse_id: int | None = None
         self.pending_kpis: set[int] = set()
+        # When the newest change not yet counted was heard of (kpis.clock()).
+        self.last_heard = 0.0
         self.feed_is_stale = False
         self._last_kpis = -math.inf
+        self._watch_task: asyncio.Task | None = None
 
     async def start(self) -> int | None:
         chosen = _query_ids(self.scope, "warehouse")
@@ -321,13 +328,32 @@ class OverviewConsumer(LiveConsumer):
             FEED_GROUP if self.warehouse_id is None else warehouse_group(self.warehouse_id)
         )
         await self.set_groups({stock_group, ORDERS_GROUP})
+        # After joining: from here on, every change to these warehouses is heard and noted.
+        await database_sync_to_async(kpis.watch)(self.warehouse_id)
+        self._watch_task = asyncio.create_task(self._keep_watching())
         return None
+
+    async def _keep_watching(self) -> None:
+        while True:
+            await asyncio.sleep(kpis.RENEW_SECONDS)
+            try:
+                await database_sync_to_async(kpis.watch)(self.warehouse_id)
+            except Exception:
+                # The lease lapses and page loads count for themselves: slower, still right.
+                logger.exception("Could not renew the overview's KPI watch")
+
+    async def disconnect(self, code: int) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+        await super().disconnect(code)
 
     async def stock_changed(self, event: dict) -> None:
         warehouses = {item["warehouse_id"] for item in event["levels"]}
         if self.warehouse_id is not None:
             warehouses &= {self.warehouse_id}
         if warehouses:
+            await database_sync_to_async(kpis.note_changed)(warehouses)
+            self.last_heard = kpis.clock()
             self.pending_kpis |= warehouses
             self.feed_is_stale = True
             self.request_push()
@@ -340,20 +366,24 @@ class OverviewConsumer(LiveConsumer):
     def has_pending(self) -> bool:
         return bool(self.pending_kpis) or self.feed_is_stale
 
-    def take_pending(self) -> tuple[set[int], bool]:
-        kpis: set[int] = set()
+    def take_pending(self) -> tuple[set[int], float, bool]:
+        warehouse_ids: set[int] = set()
+        since = 0.0
         if self.pending_kpis and time.monotonic() - self._last_kpis >= self.kpi_interval:
-            kpis, self.pending_kpis = self.pending_kpis, set()
+            warehouse_ids, self.pending_kpis = self.pending_kpis, set()
+            # A count begun after the newest change heard of includes every pending one.
+            since = self.last_heard
             self._last_kpis = time.monotonic()
-        work = (kpis, self.feed_is_stale)
+        work = (warehouse_ids, since, self.feed_is_stale)
         self.feed_is_stale = False
         return work
 
-    def render(self, work: tuple[set[int], bool]) -> str:
-        warehouse_ids, feed_is_stale = work
+    def render(self, work: tuple[set[int], float, bool]) -> str:
+        warehouse_ids, since, feed_is_stale = work
         html = ""
         if warehouse_ids:
-            html += render_kpis(warehouse_kpis(warehouse_ids=warehouse_ids), oob=True)
+            counted = kpis.kpis_counted_since(sorted(warehouse_ids), since)
+            html += render_kpis(counted, oob=True)
         if feed_is_stale:
             html += render_feed(warehouse_id=self.warehouse_id, oob=True)
         return html

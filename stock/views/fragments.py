@@ -32,10 +32,10 @@ from stock.selectors import (
     recent_activity,
     stock_history,
     stock_levels,
-    warehouse_kpis,
 )
 from stock.views.charts import Chart, history_charts
-from warehouses.models import SalesChannel
+from stock.views.kpis import current_kpis
+from warehouses.models import SalesChannel, Warehouse
 
 FEED_LENGTH = 30
 LATEST_MOVEMENTS = 20
@@ -80,7 +80,11 @@ def render_stock_rows(rows: list[StockRow], *, oob: bool) -> str:
 
 
 def overview_context(*, warehouse_id: int | None) -> dict:
-    kpis = warehouse_kpis(warehouse_ids=None if warehouse_id is None else [warehouse_id])
+    if warehouse_id is None:
+        warehouse_ids = list(Warehouse.objects.order_by("code").values_list("pk", flat=True))
+    else:
+        warehouse_ids = [warehouse_id]
+    kpis = current_kpis(warehouse_ids)
     return {
         "kpis": kpis,
         "feed": recent_activity(warehouse_id=warehouse_id, limit=FEED_LENGTH),

@@ -16,14 +16,17 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
 from inventory_hub.asgi import application
 from stock.consumers import CLOSE_FORBIDDEN, LiveConsumer, OverviewConsumer
 from stock.models import ForcedStatus, ReasonCode
+from stock.selectors import warehouse_kpis
 from stock.services import adjust_stock, force_status, receive_stock
 from stock.services.orders import pay_order
+from stock.views import kpis
 from tests.stock.factories import SYSTEM, VariantFactory, channel_selling_from, place, stocked
 from tests.warehouses.factories import WarehouseFactory
 from warehouses.access import Role
@@ -596,6 +599,76 @@ def test_overview_recounts_a_busy_warehouses_card_at_most_every_kpi_interval(
         feeds = [html for _, html in pushes if '<ol id="activity-feed"' in html]
         assert feeds[-1].count('data-testid="activity-item"') == 4  # the first receipt too
         await socket.disconnect()
+
+    run(scenario)
+
+
+@pytest.fixture
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_overview_socket_watches_and_notes_each_change_for_page_loads(
+    ops, variant, baltimore, berlin, empty_cache
+):
+    stocked(variant, baltimore, 10)
+
+    async def scenario():
+        socket = await communicator("/ws/live/overview/", ops)
+        await socket.connect()
+        watching = await in_db(cache.get)("dashboard:kpis:watch:all")
+
+        await in_db(receive_stock)(variant=variant, warehouse=baltimore, quantity=6, actor=SYSTEM)
+        await socket.receive_from(timeout=2)
+        changed = await in_db(cache.get_many)(
+            [f"dashboard:kpis:changed:{baltimore.pk}", f"dashboard:kpis:changed:{berlin.pk}"]
+        )
+        kept = await in_db(cache.get)(f"dashboard:kpis:count:{baltimore.pk}")
+        await socket.disconnect()
+
+        assert watching is not None
+        assert list(changed) == [f"dashboard:kpis:changed:{baltimore.pk}"]
+        # The card pushed is kept for page loads, counted after the change was noted.
+        assert kept.kpis.on_hand == 16
+        assert kept.counted_at >= changed[f"dashboard:kpis:changed:{baltimore.pk}"]
+
+    run(scenario)
+
+
+def test_open_overviews_share_the_recount_of_a_busy_warehouse(
+    ops, variant, baltimore, empty_cache, monkeypatch
+):
+    stocked(variant, baltimore, 10)
+    counted = []
+
+    def counting(*, warehouse_ids):
+        counted.append(list(warehouse_ids))
+        return warehouse_kpis(warehouse_ids=warehouse_ids)
+
+    monkeypatch.setattr(kpis, "warehouse_kpis", counting)
+
+    async def scenario():
+        sockets = [await communicator("/ws/live/overview/", ops) for _ in range(2)]
+        for socket in sockets:
+            await socket.connect()
+
+        # The first change is pushed at once by each socket; the second waits for the KPI
+        # interval, and the socket that counts first counts for the other too.
+        await in_db(receive_stock)(variant=variant, warehouse=baltimore, quantity=1, actor=SYSTEM)
+        await in_db(receive_stock)(variant=variant, warehouse=baltimore, quantity=2, actor=SYSTEM)
+        quiet = OverviewConsumer.kpi_interval + 0.5
+        pushes = [await pushes_until_quiet(socket, quiet=quiet) for socket in sockets]
+        for socket in sockets:
+            await socket.disconnect()
+
+        cards = [
+            [kpi_figure(html, "on_hand") for html in received if f'id="kpi-{baltimore.pk}"' in html]
+            for received in pushes
+        ]
+        assert [figures[-1] for figures in cards] == ["13", "13"]
+        assert len(counted) == 3
 
     run(scenario)
 

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.staticfiles import finders
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -19,6 +20,7 @@ from stock.models import ForcedStatus, MovementSource, ReasonCode, StockLevel, S
 from stock.selectors import warehouse_kpis
 from stock.services import adjust_stock, count_stock, force_status
 from stock.services.orders import cancel_order, pay_order, ship_order
+from stock.views import kpis
 from tests.stock.factories import (
     SYSTEM,
     Balance,
@@ -181,7 +183,7 @@ def test_unknown_sku_is_a_404_page(ops):
 # --- Overview -------------------------------------------------------------------------------------
 
 
-def test_warehouse_kpis_count_each_warehouse_in_one_query(
+def test_warehouse_kpis_count_every_warehouse_in_three_queries(
     baltimore, berlin, django_assert_num_queries
 ):
     low = VariantFactory(low_stock_threshold=5)
@@ -193,14 +195,131 @@ def test_warehouse_kpis_count_each_warehouse_in_one_query(
     stocked(plenty, baltimore, 40)
     reserved(plenty, baltimore, 15)
 
-    with django_assert_num_queries(1):
-        kpis = {kpi.code: kpi for kpi in warehouse_kpis()}
+    with django_assert_num_queries(3):
+        cards = {kpi.code: kpi for kpi in warehouse_kpis()}
 
-    bal = kpis["BAL"]
+    bal = cards["BAL"]
     assert (bal.skus, bal.on_hand, bal.reserved, bal.inbound) == (3, 43, 15, 0)
     assert (bal.out_of_stock, bal.low_stock) == (1, 1)
-    ber = kpis["BER"]
+    ber = cards["BER"]
     assert (ber.skus, ber.on_hand, ber.out_of_stock, ber.low_stock) == (0, 0, 0, 0)
+
+
+def test_warehouse_kpis_count_a_level_by_its_own_threshold_before_the_variants(
+    baltimore,
+):
+    own = stocked(VariantFactory(low_stock_threshold=2), baltimore, 8)
+    StockLevel.objects.filter(pk=own.pk).update(low_stock_threshold=10)  # 0 < 8 <= 10: low
+    not_by_own = stocked(VariantFactory(low_stock_threshold=20), baltimore, 8)
+    StockLevel.objects.filter(pk=not_by_own.pk).update(low_stock_threshold=3)  # 8 > 3
+
+    (kpi,) = warehouse_kpis(warehouse_ids=[baltimore.pk])
+
+    assert (kpi.skus, kpi.low_stock, kpi.out_of_stock) == (2, 1, 0)
+
+
+class KpiClock:
+    """The KPI cache's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def kpi_clock(monkeypatch):
+    cache.clear()
+    clock = KpiClock()
+    monkeypatch.setattr(kpis, "clock", clock)
+    yield clock
+    cache.clear()
+
+
+def kpi_counts(client, path: str = "/") -> list[str]:
+    """The KPI count queries a page load ran (the aggregate over levels)."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'SUM("stock_stocklevel"."on_hand")' in query["sql"]
+    ]
+
+
+def on_hand_card(html: str, code: str) -> str:
+    card = re.search(rf'<article id="kpi-\d+"[^>]*data-warehouse="{code}".*?</article>', html, re.S)
+    return re.search(r'data-field="on_hand"><dt>On hand</dt><dd>([^<]*)</dd>', card.group(0))[1]
+
+
+def test_overview_shows_a_kept_count_while_a_live_overview_watches(ops, level, berlin, kpi_clock):
+    kpis.watch(None)
+    kpi_clock.advance(5)
+    assert len(kpi_counts(ops)) == 1  # nothing kept yet
+    kpi_clock.advance(5)
+
+    again = kpi_counts(ops)
+
+    assert again == []
+
+
+def test_overview_counts_again_a_warehouse_whose_change_a_socket_noted(
+    ops, variant, level, baltimore, berlin, kpi_clock
+):
+    kpis.watch(None)
+    kpi_clock.advance(5)
+    kpi_counts(ops)
+    kpi_clock.advance(5)
+    adjust_stock(variant=variant, warehouse=baltimore, delta=3, reason="found", actor=SYSTEM)
+    kpis.note_changed([baltimore.pk])
+    kpi_clock.advance(0.1)
+
+    counts = kpi_counts(ops)
+    html = ops.get("/").content.decode()
+
+    assert len(counts) == 1 and f"IN ({baltimore.pk})" in counts[0]
+    assert on_hand_card(html, "BAL") == "13"
+
+
+def test_overview_counts_every_time_while_no_live_overview_watches(
+    ops, variant, level, baltimore, kpi_clock
+):
+    kpi_counts(ops)
+    kpi_clock.advance(5)
+    adjust_stock(variant=variant, warehouse=baltimore, delta=3, reason="found", actor=SYSTEM)
+
+    counts = kpi_counts(ops)
+
+    assert len(counts) == 1
+    assert on_hand_card(ops.get("/").content.decode(), "BAL") == "13"
+
+
+@pytest.mark.parametrize(
+    ("watch_began", "age"),
+    [
+        (+2, 5),  # the watch began after the count: a change before it may have gone unheard
+        (-10, kpis.MAX_AGE_SECONDS + 1),  # kept too long
+    ],
+)
+def test_overview_counts_again_when_the_watch_is_newer_than_the_count_or_it_is_old(
+    ops, level, kpi_clock, watch_began, age
+):
+    start = kpi_clock.now
+    kpi_clock.now = start + min(watch_began, 0)
+    if watch_began < 0:
+        kpis.watch(None)
+    kpi_clock.now = start
+    kpi_counts(ops)
+    kpi_clock.now = start + watch_began
+    if watch_began > 0:
+        kpis.watch(None)
+    kpi_clock.now = start + age
+
+    assert len(kpi_counts(ops)) == 1
 
 
 def test_overview_shows_a_card_per_warehouse_and_the_latest_activity(ops, level, variant, berlin):
