@@ -1,0 +1,181 @@
+"""Reconciliation against the real fake stores: drift found and fixed by ownership,
+unmapped SKUs on both sides, status drift, the report and drift over time."""
+
+import pytest
+
+from connectors.models import (
+    Connector,
+    LocationMapping,
+    ReconciliationReport,
+    SkuMapping,
+    SyncProblem,
+    SyncProblemKind,
+    SyncRunKind,
+)
+from connectors.sync.reconcile import reconcile_connector
+from connectors.sync.selectors import drift_history
+from connectors.sync.setup import set_up_connector
+from stock.models import MovementSource, ReasonCode, StockLevel, StockMovement
+from stock.services import receive_stock
+from tests.connectors.sync_support import (
+    ACTOR,
+    magento_connector,
+    make_hub,
+    push_all,
+    woo_connector,
+)
+from tests.fakes.magento import FakeMagento
+from tests.fakes.partner import FakePartner
+from tests.fakes.woocommerce import FakeWooCommerce
+from tests.stock.factories import VariantFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+@pytest.fixture
+def woo():
+    with FakeWooCommerce(delivery_mode="sync") as store:
+        yield store
+
+
+@pytest.fixture
+def magento():
+    with FakeMagento() as store:
+        yield store
+
+
+def magento_hub(magento, stock: dict[str, int], **fields):
+    hub = make_hub(stock, warehouse_code=f"M{len(stock)}{sorted(stock)[0]}")
+    magento.add_source("main")
+    for sku, quantity in stock.items():
+        magento.add_source_item(sku, "main", quantity)
+    connector = magento_connector(magento, hub.channel, **fields)
+    LocationMapping.objects.create(connector=connector, warehouse=hub.warehouse, location="main")
+    assert set_up_connector(connector_id=connector.pk, register_webhooks=False).is_ok
+    return hub, connector
+
+
+def findings(report) -> dict[str, dict]:
+    return {entry["sku"]: entry for entry in report.details}
+
+
+def test_hub_owned_quantity_changed_behind_the_hubs_back_is_found_and_overwritten(magento):
+    _hub, connector = magento_hub(magento, {"LAMP": 8, "DESK": 3})
+    magento.set_quantity("LAMP", "main", 5)
+
+    report = reconcile_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    assert (report.is_ok, report.checked, report.drifted, report.corrected) == (True, 2, 1, 1)
+    entry = findings(report)["LAMP"]
+    assert entry["finding"] == "drift"
+    assert (entry["store_quantity"], entry["hub_quantity"], entry["action"]) == (
+        5,
+        8,
+        "overwrite_queued",
+    )
+    assert "DESK" not in findings(report)  # in sync: counted, not listed
+    assert magento.source_item("LAMP", "main")["quantity"] == 8
+    assert report.sync_run.kind == SyncRunKind.RECONCILE and report.sync_run.is_ok
+    assert not StockMovement.objects.filter(source=MovementSource.CONNECTOR).exists()
+
+
+def test_store_owned_quantity_changed_on_the_store_becomes_a_sync_count(woo):
+    hub = make_hub({"MUG": 10})
+    product = woo.add_product("MUG", quantity=10)
+    connector = woo_connector(woo, hub.channel, ownership="store")
+    LocationMapping.objects.create(connector=connector, warehouse=hub.warehouse, location="")
+    set_up_connector(connector_id=connector.pk, register_webhooks=False)
+    with woo.lock:  # behind everyone's back: no webhook, no date change
+        woo.products[product].stock_quantity = 13
+
+    report = reconcile_connector(connector_id=connector.pk)
+    again = reconcile_connector(connector_id=connector.pk)
+
+    assert (report.drifted, report.corrected) == (1, 1)
+    entry = findings(report)["MUG"]
+    assert entry["action"] == "count_movement"
+    assert (entry["hub_on_hand_before"], entry["hub_on_hand_after"]) == (10, 13)
+    movement = StockMovement.objects.get(pk=entry["movement"])
+    assert (movement.reason, movement.delta_on_hand) == (ReasonCode.SYNC, 3)
+    assert StockLevel.objects.get(variant=hub.variants["MUG"]).on_hand == 13
+    assert (again.drifted, again.corrected) == (0, 0)
+
+
+def test_unmapped_skus_on_either_side_and_missing_products_are_reported(magento):
+    hub, connector = magento_hub(magento, {"LAMP": 2, "GONE": 1})
+    magento.add_source_item("STORE-ONLY", "main", 4)
+    magento.add_source("elsewhere")
+    magento.add_source_item("LAMP", "elsewhere", 9)
+    hub_only = VariantFactory(sku="HUB-ONLY")
+    receive_stock(variant=hub_only, warehouse=hub.warehouse, quantity=1, actor=ACTOR)
+    with magento.lock:
+        del magento.source_items[("GONE", "main")]
+
+    report = reconcile_connector(connector_id=connector.pk)
+
+    unmapped = {(e["side"], e["sku"], e["reason"]) for e in report.unmapped}
+    assert unmapped == {
+        ("store", "STORE-ONLY", "no_mapping"),
+        ("store", "LAMP", "unmapped_location"),
+        ("hub", "GONE", "not_on_store"),
+        ("hub", "HUB-ONLY", "no_mapping"),
+    }
+    assert report.sync_run.details["unmapped_store"] == 2
+    problem = SyncProblem.objects.filter(connector=connector, kind=SyncProblemKind.UNMAPPED)
+    assert problem.filter(details__report=report.pk).exists()
+
+
+def test_forced_status_changed_on_a_store_that_does_not_own_it_is_overwritten(magento):
+    _hub, connector = magento_hub(magento, {"LAMP": 8})
+    push_all(connector)
+    magento.set_product_attribute("LAMP", "force_stock_status", "out_of_stock")
+
+    report = reconcile_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    entry = findings(report)["LAMP"]
+    assert (entry["finding"], entry["store_forced_status"]) == ("drift", "out_of_stock")
+    assert magento.product_attribute("LAMP", "force_stock_status") == ""
+    assert (report.drifted, report.corrected) == (1, 1)
+
+
+def test_drift_over_time_is_one_point_per_run(magento):
+    _hub, connector = magento_hub(magento, {"LAMP": 8, "DESK": 3})
+    first = reconcile_connector(connector_id=connector.pk)
+    magento.set_quantity("LAMP", "main", 1)
+    magento.set_quantity("DESK", "main", 1)
+    second = reconcile_connector(connector_id=connector.pk)
+    push_all(connector)
+    third = reconcile_connector(connector_id=connector.pk)
+
+    points = drift_history(connector)
+
+    assert [(p.report_id, p.checked, p.drifted, p.corrected) for p in points] == [
+        (first.pk, 2, 0, 0),
+        (second.pk, 2, 2, 2),
+        (third.pk, 2, 0, 0),
+    ]
+
+
+def test_a_partner_without_a_feed_cannot_be_reconciled_and_says_why():
+    hub = make_hub({"MUG": 1})
+    with FakePartner(secret="s") as partner:
+        connector = Connector.objects.create(
+            name="partner",
+            kind="partner",
+            base_url=partner.base_url,
+            webhook_secret="s",
+            channel=hub.channel,
+            options={"push_url": "/push"},
+        )
+        SkuMapping.objects.create(connector=connector, variant=hub.variants["MUG"], remote_id="MUG")
+
+        report = reconcile_connector(connector_id=connector.pk)
+
+    assert report.is_ok is False
+    assert "feed_url" in report.error
+    assert ReconciliationReport.objects.get(pk=report.pk).finished_at is not None
+    assert SyncProblem.objects.filter(
+        connector=connector, kind=SyncProblemKind.RECONCILE_FAILED
+    ).exists()
