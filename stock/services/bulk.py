@@ -17,7 +17,7 @@ from stock.errors import StockError
 from stock.models import MovementKind, MovementSource, ReasonCode, Variant
 from warehouses.models import Warehouse
 
-from .ledger import BatchRejected, ChangeOutcome, LevelChange, apply_changes
+from .ledger import BatchRejected, ChangeOutcome, LevelChange, apply_changes, loaded_instance
 
 # The reason a row gets when it names none: a bulk count is a stocktake; a bare delta
 # corrects the balance.
@@ -162,7 +162,7 @@ def _variants_by_sku(skus: set[str]) -> dict[str, Variant]:
         )
         rows = cursor.fetchall()
     alias = connection.alias  # read once: `connection` is a thread-local proxy
-    return {row[1]: Variant.from_db(alias, names, row) for row in rows}
+    return {row[1]: loaded_instance(Variant, alias, names, row) for row in rows}
 
 
 def _problem(index: int, row: BulkRow, code: str, message: str) -> RowProblem:

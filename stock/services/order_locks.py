@@ -27,7 +27,7 @@ from stock.models import (
 )
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
-from .ledger import hot_cursor, lock_levels
+from .ledger import hot_cursor, loaded_instance, lock_levels
 from .sourcing import Candidate
 
 
@@ -113,16 +113,16 @@ def _lock_for_order_postgres(
         order_exists, variant_rows, link_rows, level_rows = cursor.fetchone()
     variants = {}
     for values in variant_rows or ():
-        variant = Variant.from_db("default", VARIANT_FIELDS, values)
+        variant = loaded_instance(Variant, "default", VARIANT_FIELDS, values)
         variants[variant.sku] = variant
     warehouses, candidates = {}, []
     for priority, *values in link_rows or ():
-        warehouse = Warehouse.from_db("default", WAREHOUSE_FIELDS, values)
+        warehouse = loaded_instance(Warehouse, "default", WAREHOUSE_FIELDS, values)
         warehouses[warehouse.pk] = warehouse
         candidates.append(_candidate(warehouse, priority))
     levels = {}
     for values in level_rows or ():
-        level = StockLevel.from_db("default", LEVEL_FIELDS, values)
+        level = loaded_instance(StockLevel, "default", LEVEL_FIELDS, values)
         # Read in the locking statement: the rules never trust an older copy.
         level.warehouse_is_active_now = True
         level.variant_manages_stock_now = True

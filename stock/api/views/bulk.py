@@ -17,6 +17,7 @@ from inventory_hub.api.errors import DOMAIN_STATUS
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.permissions import StockWriters
 from inventory_hub.api.schema import WRITE_ERRORS, error_response
+from inventory_hub.gc_pause import collector_paused
 from stock.api.bulk import (
     out_of_scope,
     read_bulk_request,
@@ -74,6 +75,7 @@ class BulkStockView(APIView):
         },
     )
     @idempotent
+    @collector_paused()
     def post(self, request):
         is_dry_run = read_dry_run(request.query_params)
         batch = read_bulk_request(request.data, user_id=request.user.pk)
