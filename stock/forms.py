@@ -147,6 +147,15 @@ class ForceStatusForm(forms.Form):
 
 class ClearForcedStatusForm(forms.Form):
     channel = forms.ModelChoiceField(queryset=SalesChannel.objects.order_by("code"), required=False)
+    reason = forms.CharField(
+        max_length=ForcedStatus._meta.get_field("end_reason").max_length,
+        label="Why end it?",
+        error_messages={"required": "Say why the override ends: the reason is kept with it."},
+    )
+
+    def add_service_error(self, error: StockError) -> None:
+        field = error.details.get("field")
+        self.add_error(field if field in self.fields else None, error.message)
 
 
 class StockFilterForm(forms.Form):

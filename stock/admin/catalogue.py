@@ -279,18 +279,26 @@ class VariantAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
         form = ClearStatusForm(request.POST or None, open_overrides=open_overrides)
         if request.method == "POST" and form.is_valid():
             channel = form.channel
-            if clear_forced_status(
-                variant=variant, channel=channel, actor=Actor.for_user(request.user)
-            ):
-                scope = channel.code if channel else "all channels"
-                self.message_user(
-                    request,
-                    f"Ended the forced status of {variant.sku} on {scope}.",
-                    messages.SUCCESS,
+            try:
+                ended = clear_forced_status(
+                    variant=variant,
+                    channel=channel,
+                    actor=Actor.for_user(request.user),
+                    reason=form.cleaned_data["reason"],
                 )
+            except StockError as error:
+                form.add_stock_error(error)
             else:
-                self.message_user(request, "Someone else ended it already.", messages.WARNING)
-            return HttpResponseRedirect(self._change_url(variant))
+                if ended:
+                    scope = channel.code if channel else "all channels"
+                    self.message_user(
+                        request,
+                        f"Ended the forced status of {variant.sku} on {scope}.",
+                        messages.SUCCESS,
+                    )
+                else:
+                    self.message_user(request, "Someone else ended it already.", messages.WARNING)
+                return HttpResponseRedirect(self._change_url(variant))
         return form_page(
             self,
             request,
@@ -333,6 +341,7 @@ class ForcedStatusAdmin(ReadOnlyAdmin):
         "expires_at",
         "ended_at",
         "ended_by",
+        "end_reason",
     ]
     list_filter = [OpenForcedStatusListFilter, "status", "channel"]
     list_select_related = ["variant", "channel"]

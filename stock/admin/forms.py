@@ -158,10 +158,15 @@ class ForceStatusForm(ServiceForm):
 
 class ClearStatusForm(ServiceForm):
     scope = forms.ChoiceField(label="Override to end")
+    reason = forms.CharField(
+        max_length=ForcedStatus._meta.get_field("end_reason").max_length,
+        help_text="Why it ends; kept in the history of forced statuses.",
+    )
 
     def __init__(self, *args, open_overrides: list[ForcedStatus], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.overrides = {str(forced.channel_id or ""): forced for forced in open_overrides}
+        # "all" for the variant-wide override: an empty choice would read as none chosen.
+        self.overrides = {str(forced.channel_id or "all"): forced for forced in open_overrides}
         self.fields["scope"].choices = [
             (key, f"{forced.get_status_display()} on {scope_label(forced)}: {forced.reason}")
             for key, forced in self.overrides.items()

@@ -124,6 +124,8 @@ class ForcedStatus(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=150, blank=True)
+    # Why it was ended; empty while open (and for overrides ended before reasons were asked).
+    end_reason = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -10,6 +10,10 @@ from stock.events import publish_status_forced, stock_changed_in_transaction
 from stock.models import ForcedStatus, Variant
 from warehouses.models import SalesChannel
 
+MAX_REASON_LENGTH = ForcedStatus._meta.get_field("end_reason").max_length
+# The end reason of an override that a new one of the same scope replaced.
+REPLACED = "Replaced by a new forced status."
+
 
 def force_status(
     *,
@@ -37,7 +41,9 @@ def force_status(
         raise StockError("The expiry must be in the future.", {"field": "expires_at"})
     with transaction.atomic():
         Variant.objects.select_for_update(no_key=True).filter(pk=variant.pk).get()
-        _open_overrides(variant, channel).update(ended_at=now, ended_by=actor.label)
+        _open_overrides(variant, channel).update(
+            ended_at=now, ended_by=actor.label, end_reason=REPLACED
+        )
         forced = ForcedStatus.objects.create(
             variant=variant,
             channel=channel,
@@ -53,18 +59,32 @@ def force_status(
 
 
 def clear_forced_status(
-    *, variant: Variant, actor: Actor, channel: SalesChannel | None = None
+    *, variant: Variant, actor: Actor, reason: str, channel: SalesChannel | None = None
 ) -> bool:
-    """End the open override of this scope. Returns False (and writes nothing) if none."""
+    """End the open override of this scope, saying why. Returns False (and writes nothing)
+    if there is none. Refuses a blank or over-long reason (StockError, field "reason").
+
+    Locks the variant row, as force_status does; publishes status.forced after commit.
+    """
+    reason = _required_reason(reason, "to end a forced status")
     with transaction.atomic():
         Variant.objects.select_for_update(no_key=True).filter(pk=variant.pk).get()
         ended = _open_overrides(variant, channel).update(
-            ended_at=timezone.now(), ended_by=actor.label
+            ended_at=timezone.now(), ended_by=actor.label, end_reason=reason
         )
         if ended:
             stock_changed_in_transaction([variant.pk])
             transaction.on_commit(partial(publish_status_forced, variant.pk))
     return bool(ended)
+
+
+def _required_reason(reason: object, purpose: str) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise StockError(f"A reason is required {purpose}.", {"field": "reason"})
+    reason = reason.strip()
+    if len(reason) > MAX_REASON_LENGTH:
+        raise StockError(f"Keep the reason to {MAX_REASON_LENGTH} characters.", {"field": "reason"})
+    return reason
 
 
 def _open_overrides(variant: Variant, channel: SalesChannel | None):

@@ -40,6 +40,7 @@ from warehouses.models import SalesChannel, Warehouse
 FEED_LENGTH = 30
 LATEST_MOVEMENTS = 20
 ORDERS_PER_SECTION = 25
+FORCED_HISTORY_LENGTH = 10
 # A movement written down this long after (or before) it happened shows both times.
 RECORDED_LATER = timedelta(minutes=1)
 
@@ -177,10 +178,28 @@ def variant_open_orders(variant: Variant) -> list[HeldOrder]:
     return [HeldOrder(order=line.order, line=line, held=line.held) for line in lines]
 
 
-def variant_forced(variant: Variant) -> list[ForcedStatus]:
-    return sorted(
-        open_forced_statuses([variant.pk]).select_related("channel"),
-        key=lambda o: (o.channel_id is not None, o.channel.code if o.channel_id else ""),
+@dataclass(frozen=True, slots=True)
+class ForcedPanel:
+    """A variant's open overrides (variant-wide first), and the latest that ended or expired."""
+
+    open: list[ForcedStatus]
+    history: list[ForcedStatus]
+
+
+def variant_forced(variant: Variant) -> ForcedPanel:
+    shown = open_forced_statuses([variant.pk]).select_related("channel")
+    past = (
+        ForcedStatus.objects.filter(variant=variant)
+        .exclude(pk__in=shown.values("pk"))
+        .select_related("channel")
+        .order_by("-created_at", "-pk")[:FORCED_HISTORY_LENGTH]
+    )
+    return ForcedPanel(
+        open=sorted(
+            shown,
+            key=lambda o: (o.channel_id is not None, o.channel.code if o.channel_id else ""),
+        ),
+        history=list(past),
     )
 
 

@@ -297,28 +297,49 @@ def force_status(request: HttpRequest, sku: str) -> HttpResponse:
 @require_POST
 @dashboard_view
 def unforce_status(request: HttpRequest, sku: str) -> HttpResponse:
+    """End an override with a reason; a refusal comes back next to that override's field."""
     variant = _variant_or_404(request, sku)
     if isinstance(variant, HttpResponse):
         return variant
     form = ClearForcedStatusForm(request.POST)
-    status, message = 422, "That override no longer exists; nothing was changed."
+    status, message = 422, None
     if not may_force_status(request.user):
         status, message = 403, "Only ops staff may end a forced status; nothing was changed."
     elif form.is_valid():
         channel = form.cleaned_data["channel"]
-        if clear_forced_status(
-            variant=variant, actor=Actor.for_user(request.user), channel=channel
-        ):
+        try:
+            ended = clear_forced_status(
+                variant=variant,
+                actor=Actor.for_user(request.user),
+                channel=channel,
+                reason=form.cleaned_data["reason"],
+            )
+        except StockError as error:
+            form.add_service_error(error)
+        else:
             scope = channel.name if channel else "every channel"
-            status, message = 200, f"The forced status on {scope} has ended."
-    if not request.htmx:
+            status, message = (
+                (200, f"The forced status on {scope} has ended.")
+                if ended
+                else (422, "That override no longer exists; nothing was changed.")
+            )
+    if not request.htmx and status == 200:
         return HttpResponseRedirect(reverse("dashboard:variant", args=[variant.sku]))
     context = {
-        **variant_context(variant, parts=("forced",)),
-        **_forms(request),
-        "result": ActionResult(message, is_change=status == 200),
+        "result": ActionResult(message, is_change=status == 200) if message else None,
+        # The form that was sent, with its errors, goes back under the override it ends.
+        "unforce_form": form if status != 200 and form.errors else None,
+        "unforce_scope": request.POST.get("channel", ""),
         "oob": False,
     }
+    if not request.htmx:
+        context |= {
+            **variant_context(variant),
+            **_forms(request),
+            "live_url": f"/ws/live/variants/{variant.pk}/",
+        }
+        return render(request, "stock/variant.html", context, status=status)
+    context |= {**variant_context(variant, parts=("forced",)), **_forms(request)}
     response = render(request, "stock/partials/variant_forced.html", context, status=status)
     if status == 200:
         response.content += render_variant_parts(variant, parts=("channels",)).encode()

@@ -938,12 +938,37 @@ def test_clear_status_view_ends_the_chosen_override(admin_client, shop):
     )
     url = reverse("admin:stock_variant_clear_status", args=[shop["sheet"].pk])
 
-    response = admin_client.post(url, {"scope": str(shop["north"].pk)}, follow=True)
+    response = admin_client.post(
+        url, {"scope": str(shop["north"].pk), "reason": "back in stock"}, follow=True
+    )
 
     on_north.refresh_from_db()
     assert (on_north.ended_at is not None, on_north.ended_by) == (True, "admin")
+    assert on_north.end_reason == "back in stock"
     assert ForcedStatus.objects.filter(ended_at__isnull=True).get().channel is None
     assert messages_of(response) == ["Ended the forced status of SHEET-Q on north."]
+
+
+def test_clear_status_view_asks_for_a_reason_and_ends_nothing_without_one(admin_client, shop):
+    force_status(variant=shop["sheet"], status="in_stock", reason="promo", actor=SYSTEM)
+    url = reverse("admin:stock_variant_clear_status", args=[shop["sheet"].pk])
+
+    response = admin_client.post(url, {"scope": "all", "reason": "  "})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"reason": ["This field is required."]}
+    assert ForcedStatus.objects.get().ended_at is None
+
+
+def test_clear_status_view_ends_the_override_of_every_channel(admin_client, shop):
+    force_status(variant=shop["sheet"], status="in_stock", reason="promo", actor=SYSTEM)
+    url = reverse("admin:stock_variant_clear_status", args=[shop["sheet"].pk])
+
+    response = admin_client.post(url, {"scope": "all", "reason": "promo over"}, follow=True)
+
+    ended = ForcedStatus.objects.get()
+    assert (ended.ended_at is not None, ended.end_reason) == (True, "promo over")
+    assert messages_of(response) == ["Ended the forced status of SHEET-Q on all channels."]
 
 
 def test_force_status_action_opens_the_form_for_one_variant(admin_client, shop):

@@ -284,7 +284,7 @@ def test_forcing_a_status_tells_the_variant_and_the_feed(
     with django_capture_on_commit_callbacks(execute=True):
         force_status(variant=variant, status="out_of_stock", reason="recall", actor=SYSTEM)
     with django_capture_on_commit_callbacks(execute=True):
-        clear_forced_status(variant=variant, actor=SYSTEM)
+        clear_forced_status(variant=variant, actor=SYSTEM, reason="recall over")
 
     expected = [{"type": "status.forced", "variant_id": variant.pk}] * 2
     assert received(layer, by_variant) == expected
@@ -297,7 +297,7 @@ def test_clearing_when_nothing_is_forced_publishes_nothing(
     feed = listen(layer, FEED_GROUP)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        clear_forced_status(variant=variant, actor=SYSTEM)
+        clear_forced_status(variant=variant, actor=SYSTEM, reason="recall over")
 
     assert callbacks == []
     assert received(layer, feed) == []

@@ -168,11 +168,12 @@ def test_force_status_refuses_an_expiry_in_the_past(variant):
 def test_clear_ends_the_open_override(variant):
     forced = force_status(variant=variant, status="in_stock", reason="launch", actor=ALICE)
 
-    cleared = clear_forced_status(variant=variant, actor=BOB)
+    cleared = clear_forced_status(variant=variant, actor=BOB, reason="  launch is over ")
 
     forced.refresh_from_db()
     assert cleared is True
     assert (forced.ended_by, forced.ended_at is not None) == ("bob", True)
+    assert forced.end_reason == "launch is over"
     assert open_overrides(variant) == []
     assert ForcedStatus.objects.count() == 1
 
@@ -183,29 +184,58 @@ def test_clear_ends_only_the_override_of_its_scope(variant, channel):
         variant=variant, status="out_of_stock", reason="hold", actor=ALICE, channel=channel
     )
 
-    clear_forced_status(variant=variant, actor=BOB, channel=channel)
+    clear_forced_status(variant=variant, actor=BOB, channel=channel, reason="released")
 
     assert open_overrides(variant) == [(None, "in_stock", "alice")]
 
 
 def test_clear_with_no_open_override_returns_false_and_writes_nothing(variant):
     forced = force_status(variant=variant, status="in_stock", reason="launch", actor=ALICE)
-    clear_forced_status(variant=variant, actor=ALICE)
+    clear_forced_status(variant=variant, actor=ALICE, reason="launch is over")
     forced.refresh_from_db()
-    ended = (forced.ended_at, forced.ended_by)
+    ended = (forced.ended_at, forced.ended_by, forced.end_reason)
 
-    cleared = clear_forced_status(variant=variant, actor=BOB)
+    cleared = clear_forced_status(variant=variant, actor=BOB, reason="again")
 
     forced.refresh_from_db()
     assert cleared is False
-    assert (forced.ended_at, forced.ended_by) == ended
+    assert (forced.ended_at, forced.ended_by, forced.end_reason) == ended
     assert ForcedStatus.objects.count() == 1
 
 
 def test_clear_on_a_variant_never_forced_returns_false(variant):
-    assert clear_forced_status(variant=variant, actor=BOB) is False
+    assert clear_forced_status(variant=variant, actor=BOB, reason="tidy up") is False
 
     assert ForcedStatus.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("", "A reason is required to end a forced status."),
+        ("   ", "A reason is required to end a forced status."),
+        (None, "A reason is required to end a forced status."),
+        ("x" * 256, "Keep the reason to 255 characters."),
+    ],
+)
+def test_clear_without_a_usable_reason_is_refused_and_writes_nothing(variant, reason, message):
+    force_status(variant=variant, status="in_stock", reason="launch", actor=ALICE)
+
+    with pytest.raises(StockError) as refused:
+        clear_forced_status(variant=variant, actor=BOB, reason=reason)
+
+    assert (refused.value.message, refused.value.details) == (message, {"field": "reason"})
+    assert open_overrides(variant) == [(None, "in_stock", "alice")]
+    assert ForcedStatus.objects.get().end_reason == ""
+
+
+def test_an_override_replaced_by_a_new_one_says_so(variant):
+    first = force_status(variant=variant, status="in_stock", reason="launch", actor=ALICE)
+
+    force_status(variant=variant, status="out_of_stock", reason="recall", actor=BOB)
+
+    first.refresh_from_db()
+    assert (first.ended_by, first.end_reason) == ("bob", "Replaced by a new forced status.")
 
 
 # --- Backorder policy ----------------------------------------------------------------------

@@ -885,23 +885,64 @@ def test_manager_may_not_force_a_status(variant, level, berlin):
     assert ForcedStatus.objects.count() == 0
 
 
-def test_ops_ends_an_override(ops, variant, level):
+def unforce(client, variant, **fields):
+    return client.post(f"/variants/{variant.sku}/unforce/", fields, **htmx("variant-forced"))
+
+
+def test_ops_ends_an_override_with_a_reason_shown_in_the_history(ops, variant, level):
     force_status(variant=variant, status="in_stock", reason="launch", actor=SYSTEM)
 
-    response = ops.post(
-        f"/variants/{variant.sku}/unforce/", {"channel": ""}, **htmx("variant-forced")
-    )
+    response = unforce(ops, variant, channel="", reason="launch is over")
+    html = response.content.decode()
 
     assert response.status_code == 200
     ended = ForcedStatus.objects.get()
-    assert ended.ended_at is not None and ended.ended_by == "ops"
-    assert "The forced status on every channel has ended." in response.content.decode()
+    assert (ended.ended_at is not None, ended.ended_by, ended.end_reason) == (
+        True,
+        "ops",
+        "launch is over",
+    )
+    assert "The forced status on every channel has ended." in html
+    history = re.search(r'<ol class="forced-history plain".*?</ol>', html, re.S).group(0)
+    assert "Forced in stock on all channels" in history
+    assert "by ops: “launch is over”" in history
+    # And on the page itself, for whoever opens it later.
+    page = ops.get(f"/variants/{variant.sku}/").content.decode()
+    assert "by ops: “launch is over”" in page
+
+
+def test_ending_an_override_without_a_reason_is_refused_next_to_it(ops, variant, level):
+    force_status(variant=variant, status="in_stock", reason="launch", actor=SYSTEM)
+
+    response = unforce(ops, variant, channel="", reason="   ")
+    html = response.content.decode()
+
+    assert response.status_code == 422
+    assert ForcedStatus.objects.get().ended_at is None
+    field = re.search(r'<input type="text" name="reason" id="unforce-reason-all"[^>]*>', html)
+    assert 'aria-invalid="true"' in field.group(0)
+    assert (
+        '<ul class="errorlist" id="unforce-reason-all-error"><li>Say why the override ends: '
+        "the reason is kept with it.</li></ul>"
+    ) in html
+
+
+def test_ending_an_override_without_htmx_and_without_a_reason_shows_the_page_again(
+    ops, variant, level
+):
+    force_status(variant=variant, status="in_stock", reason="launch", actor=SYSTEM)
+
+    response = ops.post(f"/variants/{variant.sku}/unforce/", {"channel": "", "reason": ""})
+
+    assert response.status_code == 422
+    assert (
+        "<h1>" in response.content.decode() and 'aria-invalid="true"' in response.content.decode()
+    )
+    assert ForcedStatus.objects.get().ended_at is None
 
 
 def test_ending_an_override_that_is_gone_changes_nothing(ops, variant, level):
-    response = ops.post(
-        f"/variants/{variant.sku}/unforce/", {"channel": ""}, **htmx("variant-forced")
-    )
+    response = unforce(ops, variant, channel="", reason="tidy up")
 
     assert response.status_code == 422
     assert "That override no longer exists; nothing was changed." in response.content.decode()
@@ -910,9 +951,7 @@ def test_ending_an_override_that_is_gone_changes_nothing(ops, variant, level):
 def test_viewer_may_not_end_an_override(variant, level):
     force_status(variant=variant, status="in_stock", reason="launch", actor=SYSTEM)
 
-    response = signed_in(Role.VIEWER).post(
-        f"/variants/{variant.sku}/unforce/", {"channel": ""}, **htmx("variant-forced")
-    )
+    response = unforce(signed_in(Role.VIEWER), variant, channel="", reason="mine now")
 
     assert response.status_code == 403
     assert ForcedStatus.objects.get().ended_at is None
