@@ -3,4 +3,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("stock.api.urls")),
     path("", include("warehouses.api.urls")),
+    path("", include("connectors.api.urls")),
 ]

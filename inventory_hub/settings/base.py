@@ -303,6 +303,7 @@ SPECTACULAR_SETTINGS = {
         "StorefrontStatusEnum": "stock.api.serializers.availability.STOREFRONT_STATUSES",
         "SalesChannelKindEnum": "warehouses.models.SalesChannel.Kind",
         "MovementKindEnum": "stock.models.MovementKind",
+        "ConnectorKindEnum": "connectors.models.ConnectorKind",
     },
 }
 # Idempotency-Key answers are kept at least this long.
@@ -319,5 +320,8 @@ LOGGING = {
         # Django's default config gives "django" a console handler of its own (DEBUG only);
         # without this every request error is printed twice.
         "django": {"handlers": [], "level": "INFO"},
+        # At DEBUG urllib3 logs every request URL, query string included, where some stores
+        # take their API keys (WooCommerce's OAuth 1.0a and query authentication).
+        "urllib3": {"level": "INFO"},
     },
 }

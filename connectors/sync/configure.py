@@ -1,0 +1,170 @@
+"""Creating and changing connectors (the API's services; the admin does the same steps).
+
+Guarantees: the store class accepts the settings before anything is written (a store
+class checks its options and base URL when it is built); location mappings are replaced
+as a whole in the same transaction; whatever a connector should now show (it was switched
+on, its channel or its locations changed) is queued for a push on commit. Secrets are
+stored as given and never returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from connectors.base import ConnectorConfig
+from connectors.models import Connector, LocationMapping
+from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
+from connectors.registry import UnknownConnectorKind, connector_class
+from warehouses.models import Warehouse
+
+
+class InvalidConnectorSettings(ValueError):
+    """The store class refused the settings; the message names what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocationInput:
+    location: str
+    warehouse: Warehouse
+    is_store_owned: bool | None = None
+
+
+def check_store_settings(
+    *,
+    kind: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    webhook_secret: str,
+    options: Mapping[str, object],
+    timeout_seconds: float,
+) -> None:
+    """Build the store class with these settings; raise `InvalidConnectorSettings` (its
+    message never holding a credential) when it refuses them. No request is made."""
+    config = ConnectorConfig(
+        base_url=base_url,
+        credentials=dict(credentials),
+        webhook_secret=webhook_secret,
+        options=dict(options),
+        timeout_seconds=timeout_seconds,
+    )
+    try:
+        connector_class(kind)(config)
+    except UnknownConnectorKind as exc:
+        raise InvalidConnectorSettings(str(exc)) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        message = str(exc) or type(exc).__name__
+        for secret in [*credentials.values(), webhook_secret]:
+            if secret and len(str(secret)) >= 4:
+                message = message.replace(str(secret), "***")
+        raise InvalidConnectorSettings(message) from None
+
+
+_SETTINGS = (
+    "name",
+    "kind",
+    "is_active",
+    "base_url",
+    "options",
+    "channel",
+    "ownership",
+    "poll_interval_seconds",
+    "push_rate_per_second",
+    "timeout_seconds",
+)
+
+
+def create_connector(
+    *,
+    name: str,
+    kind: str,
+    credentials: Mapping[str, str] | None = None,
+    webhook_secret: str = "",
+    locations: Sequence[LocationInput] = (),
+    **settings,
+) -> Connector:
+    """A new connector and its location mappings, in one transaction."""
+    connector = Connector(
+        name=name,
+        kind=kind,
+        credentials=dict(credentials or {}),
+        webhook_secret=webhook_secret,
+        **{key: value for key, value in settings.items() if key in _SETTINGS},
+    )
+    _check(connector)
+    with transaction.atomic():
+        connector.save()
+        _replace_locations(connector, locations)
+        forget_mapping_state()
+    return connector
+
+
+def update_connector(
+    connector: Connector,
+    *,
+    credentials: Mapping[str, str] | None = None,
+    webhook_secret: str | None = None,
+    locations: Sequence[LocationInput] | None = None,
+    **changes,
+) -> Connector:
+    """Change some settings; `credentials`/`webhook_secret`/`locations` replace what is
+    stored when given (None keeps it). Queues pushes of every mapped SKU when the
+    connector is switched on or what it shows changed (channel, ownership, locations)."""
+    unknown = sorted(set(changes) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(f"update_connector() got unknown settings: {', '.join(unknown)}")
+    with transaction.atomic():
+        locked = Connector.objects.select_for_update().get(pk=connector.pk)
+        was_active = locked.is_active
+        before = (locked.channel_id, locked.ownership)
+        for key, value in changes.items():
+            setattr(locked, key, value)
+        if credentials is not None:
+            locked.credentials = dict(credentials)
+        if webhook_secret is not None:
+            locked.webhook_secret = webhook_secret
+        _check(locked)
+        locked.save()
+        shows_other_things = (locked.channel_id, locked.ownership) != before
+        if locations is not None:
+            shows_other_things |= _replace_locations(locked, locations)
+        forget_mapping_state()
+        if locked.is_active and (not was_active or shows_other_things):
+            enqueue_connector_pushes(locked.pk)
+    return locked
+
+
+def _check(connector: Connector) -> None:
+    check_store_settings(
+        kind=connector.kind,
+        base_url=connector.base_url,
+        credentials=connector.credentials or {},
+        webhook_secret=connector.webhook_secret,
+        options=connector.options or {},
+        timeout_seconds=connector.timeout_seconds,
+    )
+
+
+def _replace_locations(connector: Connector, locations: Sequence[LocationInput]) -> bool:
+    """Replace every location mapping; True when anything changed."""
+    wanted = {(item.location, item.warehouse.pk, item.is_store_owned) for item in locations}
+    current = set(
+        LocationMapping.objects.filter(connector=connector).values_list(
+            "location", "warehouse_id", "is_store_owned"
+        )
+    )
+    if wanted == current:
+        return False
+    LocationMapping.objects.filter(connector=connector).delete()
+    LocationMapping.objects.bulk_create(
+        LocationMapping(
+            connector=connector,
+            location=item.location,
+            warehouse=item.warehouse,
+            is_store_owned=item.is_store_owned,
+        )
+        for item in locations
+    )
+    return True

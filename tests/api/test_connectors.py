@@ -1,0 +1,344 @@
+"""/api/v1/connectors/: settings with write-only secrets, health, mappings, reports and
+the ops actions."""
+
+import json
+import logging
+
+import pytest
+
+from connectors.models import (
+    CircuitState,
+    Connector,
+    InboxEvent,
+    InboxState,
+    LocationMapping,
+    OutboxItem,
+    ReconciliationReport,
+    SkuMapping,
+    SyncRun,
+    SyncRunKind,
+)
+from connectors.sync import tasks as sync_tasks
+from tests.fakes.woocommerce import FakeWooCommerce
+from tests.stock.factories import VariantFactory
+from tests.warehouses.factories import SalesChannelFactory, WarehouseFactory
+from warehouses.access import Role
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/connectors/"
+SECRET_KEY = "ck_very_secret_key_value"
+SECRET = "cs_even_more_secret_value"
+WEBHOOK_SECRET = "whsec_do_not_show_me"
+
+
+def woo_body(**overrides) -> dict:
+    body = {
+        "name": "Shop",
+        "kind": "woocommerce",
+        "base_url": "https://shop.example.com",
+        "credentials": {"consumer_key": SECRET_KEY, "consumer_secret": SECRET},
+        "webhook_secret": WEBHOOK_SECRET,
+    }
+    body.update(overrides)
+    return body
+
+
+def connector(**fields) -> Connector:
+    defaults = {
+        "name": f"c{Connector.objects.count() + 1}",
+        "kind": "woocommerce",
+        "base_url": "https://shop.example.com",
+        "credentials": {"consumer_key": SECRET_KEY, "consumer_secret": SECRET},
+        "webhook_secret": WEBHOOK_SECRET,
+    }
+    defaults.update(fields)
+    return Connector.objects.create(**defaults)
+
+
+def shows_no_secret(response) -> bool:
+    text = response.content.decode()
+    return not any(value in text for value in (SECRET_KEY, SECRET, WEBHOOK_SECRET))
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    calls = []
+    for task in (sync_tasks.poll_connector_task, sync_tasks.set_up_connector_task):
+        monkeypatch.setattr(
+            task, "delay", lambda *args, _name=task.name: calls.append((_name, args))
+        )
+    monkeypatch.setattr(
+        sync_tasks.reconcile_connector_task,
+        "delay",
+        lambda *args: calls.append(("reconcile", args)),
+    )
+    return calls
+
+
+# --- Settings ----------------------------------------------------------------------------------
+
+
+def test_create_stores_the_secrets_and_never_answers_with_them(ops_client):
+    channel = SalesChannelFactory(code="web")
+    warehouse = WarehouseFactory(code="MAIN")
+
+    response = ops_client.post(
+        URL,
+        woo_body(channel="web", locations=[{"location": "", "warehouse": "MAIN"}]),
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["has_credentials"], body["has_webhook_secret"]) == (True, True)
+    assert "credentials" not in body and "webhook_secret" not in body
+    assert body["channel"] == "web"
+    assert body["locations"] == [{"location": "", "warehouse": "MAIN", "is_store_owned": None}]
+    assert body["inbound_url"] == f"/connectors/{body['id']}/inbound/"
+    assert shows_no_secret(response)
+    stored = Connector.objects.get(pk=body["id"])
+    assert stored.credentials == {"consumer_key": SECRET_KEY, "consumer_secret": SECRET}
+    assert stored.webhook_secret == WEBHOOK_SECRET
+    assert stored.channel == channel
+    assert LocationMapping.objects.get(connector=stored).warehouse == warehouse
+    assert shows_no_secret(ops_client.get(URL)) and shows_no_secret(
+        ops_client.get(f"{URL}{stored.pk}/")
+    )
+
+
+def test_options_the_store_class_refuses_are_a_400_and_nothing_is_stored(ops_client):
+    response = ops_client.post(URL, woo_body(options={"page_size": 1000}), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["options"] == [
+        "options.page_size must be a whole number from 1 to 100"
+    ]
+    assert not Connector.objects.exists()
+
+
+def test_credentials_that_are_not_text_are_refused_without_echoing_them(ops_client):
+    response = ops_client.post(
+        URL,
+        woo_body(credentials={"consumer_key": 12345678, "consumer_secret": SECRET}),
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["credentials"] == {
+        "consumer_key": ["Must be a JSON string."]
+    }
+    assert "12345678" not in response.content.decode() and shows_no_secret(response)
+
+
+def test_unknown_channel_and_warehouse_are_named(ops_client):
+    response = ops_client.post(
+        URL,
+        woo_body(channel="nope", locations=[{"location": "", "warehouse": "NOWHERE"}]),
+        format="json",
+    )
+
+    details = response.json()["error"]["details"]
+    assert response.status_code == 400
+    assert details["channel"] == ["No sales channel has code 'nope'."]
+    assert details["locations"] == {"0": {"warehouse": ["No warehouse has code 'NOWHERE'."]}}
+
+
+def test_only_ops_staff_change_connectors_and_every_role_reads_them(make_client):
+    viewer = make_client(Role.VIEWER)
+    existing = connector()
+
+    refused = viewer.post(URL, woo_body(), format="json")
+    refused_action = viewer.post(f"{URL}{existing.pk}/sync/", {}, format="json")
+    listed = viewer.get(URL)
+
+    assert (refused.status_code, refused_action.status_code) == (403, 403)
+    assert listed.status_code == 200 and listed.json()["count"] == 1
+    assert shows_no_secret(listed)
+
+
+def test_update_keeps_omitted_secrets_and_replaces_given_ones(ops_client):
+    existing = connector()
+
+    kept = ops_client.patch(f"{URL}{existing.pk}/", {"poll_interval_seconds": 60}, format="json")
+    replaced = ops_client.patch(
+        f"{URL}{existing.pk}/", {"webhook_secret": "new-secret-value"}, format="json"
+    )
+    kind = ops_client.patch(f"{URL}{existing.pk}/", {"kind": "magento"}, format="json")
+
+    existing.refresh_from_db()
+    assert kept.status_code == replaced.status_code == 200
+    assert existing.credentials["consumer_key"] == SECRET_KEY
+    assert existing.webhook_secret == "new-secret-value"
+    assert existing.poll_interval_seconds == 60
+    assert kind.status_code == 400
+    assert kind.json()["error"]["details"]["kind"] == ["The kind cannot be changed."]
+    assert "new-secret-value" not in replaced.content.decode()
+
+
+def test_switching_a_connector_on_queues_a_push_of_every_mapped_sku(ops_client):
+    existing = connector(is_active=False, channel=SalesChannelFactory())
+    for sku in ("A", "B"):
+        SkuMapping.objects.create(
+            connector=existing, variant=VariantFactory(sku=sku), remote_id=sku
+        )
+
+    response = ops_client.patch(f"{URL}{existing.pk}/", {"is_active": True}, format="json")
+
+    assert response.status_code == 200
+    assert OutboxItem.objects.filter(connector=existing, state="pending").count() == 2
+
+
+def test_unknown_connector_is_a_404_with_its_own_code(ops_client):
+    response = ops_client.get(f"{URL}999999/health/")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_connector"
+
+
+# --- Health, mappings, reports -------------------------------------------------------------
+
+
+def test_health_shows_breaker_queues_latency_and_recent_errors(ops_client):
+    existing = connector(circuit_state=CircuitState.OPEN, consecutive_failures=5)
+    variant = VariantFactory(sku="HEALTH")
+    OutboxItem.objects.create(connector=existing, variant=variant)
+    InboxEvent.objects.create(connector=existing, delivery_id="x", state=InboxState.DEAD)
+    SyncRun.objects.create(connector=existing, kind=SyncRunKind.PUSH, is_ok=True, latency_ms=40)
+    SyncRun.objects.create(
+        connector=existing, kind=SyncRunKind.POLL, is_ok=False, error="RemoteUnavailable: down"
+    )
+
+    body = ops_client.get(f"{URL}{existing.pk}/health/").json()
+
+    assert (body["circuit_state"], body["consecutive_failures"]) == ("open", 5)
+    assert body["queue"] == {
+        "pending_pushes": 1,
+        "due_pushes": 1,
+        "dead_pushes": 0,
+        "waiting_events": 0,
+        "dead_events": 1,
+    }
+    assert (body["last_push_latency_ms"], body["average_push_latency_ms"]) == (40, 40)
+    assert [e["error"] for e in body["recent_errors"]] == ["RemoteUnavailable: down"]
+
+
+def test_mappings_reports_and_drift_are_listed(ops_client):
+    existing = connector()
+    SkuMapping.objects.create(
+        connector=existing,
+        variant=VariantFactory(sku="MAPPED"),
+        remote_id="77",
+        last_confirmed={"": 3},
+    )
+    first = ReconciliationReport.objects.create(connector=existing, checked=4, drifted=1)
+    second = ReconciliationReport.objects.create(
+        connector=existing,
+        checked=4,
+        drifted=2,
+        corrected=2,
+        unmapped=[{"side": "store", "sku": "X"}],
+        details=[{"sku": "MAPPED", "finding": "drift"}],
+    )
+
+    mappings = ops_client.get(f"{URL}{existing.pk}/mappings/").json()
+    reports = ops_client.get(f"{URL}{existing.pk}/reconciliations/").json()
+    detail = ops_client.get(f"{URL}{existing.pk}/reconciliations/{second.pk}/").json()
+    drift = ops_client.get(f"{URL}{existing.pk}/drift/", {"limit": 5}).json()
+    other = ops_client.get(f"{URL}{connector().pk}/reconciliations/{second.pk}/")
+
+    assert [(m["sku"], m["remote_id"], m["last_confirmed"]) for m in mappings["results"]] == [
+        ("MAPPED", "77", {"": 3})
+    ]
+    assert [r["id"] for r in reports["results"]] == [second.pk, first.pk]
+    assert detail["unmapped"] == [{"side": "store", "sku": "X"}]
+    assert detail["details"] == [{"sku": "MAPPED", "finding": "drift"}]
+    assert [(p["report"], p["drifted"], p["unmapped"]) for p in drift] == [
+        (first.pk, 1, 0),
+        (second.pk, 2, 1),
+    ]
+    assert other.status_code == 404 and other.json()["error"]["code"] == "unknown_report"
+
+
+# --- Actions -------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_test_connection_answers_whether_the_store_accepted_the_credentials(ops_client, caplog):
+    with FakeWooCommerce() as woo:
+        good = connector(base_url=woo.base_url, credentials=woo.credentials)
+        bad = connector(base_url=woo.base_url)
+        with caplog.at_level(logging.DEBUG):
+            accepted = ops_client.post(f"{URL}{good.pk}/test/")
+            refused = ops_client.post(f"{URL}{bad.pk}/test/")
+
+    assert accepted.status_code == refused.status_code == 200
+    assert accepted.json()["ok"] is True
+    assert refused.json()["ok"] is False
+    assert "RemoteAuthFailed (401)" in refused.json()["error"]
+    assert shows_no_secret(refused)
+    assert SECRET_KEY not in caplog.text and SECRET not in caplog.text
+    assert list(
+        SyncRun.objects.filter(kind=SyncRunKind.TEST).order_by("pk").values_list("is_ok", flat=True)
+    ) == [True, False]
+
+
+def test_sync_setup_and_reconcile_queue_work_for_a_worker(
+    ops_client, queued, django_capture_on_commit_callbacks
+):
+    existing = connector()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        synced = ops_client.post(f"{URL}{existing.pk}/sync/", {"full": True}, format="json")
+        set_up = ops_client.post(
+            f"{URL}{existing.pk}/setup/", {"map_locations": True}, format="json"
+        )
+        reconciled = ops_client.post(f"{URL}{existing.pk}/reconcile/")
+
+    assert (synced.status_code, set_up.status_code, reconciled.status_code) == (202, 202, 202)
+    report = ReconciliationReport.objects.get(connector=existing)
+    assert reconciled.json() == {
+        "queued": "reconcile",
+        "connector": existing.pk,
+        "report": report.pk,
+    }
+    assert queued == [
+        (sync_tasks.poll_connector_task.name, (existing.pk, True)),
+        (sync_tasks.set_up_connector_task.name, (existing.pk, True, True, True)),
+        ("reconcile", (existing.pk, report.pk)),
+    ]
+
+
+def test_actions_on_a_switched_off_connector_are_a_409(ops_client, queued):
+    existing = connector(is_active=False)
+
+    answers = [
+        ops_client.post(f"{URL}{existing.pk}/{action}/", {}, format="json")
+        for action in ("sync", "reconcile", "setup")
+    ]
+
+    assert [answer.status_code for answer in answers] == [409, 409, 409]
+    assert {answer.json()["error"]["code"] for answer in answers} == {"inactive_connector"}
+    assert not ReconciliationReport.objects.exists()
+    assert queued == []
+
+
+def test_replay_dead_letters_requeues_them_once_per_idempotency_key(
+    ops_client, django_capture_on_commit_callbacks, monkeypatch
+):
+    from connectors import tasks as engine_tasks
+
+    monkeypatch.setattr(engine_tasks.process_inbox_event_task, "delay", lambda *args: None)
+    existing = connector()
+    for number in range(2):
+        InboxEvent.objects.create(
+            connector=existing, delivery_id=f"dead-{number}", state=InboxState.DEAD, attempts=8
+        )
+    headers = {"Idempotency-Key": "replay-1"}
+
+    first = ops_client.post(f"{URL}{existing.pk}/replay-dead-letters/", headers=headers)
+    again = ops_client.post(f"{URL}{existing.pk}/replay-dead-letters/", headers=headers)
+
+    assert first.json() == again.json() == {"replayed": 2}
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert set(InboxEvent.objects.values_list("state", flat=True)) == {InboxState.RECEIVED}
+    assert json.loads(first.content) == {"replayed": 2}
