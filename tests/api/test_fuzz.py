@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from connectors.models import Connector, ReconciliationReport
 from stock.services import receive_stock
 from tests.stock.factories import SYSTEM, VariantFactory, channel_selling_from, place
 from tests.warehouses.factories import WarehouseFactory
@@ -71,9 +72,25 @@ def world(db) -> str:
     order = place(channel, "FUZZ-1", ("SHEET", 2), ("PILLOW", 1)).order
     user = get_user_model().objects.create_user(username="fuzz-ops", password="unused-here")
     user.groups.add(Group.objects.get(name=Role.OPS_STAFF.value))
+    # A connector whose store never answers (port 9): its actions reach no real store.
+    connector = Connector.objects.create(
+        name="fuzz-shop",
+        kind="woocommerce",
+        base_url="http://127.0.0.1:9",
+        credentials={"consumer_key": "ck", "consumer_secret": "cs"},
+        channel=channel,
+        timeout_seconds=0.5,
+    )
+    report = ReconciliationReport.objects.create(connector=connector, checked=1)
     REAL.clear()
     REAL.update(
-        warehouse="BER", channel="EU", sku="SHEET", product=sheet.product_id, order=order.pk
+        warehouse="BER",
+        channel="EU",
+        sku="SHEET",
+        product=sheet.product_id,
+        order=order.pk,
+        connector=connector.pk,
+        report=report.pk,
     )
     return Token.objects.create(user=user).key
 
@@ -109,7 +126,8 @@ def _path_names(path: str) -> dict[str, str]:
     return {
         "code": {"channels": "channel"}.get(owner, "warehouse"),
         "sku": "sku",
-        "id": {"orders": "order"}.get(owner, "product"),
+        "id": {"orders": "order", "connectors": "connector"}.get(owner, "product"),
+        "report_id": "report",
     }
 
 
