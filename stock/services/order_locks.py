@@ -369,9 +369,9 @@ def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
     the balances after it, in allocation order) and updates balances, allocations, lines
     and orders, all set-based: a batch costs the same few statements however many holds
     it releases. The levels' CHECK constraints still refuse a negative reservation.
-    Must run inside a transaction.
+    Must run inside a transaction. Not prepared: a batch is planned for its own size.
     """
-    with hot_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             CLAIM_EXPIRED_SQL,
             [OrderStatus.PLACED, now, batch_size, Allocation.Status.HELD],
