@@ -9,4 +9,5 @@ websocket_urlpatterns = [
     path("ws/live/stock/", consumers.StockTableConsumer.as_asgi()),
     path("ws/live/variants/<int:variant_id>/", consumers.VariantConsumer.as_asgi()),
     path("ws/live/orders/", consumers.OrdersConsumer.as_asgi()),
+    path("ws/live/connectors/", consumers.ConnectorsConsumer.as_asgi()),
 ]

@@ -13,6 +13,7 @@ tests/stock/test_dashboard_browser.py` refreshes the ones in the README (then
 import io
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework.authtoken.models import Token
 
+from connectors.models import (
+    CircuitState,
+    Connector,
+    ConnectorKind,
+    InboxEvent,
+    InboxState,
+    ReconciliationReport,
+)
 from stock.models import ReasonCode, StockLevel
 from stock.services import adjust_stock
 from tests.browser_support import outside_browser_loop
@@ -34,6 +44,7 @@ from tests.warehouses.factories import (
     WarehouseFactory,
 )
 from warehouses.access import Role
+from warehouses.models import SalesChannel
 
 pytestmark = [
     pytest.mark.browser,
@@ -229,6 +240,7 @@ PAGES = {
     "stock": "/stock/",
     "variant": "/variants/PCL-SHEET-Q-WHT/",
     "orders": "/orders/",
+    "connectors": "/connectors/",
 }
 
 
@@ -237,6 +249,69 @@ def load_demo_with_activity() -> None:
     # Orders in every state, so the orders page and the activity feed have something to show.
     call_command("simulate", rate=40, duration=3, seed=6, stdout=io.StringIO())
     user_with_role("ops", Role.OPS_STAFF)
+    add_demo_stores()
+
+
+def add_demo_stores() -> None:
+    """Two stores as the engine leaves them: one in sync, one down, with dead letters and
+    reconciliation reports. No SKU is mapped and nothing is polled, so the hub's engine
+    has nothing to send them while the pages are open."""
+    now = timezone.now()
+    channels = {channel.code: channel for channel in SalesChannel.objects.all()}
+    shop = Connector.objects.create(
+        name="EU shop (WooCommerce)",
+        kind=ConnectorKind.WOOCOMMERCE,
+        channel=channels.get("europe"),
+        poll_interval_seconds=0,
+        last_pull_at=now - timedelta(minutes=2),
+        last_push_at=now - timedelta(seconds=20),
+    )
+    america = Connector.objects.create(
+        name="US store (Magento)",
+        kind=ConnectorKind.MAGENTO,
+        channel=channels.get("north-america"),
+        poll_interval_seconds=0,
+        last_pull_at=now - timedelta(minutes=14),
+        last_push_at=now - timedelta(minutes=9),
+        circuit_state=CircuitState.OPEN,
+        circuit_opened_at=now - timedelta(minutes=8),
+        consecutive_failures=6,
+        last_error="HTTP 503 Service Unavailable from /rest/V1/inventory/source-items",
+    )
+    InboxEvent.objects.create(
+        connector=shop,
+        delivery_id="wc-88213",
+        topic="order.updated",
+        received_at=now - timedelta(hours=3),
+        state=InboxState.DEAD,
+        attempts=8,
+        last_error="Order 4411 names SKU PCL-SHEET-Z-RED, which the hub does not know",
+    )
+    InboxEvent.objects.create(
+        connector=america,
+        topic="stock.snapshot",
+        received_at=now - timedelta(hours=1),
+        state=InboxState.DEAD,
+        attempts=8,
+        last_error="Source code 'berlin_old' is mapped to no warehouse",
+    )
+    ReconciliationReport.objects.create(
+        connector=shop,
+        created_at=now - timedelta(hours=2),
+        finished_at=now - timedelta(hours=2),
+        is_ok=True,
+        checked=212,
+        drifted=3,
+        corrected=3,
+        unmapped=[{"side": "store", "sku": "GIFT-CARD"}],
+    )
+    ReconciliationReport.objects.create(
+        connector=america,
+        created_at=now - timedelta(minutes=30),
+        finished_at=now - timedelta(minutes=30),
+        is_ok=False,
+        error="Store unreachable: HTTP 503",
+    )
 
 
 def test_every_page_renders_live_with_the_demo_data_and_is_kept_as_a_screenshot(

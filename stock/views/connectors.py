@@ -1,0 +1,144 @@
+"""The connectors page: each store's sync health, dead letters to replay, reconciliations.
+
+Read through the connectors app's models and selectors (connector_health: the queue
+depths the admin and the API show); a replay goes through its service,
+connectors.inbox.replay_dead_letters, as the admin's and the API's do. The engine publishes
+no events of its own: the page's socket re-reads these tables every few seconds and on
+every stock change (which queues pushes), and pushes the region only when it changed.
+"""
+
+from dataclasses import dataclass
+
+from django import forms
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+
+from connectors.inbox import replay_dead_letters
+from connectors.models import Connector, InboxEvent, InboxState, ReconciliationReport
+from connectors.selectors import ConnectorHealth, connector_health
+from stock.views.access import dashboard_view, may_force_status
+
+DEAD_LETTERS_SHOWN = 25
+REPORTS_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    connector: Connector
+    health: ConnectorHealth
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    message: str
+    is_change: bool
+
+
+def may_replay(user) -> bool:
+    """Replaying changes stock (the events apply when processed): ops staff, as in the API."""
+    return may_force_status(user)
+
+
+def connectors_context() -> dict:
+    stores = [
+        StoreHealth(connector=connector, health=connector_health(connector))
+        for connector in Connector.objects.select_related("channel").order_by("name")
+    ]
+    dead = InboxEvent.objects.filter(state=InboxState.DEAD)
+    return {
+        "stores": stores,
+        "dead_letters": list(
+            dead.select_related("connector").order_by("-received_at", "-pk")[:DEAD_LETTERS_SHOWN]
+        ),
+        "dead_total": sum(store.health.dead_events for store in stores),
+        "reports": list(
+            ReconciliationReport.objects.select_related("connector").order_by("-created_at", "-pk")[
+                :REPORTS_SHOWN
+            ]
+        ),
+        "read_at": timezone.now(),
+    }
+
+
+def render_connectors(*, can_replay: bool, oob: bool) -> str:
+    return render_to_string(
+        "stock/partials/connectors_region.html",
+        {**connectors_context(), "can_replay": can_replay, "oob": oob},
+    )
+
+
+@dashboard_view
+def connectors_page(request: HttpRequest) -> HttpResponse:
+    context = {
+        **connectors_context(),
+        "can_replay": may_replay(request.user),
+        "live_url": "/ws/live/connectors/",
+    }
+    if request.htmx and request.htmx.target == "live-region":
+        response = render(request, "stock/partials/connectors_region.html", context)
+    else:
+        response = render(request, "stock/connectors.html", context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+class ReplayForm(forms.Form):
+    """One dead letter (event), or every dead letter of one store (connector)."""
+
+    event = forms.IntegerField(required=False, min_value=1)
+    connector = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if (data.get("event") is None) == (data.get("connector") is None):
+            raise forms.ValidationError("Choose one dead letter, or one store's dead letters.")
+        return data
+
+
+@require_POST
+@dashboard_view
+def replay(request: HttpRequest) -> HttpResponse:
+    form = ReplayForm(request.POST)
+    if not may_replay(request.user):
+        status, result = 403, ReplayResult("Only ops staff may replay; nothing was queued.", False)
+    elif not form.is_valid():
+        status, result = (
+            422,
+            ReplayResult(" ".join(form.non_field_errors()) or "Nothing to replay.", False),
+        )
+    else:
+        event_id, connector_id = form.cleaned_data["event"], form.cleaned_data["connector"]
+        if event_id is not None:
+            count = replay_dead_letters(event_ids=[event_id])
+            what = f"dead letter #{event_id}"
+        else:
+            count = replay_dead_letters(connector_id=connector_id)
+            name = Connector.objects.filter(pk=connector_id).values_list("name", flat=True).first()
+            what = f"the dead letters of {name or f'connector #{connector_id}'}"
+        if count:
+            status = 200
+            result = ReplayResult(
+                f"Queued {what} again ({count} event{'s' if count != 1 else ''}); "
+                "each is applied once, however often it is replayed.",
+                True,
+            )
+        else:
+            status, result = (
+                422,
+                ReplayResult(f"Nothing to replay: {what} is not dead (any more).", False),
+            )
+    if not request.htmx and status == 200:
+        return HttpResponseRedirect(reverse("dashboard:connectors"))
+    context = {
+        **connectors_context(),
+        "can_replay": may_replay(request.user),
+        "result": result,
+        "live_url": "/ws/live/connectors/",
+    }
+    template = "stock/partials/connectors_region.html" if request.htmx else "stock/connectors.html"
+    return render(request, template, context, status=status)
