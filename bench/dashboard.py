@@ -201,7 +201,17 @@ def page_cases() -> list[PageCase]:
         PageCase("search q=Linen (product name)", "/stock/?q=Linen", True),
         PageCase("search q=zzz (no match)", "/stock/?q=zzz", True),
         PageCase("status=low, one warehouse", f"/stock/?status=low&warehouse={last}", True),
-        PageCase("sorted by available, descending", "/stock/?sort=-available", True),
+        # Figure sorts are offered within one warehouse (stock/views/stock_table.py).
+        PageCase(
+            "sorted by available, descending, one warehouse",
+            f"/stock/?sort=-available&warehouse={first}",
+            True,
+        ),
+        PageCase(
+            "sorted by on hand, one warehouse", f"/stock/?sort=on_hand&warehouse={first}", True
+        ),
+        PageCase("sorted by warehouse, descending", "/stock/?sort=-warehouse", True),
+        PageCase("sorted by product name", "/stock/?sort=product", True),
         PageCase("page 100 of 100 rows", "/stock/?size=100&page=100", True),
     ]
 
