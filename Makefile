@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format fuzz bench bench-reservations bench-expiry bench-bulk bench-dashboard
+.PHONY: run test lint format fuzz bench bench-reservations bench-expiry bench-bulk bench-dashboard bench-connectors
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -57,3 +57,6 @@ bench-bulk: $(VENV)/.runtime
 
 bench-dashboard: $(VENV)/.runtime
 	$(BIN)/python -m bench.dashboard
+
+bench-connectors: $(VENV)/.runtime
+	$(BIN)/python -m bench.connectors
