@@ -26,6 +26,8 @@ from connectors.models import (
     OutboxState,
     ReconciliationReport,
     SkuMapping,
+    StatusChange,
+    StatusRule,
     SyncProblem,
     SyncRun,
 )
@@ -123,6 +125,42 @@ def push_everything(modeladmin, request: HttpRequest, queryset: QuerySet) -> Non
     modeladmin.message_user(request, f"Queued {count} push(es).", messages.SUCCESS)
 
 
+@admin.action(
+    description="Reconcile now (a worker compares the store with the hub)", permissions=["change"]
+)
+def reconcile_now(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    from connectors.sync.reconcile import start_reconciliation
+
+    reports = [start_reconciliation(connector_id=c.pk) for c in queryset.filter(is_active=True)]
+    modeladmin.message_user(
+        request, f"Queued {len(reports)} reconciliation(s); see their reports.", messages.SUCCESS
+    )
+
+
+@admin.action(description="Set up: match SKUs, register webhooks", permissions=["change"])
+def set_up_now(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    from connectors.sync.tasks import set_up_connector_task
+
+    connectors = list(queryset.filter(is_active=True))
+    for connector in connectors:
+        set_up_connector_task.delay_on_commit(connector.pk, True, True, True)
+    modeladmin.message_user(
+        request, f"Queued setup of {len(connectors)} connector(s).", messages.SUCCESS
+    )
+
+
+@admin.action(description="Poll now", permissions=["change"])
+def poll_now(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    from connectors.sync.tasks import poll_connector_task
+
+    connectors = list(queryset.filter(is_active=True))
+    for connector in connectors:
+        poll_connector_task.delay_on_commit(connector.pk)
+    modeladmin.message_user(
+        request, f"Queued a poll of {len(connectors)} connector(s).", messages.SUCCESS
+    )
+
+
 @admin.register(Connector)
 class ConnectorAdmin(admin.ModelAdmin):
     form = ConnectorForm
@@ -142,7 +180,7 @@ class ConnectorAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active", "ownership", "circuit_state"]
     search_fields = ["name", "base_url"]
     inlines = [LocationMappingInline]
-    actions = [push_everything, replay_connector_dead_letters]
+    actions = [push_everything, replay_connector_dead_letters, reconcile_now, set_up_now, poll_now]
     readonly_fields = [
         "secrets_stored",
         "last_pull_at",
@@ -401,6 +439,34 @@ class ReconciliationReportAdmin(ReadOnlyAdmin):
     list_filter = ["connector", "is_ok"]
     date_hierarchy = "created_at"
     list_select_related = ["connector"]
+
+
+@admin.register(StatusRule)
+class StatusRuleAdmin(admin.ModelAdmin):
+    """Which store owns the stock status of a SKU (or every SKU) on a channel (or every one)."""
+
+    list_display = ["owner", "variant", "channel", "created_at"]
+    list_filter = ["owner", "channel"]
+    search_fields = ["variant__sku", "owner__name"]
+    autocomplete_fields = ["variant"]
+    list_select_related = ["owner", "variant", "channel"]
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "variant",
+        "channel",
+        "connector",
+        "previous_status",
+        "new_status",
+        "reason",
+    ]
+    list_filter = ["connector", "new_status"]
+    search_fields = ["variant__sku", "reason", "source"]
+    date_hierarchy = "created_at"
+    list_select_related = ["variant", "channel", "connector"]
 
 
 @admin.action(description="Mark the selected problems resolved", permissions=["view"])
