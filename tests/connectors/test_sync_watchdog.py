@@ -5,8 +5,10 @@ import pytest
 
 from connectors.models import Connector, SyncProblem, SyncProblemKind, SyncRun, SyncRunKind
 from connectors.sync import tasks as sync_tasks
+from connectors.sync.polling import poll_connector
 from connectors.sync.setup import set_up_connector
 from connectors.sync.watchdog import check_webhooks, watched_connector_ids
+from stock.models import Order, OrderStatus
 from tests.connectors.sync_support import magento_connector, make_hub, woo_connector
 from tests.fakes.magento import FakeMagento
 from tests.fakes.woocommerce import FakeWooCommerce
@@ -44,8 +46,9 @@ def test_a_webhook_the_store_disabled_after_failed_deliveries_is_re_enabled(
     connector, product = registered
     # The hub turns the store away (connector switched off: 404) until the store gives up.
     Connector.objects.filter(pk=connector.pk).update(is_active=False)
+    missed_order = woo.create_order([("MUG", 2)], status="processing")
     for quantity in range(7):
-        woo.set_stock(product, stock_quantity=quantity)
+        woo.set_stock(product, stock_quantity=quantity + 10)
     hook = next(h for h in woo.webhooks.values() if h.topic == "product.updated")
     assert hook.status == "disabled"
     Connector.objects.filter(pk=connector.pk).update(is_active=True)
@@ -63,6 +66,11 @@ def test_a_webhook_the_store_disabled_after_failed_deliveries_is_re_enabled(
     assert (run.is_ok, run.changed_count) == (True, 1)
     woo.set_stock(product, stock_quantity=9)
     assert woo.deliveries_for("product.updated")[-1].status == 200
+    # WooCommerce never redelivers: the order placed while the hub was unreachable reaches
+    # it through the poll the watchdog queued.
+    assert not Order.objects.filter(reference=str(missed_order)).exists()
+    poll_connector(connector_id=queued_polls[0])
+    assert Order.objects.get(reference=str(missed_order)).status == OrderStatus.PAID
 
 
 def test_a_webhook_deleted_on_the_store_is_registered_again(woo, registered, queued_polls):
