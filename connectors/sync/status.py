@@ -17,7 +17,6 @@ What "the status the store shows" means:
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 # Store classes do no HTTP when only asked what they report.
 _SESSION = requests.Session()
-_CLEAR_TAKES_REASON = "reason" in inspect.signature(clear_forced_status).parameters
 FORCEABLE = {RemoteStatus.IN_STOCK: "in_stock", RemoteStatus.OUT_OF_STOCK: "out_of_stock"}
 
 
@@ -179,10 +177,7 @@ def _apply(
     )[:255]
     channel = scope.rule.channel if scope.channel_id is not None else None
     if wanted is None:
-        if _CLEAR_TAKES_REASON:
-            clear_forced_status(variant=variant, actor=actor, channel=channel, reason=reason)
-        else:
-            clear_forced_status(variant=variant, actor=actor, channel=channel)
+        clear_forced_status(variant=variant, actor=actor, channel=channel, reason=reason)
     else:
         force_status(variant=variant, status=wanted, reason=reason, actor=actor, channel=channel)
     _mark_owner_holds_it(connector, mapping, status)
