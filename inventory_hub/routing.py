@@ -1,7 +1,8 @@
-"""WebSocket routes: the live dashboard's consumers (stock/consumers.py)."""
+"""WebSocket routes: the live pages' consumers (stock/consumers.py, connectors/consumers.py)."""
 
 from django.urls import path
 
+from connectors.consumers import ConnectorsConsumer
 from stock import consumers
 
 websocket_urlpatterns = [
@@ -9,5 +10,5 @@ websocket_urlpatterns = [
     path("ws/live/stock/", consumers.StockTableConsumer.as_asgi()),
     path("ws/live/variants/<int:variant_id>/", consumers.VariantConsumer.as_asgi()),
     path("ws/live/orders/", consumers.OrdersConsumer.as_asgi()),
-    path("ws/live/connectors/", consumers.ConnectorsConsumer.as_asgi()),
+    path("ws/live/connectors/", ConnectorsConsumer.as_asgi()),
 ]

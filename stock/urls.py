@@ -14,9 +14,6 @@ urlpatterns = [
     path("variants/<str:sku>/force/", views.force_status, name="force-status"),
     path("variants/<str:sku>/unforce/", views.unforce_status, name="unforce-status"),
     path("orders/", views.orders, name="orders"),
-    # After inventory_hub.urls' "connectors/" include (store webhooks), which has no page here.
-    path("connectors/", views.connectors_page, name="connectors"),
-    path("connectors/replay/", views.replay, name="replay-dead-letters"),
     path(
         "login/",
         auth_views.LoginView.as_view(

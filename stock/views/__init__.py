@@ -1,6 +1,5 @@
 """HTML pages and HTMX endpoints of the live dashboard (see stock/urls.py)."""
 
-from .connectors import connectors_page, replay
 from .orders import orders
 from .overview import overview
 from .stock_table import stock_table
@@ -8,12 +7,10 @@ from .variants import adjust, count, force_status, unforce_status, variant_detai
 
 __all__ = [
     "adjust",
-    "connectors_page",
     "count",
     "force_status",
     "orders",
     "overview",
-    "replay",
     "stock_table",
     "unforce_status",
     "variant_detail",

@@ -20,9 +20,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from connectors.models import CircuitState, Connector, ConnectorKind, InboxEvent, InboxState
 from inventory_hub.asgi import application
-from stock.consumers import CLOSE_FORBIDDEN, ConnectorsConsumer, LiveConsumer, OverviewConsumer
+from stock.consumers import CLOSE_FORBIDDEN, LiveConsumer, OverviewConsumer
 from stock.models import ForcedStatus, ReasonCode
 from stock.selectors import warehouse_kpis
 from stock.services import adjust_stock, force_status, receive_stock
@@ -142,14 +141,7 @@ def variant():
 
 
 @pytest.mark.parametrize(
-    "path",
-    [
-        "/ws/live/stock/",
-        "/ws/live/overview/",
-        "/ws/live/orders/",
-        "/ws/live/variants/1/",
-        "/ws/live/connectors/",
-    ],
+    "path", ["/ws/live/stock/", "/ws/live/overview/", "/ws/live/orders/", "/ws/live/variants/1/"]
 )
 def test_anonymous_socket_is_closed_with_4403(path):
     async def scenario():
@@ -696,39 +688,6 @@ def test_overview_filtered_to_a_warehouse_ignores_the_others(ops, variant, balti
         assert quiet is True
         assert f'id="kpi-{baltimore.pk}"' in html
         await socket.disconnect()
-
-    run(scenario)
-
-
-def test_connectors_page_is_pushed_what_the_engine_changed_and_nothing_else(
-    ops, variant, monkeypatch
-):
-    monkeypatch.setattr(ConnectorsConsumer, "poll_interval", 0.3)
-    shop = Connector.objects.create(name="Shop", kind=ConnectorKind.WOOCOMMERCE)
-
-    async def scenario():
-        socket = await communicator("/ws/live/connectors/", ops)
-        await socket.connect()
-
-        unchanged = await pushes_until_quiet(socket, quiet=1.0)
-        await in_db(Connector.objects.filter(pk=shop.pk).update)(
-            circuit_state=CircuitState.OPEN, consecutive_failures=3
-        )
-        await in_db(InboxEvent.objects.create)(
-            connector=shop, topic="order.updated", state=InboxState.DEAD, attempts=8
-        )
-        changed = await pushes_until_quiet(socket, quiet=1.5)
-        await socket.disconnect()
-
-        assert unchanged == []
-        assert len(changed) == 1
-        html = changed[0]
-        assert html.startswith('<div id="live-region" class="connectors"')
-        assert 'hx-swap-oob="true"' in html.split(">", 1)[0]
-        row = re.search(rf'<tr id="connector-{shop.pk}".*?</tr>', html, re.S).group(0)
-        assert "Store down: not pushing" in row and "3 failed in a row" in row
-        assert 'data-testid="dead-letter"' in html
-        assert 'data-testid="replay-event"' in html  # ops staff may replay
 
     run(scenario)
 

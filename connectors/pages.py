@@ -1,7 +1,9 @@
 """The connectors page: each store's sync health, dead letters to replay, reconciliations.
 
-Read through the connectors app's models and selectors (connector_health: the queue
-depths the admin and the API show); a replay goes through its service,
+A live dashboard page that lives here, not in stock, so that stock never depends on
+connectors; it reuses the dashboard's base template, access checks and live consumer from
+stock. Read through this app's models and selectors (connector_health: the queue depths
+the admin and the API show); a replay goes through its service,
 connectors.inbox.replay_dead_letters, as the admin's and the API's do. The engine publishes
 no events of its own: the page's socket re-reads these tables every few seconds and on
 every stock change (which queues pushes), and pushes the region only when it changed.
@@ -67,7 +69,7 @@ def connectors_context() -> dict:
 
 def render_connectors(*, can_replay: bool, oob: bool) -> str:
     return render_to_string(
-        "stock/partials/connectors_region.html",
+        "connectors/partials/connectors_region.html",
         {**connectors_context(), "can_replay": can_replay, "oob": oob},
     )
 
@@ -80,9 +82,9 @@ def connectors_page(request: HttpRequest) -> HttpResponse:
         "live_url": "/ws/live/connectors/",
     }
     if request.htmx and request.htmx.target == "live-region":
-        response = render(request, "stock/partials/connectors_region.html", context)
+        response = render(request, "connectors/partials/connectors_region.html", context)
     else:
-        response = render(request, "stock/connectors.html", context)
+        response = render(request, "connectors/connectors.html", context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 
@@ -133,12 +135,16 @@ def replay(request: HttpRequest) -> HttpResponse:
                 ReplayResult(f"Nothing to replay: {what} is not dead (any more).", False),
             )
     if not request.htmx and status == 200:
-        return HttpResponseRedirect(reverse("dashboard:connectors"))
+        return HttpResponseRedirect(reverse("connectors:page"))
     context = {
         **connectors_context(),
         "can_replay": may_replay(request.user),
         "result": result,
         "live_url": "/ws/live/connectors/",
     }
-    template = "stock/partials/connectors_region.html" if request.htmx else "stock/connectors.html"
+    template = (
+        "connectors/partials/connectors_region.html"
+        if request.htmx
+        else "connectors/connectors.html"
+    )
     return render(request, template, context, status=status)

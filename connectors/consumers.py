@@ -1,0 +1,81 @@
+"""The connectors page's websocket consumer (see connectors.pages).
+
+Built on the dashboard's LiveConsumer from stock (authorisation, groups, coalesced
+pushes): connectors depend on stock, never the other way round.
+"""
+
+import asyncio
+import re
+
+from channels.db import database_sync_to_async
+
+from connectors.pages import render_connectors
+from stock.consumers import LiveConsumer
+from stock.events import FEED_GROUP
+from warehouses.access import Role
+
+
+class ConnectorsConsumer(LiveConsumer):
+    """The connectors page: the whole region again when it reads differently.
+
+    The sync engine publishes nothing of its own, so the socket re-reads every
+    `poll_interval` seconds, and on stock changes (each queues pushes: the queue depths
+    move); a push is sent only when the rendered region differs from the last one sent.
+    """
+
+    push_interval = 1.0
+    poll_interval = 3.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_stale = False
+        self.last_sent = ""
+        self._poll_task: asyncio.Task | None = None
+
+    async def start(self) -> int | None:
+        await self.set_groups({FEED_GROUP})
+        self.last_sent = await database_sync_to_async(self._render_region)()
+        self._poll_task = asyncio.create_task(self._poll())
+        return None
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            self.is_stale = True
+            self.request_push()
+
+    async def disconnect(self, code: int) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+        await super().disconnect(code)
+
+    async def stock_changed(self, event: dict) -> None:
+        self.is_stale = True
+        self.request_push()
+
+    def has_pending(self) -> bool:
+        return self.is_stale
+
+    def take_pending(self) -> bool:
+        self.is_stale = False
+        return True
+
+    def _render_region(self) -> str:
+        return render_connectors(can_replay=self.role == Role.OPS_STAFF, oob=True)
+
+    def render(self, work: bool) -> str:
+        return self._render_region()
+
+    def rendered(self, result: str) -> list[str]:
+        # Times are written relative to the read ("3 s ago"): compare without them.
+        if _without_relative_times(result) == _without_relative_times(self.last_sent):
+            return []
+        self.last_sent = result
+        return [result]
+
+
+_RELATIVE_TIME = re.compile(r"(<time [^>]*data-relative>)[^<]*(</time>)")
+
+
+def _without_relative_times(html: str) -> str:
+    return _RELATIVE_TIME.sub(r"\1\2", html)
