@@ -2,10 +2,15 @@
 
 Guarantees:
 - `receive_delivery` stores a verified delivery (raw body, headers without credentials)
-  in one short transaction before the store gets its 200, and queues processing on commit.
+  with one statement before the store gets its 200, and queues processing on commit.
   A bad signature stores nothing (it is logged, and one open `bad_signature` problem says
   so); a malformed body is kept (state `malformed`) and answered 400 with the reason; a
   delivery id seen before is answered 200 and stored once (unique per connector).
+  `read_delivery` is every one of those rules but the writing, and `INSERT_EVENT_SQL` the
+  writing: the ASGI fast path (connectors.fast_inbound) stores the common case with both.
+- Processing is queued by a kick per connector, at most one message per connector per
+  kick interval from each process (`kick_inbox`); `process_connector_inbox` then applies
+  that connector's received events in arrival order. The sweeper catches a lost kick.
 - `process_inbox_event` applies an event inside one transaction with the event's row
   lock, so two workers never apply it twice, and every stock write it makes carries a
   reference unique per delivery, so a replay is a no-op. Failures retry with exponential
@@ -23,19 +28,25 @@ Guarantees:
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import partial
 
 import requests
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from requests.structures import CaseInsensitiveDict
 
+from connectors.base import Connector as StoreConnector
 from connectors.base import (
     InboundEvent,
     InboundKind,
@@ -53,7 +64,7 @@ from connectors.models import (
     SkuMapping,
     SyncProblemKind,
 )
-from connectors.outbox import enqueue_connector_pushes
+from connectors.outbox import enqueue_connector_pushes, kick_interval_seconds
 from connectors.registry import build_connector, kind_spec
 from connectors.selectors import (
     MissingChannel,
@@ -62,6 +73,7 @@ from connectors.selectors import (
     location_store_owned,
     own_channel_held,
 )
+from connectors.sync.locks import connector_job_lock
 from stock.actors import Actor
 from stock.models import MovementSource, Order, OrderStatus, ReasonCode, StockLevel, Variant
 
@@ -86,6 +98,22 @@ def inbox_backoff_seconds(attempts: int) -> float:
 
 # --- Receiving --------------------------------------------------------------------------------
 
+INBOX_TABLE = "connectors_inboxevent"
+# The one statement that stores a delivery, on both receive paths (Django's connection here,
+# the ASGI fast path's own async connection in connectors.fast_inbound): a delivery id seen
+# before inserts nothing and returns no row. The conflict target is the partial unique
+# index `inbox_connector_delivery_unique`, spelled as Django creates it.
+INSERT_EVENT_SQL = f"""
+    INSERT INTO {INBOX_TABLE}
+        (connector_id, delivery_id, topic, headers, body, received_at, occurred_at, state,
+         attempts, next_attempt_at, last_error, result, processed_at)
+    VALUES (%(connector_id)s, %(delivery_id)s, %(topic)s, %(headers)s, %(body)s,
+            %(received_at)s, %(occurred_at)s, %(state)s, 0, %(next_attempt_at)s,
+            %(last_error)s, %(result)s, %(processed_at)s)
+    ON CONFLICT (connector_id, delivery_id) WHERE NOT (delivery_id = '') DO NOTHING
+    RETURNING id
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
@@ -96,21 +124,78 @@ class Receipt:
     event_id: int | None = None
 
 
-def receive_delivery(
-    *, connector: Connector, headers: Mapping[str, str], body: bytes, remote_addr: str = ""
-) -> Receipt:
-    """Verify one delivery and store it raw; see the module docstring for what it promises."""
-    store = build_connector(connector, session=_SHARED_SESSION)
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    """An inbox event's values as a receive path stores them (`INSERT_EVENT_SQL`)."""
+
+    connector_id: int
+    delivery_id: str
+    topic: str
+    headers: dict[str, str]
+    body: str
+    received_at: datetime
+    occurred_at: datetime | None
+    state: str
+    next_attempt_at: datetime | None
+    last_error: str = ""
+    result: str = ""
+    processed_at: datetime | None = None
+
+    def sql_params(self, adapt_datetime=lambda value: value) -> dict[str, object]:
+        """`INSERT_EVENT_SQL`'s parameters; `adapt_datetime` for backends that store text."""
+        return {
+            "connector_id": self.connector_id,
+            "delivery_id": self.delivery_id,
+            "topic": self.topic,
+            "headers": json.dumps(self.headers),
+            "body": self.body,
+            "received_at": adapt_datetime(self.received_at),
+            "occurred_at": adapt_datetime(self.occurred_at),
+            "state": self.state,
+            "next_attempt_at": adapt_datetime(self.next_attempt_at),
+            "last_error": self.last_error,
+            "result": self.result,
+            "processed_at": adapt_datetime(self.processed_at),
+        }
+
+
+class Reading(StrEnum):
+    VALID = "valid"  # verified and readable: stored (received, or ignored), then processed
+    UNPARSED = "unparsed"  # verified, but the store class failed reading it: stored, retried
+    MALFORMED = "malformed"  # verified, unreadable: kept for inspection, answered 400
+    PING = "ping"  # answered 200, nothing stored
+    BAD_SIGNATURE = "bad_signature"  # answered 401, nothing stored
+
+
+@dataclass(frozen=True, slots=True)
+class ReadDelivery:
+    """What one delivery is, and the row it is stored as (none for a ping or bad signature)."""
+
+    reading: Reading
+    row: InboxRow | None = None
+    message: str = ""  # why a malformed delivery cannot be read
+    error: Exception | None = None  # what the store class raised (UNPARSED)
+
+
+def read_delivery(
+    *, connector_id: int, store: StoreConnector, headers: Mapping[str, str], body: bytes
+) -> ReadDelivery:
+    """Verify and read one delivery with its store class: every receive rule but the storing.
+
+    Writes nothing, so both receive paths (`receive_delivery`, connectors.fast_inbound) share
+    it and store the same row.
+    """
     verdict = store.verify_inbound(headers=headers, body=body)
     if verdict == InboundVerdict.BAD_SIGNATURE:
-        _log_bad_signature(connector, headers, remote_addr)
-        return Receipt(401, _error("bad_signature", "The delivery's signature does not match."))
+        return ReadDelivery(Reading.BAD_SIGNATURE)
     if verdict == InboundVerdict.PING:
-        return Receipt(200, {"status": "ping"})
+        return ReadDelivery(Reading.PING)
 
     kept_headers = _storable_headers(headers)
     text, unreadable = _text(body)
+    now = timezone.now()
     delivery_id = ""
+    error: Exception | None = None
     try:
         delivery_id = (store.delivery_id(headers=headers, body=body) or "")[:255]
         if unreadable:
@@ -119,58 +204,93 @@ def receive_delivery(
     except MalformedInbound as exc:
         message = str(exc) or "The body could not be read."
         # Kept without its delivery id: a corrected resend under the same id is accepted.
-        event = InboxEvent.objects.create(
-            connector=connector,
+        row = InboxRow(
+            connector_id=connector_id,
             delivery_id="",
+            topic="",
             headers={**kept_headers, "x-hub-original-delivery-id": delivery_id},
             body=text,
+            received_at=now,
+            occurred_at=None,
             state=InboxState.MALFORMED,
+            next_attempt_at=None,
             last_error=message[:2000],
         )
+        return ReadDelivery(Reading.MALFORMED, row, message)
+    except Exception as exc:
+        # A defect in the store class: the delivery is kept and processing retries it.
+        parsed, error = None, exc
+
+    if parsed is not None and parsed.kind == InboundKind.PING:
+        return ReadDelivery(Reading.PING)
+    delivery_id = delivery_id or (parsed.delivery_id[:255] if parsed else "")
+    ignored = parsed is not None and not _has_work(parsed)
+    row = InboxRow(
+        connector_id=connector_id,
+        delivery_id=delivery_id,
+        topic=(parsed.topic if parsed else "")[:120],
+        headers=kept_headers,
+        body=text,
+        received_at=now,
+        occurred_at=parsed.occurred_at if parsed else None,
+        state=InboxState.IGNORED if ignored else InboxState.RECEIVED,
+        next_attempt_at=None if ignored else now,
+        result="Nothing the hub tracks." if ignored else "",
+        processed_at=now if ignored else None,
+    )
+    if parsed is None:
+        return ReadDelivery(Reading.UNPARSED, row, error=error)
+    return ReadDelivery(Reading.VALID, row)
+
+
+def stored_receipt(row: InboxRow, event_id: int | None) -> Receipt:
+    """The answer for a stored delivery; `event_id` None: its delivery id was seen before."""
+    if event_id is None:
+        return Receipt(200, {"status": "duplicate", "delivery_id": row.delivery_id})
+    status = "ignored" if row.state == InboxState.IGNORED else "accepted"
+    return Receipt(200, {"status": status, "event": event_id}, event_id)
+
+
+def receive_delivery(
+    *, connector: Connector, headers: Mapping[str, str], body: bytes, remote_addr: str = ""
+) -> Receipt:
+    """Verify one delivery and store it raw; see the module docstring for what it promises."""
+    store = build_connector(connector, session=_SHARED_SESSION)
+    read = read_delivery(connector_id=connector.pk, store=store, headers=headers, body=body)
+    if read.reading == Reading.BAD_SIGNATURE:
+        _log_bad_signature(connector, headers, remote_addr)
+        return Receipt(401, _error("bad_signature", "The delivery's signature does not match."))
+    if read.reading == Reading.PING:
+        return Receipt(200, {"status": "ping"})
+    assert read.row is not None
+    event_id = _store(read.row)
+    if read.reading == Reading.MALFORMED:
         record_problem(
             connector_id=connector.pk,
             kind=SyncProblemKind.MALFORMED_INBOUND,
-            message=f"Malformed delivery kept as inbox event {event.pk}: {message}",
-            details={"event": event.pk},
+            message=f"Malformed delivery kept as inbox event {event_id}: {read.message}",
+            details={"event": event_id},
             once=True,
         )
-        return Receipt(400, _error("malformed", message), event.pk)
-    except Exception:
-        # A defect in the store class: keep the delivery and let processing retry it.
-        logger.exception("Could not parse a delivery for connector %s", connector.pk)
-        parsed = None
+        return Receipt(400, _error("malformed", read.message), event_id)
+    if read.reading == Reading.UNPARSED:
+        logger.error(
+            "Could not parse a delivery for connector %s",
+            connector.pk,
+            exc_info=read.error,
+        )
+    return stored_receipt(read.row, event_id)
 
-    if parsed is not None and parsed.kind == InboundKind.PING:
-        return Receipt(200, {"status": "ping"})
-    delivery_id = delivery_id or (parsed.delivery_id[:255] if parsed else "")
-    ignored = parsed is not None and not _has_work(parsed)
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            event = InboxEvent.objects.create(
-                connector=connector,
-                delivery_id=delivery_id,
-                topic=(parsed.topic if parsed else "")[:120],
-                headers=kept_headers,
-                body=text,
-                received_at=now,
-                occurred_at=parsed.occurred_at if parsed else None,
-                state=InboxState.IGNORED if ignored else InboxState.RECEIVED,
-                processed_at=now if ignored else None,
-                result="Nothing the hub tracks." if ignored else "",
-                next_attempt_at=None if ignored else now,
-            )
-            if not ignored:
-                from connectors.tasks import process_inbox_event_task
 
-                process_inbox_event_task.delay_on_commit(event.pk)
-    except IntegrityError as exc:
-        if "inbox_connector_delivery_unique" not in str(exc):
-            raise
-        return Receipt(200, {"status": "duplicate", "delivery_id": delivery_id})
-    return Receipt(
-        200, {"status": "ignored" if ignored else "accepted", "event": event.pk}, event.pk
-    )
+def _store(row: InboxRow) -> int | None:
+    """Insert the row through Django's connection; queue its processing after the commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_EVENT_SQL, row.sql_params(connection.ops.adapt_datetimefield_value))
+        found = cursor.fetchone()
+    event_id = found[0] if found else None
+    if event_id is not None and row.state == InboxState.RECEIVED:
+        transaction.on_commit(partial(kick_inbox, row.connector_id))
+    return event_id
 
 
 def _error(code: str, message: str) -> dict:
@@ -211,6 +331,113 @@ def _log_bad_signature(connector: Connector, headers: Mapping[str, str], remote_
         message=f"Refused a delivery with a bad signature from {remote_addr or 'unknown'}.",
         details={"remote_addr": remote_addr, "topic": topic},
         once=True,
+    )
+
+
+# --- Kicks and drains -------------------------------------------------------------------------
+
+INBOX_DRAIN_JOB = "inbox"
+INBOX_DRAIN_BATCH = 100
+INBOX_DRAIN_LIMIT = 1000
+
+
+class _InboxKicker:
+    """At most one `process_connector_inbox_task` message per connector per kick interval
+    (`CONNECTORS_KICK_INTERVAL_SECONDS`) from this process, always sent by a timer thread.
+
+    One drain applies everything its connector has received, so a burst of deliveries
+    needs one message, not one each. Unlike the outbox's kicks the caller never sends: the
+    ASGI fast path kicks from the server's event loop, which must not wait for the broker.
+    A kick inside the interval is sent when it ends; a lost message costs time, not events
+    (the sweeper queues a drain for events left waiting).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting: set[int] = set()
+        self.timer: threading.Timer | None = None
+        self.last_flush = float("-inf")
+
+    def kick(self, connector_id: int) -> None:
+        with self.lock:
+            self.waiting.add(connector_id)
+            if self.timer is None:
+                delay = self.last_flush + kick_interval_seconds() - time.monotonic()
+                self.timer = threading.Timer(max(delay, 0.0), self.flush)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def flush(self) -> None:
+        with self.lock:
+            waiting, self.waiting, self.timer = sorted(self.waiting), set(), None
+            self.last_flush = time.monotonic()
+        for connector_id in waiting:
+            _send_drain(connector_id)
+
+
+_kicker = _InboxKicker()
+
+
+def kick_inbox(connector_id: int) -> None:
+    """Ask a worker to drain this connector's inbox soon; never waits for the broker."""
+    _kicker.kick(connector_id)
+
+
+def _send_drain(connector_id: int) -> None:
+    from connectors.tasks import process_connector_inbox_task
+
+    try:
+        process_connector_inbox_task.delay(connector_id)
+    except Exception:
+        # The events are committed; the beat sweeper queues a drain for them.
+        logger.exception("Could not queue the inbox drain of connector %s", connector_id)
+
+
+class DrainStatus(StrEnum):
+    DONE = "done"
+    MORE = "more"  # stopped at the limit: events may remain
+    BUSY = "busy"  # another drain of this connector is running
+
+
+def process_connector_inbox(*, connector_id: int, limit: int = INBOX_DRAIN_LIMIT) -> DrainStatus:
+    """Apply this connector's received events in arrival order, each in its own transaction.
+
+    Each event goes through `process_inbox_event` (its row lock, SKIP LOCKED), so a drain
+    and a single-event task (a retry, a replay) never apply one event twice. One drain per
+    connector runs at a time (`connector_job_lock`): a second returns BUSY at once, which
+    keeps a connector's events in arrival order. Stops with MORE after `limit` events.
+    """
+    with connector_job_lock(INBOX_DRAIN_JOB, connector_id) as acquired:
+        if not acquired:
+            return DrainStatus.BUSY
+        after, done = 0, 0
+        while done < limit:
+            batch = list(
+                _waiting_events(connector_id)
+                .filter(pk__gt=after)
+                .order_by("pk")
+                .values_list("pk", flat=True)[: min(INBOX_DRAIN_BATCH, limit - done)]
+            )
+            if not batch:
+                return DrainStatus.DONE
+            for event_id in batch:
+                process_inbox_event(event_id=event_id)
+            done += len(batch)
+            after = batch[-1]
+    return DrainStatus.MORE
+
+
+def has_waiting_events(connector_id: int) -> bool:
+    """Whether this connector has received events due for processing."""
+    return _waiting_events(connector_id).exists()
+
+
+def _waiting_events(connector_id: int):
+    due = timezone.now() + timedelta(seconds=1)  # as process_inbox_event counts "due"
+    return InboxEvent.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due),
+        connector_id=connector_id,
+        state=InboxState.RECEIVED,
     )
 
 

@@ -2,7 +2,8 @@
 
 All are safe to run twice or at once (so `acks_late=True`): a push run holds its
 connector's lock and sends absolute values; an inbox event is processed under its row
-lock and only from `received`/`failed`; sweeps only queue other tasks.
+lock and only from `received`/`failed`, and an inbox drain holds its connector's lock;
+sweeps only queue other tasks.
 """
 
 from __future__ import annotations
@@ -59,33 +60,55 @@ def sweep_outbox_task() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def process_inbox_event_task(event_id: int) -> str | None:
-    """Apply one stored delivery (no-op unless it is still waiting to be processed)."""
+    """Apply one stored delivery (no-op unless it is still waiting to be processed): retries
+    and replays; fresh deliveries go through `process_connector_inbox_task`."""
     from connectors.inbox import process_inbox_event
 
     return process_inbox_event(event_id=event_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def process_connector_inbox_task(connector_id: int) -> str:
+    """Apply one connector's received events in arrival order; queue itself again if some
+    remain (the kick of `connectors.inbox.kick_inbox`)."""
+    from connectors.inbox import DrainStatus, has_waiting_events, process_connector_inbox
+
+    status = process_connector_inbox(connector_id=connector_id)
+    # Checked after the lock is released: an event stored while this drain was finishing
+    # had its own drain refused as "busy", and must not wait for the sweeper.
+    if status == DrainStatus.MORE or (
+        status == DrainStatus.DONE and has_waiting_events(connector_id)
+    ):
+        process_connector_inbox_task.delay(connector_id)
+    return status
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def sweep_inbox_task() -> int:
-    """Beat: queue events whose retry is due, and received ones whose kick was lost."""
+    """Beat: queue events whose retry is due, and a drain for each connector with received
+    events whose kick was lost. Returns the number of messages sent."""
     from connectors.models import InboxEvent, InboxState
 
     now = timezone.now()
-    due = (
-        InboxEvent.objects.filter(
-            Q(state=InboxState.FAILED, next_attempt_at__lte=now)
-            | Q(
-                state=InboxState.RECEIVED,
-                received_at__lte=now - timedelta(seconds=STUCK_EVENT_SECONDS),
-            )
-        )
+    failed = list(
+        InboxEvent.objects.filter(state=InboxState.FAILED, next_attempt_at__lte=now)
         .order_by("next_attempt_at", "id")
         .values_list("pk", flat=True)[:INBOX_SWEEP_LIMIT]
     )
-    event_ids = list(due)
-    for event_id in event_ids:
+    for event_id in failed:
         process_inbox_event_task.delay(event_id)
-    return len(event_ids)
+    stuck = list(
+        InboxEvent.objects.filter(
+            state=InboxState.RECEIVED,
+            received_at__lte=now - timedelta(seconds=STUCK_EVENT_SECONDS),
+        )
+        .order_by("connector_id")
+        .values_list("connector_id", flat=True)
+        .distinct()
+    )
+    for connector_id in stuck:
+        process_connector_inbox_task.delay(connector_id)
+    return len(failed) + len(stuck)
 
 
 @shared_task(acks_late=True, ignore_result=True)

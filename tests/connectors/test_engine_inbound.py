@@ -1,12 +1,22 @@
 """POST /connectors/<id>/inbound/ and inbox processing, through the real view and services."""
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from celery.signals import before_task_publish
+from django.db import connection
 from django.utils import timezone
 
-from connectors.inbox import process_inbox_event, replay_dead_letters
+from connectors.inbox import (
+    INBOX_DRAIN_JOB,
+    DrainStatus,
+    kick_inbox,
+    process_connector_inbox,
+    process_inbox_event,
+    replay_dead_letters,
+)
 from connectors.models import (
     Connector,
     InboxEvent,
@@ -17,6 +27,8 @@ from connectors.models import (
     SyncProblem,
     SyncProblemKind,
 )
+from connectors.sync.locks import connector_job_lock
+from connectors.tasks import sweep_inbox_task
 from stock.actors import Actor
 from stock.models import MovementSource, Order, OrderStatus, ReasonCode, StockMovement
 from stock.selectors import channel_salable_many
@@ -126,7 +138,9 @@ def test_valid_delivery_is_stored_raw_before_the_200_and_queued_on_commit(
     assert (event.delivery_id, event.topic, event.state) == ("abc", "order", InboxState.RECEIVED)
     assert json.loads(event.body) == payload
     assert "Authorization" not in event.headers
-    assert len(callbacks) == 1  # process_inbox_event_task, after the commit
+    assert [(callback.func, callback.args) for callback in callbacks] == [
+        (kick_inbox, (hub.connector.pk,))  # the connector's inbox drain, after the commit
+    ]
 
 
 def test_malformed_body_is_400_with_the_reason_and_kept(client):
@@ -404,3 +418,122 @@ def test_per_source_store_owned_snapshot_counts_the_mapped_warehouse(client):
     assert balance_of(hub.variant.levels.get(warehouse=shop)).on_hand == 3
     assert balance_of(hub.variant.levels.get(warehouse=hub.warehouse)).on_hand == 10
     assert SyncProblem.objects.filter(kind=SyncProblemKind.DRIFT).count() == 0
+
+
+# --- Draining a connector's inbox --------------------------------------------------------------
+
+
+def test_drain_applies_a_connectors_events_in_arrival_order(client):
+    hub = make_hub(None, on_hand=10)
+    other = make_hub(None, on_hand=10)
+    sku = hub.variant.sku
+    for number, state in enumerate(("hold", "paid", "shipped")):
+        deliver(client, hub.connector, order("8001", state, sku, 2), delivery=f"a-{number}")
+    deliver(client, other.connector, order("8002", "hold", other.variant.sku), delivery="b-0")
+
+    status = process_connector_inbox(connector_id=hub.connector.pk)
+
+    assert status == DrainStatus.DONE
+    events = list(InboxEvent.objects.filter(connector=hub.connector).order_by("pk"))
+    assert [event.state for event in events] == [InboxState.PROCESSED] * 3
+    times = [event.processed_at for event in events]
+    assert times == sorted(times)
+    assert Order.objects.get(reference="8001").status == OrderStatus.SHIPPED
+    assert InboxEvent.objects.get(connector=other.connector).state == InboxState.RECEIVED
+
+
+def test_drain_twice_applies_each_event_once(client):
+    hub = make_hub(None, on_hand=10)
+    deliver(client, hub.connector, order("8101", "hold", hub.variant.sku, 3), delivery="t-1")
+
+    first = process_connector_inbox(connector_id=hub.connector.pk)
+    second = process_connector_inbox(connector_id=hub.connector.pk)
+
+    assert (first, second) == (DrainStatus.DONE, DrainStatus.DONE)
+    assert InboxEvent.objects.get().attempts == 1
+    assert channel_salable_many(hub.channel, [hub.variant])[hub.variant.pk].salable == 7
+
+
+def test_a_second_drain_of_a_connector_returns_busy_and_applies_nothing(client):
+    hub = make_hub(None, on_hand=10)
+    deliver(client, hub.connector, order("8201", "hold", hub.variant.sku), delivery="busy")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_drain_lock() -> None:
+        try:
+            with connector_job_lock(INBOX_DRAIN_JOB, hub.connector.pk) as acquired:
+                assert acquired
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold_the_drain_lock)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        status = process_connector_inbox(connector_id=hub.connector.pk)
+    finally:
+        release.set()
+        thread.join()
+
+    assert status == DrainStatus.BUSY
+    assert InboxEvent.objects.get().state == InboxState.RECEIVED
+    assert process_connector_inbox(connector_id=hub.connector.pk) == DrainStatus.DONE
+    assert InboxEvent.objects.get().state == InboxState.PROCESSED
+
+
+def test_drain_stops_at_its_limit_and_says_more_remain(client):
+    hub = make_hub(None, on_hand=10)
+    for number in range(3):
+        deliver(
+            client,
+            hub.connector,
+            order(f"83{number}", "hold", hub.variant.sku),
+            delivery=f"l-{number}",
+        )
+
+    status = process_connector_inbox(connector_id=hub.connector.pk, limit=2)
+
+    assert status == DrainStatus.MORE
+    states = list(InboxEvent.objects.order_by("pk").values_list("state", flat=True))
+    assert states == [InboxState.PROCESSED, InboxState.PROCESSED, InboxState.RECEIVED]
+
+
+@pytest.fixture
+def published():
+    """Celery messages sent during the test: (task name, first argument)."""
+    sent: list[tuple[str, object]] = []
+
+    def record(sender=None, body=None, **kwargs) -> None:
+        sent.append((sender, body[0][0] if body and body[0] else None))
+
+    before_task_publish.connect(record, weak=False)
+    yield sent
+    before_task_publish.disconnect(record)
+    from inventory_hub.celery import app
+
+    app.control.purge()
+
+
+def test_sweeper_queues_a_drain_for_events_whose_kick_was_lost_and_due_retries(client, published):
+    hub = make_hub(None, on_hand=10)
+    deliver(client, hub.connector, order("8401", "hold", hub.variant.sku), delivery="lost-1")
+    deliver(client, hub.connector, order("8402", "hold", hub.variant.sku), delivery="lost-2")
+    deliver(client, hub.connector, order("8403", "hold", hub.variant.sku), delivery="fresh")
+    deliver(client, hub.connector, order("8404", "hold", hub.variant.sku), delivery="failed")
+    long_ago = timezone.now() - timedelta(minutes=5)
+    InboxEvent.objects.filter(delivery_id__startswith="lost").update(received_at=long_ago)
+    failed = InboxEvent.objects.get(delivery_id="failed")
+    InboxEvent.objects.filter(pk=failed.pk).update(
+        state=InboxState.FAILED, next_attempt_at=long_ago
+    )
+    published.clear()
+
+    sent = sweep_inbox_task()
+
+    assert sent == 2
+    assert sorted(published) == [
+        ("connectors.tasks.process_connector_inbox_task", hub.connector.pk),
+        ("connectors.tasks.process_inbox_event_task", failed.pk),
+    ]
