@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class ConnectorsConfig(AppConfig):
     name = "connectors"
+
+    def ready(self) -> None:
+        from connectors.outbox import enqueue_channel_pushes
+        from warehouses.events import on_selling_changed
+
+        # A channel's links, buffer or cap, or a warehouse switched on or off, change what
+        # the stores showing that channel must be told: outbox rows, in the same transaction.
+        on_selling_changed(enqueue_channel_pushes)

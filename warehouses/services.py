@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from warehouses.events import selling_changed_in_transaction
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def update_warehouse(*, warehouse: Warehouse, **changes: object) -> Warehouse:
                 "channel_id", flat=True
             )
             _bump_on_commit(list(channel_ids))
-            _stores_need_pushes(list(channel_ids), warehouse_ids=[locked.pk])
+            selling_changed_in_transaction(list(channel_ids), warehouse_ids=[locked.pk])
     return locked
 
 
@@ -130,7 +131,7 @@ def update_channel(
             _replace_links(locked, links)
         if links is not None or CHANNEL_SALABLE_FIELDS & set(changes):
             _bump_on_commit([locked.pk])
-            _stores_need_pushes([locked.pk])
+            selling_changed_in_transaction([locked.pk])
     return locked
 
 
@@ -199,14 +200,6 @@ def _bump_quietly(channel_ids: list[int]) -> None:
         bump_channel_cache_generation(channel_ids)
     except Exception:
         logger.exception("Could not bump the cache generation of channels %s", channel_ids)
-
-
-def _stores_need_pushes(channel_ids: list[int], *, warehouse_ids: Sequence[int] = ()) -> None:
-    # In the transaction, like stock/events.py (the same one arrow back): stores showing
-    # what these channels or warehouses may sell get outbox rows with the change.
-    from connectors.outbox import enqueue_channel_pushes
-
-    enqueue_channel_pushes(channel_ids, warehouse_ids=warehouse_ids)
 
 
 def _replace_links(channel: SalesChannel, links: Sequence[ChannelLink]) -> None:
