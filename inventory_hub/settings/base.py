@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_str
 
@@ -164,6 +165,19 @@ HUB_HEARTBEAT_SECONDS = env_int("HUB_HEARTBEAT_SECONDS", 15)
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "HUB_BEAT_SCHEDULE_FILE", str(VAR_DIR / "celerybeat-schedule")
 )
+# Checked here: Celery's own error for a bad hour does not name the variable.
+CONNECTORS_WATCHDOG_SECONDS = env_int("CONNECTORS_WATCHDOG_SECONDS", 600)
+if CONNECTORS_WATCHDOG_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "CONNECTORS_WATCHDOG_SECONDS must be at least 1 (seconds), "
+        f"got {CONNECTORS_WATCHDOG_SECONDS}"
+    )
+CONNECTORS_RECONCILE_HOUR = env_int("CONNECTORS_RECONCILE_HOUR", 3)
+if not 0 <= CONNECTORS_RECONCILE_HOUR <= 23:
+    raise ImproperlyConfigured(
+        "CONNECTORS_RECONCILE_HOUR must be an hour from 0 to 23 (UTC), "
+        f"got {CONNECTORS_RECONCILE_HOUR}"
+    )
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "inventory_hub.tasks.heartbeat_task",
@@ -203,11 +217,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "connectors-watch-webhooks": {
         "task": "connectors.sync.tasks.watch_webhooks_task",
-        "schedule": float(env_int("CONNECTORS_WATCHDOG_SECONDS", 600)),
+        "schedule": float(CONNECTORS_WATCHDOG_SECONDS),
     },
     "connectors-reconcile-nightly": {
         "task": "connectors.sync.tasks.reconcile_all_task",
-        "schedule": crontab(hour=env_int("CONNECTORS_RECONCILE_HOUR", 3), minute=0),
+        "schedule": crontab(hour=CONNECTORS_RECONCILE_HOUR, minute=0),
     },
 }
 # The hub's public address (https://hub.example.com), for the webhooks it registers on
