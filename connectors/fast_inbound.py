@@ -55,6 +55,7 @@ from connectors.inbox import (
 )
 from connectors.models import Connector, InboxState
 from connectors.registry import build_connector
+from stock.services.ledger import NEVER_BY_COUNT
 
 logger = logging.getLogger(__name__)
 
@@ -106,13 +107,14 @@ class InboxWriter:
         self._idle: list[psycopg.AsyncConnection] = []
         self._slots = asyncio.Semaphore(1)
         self._params: dict[str, Any] = {}
+        self._prepare: bool | None = None
 
     async def fetchone(self, sql: str, params: Any) -> tuple | None:
         self._bind()
         async with self._slots:
             connection = self._idle.pop() if self._idle else await self._connect()
             try:
-                cursor = await connection.execute(sql, params)
+                cursor = await connection.execute(sql, params, prepare=self._prepare)
                 row = await cursor.fetchone()
             except BaseException:
                 await _close_quietly(connection)
@@ -140,6 +142,11 @@ class InboxWriter:
         params.pop("context", None)
         params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         self._params = params
+        # Its two statements are prepared once per connection, as the engine's hot ones are
+        # (stock.services.ledger.hot_cursor); Django's own threshold (never) otherwise.
+        self._prepare = True if settings.HUB_PREPARED_STATEMENTS else None
+        if self._prepare and params.get("prepare_threshold") is None:
+            params["prepare_threshold"] = NEVER_BY_COUNT
 
     async def _connect(self) -> psycopg.AsyncConnection:
         return await psycopg.AsyncConnection.connect(**self._params, autocommit=True)

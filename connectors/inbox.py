@@ -185,6 +185,9 @@ def read_delivery(
     Writes nothing, so both receive paths (`receive_delivery`, connectors.fast_inbound) share
     it and store the same row.
     """
+    # Store classes read headers several times; Django's HttpHeaders renames every key on
+    # each pass, a plain case-insensitive copy once.
+    headers = CaseInsensitiveDict(headers)
     verdict = store.verify_inbound(headers=headers, body=body)
     if verdict == InboundVerdict.BAD_SIGNATURE:
         return ReadDelivery(Reading.BAD_SIGNATURE)

@@ -14,7 +14,11 @@ from connectors.models import Connector
 @require_POST
 def inbound(request: HttpRequest, connector_id: int) -> JsonResponse:
     """POST /connectors/<id>/inbound/: 401 bad signature, 400 malformed (kept), 200 stored,
-    duplicate or ping. Unknown or inactive connectors are 404."""
+    duplicate or ping. Unknown or inactive connectors are 404.
+
+    The common case (active connector, valid and readable delivery) is answered before
+    Django by connectors.fast_inbound; this view answers the rest, and everything when the
+    fast path is off or the database is SQLite."""
     connector = Connector.objects.filter(pk=connector_id, is_active=True).first()
     if connector is None:
         return JsonResponse(

@@ -227,6 +227,8 @@ CELERY_BEAT_SCHEDULE = {
 # The hub's public address (https://hub.example.com), for the webhooks it registers on
 # stores; a real WooCommerce delivers only to public hosts on ports 80, 443 or 8080.
 HUB_PUBLIC_BASE_URL = env_str("HUB_PUBLIC_BASE_URL", "")
+# Store webhooks' common case is answered in front of Django (connectors/fast_inbound.py).
+CONNECTORS_FAST_INBOUND = env_bool("CONNECTORS_FAST_INBOUND", True)
 
 # Storefront availability answers are cached this long (invalidated on every change).
 AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 5)
