@@ -2,8 +2,10 @@
 
 Credentials and the webhook secret are write-only here: the form has password fields that
 are never filled in, a blank field keeps what is stored, and no list, page or message
-shows them. Inbox, outbox, runs and problems are read-only records; actions call the
-engine's services.
+shows them. A connector and its locations are checked and saved by the API's services
+(connectors.sync.configure), so the admin refuses what the API refuses, naming the field,
+and queues the same pushes. Inbox, outbox, runs and problems are read-only records;
+actions call the engine's services.
 """
 
 from __future__ import annotations
@@ -32,6 +34,52 @@ from connectors.models import (
     SyncRun,
 )
 from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
+from connectors.sync.configure import (
+    InvalidConnectorSettings,
+    LocationInput,
+    check_connector,
+    create_connector,
+    update_connector,
+)
+
+# Listed, not excluded: a field added to the model later must not appear (and be shown
+# back) without someone deciding it may.
+SETTING_FIELDS = [
+    "name",
+    "kind",
+    "is_active",
+    "base_url",
+    "channel",
+    "ownership",
+    "options",
+    "poll_interval_seconds",
+    "push_rate_per_second",
+    "timeout_seconds",
+]
+LOCATION_FIELDS = ["location", "warehouse", "is_store_owned"]
+LOCATION_PREFIX = "location_mappings"  # the inline's, so the form can read what it submits
+# The form field that shows a refusal naming a setting (see InvalidConnectorSettings.field).
+FORM_FIELDS = {"webhook_secret": "new_webhook_secret", "credentials": "new_credentials"}
+LocationFormSet = forms.inlineformset_factory(
+    Connector, LocationMapping, fields=LOCATION_FIELDS, extra=0, can_delete=True
+)
+
+
+def submitted_locations(formset: forms.BaseInlineFormSet) -> list[LocationInput]:
+    """The location mappings a valid formset stands for once saved."""
+    locations = []
+    for form in formset.forms:
+        data = form.cleaned_data
+        if not data or data.get("DELETE"):
+            continue  # an untouched extra form, or one marked for deletion
+        locations.append(
+            LocationInput(
+                location=data.get("location") or "",
+                warehouse=data["warehouse"],
+                is_store_owned=data.get("is_store_owned"),
+            )
+        )
+    return locations
 
 
 class ConnectorForm(forms.ModelForm):
@@ -57,20 +105,7 @@ class ConnectorForm(forms.ModelForm):
 
     class Meta:
         model = Connector
-        # Listed, not excluded: a field added to the model later must not appear (and
-        # be shown back) without someone deciding it may.
-        fields = [
-            "name",
-            "kind",
-            "is_active",
-            "base_url",
-            "channel",
-            "ownership",
-            "options",
-            "poll_interval_seconds",
-            "push_rate_per_second",
-            "timeout_seconds",
-        ]
+        fields = SETTING_FIELDS
 
     def clean_new_credentials(self) -> dict | None:
         raw = self.cleaned_data.get("new_credentials") or ""
@@ -89,19 +124,82 @@ class ConnectorForm(forms.ModelForm):
             )
         return value
 
-    def save(self, commit: bool = True) -> Connector:
-        connector = super().save(commit=False)
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned  # each field's own error first: the settings are incomplete
+        credentials, webhook_secret = self._secrets()
+        draft = Connector(
+            pk=self.instance.pk,
+            kind=self.instance.kind,
+            credentials=self.instance.credentials if credentials is None else credentials,
+            webhook_secret=self.instance.webhook_secret
+            if webhook_secret is None
+            else webhook_secret,
+        )
+        for name, value in self._settings().items():
+            setattr(draft, name, value)
+        try:
+            check_connector(draft, locations=self._submitted_locations())
+        except InvalidConnectorSettings as error:
+            self.add_error(FORM_FIELDS.get(error.field, error.field), str(error))
+        return cleaned
+
+    def _settings(self) -> dict:
+        # The kind is read-only on a saved connector (as in the API): not in the form then.
+        settings = {name: self.cleaned_data[name] for name in SETTING_FIELDS if name in self.fields}
+        settings["options"] = settings["options"] or {}  # an emptied field: no options
+        return settings
+
+    def _secrets(self) -> tuple[dict | None, str | None]:
+        """(credentials, webhook secret) to store; None keeps what is stored."""
+        credentials = self.cleaned_data.get("new_credentials")
+        webhook_secret = self.cleaned_data.get("new_webhook_secret") or None
         if self.cleaned_data.get("clear_secrets"):
-            connector.credentials = {}
-            connector.webhook_secret = ""
-        if self.cleaned_data.get("new_credentials") is not None:
-            connector.credentials = self.cleaned_data["new_credentials"]
-        if self.cleaned_data.get("new_webhook_secret"):
-            connector.webhook_secret = self.cleaned_data["new_webhook_secret"]
-        if commit:
-            connector.save()
-            self.save_m2m()
-        return connector
+            credentials = {} if credentials is None else credentials
+            webhook_secret = webhook_secret or ""
+        return credentials, webhook_secret
+
+    def _submitted_locations(self) -> list[LocationInput] | None:
+        """The locations the admin's inline submits with this form; None (check against
+        the stored ones) when it submits none or they are invalid: the inline says why."""
+        formset = LocationFormSet(self.data, instance=self.instance, prefix=LOCATION_PREFIX)
+        if not formset.is_valid():
+            return None
+        return submitted_locations(formset)
+
+    def save(
+        self, commit: bool = True, *, locations: list[LocationInput] | None = None
+    ) -> Connector:
+        """Without `commit`, the instance with the new values (nothing written). With it,
+        the connector created or changed through connectors.sync.configure, `locations`
+        replacing its mappings when given."""
+        credentials, webhook_secret = self._secrets()
+        if not commit:
+            connector = super().save(commit=False)
+            if credentials is not None:
+                connector.credentials = credentials
+            if webhook_secret is not None:
+                connector.webhook_secret = webhook_secret
+            return connector
+        if self.instance.pk is None:
+            saved = create_connector(
+                credentials=credentials,
+                webhook_secret=webhook_secret or "",
+                locations=locations or (),
+                **self._settings(),
+            )
+        else:
+            saved = update_connector(
+                self.instance,
+                credentials=credentials,
+                webhook_secret=webhook_secret,
+                locations=locations,
+                **self._settings(),
+            )
+        self.instance.pk = saved.pk
+        self.instance.refresh_from_db()
+        return self.instance
 
 
 class LocationMappingInline(admin.TabularInline):
@@ -235,6 +333,10 @@ class ConnectorAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Connector | None = None) -> list[str]:
+        # As in the API: a connector's kind is chosen once.
+        return [*self.readonly_fields, "kind"] if obj is not None else list(self.readonly_fields)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Connector]:
         return (
             super()
@@ -266,17 +368,17 @@ class ConnectorAdmin(admin.ModelAdmin):
         return f"{credentials}; {secret}"
 
     def save_model(self, request, obj: Connector, form, change: bool) -> None:
-        was_active = change and Connector.objects.filter(pk=obj.pk, is_active=True).exists()
-        super().save_model(request, obj, form, change)
-        forget_mapping_state()
-        if obj.is_active and not was_active:
-            # Changes made while it was off were not queued for it: push everything once.
-            enqueue_connector_pushes(obj.pk)
+        """Nothing yet: `save_related` saves the connector with its locations in one call."""
 
-    def save_formset(self, request, form, formset, change: bool) -> None:
-        super().save_formset(request, form, formset, change)
-        if formset.model is LocationMapping and formset.has_changed():
-            enqueue_connector_pushes(form.instance.pk)
+    def save_related(self, request, form: ConnectorForm, formsets, change: bool) -> None:
+        locations = None
+        for formset in formsets:
+            if formset.model is LocationMapping:
+                # Not written here (configure replaces the mappings); this only records
+                # what changed, for the admin's history.
+                formset.save(commit=False)
+                locations = submitted_locations(formset)
+        form.save(locations=locations)
 
 
 @admin.register(SkuMapping)

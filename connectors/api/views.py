@@ -104,9 +104,7 @@ def _active(pk: int) -> Connector:
 
 
 def _settings_refused(error: InvalidConnectorSettings) -> serializers.ValidationError:
-    message = str(error)
-    field = "base_url" if message.startswith("base_url") else "options"
-    return serializers.ValidationError({field: [message]})
+    return serializers.ValidationError({error.field: [str(error)]})
 
 
 class ConnectorFilter(django_filters.FilterSet):

@@ -1,10 +1,11 @@
-"""Creating and changing connectors (the API's services; the admin does the same steps).
+"""Creating and changing connectors: the services behind both the API and the admin.
 
-Guarantees: the store class accepts the settings before anything is written (a store
-class checks its options and base URL when it is built); location mappings are replaced
-as a whole in the same transaction; whatever a connector should now show (it was switched
-on, its channel or its locations changed) is queued for a push on commit. Secrets are
-stored as given and never returned.
+Guarantees: `check_connector` accepts the settings before anything is written (the store
+class checks its options and base URL when it is built), and refuses them naming the
+setting at fault; location mappings are replaced as a whole in the same transaction;
+whatever a connector should now show (it was switched on, its channel, ownership, options
+or locations changed) is queued for a push on commit. Secrets are stored as given and
+never returned.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from warehouses.models import Warehouse
 
 
 class InvalidConnectorSettings(ValueError):
-    """The store class refused the settings; the message names what is wrong."""
+    """The settings were refused. `field` names the setting at fault ("options",
+    "base_url"); the message says what is wrong and never holds a secret."""
+
+    def __init__(self, message: str, *, field: str = "options") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,24 @@ def check_store_settings(
         for secret in [*credentials.values(), webhook_secret]:
             if secret and len(str(secret)) >= 4:
                 message = message.replace(str(secret), "***")
-        raise InvalidConnectorSettings(message) from None
+        field = "base_url" if message.startswith("base_url") else "options"
+        raise InvalidConnectorSettings(message, field=field) from None
+
+
+def check_connector(
+    connector: Connector, *, locations: Sequence[LocationInput] | None = None
+) -> None:
+    """Refuse settings the hub cannot work with, before anything is written: raises
+    `InvalidConnectorSettings` naming the field. `connector` holds the settings as they
+    would be saved (it need not be saved itself); `locations` None: as stored."""
+    check_store_settings(
+        kind=connector.kind,
+        base_url=connector.base_url,
+        credentials=connector.credentials or {},
+        webhook_secret=connector.webhook_secret,
+        options=connector.options or {},
+        timeout_seconds=connector.timeout_seconds,
+    )
 
 
 _SETTINGS = (
@@ -93,7 +116,7 @@ def create_connector(
         webhook_secret=webhook_secret,
         **{key: value for key, value in settings.items() if key in _SETTINGS},
     )
-    _check(connector)
+    check_connector(connector, locations=locations)
     with transaction.atomic():
         connector.save()
         _replace_locations(connector, locations)
@@ -111,40 +134,30 @@ def update_connector(
 ) -> Connector:
     """Change some settings; `credentials`/`webhook_secret`/`locations` replace what is
     stored when given (None keeps it). Queues pushes of every mapped SKU when the
-    connector is switched on or what it shows changed (channel, ownership, locations)."""
+    connector is switched on or what it shows changed (channel, ownership, options,
+    locations)."""
     unknown = sorted(set(changes) - set(_SETTINGS))
     if unknown:
         raise TypeError(f"update_connector() got unknown settings: {', '.join(unknown)}")
     with transaction.atomic():
         locked = Connector.objects.select_for_update().get(pk=connector.pk)
         was_active = locked.is_active
-        before = (locked.channel_id, locked.ownership)
+        before = (locked.channel_id, locked.ownership, locked.options)
         for key, value in changes.items():
             setattr(locked, key, value)
         if credentials is not None:
             locked.credentials = dict(credentials)
         if webhook_secret is not None:
             locked.webhook_secret = webhook_secret
-        _check(locked)
+        check_connector(locked, locations=locations)
         locked.save()
-        shows_other_things = (locked.channel_id, locked.ownership) != before
+        shows_other_things = (locked.channel_id, locked.ownership, locked.options) != before
         if locations is not None:
             shows_other_things |= _replace_locations(locked, locations)
         forget_mapping_state()
         if locked.is_active and (not was_active or shows_other_things):
             enqueue_connector_pushes(locked.pk)
     return locked
-
-
-def _check(connector: Connector) -> None:
-    check_store_settings(
-        kind=connector.kind,
-        base_url=connector.base_url,
-        credentials=connector.credentials or {},
-        webhook_secret=connector.webhook_secret,
-        options=connector.options or {},
-        timeout_seconds=connector.timeout_seconds,
-    )
 
 
 def _replace_locations(connector: Connector, locations: Sequence[LocationInput]) -> bool:

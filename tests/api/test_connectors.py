@@ -188,6 +188,31 @@ def test_switching_a_connector_on_queues_a_push_of_every_mapped_sku(ops_client):
     assert OutboxItem.objects.filter(connector=existing, state="pending").count() == 2
 
 
+@pytest.mark.parametrize(
+    ("ownership", "change"),
+    [
+        ("hub", {"channel": "other"}),
+        ("store", {"ownership": "hub"}),
+        ("hub", {"options": {"page_size": 50}}),
+    ],
+    ids=["channel", "ownership", "options"],
+)
+def test_changing_what_a_connector_shows_queues_a_push_of_every_mapped_sku(
+    ops_client, ownership, change
+):
+    existing = connector(channel=SalesChannelFactory(), ownership=ownership)
+    SalesChannelFactory(code="other")
+    for sku in ("A", "B"):
+        SkuMapping.objects.create(
+            connector=existing, variant=VariantFactory(sku=sku), remote_id=sku
+        )
+
+    response = ops_client.patch(f"{URL}{existing.pk}/", change, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert OutboxItem.objects.filter(connector=existing, state="pending").count() == 2
+
+
 def test_unknown_connector_is_a_404_with_its_own_code(ops_client):
     response = ops_client.get(f"{URL}999999/health/")
 

@@ -2,13 +2,15 @@
 
 import pytest
 
-from connectors.models import Connector, InboxEvent, InboxState, OutboxItem
+from connectors.models import Connector, InboxEvent, InboxState, LocationMapping, OutboxItem
 from tests.connectors import engine_fakes
 from tests.connectors.engine_fakes import make_hub
+from tests.warehouses.factories import SalesChannelFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("engine_kinds")]
 engine_kinds = engine_fakes.engine_kinds
 CREDENTIAL = "ck_live_very_secret_value"
+PARTNER_OPTIONS = {"push_url": "/push"}
 
 
 def form_data(connector: Connector, **changes) -> dict:
@@ -19,7 +21,7 @@ def form_data(connector: Connector, **changes) -> dict:
         "base_url": "http://127.0.0.1:9",
         "channel": connector.channel_id,
         "ownership": connector.ownership,
-        "options": "{}",
+        "options": '{"push_url": "/push"}',
         "poll_interval_seconds": 300,
         "push_rate_per_second": 5,
         "timeout_seconds": 10,
@@ -81,6 +83,136 @@ def test_credentials_that_are_not_a_json_object_are_refused_without_echo(admin_c
     html = response.content.decode()
     assert "Credentials must be a JSON object." in html
     assert CREDENTIAL not in html
+
+
+def change_url(connector: Connector) -> str:
+    return f"/admin/connectors/connector/{connector.pk}/change/"
+
+
+def form_errors(response) -> dict:
+    return response.context["adminform"].form.errors
+
+
+def test_options_the_store_class_refuses_are_named_on_the_form_and_nothing_is_saved(
+    admin_client,
+):
+    hub = make_hub(None, kind="partner", options=PARTNER_OPTIONS)
+
+    response = admin_client.post(
+        change_url(hub.connector),
+        form_data(
+            hub.connector,
+            options='{"push_url": "/push", "signature_encoding": "rot13"}',
+            poll_interval_seconds=60,
+        ),
+    )
+
+    assert response.status_code == 200
+    assert form_errors(response) == {"options": ["signature_encoding must be 'hex' or 'base64'"]}
+    stored = Connector.objects.get(pk=hub.connector.pk)
+    assert (stored.options, stored.poll_interval_seconds) == (PARTNER_OPTIONS, 300)
+
+
+def test_a_new_connector_with_refused_options_is_not_created_nor_its_locations(admin_client):
+    hub = make_hub(None)
+    data = form_data(
+        hub.connector,
+        name="new partner",
+        options='{"push_url": "/push", "unknown_option": 1}',
+        new_webhook_secret="a-new-secret",
+        **{
+            "location_mappings-TOTAL_FORMS": 1,
+            "location_mappings-0-location": "",
+            "location_mappings-0-warehouse": hub.warehouse.pk,
+        },
+    )
+
+    response = admin_client.post("/admin/connectors/connector/add/", data)
+
+    assert response.status_code == 200
+    assert form_errors(response) == {"options": ["Unknown partner option(s): unknown_option"]}
+    assert list(Connector.objects.values_list("pk", flat=True)) == [hub.connector.pk]
+    assert not LocationMapping.objects.exists()
+
+
+def test_a_connector_created_in_the_admin_gets_its_locations(admin_client):
+    hub = make_hub(None)
+    data = form_data(
+        hub.connector,
+        name="new partner",
+        new_webhook_secret="a-new-secret",
+        **{
+            "location_mappings-TOTAL_FORMS": 1,
+            "location_mappings-0-location": "BAL",
+            "location_mappings-0-warehouse": hub.warehouse.pk,
+            "location_mappings-0-is_store_owned": "unknown",
+        },
+    )
+
+    response = admin_client.post("/admin/connectors/connector/add/", data)
+
+    assert response.status_code == 302
+    created = Connector.objects.get(name="new partner")
+    assert (created.kind, created.options, created.webhook_secret) == (
+        "partner",
+        PARTNER_OPTIONS,
+        "a-new-secret",
+    )
+    assert list(
+        LocationMapping.objects.filter(connector=created).values_list(
+            "location", "warehouse", "is_store_owned"
+        )
+    ) == [("BAL", hub.warehouse.pk, None)]
+
+
+def test_the_kind_of_a_saved_connector_does_not_change_in_the_admin(admin_client):
+    hub = make_hub(None, kind="partner", options=PARTNER_OPTIONS)
+
+    response = admin_client.post(
+        change_url(hub.connector), form_data(hub.connector, kind="magento")
+    )
+
+    assert response.status_code == 302
+    assert Connector.objects.get(pk=hub.connector.pk).kind == "partner"
+
+
+def test_changing_the_channel_in_the_admin_queues_a_push_of_every_mapped_sku(admin_client):
+    hub = make_hub(None, skus=("A", "B"), kind="partner", options=PARTNER_OPTIONS)
+    other = SalesChannelFactory()
+
+    response = admin_client.post(
+        change_url(hub.connector), form_data(hub.connector, channel=other.pk)
+    )
+
+    assert response.status_code == 302
+    assert Connector.objects.get(pk=hub.connector.pk).channel == other
+    assert sorted(
+        OutboxItem.objects.filter(connector=hub.connector, state="pending").values_list(
+            "variant__sku", flat=True
+        )
+    ) == sorted(variant.sku for variant in hub.variants)
+
+
+def test_handing_stock_to_the_hub_in_the_admin_queues_a_push_of_every_mapped_sku(admin_client):
+    hub = make_hub(
+        None, skus=("A", "B"), kind="partner", ownership="store", options=PARTNER_OPTIONS
+    )
+
+    response = admin_client.post(
+        change_url(hub.connector), form_data(hub.connector, ownership="hub")
+    )
+
+    assert response.status_code == 302
+    assert OutboxItem.objects.filter(connector=hub.connector, state="pending").count() == 2
+
+
+def test_saving_unchanged_settings_in_the_admin_queues_nothing(admin_client):
+    hub = make_hub(None, skus=("A", "B"), kind="partner", options=PARTNER_OPTIONS)
+
+    response = admin_client.post(change_url(hub.connector), form_data(hub.connector))
+
+    assert response.status_code == 302
+    assert not OutboxItem.objects.exists()
 
 
 def test_replay_action_requeues_dead_events(admin_client):
