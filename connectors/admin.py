@@ -97,7 +97,9 @@ class ConnectorForm(forms.ModelForm):
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Write-only: leave blank to keep what is stored.",
+        help_text="Write-only: leave blank to keep what is stored. WooCommerce: leave it "
+        "empty, setup makes one. Magento and partners: required to switch the connector on; "
+        "choose a long random value and give the sender the same.",
     )
     clear_secrets = forms.BooleanField(
         required=False, help_text="Remove the stored credentials and webhook secret."

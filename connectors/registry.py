@@ -43,6 +43,11 @@ class ConnectorKindSpec:
     # order is placed), so its physical stock is its quantity plus what the hub still
     # holds for this channel there.
     quantity_excludes_own_orders: bool = False
+    # Deliveries are verified with a webhook secret that only whoever sets up the sender
+    # can share with it: the hub registers no webhook of this kind itself (it does make
+    # WooCommerce's, at setup), so a connector switched on without one could receive
+    # nothing but 401s.
+    needs_webhook_secret: bool = False
 
 
 KINDS: dict[str, ConnectorKindSpec] = {
@@ -54,9 +59,17 @@ KINDS: dict[str, ConnectorKindSpec] = {
             PushMode.CHANNEL,
             quantity_excludes_own_orders=True,
         ),
-        ConnectorKindSpec("magento", "connectors.magento.MagentoConnector", PushMode.PER_SOURCE),
         ConnectorKindSpec(
-            "partner", "connectors.partner.PartnerConnector", PushMode.CHANNEL_PER_LOCATION
+            "magento",
+            "connectors.magento.MagentoConnector",
+            PushMode.PER_SOURCE,
+            needs_webhook_secret=True,
+        ),
+        ConnectorKindSpec(
+            "partner",
+            "connectors.partner.PartnerConnector",
+            PushMode.CHANNEL_PER_LOCATION,
+            needs_webhook_secret=True,
         ),
     )
 }

@@ -94,7 +94,8 @@ class ConnectorInput(StrictSerializer):
         max_length=255,
         write_only=True,
         help_text="Write-only: the secret stores sign deliveries with; never shown back. "
-        "Empty on a WooCommerce connector: setup generates one.",
+        "Empty on a WooCommerce connector: setup generates one. Required on a Magento or "
+        "partner connector that is switched on: choose it and give the sender the same.",
     )
     options = serializers.DictField(
         required=False, help_text="Store-specific settings (see each store class)."

@@ -18,13 +18,14 @@ from django.db import transaction
 from connectors.base import ConnectorConfig
 from connectors.models import Connector, LocationMapping
 from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
-from connectors.registry import UnknownConnectorKind, connector_class
+from connectors.registry import UnknownConnectorKind, connector_class, kind_spec
 from warehouses.models import Warehouse
 
 
 class InvalidConnectorSettings(ValueError):
     """The settings were refused. `field` names the setting at fault ("options",
-    "base_url"); the message says what is wrong and never holds a secret."""
+    "base_url", "webhook_secret"); the message says what is wrong and never holds a
+    secret."""
 
     def __init__(self, message: str, *, field: str = "options") -> None:
         super().__init__(message)
@@ -74,7 +75,11 @@ def check_connector(
 ) -> None:
     """Refuse settings the hub cannot work with, before anything is written: raises
     `InvalidConnectorSettings` naming the field. `connector` holds the settings as they
-    would be saved (it need not be saved itself); `locations` None: as stored."""
+    would be saved (it need not be saved itself); `locations` None: as stored.
+
+    Beyond the store class's own check: a connector switched on whose kind needs a webhook
+    secret the hub cannot make (Magento's connector module, a partner) must have one.
+    """
     check_store_settings(
         kind=connector.kind,
         base_url=connector.base_url,
@@ -83,6 +88,15 @@ def check_connector(
         options=connector.options or {},
         timeout_seconds=connector.timeout_seconds,
     )
+    if not connector.is_active:
+        return  # a connector being prepared may lack what it needs to run
+    if kind_spec(connector.kind).needs_webhook_secret and not connector.webhook_secret:
+        raise InvalidConnectorSettings(
+            f"webhook_secret is required to switch a {connector.kind} connector on: its "
+            "deliveries are verified with it, and the hub registers no webhook for it. "
+            "Choose a long random value and give the sender the same.",
+            field="webhook_secret",
+        )
 
 
 _SETTINGS = (

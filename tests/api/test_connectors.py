@@ -116,6 +116,64 @@ def test_options_the_store_class_refuses_are_a_400_and_nothing_is_stored(ops_cli
     assert not Connector.objects.exists()
 
 
+SENDER_KINDS = {
+    "magento": {"base_url": "https://magento.example.com", "credentials": {"token": "t"}},
+    "partner": {
+        "base_url": "https://partner.example.com",
+        "options": {"push_url": "/push"},
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SENDER_KINDS))
+def test_a_connector_whose_sender_the_hub_does_not_set_up_needs_a_webhook_secret(ops_client, kind):
+    body = {"name": "Store", "kind": kind, **SENDER_KINDS[kind]}
+
+    response = ops_client.post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {
+        "webhook_secret": [
+            f"webhook_secret is required to switch a {kind} connector on: its deliveries "
+            "are verified with it, and the hub registers no webhook for it. Choose a long "
+            "random value and give the sender the same."
+        ]
+    }
+    assert not Connector.objects.exists()
+
+
+@pytest.mark.parametrize("kind", sorted(SENDER_KINDS))
+def test_a_connector_prepared_switched_off_is_switched_on_only_with_a_webhook_secret(
+    ops_client, kind
+):
+    created = ops_client.post(
+        URL, {"name": "Store", "kind": kind, "is_active": False, **SENDER_KINDS[kind]}, "json"
+    )
+    url = f"{URL}{created.json()['id']}/"
+
+    refused = ops_client.patch(url, {"is_active": True}, format="json")
+    still_off = Connector.objects.get().is_active
+    switched_on = ops_client.patch(
+        url, {"is_active": True, "webhook_secret": WEBHOOK_SECRET}, format="json"
+    )
+
+    assert created.status_code == 201, created.json()
+    assert refused.status_code == 400
+    assert list(refused.json()["error"]["details"]) == ["webhook_secret"]
+    assert still_off is False
+    assert switched_on.status_code == 200, switched_on.json()
+    stored = Connector.objects.get()
+    assert (stored.is_active, stored.webhook_secret) == (True, WEBHOOK_SECRET)
+    assert shows_no_secret(switched_on)
+
+
+def test_a_woocommerce_connector_needs_no_webhook_secret_setup_makes_one(ops_client):
+    response = ops_client.post(URL, woo_body(webhook_secret=""), format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["has_webhook_secret"] is False
+
+
 def test_credentials_that_are_not_text_are_refused_without_echoing_them(ops_client):
     response = ops_client.post(
         URL,

@@ -165,6 +165,26 @@ def test_a_connector_created_in_the_admin_gets_its_locations(admin_client):
     ) == [("BAL", hub.warehouse.pk, None)]
 
 
+def test_a_partner_switched_on_keeps_a_webhook_secret_in_the_admin(admin_client):
+    hub = make_hub(None, kind="partner", options=PARTNER_OPTIONS)
+
+    cleared = admin_client.post(
+        change_url(hub.connector), form_data(hub.connector, clear_secrets="on")
+    )
+    switched_off = admin_client.post(
+        change_url(hub.connector), form_data(hub.connector, clear_secrets="on", is_active="")
+    )
+
+    assert cleared.status_code == 200
+    assert list(form_errors(cleared)) == ["new_webhook_secret"]
+    assert form_errors(cleared)["new_webhook_secret"][0].startswith(
+        "webhook_secret is required to switch a partner connector on"
+    )
+    assert switched_off.status_code == 302
+    stored = Connector.objects.get(pk=hub.connector.pk)
+    assert (stored.is_active, stored.webhook_secret) == (False, "")
+
+
 def test_the_kind_of_a_saved_connector_does_not_change_in_the_admin(admin_client):
     hub = make_hub(None, kind="partner", options=PARTNER_OPTIONS)
 
