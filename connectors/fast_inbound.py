@@ -27,6 +27,7 @@ row) and drops the cached entry, so the old secret stops working from then on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import logging
@@ -92,9 +93,13 @@ def connection_count() -> int:
 
 
 def is_enabled() -> bool:
-    return bool(getattr(settings, "CONNECTORS_FAST_INBOUND", True)) and (
-        connections["default"].vendor == "postgresql"
-    )
+    return bool(getattr(settings, "CONNECTORS_FAST_INBOUND", True)) and _is_postgresql()
+
+
+@functools.cache
+def _is_postgresql() -> bool:
+    # Once: under ASGI each request's context would build a database wrapper to ask.
+    return connections["default"].vendor == "postgresql"
 
 
 class InboxWriter:
