@@ -66,20 +66,38 @@ LocationFormSet = forms.inlineformset_factory(
 
 
 def submitted_locations(formset: forms.BaseInlineFormSet) -> list[LocationInput]:
-    """The location mappings a valid formset stands for once saved."""
-    locations = []
+    """The location mappings a valid formset stands for once saved: the stored ones, as its
+    forms change or delete them, and its new ones (a stored mapping it has no form for is
+    kept, as Django's own formset saving would)."""
+    stored = (
+        LocationMapping.objects.filter(connector=formset.instance).select_related("warehouse")
+        if formset.instance.pk is not None
+        else []
+    )
+    locations = {
+        mapping.pk: LocationInput(mapping.location, mapping.warehouse, mapping.is_store_owned)
+        for mapping in stored
+    }
+    added = []
     for form in formset.forms:
         data = form.cleaned_data
-        if not data or data.get("DELETE"):
-            continue  # an untouched extra form, or one marked for deletion
-        locations.append(
-            LocationInput(
-                location=data.get("location") or "",
-                warehouse=data["warehouse"],
-                is_store_owned=data.get("is_store_owned"),
-            )
+        if not data:
+            continue  # an untouched extra form
+        existing = data.get("id")
+        if data.get("DELETE"):
+            if existing is not None:
+                locations.pop(existing.pk, None)
+            continue
+        location = LocationInput(
+            location=data.get("location") or "",
+            warehouse=data["warehouse"],
+            is_store_owned=data.get("is_store_owned"),
         )
-    return locations
+        if existing is not None:
+            locations[existing.pk] = location
+        else:
+            added.append(location)
+    return [*locations.values(), *added]
 
 
 class ConnectorForm(forms.ModelForm):

@@ -166,6 +166,10 @@ class RemoteRejected(RemoteError):
     """Any other 4xx: the request itself is wrong for this store."""
 
 
+class PushNotConfigured(RemoteRejected):
+    """The connector's settings name nowhere to push to: nothing was sent."""
+
+
 class MalformedInbound(ValueError):
     """A delivery whose signature was fine but whose body the connector cannot read."""
 
@@ -201,6 +205,11 @@ class Connector(abc.ABC):
         Returns one result per item. Raises `RemoteUnavailable` / `RemoteThrottled` when
         the store could not be reached at all, so the engine retries the whole batch.
         """
+
+    def why_push_impossible(self) -> str:
+        """Why `push_stock` cannot work with these settings, naming the missing one ("" when
+        it can). Checked when a connector that pushes is saved."""
+        return ""
 
     @abc.abstractmethod
     def verify_inbound(self, *, headers: Mapping[str, str], body: bytes) -> InboundVerdict:

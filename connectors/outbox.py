@@ -3,8 +3,9 @@
 Guarantees:
 - `enqueue_stock_pushes` runs inside the caller's transaction, so a rolled-back stock
   change leaves no outbox row and a committed one always has one (for every active
-  connector that maps the variant). It costs at most one SQL statement, and none while
-  this process knows that no active connector maps anything.
+  connector that maps the variant, unless the store owns all the stock it shows). It
+  costs at most one SQL statement, and none while this process knows that no active
+  connector maps anything.
 - Many changes of one variant coalesce into the one pending row per (connector, variant)
   (`change_count` grows; a row waiting out a backoff keeps its `due_at`).
 - After the commit the push task is kicked for the connectors concerned: at once, or at
@@ -38,6 +39,16 @@ logger = logging.getLogger(__name__)
 OUTBOX_TABLE = "connectors_outboxitem"
 MAPPING_TABLE = "connectors_skumapping"
 CONNECTOR_TABLE = "connectors_connector"
+LOCATION_TABLE = "connectors_locationmapping"
+# A connector gets rows only where the hub owns stock it shows (as
+# connectors.sync.configure.hub_owns_stock): a store owning all of it is never pushed, and
+# its rows would only be sent as nothing, or refused by a store with nowhere to push to.
+HUB_OWNS_STOCK_SQL = f"""(
+    c.ownership = 'hub'
+    OR EXISTS (
+        SELECT 1 FROM {LOCATION_TABLE} l WHERE l.connector_id = c.id AND NOT l.is_store_owned
+    )
+)"""
 
 
 def mapping_check_seconds() -> float:
@@ -78,7 +89,7 @@ _ENQUEUE_SQL = f"""
     SELECT m.connector_id, m.variant_id, 'pending', 1, %(now)s, 0, '', %(now)s, %(now)s
     FROM {MAPPING_TABLE} m
     JOIN {CONNECTOR_TABLE} c ON c.id = m.connector_id
-    WHERE c.is_active AND m.variant_id {{variant_filter}}
+    WHERE c.is_active AND {HUB_OWNS_STOCK_SQL} AND m.variant_id {{variant_filter}}
     ORDER BY m.connector_id, m.variant_id
     ON CONFLICT (connector_id, variant_id) WHERE state = 'pending'
     DO UPDATE SET change_count = {OUTBOX_TABLE}.change_count + 1,
@@ -159,7 +170,8 @@ _CONNECTOR_SQL = f"""
     SELECT m.connector_id, m.variant_id, 'pending', 1, %(due)s, 0, '', %(now)s, %(now)s
     FROM {MAPPING_TABLE} m
     JOIN {CONNECTOR_TABLE} c ON c.id = m.connector_id
-    WHERE c.is_active AND m.connector_id = %(connector)s {{variant_filter}}
+    WHERE c.is_active AND {HUB_OWNS_STOCK_SQL} AND m.connector_id = %(connector)s
+        {{variant_filter}}
     ORDER BY m.connector_id, m.variant_id
     ON CONFLICT (connector_id, variant_id) WHERE state = 'pending'
     DO UPDATE SET change_count = {OUTBOX_TABLE}.change_count + 1,

@@ -41,6 +41,7 @@ from connectors.base import (
 )
 from connectors.base import (
     PushItem,
+    PushNotConfigured,
     PushResult,
     RemoteAuthFailed,
     RemoteError,
@@ -330,9 +331,10 @@ def _push_round(
             _collect(results, store.push_stock(items))
             reached_store = True
         except RemoteRejected as exc:
-            reached_store = True
-            if len(to_send) == 1:
-                rejected[to_send[0].id] = str(exc)
+            # Settings naming nowhere to push to refuse every row alike, without a request.
+            reached_store = not isinstance(exc, PushNotConfigured)
+            if len(to_send) == 1 or not reached_store:
+                rejected.update((row.id, str(exc)) for row in to_send)
             else:
                 # One bad item can spoil a batch: find it by sending row by row.
                 for row in to_send:
@@ -378,7 +380,9 @@ def _push_round(
         _release([row], config, error=error)
     report.retried_rows += len(retry_rows)
     if dead_rows:
-        _mark_dead(connector, dead_rows)
+        # A connector set up with nowhere to push to refuses every change the same way:
+        # one open problem says so, not one per change.
+        _mark_dead(connector, dead_rows, once=not reached_store)
         report.dead_rows += len(dead_rows)
 
     if failure is None:
@@ -549,7 +553,9 @@ def _release(
         )
 
 
-def _mark_dead(connector: Connector, rows: list[tuple[ClaimedRow, str]]) -> None:
+def _mark_dead(
+    connector: Connector, rows: list[tuple[ClaimedRow, str]], *, once: bool = False
+) -> None:
     now = timezone.now()
     with transaction.atomic():
         for row, error in rows:
@@ -561,6 +567,7 @@ def _mark_dead(connector: Connector, rows: list[tuple[ClaimedRow, str]]) -> None
                 kind=SyncProblemKind.PUSH_REJECTED,
                 message=f"The store refused the push of variant {row.variant_id}: {error}",
                 details={"outbox_item": row.id, "variant_id": row.variant_id},
+                once=once,
             )
 
 

@@ -23,6 +23,7 @@ from connectors.base import (
     InboundVerdict,
     MalformedInbound,
     PushItem,
+    PushNotConfigured,
     PushResult,
     RemoteAuthFailed,
     RemoteOrder,
@@ -116,9 +117,18 @@ class PartnerConnector(Connector):
     def pull_orders(self, *, modified_after: datetime | None = None) -> Iterator[RemoteOrder]:
         return iter(())
 
+    def why_push_impossible(self) -> str:
+        if self.options.push_url:
+            return ""
+        return (
+            "push_url is required while the hub owns stock this partner shows (ownership "
+            "hub, or a location the hub owns): it is where the hub sends it. Set push_url, "
+            "or let the partner own its stock (ownership store)."
+        )
+
     def push_stock(self, items: Sequence[PushItem]) -> list[PushResult]:
         if not self.options.push_url:
-            raise RemoteRejected("push_url is not configured for this partner")
+            raise PushNotConfigured("push_url is not configured for this partner")
         results: list[PushResult] = []
         size = self.options.push_batch_size
         for start in range(0, len(items), size):

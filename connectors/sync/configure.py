@@ -4,7 +4,8 @@ Guarantees: `check_connector` accepts the settings before anything is written (t
 class checks its options and base URL when it is built), and refuses them naming the
 setting at fault; location mappings are replaced as a whole in the same transaction;
 whatever a connector should now show (it was switched on, its channel, ownership, options
-or locations changed) is queued for a push on commit. Secrets are stored as given and
+or locations changed) is queued for a push on commit (connectors.outbox writes rows only
+for connectors where the hub owns stock, `hub_owns_stock`). Secrets are stored as given and
 never returned.
 """
 
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from connectors.base import Connector as StoreConnector
 from connectors.base import ConnectorConfig
-from connectors.models import Connector, LocationMapping
+from connectors.models import Connector, LocationMapping, Ownership
 from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
 from connectors.registry import UnknownConnectorKind, connector_class, kind_spec
 from warehouses.models import Warehouse
@@ -47,7 +49,7 @@ def check_store_settings(
     webhook_secret: str,
     options: Mapping[str, object],
     timeout_seconds: float,
-) -> None:
+) -> StoreConnector:
     """Build the store class with these settings; raise `InvalidConnectorSettings` (its
     message never holding a credential) when it refuses them. No request is made."""
     config = ConnectorConfig(
@@ -58,7 +60,7 @@ def check_store_settings(
         timeout_seconds=timeout_seconds,
     )
     try:
-        connector_class(kind)(config)
+        return connector_class(kind)(config)
     except UnknownConnectorKind as exc:
         raise InvalidConnectorSettings(str(exc)) from None
     except (ValueError, TypeError, KeyError) as exc:
@@ -77,10 +79,12 @@ def check_connector(
     `InvalidConnectorSettings` naming the field. `connector` holds the settings as they
     would be saved (it need not be saved itself); `locations` None: as stored.
 
-    Beyond the store class's own check: a connector switched on whose kind needs a webhook
-    secret the hub cannot make (Magento's connector module, a partner) must have one.
+    Beyond the store class's own check, a connector switched on must have a webhook secret
+    when its kind needs one the hub cannot make (Magento's connector module, a partner),
+    and, when the hub owns stock it shows, whatever its store class needs to push (a
+    partner's push_url).
     """
-    check_store_settings(
+    store = check_store_settings(
         kind=connector.kind,
         base_url=connector.base_url,
         credentials=connector.credentials or {},
@@ -97,6 +101,25 @@ def check_connector(
             "Choose a long random value and give the sender the same.",
             field="webhook_secret",
         )
+    if locations is None:
+        overrides = list(
+            LocationMapping.objects.filter(connector_id=connector.pk).values_list(
+                "is_store_owned", flat=True
+            )
+            if connector.pk is not None
+            else []
+        )
+    else:
+        overrides = [location.is_store_owned for location in locations]
+    reason = store.why_push_impossible()
+    if reason and hub_owns_stock(ownership=connector.ownership, overrides=overrides):
+        raise InvalidConnectorSettings(reason, field="options")
+
+
+def hub_owns_stock(*, ownership: str, overrides: Sequence[bool | None]) -> bool:
+    """Whether the hub owns stock somewhere a connector shows, so it pushes there: unless
+    the store owns its stock and no location says otherwise (`is_store_owned` False)."""
+    return ownership != Ownership.STORE or any(override is False for override in overrides)
 
 
 _SETTINGS = (

@@ -19,6 +19,8 @@ from connectors.models import (
     SyncRunKind,
 )
 from connectors.sync import tasks as sync_tasks
+from stock.actors import Actor
+from stock.services import receive_stock
 from tests.fakes.woocommerce import FakeWooCommerce
 from tests.stock.factories import VariantFactory
 from tests.warehouses.factories import SalesChannelFactory, WarehouseFactory
@@ -165,6 +167,59 @@ def test_a_connector_prepared_switched_off_is_switched_on_only_with_a_webhook_se
     stored = Connector.objects.get()
     assert (stored.is_active, stored.webhook_secret) == (True, WEBHOOK_SECRET)
     assert shows_no_secret(switched_on)
+
+
+def partner_body(**overrides) -> dict:
+    body = {
+        "name": "Partner",
+        "kind": "partner",
+        "base_url": "https://partner.example.com",
+        "webhook_secret": WEBHOOK_SECRET,
+    }
+    body.update(overrides)
+    return body
+
+
+PUSH_URL_REFUSED = [
+    "push_url is required while the hub owns stock this partner shows (ownership hub, or a "
+    "location the hub owns): it is where the hub sends it. Set push_url, or let the partner "
+    "own its stock (ownership store)."
+]
+
+
+@pytest.mark.parametrize(
+    ("ownership", "is_store_owned"), [("hub", None), ("store", False)], ids=["hub", "location"]
+)
+def test_a_partner_the_hub_owns_stock_for_needs_a_push_url(ops_client, ownership, is_store_owned):
+    WarehouseFactory(code="MAIN")
+    locations = [{"location": "", "warehouse": "MAIN", "is_store_owned": is_store_owned}]
+
+    response = ops_client.post(
+        URL, partner_body(ownership=ownership, locations=locations), format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"options": PUSH_URL_REFUSED}
+    assert not Connector.objects.exists()
+
+
+def test_a_partner_owning_its_stock_needs_no_push_url_and_gets_no_outbox_row(ops_client):
+    warehouse = WarehouseFactory(code="MAIN")
+    variant = VariantFactory(sku="A")
+    body = partner_body(ownership="store", locations=[{"location": "", "warehouse": "MAIN"}])
+
+    created = ops_client.post(URL, body, format="json")
+    SkuMapping.objects.create(connector_id=created.json()["id"], variant=variant, remote_id="A")
+    receive_stock(variant=variant, warehouse=warehouse, quantity=5, actor=Actor.system("tests"))
+    handed_over = ops_client.patch(
+        f"{URL}{created.json()['id']}/", {"ownership": "hub"}, format="json"
+    )
+
+    assert created.status_code == 201, created.json()
+    assert not OutboxItem.objects.exists()
+    assert handed_over.status_code == 400
+    assert handed_over.json()["error"]["details"] == {"options": PUSH_URL_REFUSED}
+    assert Connector.objects.get().ownership == "store"
 
 
 def test_a_woocommerce_connector_needs_no_webhook_secret_setup_makes_one(ops_client):

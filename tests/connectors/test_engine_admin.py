@@ -185,6 +185,78 @@ def test_a_partner_switched_on_keeps_a_webhook_secret_in_the_admin(admin_client)
     assert (stored.is_active, stored.webhook_secret) == (False, "")
 
 
+def test_a_partner_without_push_url_may_own_its_stock_but_not_hand_it_to_the_hub(admin_client):
+    hub = make_hub(None, kind="partner", ownership="store")
+    location = {
+        "location_mappings-TOTAL_FORMS": 1,
+        "location_mappings-0-location": "",
+        "location_mappings-0-warehouse": hub.warehouse.pk,
+    }
+
+    kept = admin_client.post(
+        change_url(hub.connector),
+        form_data(
+            hub.connector,
+            options="{}",
+            **location,
+            **{"location_mappings-0-is_store_owned": "unknown"},
+        ),
+    )
+    handed_over = admin_client.post(
+        change_url(hub.connector),
+        form_data(hub.connector, options="{}", ownership="hub"),
+    )
+    one_location_handed_over = admin_client.post(
+        change_url(hub.connector),
+        form_data(
+            hub.connector,
+            options="{}",
+            **location,
+            **{"location_mappings-0-is_store_owned": "false"},
+        ),
+    )
+
+    assert kept.status_code == 302
+    for refused in (handed_over, one_location_handed_over):
+        assert refused.status_code == 200
+        assert list(form_errors(refused)) == ["options"]
+        assert form_errors(refused)["options"][0].startswith("push_url is required")
+    stored = Connector.objects.get(pk=hub.connector.pk)
+    assert stored.ownership == "store"
+    assert list(
+        LocationMapping.objects.filter(connector=stored).values_list("is_store_owned", flat=True)
+    ) == [None]
+
+
+def test_locations_changed_or_deleted_in_the_inline_are_saved_and_queue_pushes(admin_client):
+    hub = make_hub(None, skus=("A", "B"), kind="partner", options=PARTNER_OPTIONS)
+    mapping = LocationMapping.objects.create(connector=hub.connector, warehouse=hub.warehouse)
+    inline = {
+        "location_mappings-TOTAL_FORMS": 1,
+        "location_mappings-INITIAL_FORMS": 1,
+        "location_mappings-0-id": mapping.pk,
+        "location_mappings-0-location": "BAL",
+        "location_mappings-0-warehouse": hub.warehouse.pk,
+        "location_mappings-0-is_store_owned": "unknown",
+    }
+
+    changed = admin_client.post(change_url(hub.connector), form_data(hub.connector, **inline))
+    after_change = list(
+        LocationMapping.objects.filter(connector=hub.connector).values_list("location", flat=True)
+    )
+    queued = OutboxItem.objects.filter(connector=hub.connector, state="pending").count()
+    inline["location_mappings-0-id"] = LocationMapping.objects.get().pk
+    deleted = admin_client.post(
+        change_url(hub.connector),
+        form_data(hub.connector, **inline, **{"location_mappings-0-DELETE": "on"}),
+    )
+
+    assert changed.status_code == deleted.status_code == 302
+    assert after_change == ["BAL"]
+    assert queued == 2
+    assert not LocationMapping.objects.exists()
+
+
 def test_the_kind_of_a_saved_connector_does_not_change_in_the_admin(admin_client):
     hub = make_hub(None, kind="partner", options=PARTNER_OPTIONS)
 

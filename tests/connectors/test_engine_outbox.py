@@ -89,6 +89,24 @@ def test_unmapped_variants_and_inactive_connectors_get_no_row():
     assert OutboxItem.objects.count() == 0
 
 
+def test_a_connector_whose_store_owns_all_it_shows_never_gets_a_row():
+    hub = make_hub(None, skus=("SKU-A", "SKU-B"), ownership="store", locations=[("", None)])
+
+    receive_stock(variant=hub.variants[0], warehouse=hub.warehouse, quantity=1, actor=ACTOR)
+    touched = enqueue_connector_pushes(hub.connector.pk)
+
+    assert touched == 0
+    assert OutboxItem.objects.count() == 0
+
+
+def test_a_store_owned_connector_with_a_location_the_hub_owns_gets_rows():
+    hub = make_hub(None, ownership="store", locations=[("", False)])
+
+    receive_stock(variant=hub.variant, warehouse=hub.warehouse, quantity=1, actor=ACTOR)
+
+    assert [row.variant_id for row in pending_rows(hub.connector)] == [hub.variant.pk]
+
+
 def test_enqueue_is_one_statement_when_something_is_mapped():
     hub = make_hub(None, skus=("SKU-A", "SKU-B"))
 

@@ -280,6 +280,24 @@ def test_a_worker_that_abandons_its_claim_loses_and_doubles_nothing(fake_store, 
     assert (row.state, row.attempts) == (OutboxState.SENT, 2)
 
 
+def test_a_partner_with_nowhere_to_push_to_is_one_problem_not_one_per_change():
+    # Saved before the hub refused such settings: the hub owns its stock, no push_url.
+    hub = make_hub(None, skus=("A", "B"), kind="partner")
+
+    for variant in [*hub.variants, hub.variants[0]]:
+        receive_stock(variant=variant, warehouse=hub.warehouse, quantity=1, actor=ACTOR)
+        push_until_idle(hub.connector)
+
+    assert outbox_states(hub.connector) == {OutboxState.DEAD: 3}
+    problems = SyncProblem.objects.filter(
+        connector=hub.connector, kind=SyncProblemKind.PUSH_REJECTED, resolved_at__isnull=True
+    )
+    assert problems.count() == 1
+    assert "push_url is not configured" in problems.get().message
+    connector = Connector.objects.get(pk=hub.connector.pk)
+    assert (connector.last_push_at, connector.consecutive_failures) == (None, 0)
+
+
 def test_per_source_push_adds_back_only_the_connector_channels_own_holds(fake_store):
     hub = make_hub(
         fake_store, on_hand=10, kind=SOURCES_KIND, locations=[("src-a", None), ("src-b", None)]

@@ -258,6 +258,11 @@ def test_bad_options_are_refused_naming_the_option(options, message):
 # CSV ---------------------------------------------------------------------------------------
 
 
+def test_a_partner_without_push_url_says_it_cannot_push_naming_the_option():
+    assert connector().why_push_impossible().startswith("push_url is required")
+    assert connector(push_url="/push").why_push_impossible() == ""
+
+
 def test_a_csv_is_read_with_its_column_mapping_and_delimiter():
     data = "\ufeffArticle;Stock;Depot;State\nMUG;12;north;\nCUP;0;south;backorder\n".encode()
 
