@@ -4,8 +4,9 @@ Credentials and the webhook secret are write-only here: the form has password fi
 are never filled in, a blank field keeps what is stored, and no list, page or message
 shows them. A connector and its locations are checked and saved by the API's services
 (connectors.sync.configure), so the admin refuses what the API refuses, naming the field,
-and queues the same pushes. Inbox, outbox, runs and problems are read-only records;
-actions call the engine's services.
+and queues the same pushes. A partner's CSV feed is uploaded on a page of its own
+(connectors.sync.feeds). Inbox, outbox, runs and problems are read-only records; actions
+call the engine's services.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
 
 from connectors.inbox import replay_dead_letters
@@ -34,6 +38,7 @@ from connectors.models import (
     SyncRun,
 )
 from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
+from connectors.partner.csv_feed import MalformedFeed
 from connectors.sync.configure import (
     InvalidConnectorSettings,
     LocationInput,
@@ -41,6 +46,13 @@ from connectors.sync.configure import (
     create_connector,
     update_connector,
 )
+from connectors.sync.feeds import (
+    MAX_FEED_BYTES,
+    FeedNotAccepted,
+    kind_reads_csv_feeds,
+    upload_feed,
+)
+from stock.admin.common import form_page
 
 # Listed, not excluded: a field added to the model later must not appear (and be shown
 # back) without someone deciding it may.
@@ -231,6 +243,33 @@ class LocationMappingInline(admin.TabularInline):
     verbose_name_plural = "locations (store location ↔ hub warehouse)"
 
 
+class FeedUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV, UTF-8, with the partner's header (its csv_columns: sku and quantity "
+        f"required; status, location, updated_at read when present); at most "
+        f"{MAX_FEED_BYTES // (1024 * 1024)} MB."
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_FEED_BYTES:
+            raise forms.ValidationError(f"At most {MAX_FEED_BYTES // (1024 * 1024)} MB.")
+        return upload
+
+
+@admin.action(description="Upload a CSV feed…", permissions=["change"])
+def upload_feed_of_selected(modeladmin, request: HttpRequest, queryset: QuerySet):
+    pks = list(queryset.values_list("pk", flat=True)[:2])
+    if len(pks) != 1:
+        modeladmin.message_user(
+            request, "Select exactly one connector to upload a feed to.", messages.WARNING
+        )
+        return None
+    return HttpResponseRedirect(
+        reverse("admin:connectors_connector_upload_feed", args=[quote(pks[0])])
+    )
+
+
 @admin.action(description="Replay dead letters of the selected connectors", permissions=["change"])
 def replay_connector_dead_letters(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
     count = sum(replay_dead_letters(connector_id=connector.pk) for connector in queryset)
@@ -298,7 +337,14 @@ class ConnectorAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active", "ownership", "circuit_state"]
     search_fields = ["name", "base_url"]
     inlines = [LocationMappingInline]
-    actions = [push_everything, replay_connector_dead_letters, reconcile_now, set_up_now, poll_now]
+    actions = [
+        push_everything,
+        replay_connector_dead_letters,
+        reconcile_now,
+        set_up_now,
+        poll_now,
+        upload_feed_of_selected,
+    ]
     readonly_fields = [
         "secrets_stored",
         "last_pull_at",
@@ -352,6 +398,65 @@ class ConnectorAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/upload-feed/",
+                self.admin_site.admin_view(self.upload_feed_view),
+                name="connectors_connector_upload_feed",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        connector = self.get_object(request, unquote(object_id))
+        extra_context = {
+            **(extra_context or {}),
+            "reads_csv_feeds": connector is not None and kind_reads_csv_feeds(connector.kind),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def upload_feed_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        connector = self.get_object(request, unquote(object_id))
+        if connector is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, connector):
+            raise PermissionDenied
+        form = FeedUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                stored = upload_feed(
+                    connector=connector,
+                    data=upload.read(),
+                    file_name=upload.name or "",
+                    uploaded_by=request.user.get_username(),
+                )
+            except FeedNotAccepted as refusal:
+                form.add_error(None, str(refusal))
+            except MalformedFeed as problem:
+                form.add_error("file", f"Nothing was kept: {problem}")
+            else:
+                self.message_user(
+                    request,
+                    f"{upload.name}: {stored.rows} row(s) kept as inbox event {stored.event_id}; "
+                    "a worker applies them.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:connectors_inboxevent_change", args=[stored.event_id])
+                )
+        return form_page(
+            self,
+            request,
+            template="admin/connectors/connector/upload_feed.html",
+            title=f"Upload a CSV feed to {connector.name}",
+            obj=connector,
+            form=form,
+            connector=connector,
+            submit_label="Upload",
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Connector | None = None) -> list[str]:
         # As in the API: a connector's kind is chosen once.

@@ -564,12 +564,18 @@ def _schedule_retry(event_id: int, delay: float) -> None:
 
 
 def apply_event(event: InboxEvent) -> Outcome:
-    """Parse the stored delivery again and apply it. Must run inside a transaction."""
+    """Parse the stored delivery (or uploaded CSV feed) again and apply it. Must run inside
+    a transaction."""
+    from connectors.sync.feeds import FEED_UPLOAD_TOPIC, read_uploaded_feed, reads_csv_feeds
+
     connector = event.connector
     store = build_connector(connector, session=_SHARED_SESSION)
-    parsed = store.parse_inbound(
-        headers=CaseInsensitiveDict(event.headers), body=event.body.encode("utf-8")
-    )
+    if event.topic == FEED_UPLOAD_TOPIC and reads_csv_feeds(store):
+        parsed = read_uploaded_feed(store, event.body)
+    else:
+        parsed = store.parse_inbound(
+            headers=CaseInsensitiveDict(event.headers), body=event.body.encode("utf-8")
+        )
     outcome = Outcome()
     if not _has_work(parsed):
         outcome.notes.append("Nothing the hub tracks.")

@@ -361,3 +361,19 @@ class ReconcileQueuedOutput(serializers.Serializer):
 
 class ReplayOutput(serializers.Serializer):
     replayed = serializers.IntegerField(help_text="Dead inbox events queued again.")
+
+
+class FeedUploadInput(serializers.Serializer):
+    """The schema of a multipart upload (the view reads the file itself)."""
+
+    file = serializers.FileField(
+        help_text="The CSV, UTF-8, with the partner's header (csv_columns: sku and quantity "
+        "required; status, location, updated_at read when present)."
+    )
+
+
+class FeedQueuedOutput(serializers.Serializer):
+    queued = serializers.CharField(help_text='"feed": a worker applies the file.')
+    connector = serializers.IntegerField()
+    event = serializers.IntegerField(help_text="The inbox event holding the file as uploaded.")
+    rows = serializers.IntegerField(help_text="Stock rows in the file.")

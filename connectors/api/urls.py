@@ -34,6 +34,7 @@ urlpatterns = [
         name="connector-reconcile",
     ),
     path("connectors/<int:pk>/setup/", views.SetupView.as_view(), name="connector-setup"),
+    path("connectors/<int:pk>/feed/", views.FeedUploadView.as_view(), name="connector-feed"),
     path(
         "connectors/<int:pk>/replay-dead-letters/",
         views.ReplayDeadLettersView.as_view(),

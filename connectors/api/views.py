@@ -1,6 +1,6 @@
 """Connectors over HTTP: their settings, health, mappings and reconciliation reports, and
 the actions ops take (test the connection, sync now, reconcile now, set up, replay dead
-letters).
+letters, upload a partner's CSV feed).
 
 Everyone with a role reads; only ops staff change anything (the default permission).
 Credentials and webhook secrets are accepted, never returned. Actions that start work
@@ -16,6 +16,7 @@ import django_filters
 from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -30,12 +31,14 @@ from connectors.models import (
     SyncRun,
     SyncRunKind,
 )
+from connectors.partner.csv_feed import MalformedFeed
 from connectors.sync.common import describe, open_store
 from connectors.sync.configure import (
     InvalidConnectorSettings,
     create_connector,
     update_connector,
 )
+from connectors.sync.feeds import MAX_FEED_BYTES, FeedNotAccepted, upload_feed
 from connectors.sync.reconcile import start_reconciliation
 from connectors.sync.selectors import drift_history, sync_health
 from connectors.sync.tasks import poll_connector_task, set_up_connector_task
@@ -50,10 +53,13 @@ from inventory_hub.api.schema import (
     validated,
 )
 
+from .parsers import CsvBodyParser, FeedFileParser
 from .serializers import (
     ConnectorInput,
     ConnectorOutput,
     DriftPointOutput,
+    FeedQueuedOutput,
+    FeedUploadInput,
     HealthOutput,
     MappingOutput,
     QueuedOutput,
@@ -419,4 +425,78 @@ class ReplayDeadLettersView(APIView):
         connector = _connector(pk)
         return Response(
             ReplayOutput({"replayed": replay_dead_letters(connector_id=connector.pk)}).data
+        )
+
+
+class FeedUploadView(APIView):
+    parser_classes = [FeedFileParser, CsvBodyParser]
+
+    @extend_schema(
+        operation_id="connectors_feed_upload",
+        summary="Upload a partner's CSV stock feed: checked whole, kept, applied by a worker",
+        description="The file is read with the connector's `csv_columns` and `delimiter` "
+        "before anything is stored; a file with any problem is refused naming its line and "
+        "column, and nothing is kept. A good file is kept as it is, as an inbox event (like "
+        "a webhook delivery), and a worker applies it by ownership: counts where the partner "
+        "owns stock, drift overwritten by a push where the hub does. Send it as multipart "
+        f"field `file` or as a text/csv body; at most {MAX_FEED_BYTES // (1024 * 1024)} MB.",
+        request={"multipart/form-data": FeedUploadInput, "text/csv": OpenApiTypes.STR},
+        responses={
+            202: FeedQueuedOutput,
+            **WRITE_ERRORS,
+            400: error_response(
+                "malformed_feed (details: line, column), validation_error: file (missing or "
+                "too large), malformed_json: an unreadable multipart body"
+            ),
+            **NOT_FOUND,
+            409: error_response(
+                "inactive_connector: switch the connector on first; no_csv_feed: only "
+                "partner connectors read CSV feeds"
+            ),
+            415: error_response("unsupported_media_type: send multipart/form-data or text/csv"),
+        },
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        connector = _connector(pk)
+        content = request.data.get("content") if isinstance(request.data, dict) else None
+        if content is None:
+            raise serializers.ValidationError(
+                {"file": ["Required: the CSV as multipart field 'file' or as a text/csv body."]}
+            )
+        if len(content) > MAX_FEED_BYTES:
+            raise serializers.ValidationError(
+                {"file": [f"At most {MAX_FEED_BYTES // (1024 * 1024)} MB."]}
+            )
+        try:
+            stored = upload_feed(
+                connector=connector,
+                data=content,
+                file_name=request.data.get("file_name") or "",
+                uploaded_by=request.user.get_username(),
+            )
+        except FeedNotAccepted as refusal:
+            raise ApiError(
+                status_code=status.HTTP_409_CONFLICT,
+                code=refusal.code,
+                message=str(refusal),
+                details={"connector": pk},
+            ) from None
+        except MalformedFeed as problem:
+            raise ApiError(
+                status_code=status.HTTP_400_BAD_REQUEST,
+                code="malformed_feed",
+                message=str(problem),
+                details={"line": problem.line, "column": problem.column},
+            ) from None
+        return Response(
+            FeedQueuedOutput(
+                {
+                    "queued": "feed",
+                    "connector": connector.pk,
+                    "event": stored.event_id,
+                    "rows": stored.rows,
+                }
+            ).data,
+            status=status.HTTP_202_ACCEPTED,
         )

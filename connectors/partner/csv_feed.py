@@ -11,6 +11,16 @@ from connectors.partner.fields import parse_time, stock_status, whole_number
 from connectors.partner.options import DEFAULT_CSV_COLUMNS, DEFAULT_STATUS_VALUES
 
 
+class MalformedFeed(MalformedInbound):
+    """A CSV feed with a problem: the message names it; `line` (1 is the header) and
+    `column` (the header name, None when the problem is not one cell's) say where."""
+
+    def __init__(self, message: str, *, line: int, column: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
 def parse_stock_csv(
     data: bytes,
     *,
@@ -22,7 +32,7 @@ def parse_stock_csv(
     """Stock records from a CSV file, checked as a whole.
 
     `columns` maps the hub's fields (sku and quantity required; status, location,
-    updated_at optional) to header names. Raises `MalformedInbound` naming the line and
+    updated_at optional) to header names. Raises `MalformedFeed` naming the line and
     column of the first problem; nothing is returned from a file with any problem.
     """
     columns = {**DEFAULT_CSV_COLUMNS, **(columns or {})}
@@ -30,23 +40,27 @@ def parse_stock_csv(
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as failure:
-        raise MalformedInbound(
-            f"the file is not UTF-8 text (byte {failure.start} cannot be read)"
+        line = data[: failure.start].count(b"\n") + 1
+        raise MalformedFeed(
+            f"line {line}: the file is not UTF-8 text (byte {failure.start} cannot be read)",
+            line=line,
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header_row = next(reader, None)
         if header_row is None or not any(cell.strip() for cell in header_row):
-            raise MalformedInbound("line 1: the file is empty, expected a header line")
+            raise MalformedFeed("line 1: the file is empty, expected a header line", line=1)
         header_names = [cell.strip() for cell in header_row]
         positions: dict[str, int] = {}
         for name, column in columns.items():
             if column in header_names:
                 positions[name] = header_names.index(column)
             elif name in ("sku", "quantity"):
-                raise MalformedInbound(
+                raise MalformedFeed(
                     f"line 1: no column {column!r} (mapped to {name}); the header has: "
-                    f"{', '.join(header_names)}"
+                    f"{', '.join(header_names)}",
+                    line=1,
+                    column=column,
                 )
         records: list[RemoteStock] = []
         first_line_of: dict[tuple[str, str], int] = {}
@@ -55,35 +69,54 @@ def parse_stock_csv(
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header_names):
-                raise MalformedInbound(
+                raise MalformedFeed(
                     f"line {line}: {len(row)} fields, the header has {len(header_names)} "
-                    f"(is the delimiter {delimiter!r} right?)"
+                    f"(is the delimiter {delimiter!r} right?)",
+                    line=line,
                 )
 
             def cell(name: str, row: list[str] = row) -> str:
                 return row[positions[name]].strip() if name in positions else ""
 
+            def where(name: str, line: int = line) -> str:
+                return f"line {line}: column {columns.get(name)!r}"
+
+            def refused(name: str, problem: MalformedInbound, line: int = line) -> MalformedFeed:
+                return MalformedFeed(str(problem), line=line, column=columns.get(name))
+
             sku = cell("sku")
             if not sku:
-                raise MalformedInbound(f"line {line}: column {columns['sku']!r} is empty")
+                raise MalformedFeed(f"{where('sku')} is empty", line=line, column=columns["sku"])
             raw_quantity = cell("quantity")
             if not raw_quantity:
-                raise MalformedInbound(f"line {line}: column {columns['quantity']!r} is empty")
-            quantity = whole_number(raw_quantity, f"line {line}: column {columns['quantity']!r}")
-            status = stock_status(
-                cell("status") or None, f"line {line}: column {columns.get('status')!r}", statuses
-            )
+                raise MalformedFeed(
+                    f"{where('quantity')} is empty", line=line, column=columns["quantity"]
+                )
+            try:
+                quantity = whole_number(raw_quantity, where("quantity"))
+            except MalformedInbound as problem:
+                raise refused("quantity", problem) from None
+            try:
+                status = stock_status(cell("status") or None, where("status"), statuses)
+            except MalformedInbound as problem:
+                raise refused("status", problem) from None
             if status is None:
                 status = RemoteStatus.IN_STOCK if quantity > 0 else RemoteStatus.OUT_OF_STOCK
             location = cell("location") or default_location
             key = (sku, location)
             if key in first_line_of:
-                raise MalformedInbound(
+                raise MalformedFeed(
                     f"line {line}: SKU {sku!r}"
                     + (f" at {location!r}" if location else "")
-                    + f" appears twice (also line {first_line_of[key]})"
+                    + f" appears twice (also line {first_line_of[key]})",
+                    line=line,
+                    column=columns["sku"],
                 )
             first_line_of[key] = line
+            try:
+                updated_at = parse_time(cell("updated_at") or None, where("updated_at"))
+            except MalformedInbound as problem:
+                raise refused("updated_at", problem) from None
             records.append(
                 RemoteStock(
                     sku=sku,
@@ -91,12 +124,9 @@ def parse_stock_csv(
                     quantity=quantity,
                     status=status,
                     location=location,
-                    updated_at=parse_time(
-                        cell("updated_at") or None,
-                        f"line {line}: column {columns.get('updated_at')!r}",
-                    ),
+                    updated_at=updated_at,
                 )
             )
     except csv.Error as failure:
-        raise MalformedInbound(f"line {reader.line_num}: {failure}") from None
+        raise MalformedFeed(f"line {reader.line_num}: {failure}", line=reader.line_num) from None
     return records

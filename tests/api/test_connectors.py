@@ -5,6 +5,7 @@ import json
 import logging
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from connectors.models import (
     CircuitState,
@@ -480,3 +481,147 @@ def test_replay_dead_letters_requeues_them_once_per_idempotency_key(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert set(InboxEvent.objects.values_list("state", flat=True)) == {InboxState.RECEIVED}
     assert json.loads(first.content) == {"replayed": 2}
+
+
+# --- CSV feed upload ----------------------------------------------------------------------
+
+FEED = b"sku,quantity\nMUG,7\nCUP,0\n"
+
+
+def feed_partner(**fields) -> Connector:
+    return connector(
+        kind="partner",
+        base_url="https://partner.example.com",
+        credentials={},
+        ownership="store",
+        **fields,
+    )
+
+
+@pytest.fixture
+def worker_tasks(monkeypatch):
+    from connectors import tasks as engine_tasks
+
+    sent = []
+    monkeypatch.setattr(engine_tasks.process_inbox_event_task, "delay", lambda *a: sent.append(a))
+    return sent
+
+
+def upload(client, target: Connector, data: bytes = FEED, name: str = "stock.csv", **headers):
+    return client.post(
+        f"{URL}{target.pk}/feed/",
+        {"file": SimpleUploadedFile(name, data, content_type="text/csv")},
+        format="multipart",
+        headers=headers,
+    )
+
+
+def test_an_uploaded_feed_is_kept_as_an_inbox_event_for_a_worker(
+    ops_client, worker_tasks, django_capture_on_commit_callbacks
+):
+    partner = feed_partner()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(ops_client, partner)
+
+    event = InboxEvent.objects.get()
+    assert response.status_code == 202, response.json()
+    assert response.json() == {
+        "queued": "feed",
+        "connector": partner.pk,
+        "event": event.pk,
+        "rows": 2,
+    }
+    assert (event.connector, event.topic, event.state) == (partner, "feed.upload", "received")
+    assert event.body == FEED.decode()
+    assert (event.headers["X-Hub-Upload"], event.headers["X-Hub-Uploaded-By"]) == (
+        "stock.csv",
+        "ops",
+    )
+    assert worker_tasks == [(event.pk,)]
+
+
+def test_a_feed_may_be_sent_as_a_text_csv_body(
+    ops_client, worker_tasks, django_capture_on_commit_callbacks
+):
+    partner = feed_partner()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ops_client.post(
+            f"{URL}{partner.pk}/feed/", data=FEED, content_type="text/csv; charset=utf-8"
+        )
+
+    assert response.status_code == 202, response.json()
+    assert InboxEvent.objects.get().body == FEED.decode()
+    assert worker_tasks == [(response.json()["event"],)]
+
+
+def test_a_malformed_feed_is_a_400_naming_line_and_column_and_nothing_is_kept(
+    ops_client, worker_tasks
+):
+    partner = feed_partner()
+
+    response = upload(ops_client, partner, b"sku,quantity\nMUG,7\nCUP,lots\n")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "malformed_feed",
+        "message": "line 3: column 'quantity': 'lots' is not a whole number",
+        "details": {"line": 3, "column": "quantity"},
+    }
+    assert not InboxEvent.objects.exists()
+    assert worker_tasks == []
+
+
+def test_the_same_idempotency_key_replays_the_upload_and_refuses_another_file(
+    ops_client, worker_tasks, django_capture_on_commit_callbacks
+):
+    partner = feed_partner()
+    key = {"Idempotency-Key": "feed-1"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = upload(ops_client, partner, **key)
+        again = upload(ops_client, partner, **key)
+        other_file = upload(ops_client, partner, b"sku,quantity\nMUG,1\n", **key)
+
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert other_file.status_code == 422
+    assert InboxEvent.objects.count() == 1
+    assert len(worker_tasks) == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "code"),
+    [("woocommerce", "no_csv_feed"), ("inactive", "inactive_connector")],
+)
+def test_a_feed_to_a_connector_that_takes_none_is_a_409(ops_client, worker_tasks, target, code):
+    refused = connector() if target == "woocommerce" else feed_partner(is_active=False)
+
+    response = upload(ops_client, refused)
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == code
+    assert not InboxEvent.objects.exists()
+
+
+def test_a_feed_upload_without_a_file_or_as_json_or_by_a_viewer_is_refused(
+    ops_client, make_client, worker_tasks
+):
+    partner = feed_partner()
+    url = f"{URL}{partner.pk}/feed/"
+
+    missing = ops_client.post(url, {"other": "x"}, format="multipart")
+    as_json = ops_client.post(url, {"file": "sku,quantity"}, format="json")
+    by_viewer = upload(make_client(Role.VIEWER), partner)
+    unknown = ops_client.post(f"{URL}999999/feed/", data=FEED, content_type="text/csv")
+
+    assert missing.status_code == 400
+    assert missing.json()["error"]["details"] == {
+        "file": ["Required: the CSV as multipart field 'file' or as a text/csv body."]
+    }
+    assert as_json.status_code == 415
+    assert by_viewer.status_code == 403
+    assert unknown.status_code == 404
+    assert not InboxEvent.objects.exists()

@@ -82,6 +82,16 @@ def world(db) -> str:
         timeout_seconds=0.5,
     )
     report = ReconciliationReport.objects.create(connector=connector, checked=1)
+    # A partner that owns its stock: the one kind that takes an uploaded CSV feed.
+    partner = Connector.objects.create(
+        name="fuzz-partner",
+        kind="partner",
+        base_url="http://127.0.0.1:9",
+        webhook_secret="fuzz-partner-secret",
+        ownership="store",
+        channel=channel,
+        timeout_seconds=0.5,
+    )
     REAL.clear()
     REAL.update(
         warehouse="BER",
@@ -91,6 +101,7 @@ def world(db) -> str:
         order=order.pk,
         connector=connector.pk,
         report=report.pk,
+        partner=partner.pk,
     )
     return Token.objects.create(user=user).key
 
@@ -123,10 +134,11 @@ def _with_real(value, names: dict[str, str]):
 
 def _path_names(path: str) -> dict[str, str]:
     owner = path.removeprefix("/api/v1/").split("/")[0]
+    connector = "partner" if path.endswith("/feed/") else "connector"
     return {
         "code": {"channels": "channel"}.get(owner, "warehouse"),
         "sku": "sku",
-        "id": {"orders": "order", "connectors": "connector"}.get(owner, "product"),
+        "id": {"orders": "order", "connectors": connector}.get(owner, "product"),
         "report_id": "report",
     }
 

@@ -1,6 +1,7 @@
 """The connectors admin never shows secrets back, and its actions call the engine."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from connectors.models import Connector, InboxEvent, InboxState, LocationMapping, OutboxItem
 from tests.connectors import engine_fakes
@@ -305,6 +306,70 @@ def test_saving_unchanged_settings_in_the_admin_queues_nothing(admin_client):
 
     assert response.status_code == 302
     assert not OutboxItem.objects.exists()
+
+
+def test_a_partner_feed_is_uploaded_on_its_admin_page_and_kept_for_a_worker(admin_client):
+    hub = make_hub(None, kind="partner", ownership="store", options=PARTNER_OPTIONS)
+    page_url = f"/admin/connectors/connector/{hub.connector.pk}/upload-feed/"
+    good = f"sku,quantity\n{hub.variant.sku},4\n".encode()
+
+    change_page = admin_client.get(change_url(hub.connector))
+    page = admin_client.get(page_url)
+    refused = admin_client.post(
+        page_url, {"file": SimpleUploadedFile("bad.csv", b"sku,quantity\nA,1\nB,lots\n")}
+    )
+    kept_after_refusal = InboxEvent.objects.count()
+    accepted = admin_client.post(page_url, {"file": SimpleUploadedFile("stock.csv", good)})
+
+    assert 'id="upload-feed"' in change_page.content.decode()
+    assert page.status_code == refused.status_code == 200
+    assert refused.context["form"].errors == {
+        "file": ["Nothing was kept: line 3: column 'quantity': 'lots' is not a whole number"]
+    }
+    assert kept_after_refusal == 0
+    event = InboxEvent.objects.get()
+    assert (event.topic, event.state, event.body) == ("feed.upload", "received", good.decode())
+    assert accepted.status_code == 302
+    assert accepted["Location"] == f"/admin/connectors/inboxevent/{event.pk}/change/"
+
+
+def test_the_upload_action_leads_to_the_page_of_the_one_selected_connector(admin_client):
+    hub = make_hub(None, kind="partner", ownership="store", options=PARTNER_OPTIONS)
+    other = make_hub(None, kind="partner", ownership="store", options=PARTNER_OPTIONS)
+
+    one = admin_client.post(
+        "/admin/connectors/connector/",
+        {"action": "upload_feed_of_selected", "_selected_action": [hub.connector.pk]},
+    )
+    two = admin_client.post(
+        "/admin/connectors/connector/",
+        {
+            "action": "upload_feed_of_selected",
+            "_selected_action": [hub.connector.pk, other.connector.pk],
+        },
+    )
+
+    assert one["Location"] == f"/admin/connectors/connector/{hub.connector.pk}/upload-feed/"
+    assert two["Location"] == "/admin/connectors/connector/"
+
+
+def test_a_woocommerce_connector_has_no_upload_link_and_its_upload_is_refused(admin_client):
+    hub = make_hub(None)
+    Connector.objects.filter(pk=hub.connector.pk).update(kind="woocommerce")
+
+    change_page = admin_client.get(change_url(hub.connector))
+    refused = admin_client.post(
+        f"/admin/connectors/connector/{hub.connector.pk}/upload-feed/",
+        {"file": SimpleUploadedFile("stock.csv", b"sku,quantity\nA,1\n")},
+    )
+
+    assert 'id="upload-feed"' not in change_page.content.decode()
+    assert refused.status_code == 200
+    assert refused.context["form"].non_field_errors() == [
+        f"Connector {hub.connector.name} is a woocommerce connector: only partner connectors "
+        "read CSV feeds."
+    ]
+    assert not InboxEvent.objects.exists()
 
 
 def test_replay_action_requeues_dead_events(admin_client):
