@@ -227,7 +227,8 @@ class Server:
                 "--log-level",
                 "warning",
             ],
-            env=os.environ.copy(),
+            # The hub runs as deployed, with its connection pool.
+            env={k: v for k, v in os.environ.items() if k != "DATABASE_POOL_SIZE"},
         )
         deadline = time.monotonic() + SERVER_START_SECONDS
         while time.monotonic() < deadline:

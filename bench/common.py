@@ -54,6 +54,10 @@ def configure_django(database: str) -> None:
     os.environ["DATABASE_URL"] = database_url(database)
     os.environ["DJANGO_SETTINGS_MODULE"] = "inventory_hub.settings.local"
     os.environ["DEBUG"] = "0"
+    # No connection pool: the benchmarks fork workers and drop, clone and switch databases,
+    # which a pool's open connections and threads would outlive. A single-threaded worker
+    # keeps its one connection either way.
+    os.environ["DATABASE_POOL_SIZE"] = "0"
     os.environ.pop("REDIS_URL", None)
     django.setup()
 

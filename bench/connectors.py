@@ -266,6 +266,7 @@ class Hub:
             "HUB_BEAT_SCHEDULE_FILE": str(REPO / "var" / "bench-connectors-beat-schedule"),
         }
         env.pop("REDIS_URL", None)
+        env.pop("DATABASE_POOL_SIZE", None)  # the hub runs as deployed, with its pool
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         argv = [sys.executable, "manage.py", "runhub", "--port", str(self.port)]

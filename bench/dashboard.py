@@ -290,6 +290,7 @@ class WebServer:
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
+        env.pop("DATABASE_POOL_SIZE", None)  # the hub runs as deployed, with its pool
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "manage.py", "runhub", "--web-only", "--port", str(self.port)],

@@ -60,6 +60,8 @@ def record_heartbeat(*, at: float | None = None) -> float:
 
 
 def check_database() -> CheckResult:
+    if connection.vendor == "postgresql" and connection.settings_dict["OPTIONS"].get("pool"):
+        return _check_postgres_directly()
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -68,6 +70,18 @@ def check_database() -> CheckResult:
     finally:
         # This thread ends after the check: its connection would otherwise linger.
         connection.close()
+
+
+def _check_postgres_directly() -> CheckResult:
+    # A pool that cannot connect only times out, which says nothing of why; a connection of
+    # our own, outside the pool, says what the server (or its absence) answered.
+    import psycopg
+
+    params = connection.get_connection_params()
+    params["connect_timeout"] = max(1, int(CHECK_TIMEOUT_SECONDS))
+    with psycopg.connect(**params) as direct:
+        direct.execute("SELECT 1").fetchone()
+    return CheckResult(is_ok=True, detail="postgresql answered")
 
 
 def check_channel_layer() -> CheckResult:

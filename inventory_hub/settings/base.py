@@ -88,8 +88,20 @@ else:
 # The only prepared statements are the engine's hot ones (stock/services/ledger.py,
 # `hot_cursor`): their generic plan is as good as a fresh one and saves planning each time.
 POSTGRES_SESSION_OPTIONS = {"options": "-c plan_cache_mode=force_generic_plan"}
+# A connection pool per process (psycopg_pool). Under ASGI every request's sync code may
+# run on a fresh thread, and with persistent per-thread connections one busy web process
+# held 57 connections and hit PostgreSQL's limit; without persistence each request paid a
+# new backend. The pool reuses a few connections across threads. 0 turns it off.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).update(POSTGRES_SESSION_OPTIONS)
+    if DATABASE_POOL_SIZE > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": 10,
+        }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the dashboard read while the in-process worker writes.
