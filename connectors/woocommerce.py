@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -38,9 +37,9 @@ from connectors.base import (
     RemoteRejected,
     RemoteStatus,
     RemoteStock,
-    RemoteThrottled,
     RemoteUnavailable,
 )
+from connectors.engine.http import raise_for_store_independent_status
 
 logger = logging.getLogger(__name__)
 
@@ -487,16 +486,7 @@ class WooCommerceConnector(Connector):
         code, message = _error_details(response)
         detail = self._redact(f"{code}: {message}" if code else message)
         text = f"WooCommerce answered {status} to {shown}" + (f" ({detail})" if detail else "")
-        if status == 429:
-            raise RemoteThrottled(
-                text,
-                retry_after_seconds=_retry_after(response.headers.get("Retry-After")),
-                code=code,
-            )
-        if status >= 500:
-            raise RemoteUnavailable(text, status=status, code=code)
-        if status in (401, 403):
-            raise RemoteAuthFailed(text, status=status, code=code)
+        raise_for_store_independent_status(response, text, code=code)
         if 300 <= status < 400:
             raise RemoteRejected(
                 f"{text}: the store redirects elsewhere; check base_url (http or https, www)",
@@ -740,22 +730,6 @@ def _error_details(response: requests.Response) -> tuple[str, str]:
     if not isinstance(body, dict):
         return "", ""
     return str(body.get("code") or ""), str(body.get("message") or "")
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _int_header(response: requests.Response, name: str) -> int | None:

@@ -1,16 +1,26 @@
-"""The HTTP session the engine hands to store classes: a per-connector rate limit and a
-default timeout on every request, whatever the store class remembers to pass.
+"""HTTP shared by the store classes.
 
+`RateLimitedSession` is the session the engine hands to store classes: a per-connector rate
+limit and a default timeout on every request, whatever the store class remembers to pass.
 The limit is a token bucket in this process. Pushes for one connector run one at a time
 (see `connectors.engine.push`), so within the push path it is the store's whole budget.
+
+The functions below read what every store's HTTP says the same way: header lookup,
+Retry-After, and the statuses whose meaning does not depend on the store.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import requests
+
+from connectors.base import RemoteAuthFailed, RemoteThrottled, RemoteUnavailable
 
 
 class RateLimitedSession(requests.Session):
@@ -51,3 +61,53 @@ class RateLimitedSession(requests.Session):
         kwargs.setdefault("timeout", self.timeout_seconds)
         self.request_count += 1
         return super().request(method, url, *args, **kwargs)
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A header's value whatever the case of the mapping's keys ("" when absent)."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), "")
+    return str(value).strip()
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (None if unreadable)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return None if math.isnan(seconds) else max(seconds, 0.0)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def raise_for_store_independent_status(
+    response: requests.Response, message: str, *, code: str = ""
+) -> None:
+    """Raise what 429, 5xx, 401 and 403 mean to every store; return for any other status.
+
+    429 is `RemoteThrottled` with the response's Retry-After, 5xx `RemoteUnavailable`,
+    401/403 `RemoteAuthFailed`. The caller maps the rest (its own `RemoteRejected`).
+    """
+    status = response.status_code
+    if status == 429:
+        raise RemoteThrottled(
+            message,
+            retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
+            code=code,
+        )
+    if status >= 500:
+        raise RemoteUnavailable(message, status=status, code=code)
+    if status in (401, 403):
+        raise RemoteAuthFailed(message, status=status, code=code)

@@ -13,7 +13,6 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,9 +22,9 @@ from connectors.base import (
     ConnectorConfig,
     RemoteAuthFailed,
     RemoteRejected,
-    RemoteThrottled,
     RemoteUnavailable,
 )
+from connectors.engine.http import raise_for_store_independent_status
 from connectors.magento.options import MagentoOptions
 
 logger = logging.getLogger(__name__)
@@ -159,15 +158,7 @@ class MagentoClient:
         body = _json_or_none(response)
         message = render_message(body) if body else (response.text or "")[:200]
         described = f"Magento answered {status} to {method} {resource}: {message}"
-        if status == 429:
-            raise RemoteThrottled(
-                described,
-                retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        if status >= 500:
-            raise RemoteUnavailable(described, status=status)
-        if status in (401, 403):
-            raise RemoteAuthFailed(described, status=status)
+        raise_for_store_independent_status(response, described)
         if message == _NO_ROUTE:
             described += (
                 f" (is store code {self.options.store_code!r} right, and is "
@@ -273,24 +264,6 @@ def _fill(message: str, parameters: object) -> str:
         for position in range(len(parameters), 0, -1):
             message = message.replace(f"%{position}", str(parameters[position - 1]))
     return message
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date (None if unreadable)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def magento_time(moment: datetime) -> str:

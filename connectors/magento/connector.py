@@ -29,6 +29,7 @@ from connectors.base import (
     RemoteStatus,
     RemoteStock,
 )
+from connectors.engine.http import header
 from connectors.magento.client import (
     MagentoClient,
     MagentoRejected,
@@ -39,7 +40,6 @@ from connectors.magento.client import (
 )
 from connectors.magento.inbound import (
     DELIVERY_HEADER,
-    header,
     parse_normalised_stock,
     verify_hub_signature,
 )

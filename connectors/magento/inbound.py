@@ -25,6 +25,7 @@ from connectors.base import (
     RemoteStatus,
     RemoteStock,
 )
+from connectors.engine.http import header
 from connectors.magento.client import parse_magento_time
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -147,15 +148,6 @@ def parse_normalised_stock(
         occurred_at=max(times) if times else None,
         stock=tuple(records),
     )
-
-
-def header(headers: Mapping[str, str], name: str) -> str:
-    """A header's value whatever the case of the mapping's keys ("" when absent)."""
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), "")
-    return str(value).strip()
 
 
 def _json_document(body: bytes) -> Any:

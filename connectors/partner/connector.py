@@ -31,16 +31,14 @@ from connectors.base import (
     RemoteRejected,
     RemoteStatus,
     RemoteStock,
-    RemoteThrottled,
     RemoteUnavailable,
 )
+from connectors.engine.http import header, raise_for_store_independent_status
 from connectors.partner.csv_feed import parse_stock_csv
 from connectors.partner.fields import (
     MISSING,
     describe_path,
     get_path,
-    header,
-    parse_retry_after,
     parse_time,
     required_text,
     set_path,
@@ -405,13 +403,5 @@ class PartnerConnector(Connector):
         if 200 <= status < 300:
             return
         described = f"The partner answered {status} to {what}: {(response.text or '')[:200]}"
-        if status == 429:
-            raise RemoteThrottled(
-                described,
-                retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        if status >= 500:
-            raise RemoteUnavailable(described, status=status)
-        if status in (401, 403):
-            raise RemoteAuthFailed(described, status=status)
+        raise_for_store_independent_status(response, described)
         raise RemoteRejected(described, status=status)
