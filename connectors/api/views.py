@@ -109,6 +109,11 @@ def _active(pk: int) -> Connector:
     return connector
 
 
+def _queued(output: type[serializers.Serializer], reply: dict) -> Response:
+    """202: a worker does the rest; `reply` names what was queued."""
+    return Response(output(reply).data, status=status.HTTP_202_ACCEPTED)
+
+
 def _settings_refused(error: InvalidConnectorSettings) -> serializers.ValidationError:
     return serializers.ValidationError({error.field: [str(error)]})
 
@@ -366,10 +371,7 @@ class SyncNowView(APIView):
         data = validated(SyncInput, request)
         connector = _active(pk)
         poll_connector_task.delay_on_commit(connector.pk, data["full"])
-        return Response(
-            QueuedOutput({"queued": "poll", "connector": connector.pk}).data,
-            status=status.HTTP_202_ACCEPTED,
-        )
+        return _queued(QueuedOutput, {"queued": "poll", "connector": connector.pk})
 
 
 class ReconcileNowView(APIView):
@@ -383,11 +385,9 @@ class ReconcileNowView(APIView):
     def post(self, request, pk: int):
         connector = _active(pk)
         report = start_reconciliation(connector_id=connector.pk)
-        return Response(
-            ReconcileQueuedOutput(
-                {"queued": "reconcile", "connector": connector.pk, "report": report.pk}
-            ).data,
-            status=status.HTTP_202_ACCEPTED,
+        return _queued(
+            ReconcileQueuedOutput,
+            {"queued": "reconcile", "connector": connector.pk, "report": report.pk},
         )
 
 
@@ -407,10 +407,7 @@ class SetupView(APIView):
         set_up_connector_task.delay_on_commit(
             connector.pk, data["match_skus"], data["map_locations"], data["register_webhooks"]
         )
-        return Response(
-            QueuedOutput({"queued": "setup", "connector": connector.pk}).data,
-            status=status.HTTP_202_ACCEPTED,
-        )
+        return _queued(QueuedOutput, {"queued": "setup", "connector": connector.pk})
 
 
 class ReplayDeadLettersView(APIView):
@@ -489,14 +486,12 @@ class FeedUploadView(APIView):
                 message=str(problem),
                 details={"line": problem.line, "column": problem.column},
             ) from None
-        return Response(
-            FeedQueuedOutput(
-                {
-                    "queued": "feed",
-                    "connector": connector.pk,
-                    "event": stored.event_id,
-                    "rows": stored.rows,
-                }
-            ).data,
-            status=status.HTTP_202_ACCEPTED,
+        return _queued(
+            FeedQueuedOutput,
+            {
+                "queued": "feed",
+                "connector": connector.pk,
+                "event": stored.event_id,
+                "rows": stored.rows,
+            },
         )
