@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -49,6 +48,7 @@ from connectors.base import (
     RemoteThrottled,
 )
 from connectors.engine.http import RateLimitedSession
+from connectors.engine.locks import try_connector_lock
 from connectors.engine.problems import record_problem, resolve_problems
 from connectors.models import (
     CircuitState,
@@ -140,37 +140,11 @@ def has_due_rows(connector_id: int) -> bool:
     )
 
 
-_local_locks: dict[int, threading.Lock] = {}
-_local_locks_guard = threading.Lock()
-
-
 @contextmanager
 def connector_push_lock(connector_id: int) -> Iterator[bool]:
     """Hold the connector's push lock (never waits: yields False when someone has it)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", [PUSH_LOCK_NAMESPACE, connector_id]
-            )
-            acquired = bool(cursor.fetchone()[0])
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_advisory_unlock(%s, %s)", [PUSH_LOCK_NAMESPACE, connector_id]
-                    )
-        return
-    # SQLite serves one process (`make run`): a lock in this process is enough there.
-    with _local_locks_guard:
-        lock = _local_locks.setdefault(connector_id, threading.Lock())
-    acquired = lock.acquire(blocking=False)
-    try:
+    with try_connector_lock(PUSH_LOCK_NAMESPACE, connector_id) as acquired:
         yield acquired
-    finally:
-        if acquired:
-            lock.release()
 
 
 def _push_locked(connector_id: int, config: PushSettings) -> PushReport:
