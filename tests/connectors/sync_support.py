@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import pytest
+
 from connectors.engine.push import push_outbox
 from connectors.magento import sign_hub_body
 from connectors.models import Connector, InboxEvent, InboxState, OutboxItem, OutboxState
@@ -27,10 +29,25 @@ from tests.warehouses.factories import (
 from warehouses.models import SalesChannel, Warehouse
 
 ACTOR = Actor.system("sync tests")
+
+
 WOO_SECRET = "woo-sync-secret"
 MAGENTO_SECRET = "magento-module-secret"
 MAGENTO_TOKEN = "integration-token-0123456789"
 _numbers = itertools.count(1)
+
+
+# Fixtures, offered to tests/connectors by its conftest; a module may define its own.
+@pytest.fixture
+def woo():
+    with FakeWooCommerce(delivery_mode="sync") as store:
+        yield store
+
+
+@pytest.fixture
+def magento():
+    with FakeMagento() as store:
+        yield store
 
 
 @dataclass

@@ -17,28 +17,19 @@ from connectors.models import (
 from connectors.sync.polling import due_connector_ids, poll_connector
 from connectors.sync.setup import set_up_connector
 from stock.models import MovementSource, Order, OrderStatus, ReasonCode, StockMovement
-from tests.connectors.sync_support import magento_connector, make_hub, push_all, woo_connector
-from tests.fakes.magento import FakeMagento
+from tests.connectors.sync_support import (
+    magento_connector,
+    make_hub,
+    push_all,
+    woo_connector,
+)
 from tests.fakes.server import Fault
-from tests.fakes.woocommerce import FakeWooCommerce
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
-@pytest.fixture
-def woo():
-    # No webhooks are registered in these tests: polling is all the hub hears.
-    with FakeWooCommerce(delivery_mode="sync") as store:
-        yield store
-
-
-@pytest.fixture
-def magento():
-    with FakeMagento() as store:
-        yield store
-
-
 def set_up(connector):
+    # No webhooks are registered in these tests: polling is all the hub hears.
     run = set_up_connector(connector_id=connector.pk, register_webhooks=False)
     assert run.is_ok, run.error
     connector.refresh_from_db()

@@ -24,24 +24,10 @@ from tests.connectors.sync_support import (
     push_all,
     woo_connector,
 )
-from tests.fakes.magento import FakeMagento
 from tests.fakes.partner import FakePartner
-from tests.fakes.woocommerce import FakeWooCommerce
 from tests.stock.factories import VariantFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
-
-
-@pytest.fixture
-def woo():
-    with FakeWooCommerce(delivery_mode="sync") as store:
-        yield store
-
-
-@pytest.fixture
-def magento():
-    with FakeMagento() as store:
-        yield store
 
 
 def magento_hub(magento, stock: dict[str, int], **fields):

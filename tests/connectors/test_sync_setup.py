@@ -18,23 +18,9 @@ from tests.connectors.sync_support import (
     push_all,
     woo_connector,
 )
-from tests.fakes.magento import FakeMagento
-from tests.fakes.woocommerce import FakeWooCommerce
 from tests.warehouses.factories import WarehouseFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
-
-
-@pytest.fixture
-def woo():
-    with FakeWooCommerce(delivery_mode="sync") as store:
-        yield store
-
-
-@pytest.fixture
-def magento():
-    with FakeMagento() as store:
-        yield store
 
 
 def test_setup_maps_matching_skus_and_reports_what_is_unmapped_on_both_sides(woo):
