@@ -353,6 +353,7 @@ class SyncProblemKind(models.TextChoices):
     POLL_FAILED = "poll_failed", "Polling the store failed"
     RECONCILE_FAILED = "reconcile_failed", "Reconciliation failed"
     SETUP_FAILED = "setup_failed", "Setup failed"
+    STOCK_UNMAPPED = "stock_unmapped", "Hub channel not mapped to a Magento stock"
     OTHER = "other", "Other"
 
 

@@ -119,6 +119,8 @@ class MagentoConnector(Connector):
       - `is_legacy_single_source` (false): use the `stockItems` endpoints (default source
         only) instead of MSI source items.
       - `source_codes` ([]): read only these sources in `pull_stock` (all when empty).
+      - `stock_id` (unset): the Magento stock that stands for the connector's hub channel;
+        setup fills it when exactly one stock links every mapped source of that channel.
 
     remote_id is the SKU; location is the source code ("default" in legacy mode).
     """

@@ -23,6 +23,8 @@ class MagentoOptions:
     is_forced_status_pushed: bool = True
     is_legacy_single_source: bool = False
     source_codes: tuple[str, ...] = ()
+    # The Magento stock that stands for the connector's hub channel (None: not mapped yet).
+    stock_id: int | None = None
 
     @classmethod
     def from_config(cls, options: Mapping[str, object]) -> MagentoOptions:
@@ -35,6 +37,7 @@ class MagentoOptions:
             "is_forced_status_pushed",
             "is_legacy_single_source",
             "source_codes",
+            "stock_id",
         }
         unknown = sorted(set(options) - known)
         if unknown:
@@ -74,6 +77,9 @@ class MagentoOptions:
             is_forced_status_pushed=_boolean(options, "is_forced_status_pushed", True),
             is_legacy_single_source=_boolean(options, "is_legacy_single_source", False),
             source_codes=tuple(source_codes),
+            stock_id=(
+                None if options.get("stock_id") is None else _positive_int(options, "stock_id", 1)
+            ),
         )
 
 

@@ -1,9 +1,12 @@
-"""Connector setup: map SKUs (and Magento sources) by matching codes, register the hub's
-webhooks on a WooCommerce store.
+"""Connector setup: map SKUs (and Magento sources) by matching codes, map the hub channel
+to a Magento stock, register the hub's webhooks on a WooCommerce store.
 
 `set_up_connector` is safe to run again: it only adds what is missing (mappings for SKUs
 not mapped yet, location mappings for sources not mapped yet, webhooks not registered or
 not active) and reports, never skips silently, every SKU it could not map on either side.
+A Magento connector's `stock_id` option is filled when unset and exactly one stock links
+every source mapped to a warehouse of its channel; otherwise, or when a set `stock_id` no
+longer fits the store, a `stock_unmapped` problem says why (ops set it in the admin/API).
 It runs in a worker: WooCommerce pings the delivery URL while it creates a webhook and
 waits for the answer, so it must not run inside a request the hub itself answers.
 """
@@ -44,7 +47,9 @@ from connectors.sync.common import (
     open_store,
     unmapped_hub_variants,
 )
+from connectors.sync.configure import InvalidConnectorSettings, update_connector
 from connectors.sync.locks import connector_job_lock
+from connectors.sync.stocks import StockLayout, channel_sources, stock_mapping_store
 from stock.models import Variant
 from warehouses.models import Warehouse
 
@@ -83,6 +88,7 @@ class SetupResult:
     locations_created: list[dict] = field(default_factory=list)
     locations_unmatched: list[str] = field(default_factory=list)
     webhooks: list[dict] = field(default_factory=list)
+    stock_id: int | None = None  # the Magento stock mapped to the hub channel
     notes: list[str] = field(default_factory=list)
 
     def details(self) -> dict:
@@ -117,6 +123,8 @@ def set_up_connector(
             store.test_connection()
             if map_locations:
                 _map_locations(connector, store, result)
+            if stock_mapping_store(store):
+                _map_stock(connector, store, result)
             if match_skus:
                 _match_skus(connector, store, run, result)
             if register_webhooks:
@@ -192,6 +200,74 @@ def _map_locations(connector: Connector, store: StoreConnector, result: SetupRes
             + ", ".join(result.locations_unmatched[:20]),
             details={"sources": result.locations_unmatched[:500]},
         )
+
+
+# --- Channel ↔ Magento stock -------------------------------------------------------------------
+
+
+def _map_stock(connector: Connector, store: StoreConnector, result: SetupResult) -> None:
+    """Check a set `stock_id` against the store, or fill it when exactly one stock fits."""
+    layout = StockLayout.read(store)
+    sources = channel_sources(connector)
+    stock_id = store.options.stock_id
+    if stock_id is not None:
+        reason = layout.why_not(stock_id, sources)
+        if reason:
+            _stock_problem(connector, result, f"stock_id {stock_id} is wrong: {reason}.")
+        else:
+            _stock_mapped(connector, result, stock_id)
+        return
+    if connector.channel_id is None:
+        _stock_problem(connector, result, "the connector has no hub channel to map.")
+        return
+    if not sources:
+        _stock_problem(
+            connector,
+            result,
+            f"no Magento source is mapped to a warehouse of channel {connector.channel.code}, "
+            "so no stock can be matched; map the sources first.",
+        )
+        return
+    candidates = layout.candidates(sources)
+    if len(candidates) != 1:
+        found = layout.describe(candidates) if candidates else "none"
+        _stock_problem(
+            connector,
+            result,
+            f"{len(candidates)} Magento stocks link every source of channel "
+            f"{connector.channel.code} ({', '.join(sorted(sources))}): {found}. "
+            "Set stock_id in the connector's options.",
+            candidates=candidates,
+        )
+        return
+    fresh = Connector.objects.get(pk=connector.pk)
+    try:
+        update_connector(fresh, options={**(fresh.options or {}), "stock_id": candidates[0]})
+    except InvalidConnectorSettings as exc:
+        _stock_problem(connector, result, f"stock_id {candidates[0]} could not be saved: {exc}")
+        return
+    connector.options = {**(connector.options or {}), "stock_id": candidates[0]}
+    _stock_mapped(connector, result, candidates[0])
+
+
+def _stock_mapped(connector: Connector, result: SetupResult, stock_id: int) -> None:
+    result.stock_id = stock_id
+    resolve_problems(connector_id=connector.pk, kinds=[SyncProblemKind.STOCK_UNMAPPED])
+
+
+def _stock_problem(
+    connector: Connector, result: SetupResult, reason: str, *, candidates: list[int] = ()
+) -> None:
+    """One open problem with the latest reason (the store's stocks may have changed)."""
+    message = f"{connector.name}: hub channel not mapped to a Magento stock: {reason}"
+    result.notes.append(message)
+    resolve_problems(connector_id=connector.pk, kinds=[SyncProblemKind.STOCK_UNMAPPED])
+    record_problem(
+        connector_id=connector.pk,
+        kind=SyncProblemKind.STOCK_UNMAPPED,
+        message=message,
+        details={"candidates": list(candidates)},
+    )
 
 
 # --- SKUs -----------------------------------------------------------------------------------

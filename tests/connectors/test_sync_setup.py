@@ -180,3 +180,99 @@ def test_setup_that_cannot_reach_the_store_fails_with_a_problem_and_maps_nothing
     assert SyncProblem.objects.filter(
         connector=connector, kind=SyncProblemKind.SETUP_FAILED, resolved_at=None
     ).exists()
+
+
+def _magento_channel_hub(magento, **fields):
+    """A hub channel selling from BERLIN, and a Magento connector mapping source berlin."""
+    hub = make_hub({"LAMP": 3}, warehouse_code=f"BER{SkuMapping.objects.count()}")
+    magento.add_source("berlin")
+    magento.add_source_item("LAMP", "berlin", 3)
+    connector = magento_connector(magento, hub.channel, **fields)
+    LocationMapping.objects.create(connector=connector, warehouse=hub.warehouse, location="berlin")
+    return hub, connector
+
+
+def _stock_problems(connector):
+    return list(
+        SyncProblem.objects.filter(
+            connector=connector, kind=SyncProblemKind.STOCK_UNMAPPED, resolved_at=None
+        )
+    )
+
+
+def test_setup_maps_the_hub_channel_to_the_one_magento_stock_linking_its_sources(magento):
+    _hub, connector = _magento_channel_hub(magento)
+    magento.add_stock(2, "EU Stock")
+    magento.link(2, "berlin")
+    magento.link(2, "default")
+    magento.add_stock(3, "Other")
+    magento.link(3, "default")
+
+    run = set_up_connector(connector_id=connector.pk, register_webhooks=False)
+
+    connector.refresh_from_db()
+    assert run.is_ok
+    assert connector.options["stock_id"] == 2
+    assert run.details["stock_id"] == 2
+    assert _stock_problems(connector) == []
+
+
+def test_setup_with_two_candidate_stocks_reports_them_and_sets_nothing(magento):
+    _hub, connector = _magento_channel_hub(magento)
+    magento.add_stock(2, "EU Stock")
+    magento.link(2, "berlin")
+    magento.add_stock(3, "Berlin Stock")
+    magento.link(3, "berlin")
+
+    run = set_up_connector(connector_id=connector.pk, register_webhooks=False)
+
+    connector.refresh_from_db()
+    assert run.is_ok and run.details["stock_id"] is None
+    assert "stock_id" not in connector.options
+    [problem] = _stock_problems(connector)
+    assert "2 (EU Stock)" in problem.message and "3 (Berlin Stock)" in problem.message
+    assert problem.details["candidates"] == [2, 3]
+
+
+def test_setup_with_no_stock_linking_the_mapped_source_reports_it(magento):
+    _hub, connector = _magento_channel_hub(magento)  # only Default Stock 1, linking default
+
+    set_up_connector(connector_id=connector.pk, register_webhooks=False)
+
+    connector.refresh_from_db()
+    assert "stock_id" not in connector.options
+    [problem] = _stock_problems(connector)
+    assert "0 Magento stocks" in problem.message and "berlin" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("stock_id", "reason"),
+    [(9, "stock 9 does not exist"), (1, "does not link the mapped source(s) berlin")],
+)
+def test_setup_reports_a_stock_id_that_no_longer_fits_the_store(magento, stock_id, reason):
+    _hub, connector = _magento_channel_hub(magento, options={"stock_id": stock_id})
+    magento.add_stock(2, "EU Stock")
+    magento.link(2, "berlin")
+
+    run = set_up_connector(connector_id=connector.pk, register_webhooks=False)
+
+    connector.refresh_from_db()
+    assert run.is_ok and run.details["stock_id"] is None
+    assert connector.options == {"stock_id": stock_id}  # left to ops, not replaced
+    [problem] = _stock_problems(connector)
+    assert reason in problem.message
+
+
+def test_a_set_stock_id_that_fits_resolves_the_stock_problem(magento):
+    _hub, connector = _magento_channel_hub(magento, options={"stock_id": 9})
+    magento.add_stock(2, "EU Stock")
+    magento.link(2, "berlin")
+    set_up_connector(connector_id=connector.pk, register_webhooks=False)
+    assert _stock_problems(connector)
+    connector.options = {"stock_id": 2}
+    connector.save(update_fields=["options"])
+
+    run = set_up_connector(connector_id=connector.pk, register_webhooks=False)
+
+    assert run.details["stock_id"] == 2
+    assert _stock_problems(connector) == []
