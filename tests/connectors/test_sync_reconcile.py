@@ -165,3 +165,60 @@ def test_a_partner_without_a_feed_cannot_be_reconciled_and_says_why():
     assert SyncProblem.objects.filter(
         connector=connector, kind=SyncProblemKind.RECONCILE_FAILED
     ).exists()
+
+
+def magento_stock_hub(magento, stock: dict[str, int]):
+    """magento_hub whose source `main` is linked to stock 2 only, so setup maps stock 2."""
+    magento.add_stock(2, "Hub Stock")
+    magento.link(2, "main")
+    hub, connector = magento_hub(magento, stock)
+    connector.refresh_from_db()
+    assert connector.options["stock_id"] == 2
+    return hub, connector
+
+
+def test_magento_salable_quantity_on_the_mapped_stock_is_compared_and_reported(magento):
+    _hub, connector = magento_stock_hub(magento, {"LAMP": 8, "DESK": 3})
+    magento.add_reservation("LAMP", 2, -2)  # an order placed in Magento, not in the hub
+    magento.add_reservation("DESK", 1, -3)  # on another stock: not this channel's
+
+    report = reconcile_connector(connector_id=connector.pk)
+
+    assert (report.is_ok, report.checked, report.drifted, report.corrected) == (True, 2, 0, 0)
+    entry = findings(report)["LAMP"]
+    assert entry["finding"] == "salable_differs"
+    assert (entry["stock_id"], entry["store_salable"], entry["hub_salable"]) == (2, 6, 8)
+    assert entry["action"] == "none"
+    assert "DESK" not in findings(report)
+    details = report.sync_run.details
+    assert (details["salable_compared"], details["salable_differs"]) == (2, 1)
+    assert magento.source_item("LAMP", "main")["quantity"] == 8  # report only
+
+
+def test_salable_comparison_takes_drifted_skus_first_within_its_limit(magento, monkeypatch):
+    monkeypatch.setattr("connectors.sync.reconcile.SALABLE_CHECK_LIMIT", 1)
+    _hub, connector = magento_stock_hub(magento, {"LAMP": 8, "DESK": 3})
+    magento.set_quantity("DESK", "main", 1)  # drift: DESK must be the one compared
+    magento.add_reservation("DESK", 2, -1)
+
+    report = reconcile_connector(connector_id=connector.pk)
+
+    details = report.sync_run.details
+    assert (details["salable_compared"], details["salable_left_out"]) == (1, 1)
+    salable = [e for e in report.details if e["finding"] == "salable_differs"]
+    assert [(e["sku"], e["store_salable"], e["hub_salable"]) for e in salable] == [("DESK", 0, 3)]
+
+
+def test_a_mapped_stock_gone_from_magento_is_reported_by_reconciliation(magento):
+    _hub, connector = magento_stock_hub(magento, {"LAMP": 8})
+    with magento.lock:
+        del magento.stocks[2]
+
+    report = reconcile_connector(connector_id=connector.pk)
+
+    assert report.is_ok
+    [entry] = [e for e in report.details if e["finding"] == "salable_not_compared"]
+    assert "does not exist" in entry["note"]
+    assert SyncProblem.objects.filter(
+        connector=connector, kind=SyncProblemKind.STOCK_UNMAPPED, resolved_at=None
+    ).exists()
