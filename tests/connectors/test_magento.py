@@ -633,6 +633,8 @@ def test_a_magento_4xx_is_rejected_with_its_placeholders_filled(store):
         ({"store_code": "a/b"}, "store_code"),
         ({"force_status_values": {"in_stock": "1"}}, "force_status_values"),
         ({"is_legacy_single_source": "yes"}, "is_legacy_single_source must be true or false"),
+        ({"stock_id": 0}, "stock_id must be a whole number"),
+        ({"stock_id": "2"}, "stock_id must be a whole number"),
         ({"max_item_per_request": 5}, "Unknown Magento option"),
     ],
 )
