@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from stock.errors import UnknownChannel, UnknownSku, UnknownWarehouse
 from stock.models import (
+    HOLD_EXPIRED_NOTE,
     Allocation,
     DailyStockSnapshot,
     ForcedStatus,
@@ -474,7 +475,7 @@ def recent_activity(*, warehouse_id: int | None = None, limit: int = 30) -> list
                 key=f"m{first.pk}",
                 at=first.recorded_at,
                 kind=first.kind,
-                is_expiry=first.kind == MovementKind.RELEASE and first.note == "hold expired",
+                is_expiry=first.kind == MovementKind.RELEASE and first.note == HOLD_EXPIRED_NOTE,
                 document=first.document,
                 actor=first.actor_label,
                 lines=[

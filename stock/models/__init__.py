@@ -2,9 +2,17 @@ from .catalogue import BackorderPolicy, Product, Variant
 from .history import DailyStockSnapshot
 from .ledger import MovementKind, MovementSource, ReasonCode, StockMovement
 from .levels import ForcedStatus, StockLevel, StockStatus
-from .orders import OPEN_ORDER_STATUSES, Allocation, Order, OrderLine, OrderStatus
+from .orders import (
+    HOLD_EXPIRED_NOTE,
+    OPEN_ORDER_STATUSES,
+    Allocation,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
 
 __all__ = [
+    "HOLD_EXPIRED_NOTE",
     "OPEN_ORDER_STATUSES",
     "Allocation",
     "BackorderPolicy",

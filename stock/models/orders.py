@@ -20,6 +20,8 @@ class OrderStatus(models.TextChoices):
 
 
 OPEN_ORDER_STATUSES = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED)
+# The note on every release the hold expiry writes; the activity feed tells expiries by it.
+HOLD_EXPIRED_NOTE = "hold expired"
 
 
 class Order(models.Model):

@@ -50,7 +50,7 @@ QUANTITIES = ("on_hand", "reserved", "unsellable", "safety_stock", "inbound")
 QUANTITY_KEYS = tuple((name, f"delta_{name}", f"{name}_after") for name in QUANTITIES)
 LEVEL_TABLE = StockLevel._meta.db_table
 MOVEMENT_TABLE = StockMovement._meta.db_table
-# Per-row ledger columns and their PostgreSQL array types, for INSERT … SELECT FROM unnest.
+# Per-row ledger columns and their PostgreSQL types (json_to_recordset's column list).
 ROW_COLUMNS = (
     ("level_id", "bigint"),
     ("variant_id", "bigint"),
@@ -188,10 +188,17 @@ def apply_locked(
     if errors:
         raise BatchRejected("Some stock changes were refused.", errors=errors)
     written = _write(outcomes, actor=actor, source=source, occurred_at=occurred_at or now, now=now)
-    if written:
-        stock_changed_in_transaction({change.variant_id for change in written})
-        transaction.on_commit(partial(publish_stock_changed, tuple(written)))
+    announce_stock_changes(written)
     return outcomes
+
+
+def announce_stock_changes(changed: Sequence[StockChanged]) -> None:
+    """Inside the writing transaction: the connector outbox now, the live pages and the
+    availability cache after commit. Every writer of balances ends with this."""
+    if not changed:
+        return
+    stock_changed_in_transaction({change.variant_id for change in changed})
+    transaction.on_commit(partial(publish_stock_changed, tuple(changed)))
 
 
 def apply_change(change: LevelChange, *, actor: Actor, source: str, **kwargs) -> ChangeOutcome:
@@ -214,31 +221,24 @@ def lock_levels(
         ensure_levels(pairs)
     # The warehouse's active flag and the variant's manage-stock flag are read in the same
     # statement, so the rules never trust a caller's Warehouse or Variant loaded long ago.
-    flags = {
-        "warehouse_is_active_now": F("warehouse__is_active"),
-        "variant_manages_stock_now": F("variant__manage_stock"),
-    }
     if connection.vendor == "postgresql":
         return _lock_levels_postgres(pairs)
-    if len(pairs) == 1:
-        ((variant_id, warehouse_id),) = pairs
-        locked = (
-            StockLevel.objects.filter(variant_id=variant_id, warehouse_id=warehouse_id)
-            .annotate(**flags)
-            .select_for_update(no_key=True, of=("self",))
-            .order_by("pk")
+    # SQLite serialises writers: there is nothing to lock, only rows to read.
+    candidates = (
+        StockLevel.objects.filter(
+            variant_id__in={v for v, _ in pairs}, warehouse_id__in={w for _, w in pairs}
         )
-    else:
-        # SQLite serialises writers: there is nothing to lock, only rows to read.
-        candidates = (
-            StockLevel.objects.filter(
-                variant_id__in={v for v, _ in pairs}, warehouse_id__in={w for _, w in pairs}
-            )
-            .annotate(**flags)
-            .order_by("pk")
+        .annotate(
+            warehouse_is_active_now=F("warehouse__is_active"),
+            variant_manages_stock_now=F("variant__manage_stock"),
         )
-        locked = [level for level in candidates if (level.variant_id, level.warehouse_id) in pairs]
-    return {(level.variant_id, level.warehouse_id): level for level in locked}
+        .order_by("pk")
+    )
+    return {
+        (level.variant_id, level.warehouse_id): level
+        for level in candidates
+        if (level.variant_id, level.warehouse_id) in pairs
+    }
 
 
 # What the rules and the events read of a locked level; anything else loads on access.
@@ -260,10 +260,10 @@ LOCK_LEVELS_SQL = (
 
 
 def _lock_levels_postgres(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
-    # Plain rows and Model.from_db: a RawQuerySet's per-row work was most of the time a
-    # 10,000-level batch spent here.
-    # The arrays go as PostgreSQL array literals: binding 10,000 ints one by one cost
-    # the client more than the server spends on the whole statement.
+    # Plain rows made into instances by `loaded_instance`: a RawQuerySet's per-row work was
+    # most of the time a 10,000-level batch spent here. The arrays go as PostgreSQL array
+    # literals: binding 10,000 ints one by one cost the client more than the server spends
+    # on the whole statement.
     with hot_cursor() as cursor:
         cursor.execute(LOCK_LEVELS_SQL, [_array_literal(ids) for ids in _pair_arrays(pairs)])
         rows = cursor.fetchall()
@@ -570,15 +570,7 @@ def _write(
         created = StockMovement.objects.bulk_create([StockMovement(**row) for row in rows])
         for row, movement in zip(rows, created, strict=True):
             row["id"] = movement.pk
-        if len(totals) > 1:
-            _update_levels_sqlite(totals, counts, now)
-        else:
-            for level_id, level_totals in totals.items():
-                StockLevel.objects.filter(pk=level_id).update(
-                    **{name: F(name) + delta for name, delta in level_totals.items() if delta},
-                    version=F("version") + counts[level_id],
-                    updated_at=now,
-                )
+        _update_levels_sqlite(totals, counts, now)
     for level_id, level_totals in totals.items():
         level = levels[level_id]
         for name, delta in level_totals.items():
@@ -633,8 +625,6 @@ COPY_THRESHOLD = 100
 SEQUENCE = f"pg_get_serial_sequence('{MOVEMENT_TABLE}', 'id')"
 ROW_NAMES = [name for name, _ in ROW_COLUMNS]
 MOVEMENT_TARGETS = ["id", *ROW_NAMES, *SHARED_COLUMNS]
-# Rows and level totals travel as one JSON parameter each: dumping a dozen arrays per
-# statement cost the client more CPU than the statement cost the server.
 UPDATE_LEVELS_SQL = (
     f"UPDATE {LEVEL_TABLE} AS level SET "
     + ", ".join(f"{name} = level.{name} + totals.delta_{name}" for name in QUANTITIES)
@@ -647,6 +637,8 @@ UPDATE_LEVELS_SQL = (
     + ", ".join(f"delta_{name}" for name in QUANTITIES)
     + ", movements) WHERE level.id = totals.id"
 )
+# A small batch's rows travel as one JSON parameter: binding a dozen arrays per statement
+# cost the client more CPU than the statement cost the server.
 WRITE_SMALL_BATCH_SQL = (
     "WITH batch AS MATERIALIZED ("
     f"  SELECT nextval({SEQUENCE}) AS id, entry.* FROM json_to_recordset(%s::json) AS entry("

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from stock.events import StockChanged
 from stock.models import (
+    HOLD_EXPIRED_NOTE,
     Allocation,
     MovementKind,
     MovementSource,
@@ -27,33 +29,11 @@ from stock.models import (
 )
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
-from .ledger import hot_cursor, loaded_instance, lock_levels
+from .ledger import LEVEL_ATTNAMES, hot_cursor, loaded_instance, lock_levels
 from .sourcing import Candidate
 
-
-def _in_model_order(model, names: set[str]) -> tuple[str, ...]:
-    # Model.from_db takes the values of a partial row in the model's own field order.
-    return tuple(f.attname for f in model._meta.concrete_fields if f.attname in names)
-
-
-VARIANT_FIELDS = _in_model_order(Variant, {"id", "sku", "is_active", "manage_stock", "backorders"})
-WAREHOUSE_FIELDS = _in_model_order(Warehouse, {"id", "code", "is_active", "latitude", "longitude"})
-LEVEL_FIELDS = _in_model_order(
-    StockLevel,
-    {
-        "id",
-        "variant_id",
-        "warehouse_id",
-        "on_hand",
-        "reserved",
-        "unsellable",
-        "safety_stock",
-        "inbound",
-        "available",
-        "is_backorder_allowed",
-        "version",
-    },
-)
+VARIANT_FIELDS = ("id", "sku", "manage_stock", "backorders", "is_active")
+WAREHOUSE_FIELDS = ("id", "code", "latitude", "longitude", "is_active")
 
 
 LOCK_FOR_ORDER_SQL = f"""
@@ -66,7 +46,7 @@ LOCK_FOR_ORDER_SQL = f"""
           JOIN {Warehouse._meta.db_table} AS warehouse ON warehouse.id = link.warehouse_id
          WHERE link.channel_id = %s AND warehouse.is_active
     ), locked AS (
-        SELECT {", ".join(f"level.{name}" for name in LEVEL_FIELDS)}
+        SELECT {", ".join(f"level.{name}" for name in LEVEL_ATTNAMES)}
           FROM {StockLevel._meta.db_table} AS level
          WHERE level.variant_id IN (SELECT id FROM variant WHERE is_active AND manage_stock)
            AND level.warehouse_id IN (SELECT id FROM link)
@@ -79,7 +59,7 @@ LOCK_FOR_ORDER_SQL = f"""
            (SELECT json_agg(json_build_array(priority, {", ".join(WAREHOUSE_FIELDS)})
                             ORDER BY priority, code)
               FROM link),
-           (SELECT json_agg(json_build_array({", ".join(LEVEL_FIELDS)})) FROM locked)
+           (SELECT json_agg(json_build_array({", ".join(LEVEL_ATTNAMES)})) FROM locked)
 """
 
 
@@ -111,18 +91,20 @@ def _lock_for_order_postgres(
     with hot_cursor() as cursor:
         cursor.execute(LOCK_FOR_ORDER_SQL, [skus, channel.pk, channel.pk, reference])
         order_exists, variant_rows, link_rows, level_rows = cursor.fetchone()
+    alias = connection.alias
     variants = {}
     for values in variant_rows or ():
-        variant = loaded_instance(Variant, "default", VARIANT_FIELDS, values)
+        variant = loaded_instance(Variant, alias, VARIANT_FIELDS, values)
         variants[variant.sku] = variant
     warehouses, candidates = {}, []
     for priority, *values in link_rows or ():
-        warehouse = loaded_instance(Warehouse, "default", WAREHOUSE_FIELDS, values)
+        warehouse = loaded_instance(Warehouse, alias, WAREHOUSE_FIELDS, values)
         warehouses[warehouse.pk] = warehouse
         candidates.append(_candidate(warehouse, priority))
     levels = {}
     for values in level_rows or ():
-        level = loaded_instance(StockLevel, "default", LEVEL_FIELDS, values)
+        # The same fields as the engine's own lock reads: what the rules and events use.
+        level = loaded_instance(StockLevel, alias, LEVEL_ATTNAMES, values)
         # Read in the locking statement: the rules never trust an older copy.
         level.warehouse_is_active_now = True
         level.variant_manages_stock_now = True
@@ -272,7 +254,7 @@ def insert_order(order: Order, lines: list[OrderLine], allocations: list[Allocat
 def _mark_saved(instance, pk: int) -> None:
     instance.pk = pk
     instance._state.adding = False
-    instance._state.db = "default"
+    instance._state.db = connection.alias
 
 
 # --- Hold expiry, one batch set-based ------------------------------------------------------
@@ -357,7 +339,7 @@ RELEASE_CLAIMED_SQL = f"""
 @dataclass(slots=True)
 class ExpiredBatch:
     order_ids: list[int]
-    changed: list[tuple[int, int, int, int]]  # level id, variant id, warehouse id, version
+    changed: list[StockChanged]
 
 
 def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
@@ -390,7 +372,7 @@ def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
                 "expired": OrderStatus.EXPIRED,
                 "kind": MovementKind.RELEASE,
                 "reason": ReasonCode.ORDER,
-                "note": "hold expired",
+                "note": HOLD_EXPIRED_NOTE,
                 "source": MovementSource.ORDER,
                 "actor_kind": actor.kind,
                 "actor_user_id": actor.user_id,
@@ -399,4 +381,4 @@ def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
             },
         )
         (changed,) = cursor.fetchone()
-    return ExpiredBatch(order_ids=order_ids, changed=[tuple(row) for row in changed or ()])
+    return ExpiredBatch(order_ids=order_ids, changed=[StockChanged(*row) for row in changed or ()])

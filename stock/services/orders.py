@@ -25,13 +25,9 @@ from stock.errors import (
     StockError,
     UnknownSku,
 )
-from stock.events import (
-    StockChanged,
-    publish_order_changed,
-    publish_stock_changed,
-    stock_changed_in_transaction,
-)
+from stock.events import publish_order_changed
 from stock.models import (
+    HOLD_EXPIRED_NOTE,
     Allocation,
     MovementKind,
     MovementSource,
@@ -48,6 +44,7 @@ from .ledger import (
     MAX_QUANTITY,
     BatchRejected,
     LevelChange,
+    announce_stock_changes,
     apply_locked,
     ensure_levels,
     lock_levels,
@@ -380,7 +377,7 @@ def release_expired_holds(*, batch_size: int = 2000, now: datetime | None = None
             held = Allocation.objects.filter(
                 line__order_id__in=order_ids, status=Allocation.Status.HELD
             )
-            _release_allocations(held, actor=actor, note="hold expired")
+            _release_allocations(held, actor=actor, note=HOLD_EXPIRED_NOTE)
             OrderLine.objects.filter(order_id__in=order_ids, status=OrderLine.Status.OPEN).update(
                 status=OrderLine.Status.RELEASED
             )
@@ -399,13 +396,7 @@ def _release_expired_set_based(*, now: datetime, batch_size: int, actor: Actor) 
             batch = release_expired_batch(now=now, batch_size=batch_size, actor=actor)
             if not batch.order_ids:
                 break
-            changed = tuple(
-                StockChanged(level_id=level_id, variant_id=variant_id, warehouse_id=wh, version=v)
-                for level_id, variant_id, wh, v in batch.changed
-            )
-            if changed:
-                stock_changed_in_transaction({change.variant_id for change in changed})
-                transaction.on_commit(partial(publish_stock_changed, changed))
+            announce_stock_changes(batch.changed)
             transaction.on_commit(partial(publish_order_changed, None, None))
         expired_total += len(batch.order_ids)
     return expired_total
@@ -434,7 +425,7 @@ def _release_expired_on_levels(levels: dict[tuple[int, int], StockLevel], *, now
         line__order_id__in=order_ids, level_id__in=list(by_id), status=Allocation.Status.HELD
     )
     released = _release_allocations(
-        held, actor=Actor.system("hold expiry"), note="hold expired", levels=levels
+        held, actor=Actor.system("hold expiry"), note=HOLD_EXPIRED_NOTE, levels=levels
     )
     for level_id in {row.level_id for row in released}:
         by_id[level_id].refresh_from_db(fields=["reserved", "available", "version"])
