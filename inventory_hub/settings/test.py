@@ -26,7 +26,8 @@ if not _database_url and _answers("127.0.0.1", 5432):
     _database_url = "postgres://postgres@127.0.0.1:5432/inventory_hub"
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url)}
-    DATABASES["default"]["OPTIONS"] = dict(POSTGRES_SESSION_OPTIONS)  # noqa: F405
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["OPTIONS"] = dict(POSTGRES_SESSION_OPTIONS)  # noqa: F405
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
