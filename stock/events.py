@@ -147,8 +147,12 @@ def flush_publications(timeout: float = 5.0) -> bool:
     return _publisher.flush(timeout)
 
 
-def _in_background() -> bool:
-    return getattr(settings, "HUB_PUBLISH_IN_BACKGROUND", False)
+def _react(reaction: Callable[..., None], *args) -> None:
+    """Run a reaction on the publisher thread, or here when that is off (tests)."""
+    if getattr(settings, "HUB_PUBLISH_IN_BACKGROUND", False):
+        _publisher.submit(reaction, *args)
+    else:
+        reaction(*args)
 
 
 def _run_coroutine(function, *args) -> None:
@@ -166,10 +170,7 @@ def publish_stock_changed(changes: Sequence[StockChanged]) -> None:
     1. Storefront availability of the changed variants is dropped from the cache.
     2. Live pages get stock.changed in the warehouse, variant and feed groups.
     """
-    if _in_background():
-        _publisher.submit(_react_to_stock_changed, tuple(changes))
-    else:
-        _react_to_stock_changed(changes)
+    _react(_react_to_stock_changed, tuple(changes))
 
 
 def _react_to_stock_changed(changes: Sequence[StockChanged]) -> None:
@@ -228,20 +229,16 @@ async def _send_all(layer, changes: Sequence[StockChanged]) -> None:
 
 def publish_status_forced(variant_id: int) -> None:
     """A forced status was set or cleared: the variant's pages and the feed re-read it."""
-    if _in_background():
-        _publisher.submit(_react_to_status_forced, variant_id)
-    else:
-        _react_to_status_forced(variant_id)
+    _react(_react_to_status_forced, variant_id)
 
 
 def _react_to_status_forced(variant_id: int) -> None:
     _invalidate_availability({variant_id})
     try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        message = {"type": "status.forced", "variant_id": variant_id}
-        _run_coroutine(_send_to_each, layer, [variant_group(variant_id), FEED_GROUP], message)
+        _send_message(
+            [variant_group(variant_id), FEED_GROUP],
+            {"type": "status.forced", "variant_id": variant_id},
+        )
     except Exception:
         logger.exception("Could not publish status.forced for variant %s", variant_id)
 
@@ -251,21 +248,23 @@ ORDERS_GROUP = "orders"
 
 def publish_order_changed(order_id: int | None, channel_id: int | None) -> None:
     """An order changed state (None: many orders, as after an expiry batch)."""
-    if _in_background():
-        _publisher.submit(_react_to_order_changed, order_id, channel_id)
-    else:
-        _react_to_order_changed(order_id, channel_id)
+    _react(_react_to_order_changed, order_id, channel_id)
 
 
 def _react_to_order_changed(order_id: int | None, channel_id: int | None) -> None:
     try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        message = {"type": "order.changed", "order_id": order_id, "channel_id": channel_id}
-        _run_coroutine(_send_to_each, layer, [ORDERS_GROUP], message)
+        _send_message(
+            [ORDERS_GROUP],
+            {"type": "order.changed", "order_id": order_id, "channel_id": channel_id},
+        )
     except Exception:
         logger.exception("Could not publish order.changed for order %s", order_id)
+
+
+def _send_message(groups: Sequence[str], message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        _run_coroutine(_send_to_each, layer, groups, message)
 
 
 async def _send_to_each(layer, groups: Sequence[str], message: dict) -> None:
