@@ -1,6 +1,6 @@
 """The connectors page's websocket consumer (see connectors.pages).
 
-Built on the dashboard's LiveConsumer from stock (authorisation, groups, coalesced
+Built on the dashboard's RegionConsumer from stock (authorisation, groups, coalesced
 pushes): connectors depend on stock, never the other way round.
 """
 
@@ -10,12 +10,12 @@ import re
 from channels.db import database_sync_to_async
 
 from connectors.pages import render_connectors
-from stock.consumers import LiveConsumer
+from stock.consumers import RegionConsumer
 from stock.events import FEED_GROUP
 from warehouses.access import Role
 
 
-class ConnectorsConsumer(LiveConsumer):
+class ConnectorsConsumer(RegionConsumer):
     """The connectors page: the whole region again when it reads differently.
 
     The sync engine publishes nothing of its own, so the socket re-reads every
@@ -28,7 +28,6 @@ class ConnectorsConsumer(LiveConsumer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.is_stale = False
         self.last_sent = ""
         self._poll_task: asyncio.Task | None = None
 
@@ -41,8 +40,7 @@ class ConnectorsConsumer(LiveConsumer):
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.poll_interval)
-            self.is_stale = True
-            self.request_push()
+            self.mark_stale()
 
     async def disconnect(self, code: int) -> None:
         if self._poll_task is not None:
@@ -50,15 +48,7 @@ class ConnectorsConsumer(LiveConsumer):
         await super().disconnect(code)
 
     async def stock_changed(self, event: dict) -> None:
-        self.is_stale = True
-        self.request_push()
-
-    def has_pending(self) -> bool:
-        return self.is_stale
-
-    def take_pending(self) -> bool:
-        self.is_stale = False
-        return True
+        self.mark_stale()
 
     def _render_region(self) -> str:
         return render_connectors(can_replay=self.role == Role.OPS_STAFF, oob=True)

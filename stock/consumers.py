@@ -389,13 +389,31 @@ class OverviewConsumer(LiveConsumer):
         return html
 
 
-class OrdersConsumer(LiveConsumer):
+class RegionConsumer(LiveConsumer):
+    """A page whose whole live region is rendered again after any event it hears."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_stale = False
+
+    def mark_stale(self) -> None:
+        self.is_stale = True
+        self.request_push()
+
+    def has_pending(self) -> bool:
+        return self.is_stale
+
+    def take_pending(self) -> bool:
+        self.is_stale = False
+        return True
+
+
+class OrdersConsumer(RegionConsumer):
     """The orders page: every section again whenever an order changes."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.channel_id: int | None = None
-        self.is_stale = False
 
     async def start(self) -> int | None:
         chosen = _query_ids(self.scope, "channel")
@@ -407,15 +425,7 @@ class OrdersConsumer(LiveConsumer):
         channel_id = event.get("channel_id")
         if self.channel_id is not None and channel_id is not None and channel_id != self.channel_id:
             return
-        self.is_stale = True
-        self.request_push()
-
-    def has_pending(self) -> bool:
-        return self.is_stale
-
-    def take_pending(self) -> bool:
-        self.is_stale = False
-        return True
+        self.mark_stale()
 
     def render(self, work: bool) -> str:
         return render_orders(channel_id=self.channel_id, oob=True)
