@@ -298,24 +298,24 @@ def reconcile_now(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
 def set_up_now(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
     from connectors.sync.tasks import set_up_connector_task
 
-    connectors = list(queryset.filter(is_active=True))
-    for connector in connectors:
-        set_up_connector_task.delay_on_commit(connector.pk, True, True, True)
-    modeladmin.message_user(
-        request, f"Queued setup of {len(connectors)} connector(s).", messages.SUCCESS
-    )
+    count = _queue_for_active(queryset, set_up_connector_task, True, True, True)
+    modeladmin.message_user(request, f"Queued setup of {count} connector(s).", messages.SUCCESS)
 
 
 @admin.action(description="Poll now", permissions=["change"])
 def poll_now(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
     from connectors.sync.tasks import poll_connector_task
 
-    connectors = list(queryset.filter(is_active=True))
-    for connector in connectors:
-        poll_connector_task.delay_on_commit(connector.pk)
-    modeladmin.message_user(
-        request, f"Queued a poll of {len(connectors)} connector(s).", messages.SUCCESS
-    )
+    count = _queue_for_active(queryset, poll_connector_task)
+    modeladmin.message_user(request, f"Queued a poll of {count} connector(s).", messages.SUCCESS)
+
+
+def _queue_for_active(queryset: QuerySet, task, *args) -> int:
+    """Queue `task(connector id, *args)` after commit for each active connector chosen."""
+    connector_ids = list(queryset.filter(is_active=True).values_list("pk", flat=True))
+    for connector_id in connector_ids:
+        task.delay_on_commit(connector_id, *args)
+    return len(connector_ids)
 
 
 @admin.register(Connector)

@@ -36,6 +36,31 @@ def test_reconcile_action_starts_a_report_per_active_connector(
     assert queued == [(hub.connector.pk, report.pk)]
 
 
+@pytest.mark.parametrize(
+    ("action", "task_name", "extra_args"),
+    [
+        ("poll_now", "poll_connector_task", ()),
+        ("set_up_now", "set_up_connector_task", (True, True, True)),
+    ],
+)
+def test_sync_actions_queue_one_task_per_active_connector(
+    admin_client, monkeypatch, django_capture_on_commit_callbacks, action, task_name, extra_args
+):
+    calls = []
+    monkeypatch.setattr(getattr(sync_tasks, task_name), "delay", lambda *a: calls.append(a))
+    hub = make_hub(None)
+    off = make_hub(None, is_active=False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = admin_client.post(
+            "/admin/connectors/connector/",
+            {"action": action, "_selected_action": [hub.connector.pk, off.connector.pk]},
+        )
+
+    assert answer.status_code == 302
+    assert calls == [(hub.connector.pk, *extra_args)]
+
+
 def test_status_rules_are_edited_and_their_changes_shown(admin_client):
     hub = make_hub(None)
 
