@@ -65,15 +65,27 @@ class StockMovement(models.Model):
     and DELETE on this table (migration 0002); mistakes are fixed by a reversing movement.
     """
 
-    level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
+    # No index of their own on the three keys: the composite indexes below start with each,
+    # and every index is one more insertion per ledger row on the order path.
+    level = models.ForeignKey(
+        StockLevel, on_delete=models.PROTECT, related_name="movements", db_index=False
+    )
     # Copies of the level's variant and warehouse, for filtering the ledger without a join.
     # No database constraint of their own: the level's foreign key already proves them,
     # and each extra constraint cost a deferred check per row (a second per 10,000 rows).
     variant = models.ForeignKey(
-        Variant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="movements"
+        Variant,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="movements",
     )
     warehouse = models.ForeignKey(
-        Warehouse, on_delete=models.DO_NOTHING, db_constraint=False, related_name="movements"
+        Warehouse,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="movements",
     )
     kind = models.CharField(max_length=20, choices=MovementKind.choices)
     reason = models.CharField(max_length=30, choices=ReasonCode.choices)

@@ -91,7 +91,8 @@ class OrderLine(models.Model):
         SHIPPED = "shipped", "Shipped"
         RELEASED = "released", "Released"
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by order_line_unique (order, line_number).
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_number = models.PositiveSmallIntegerField()
     variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="order_lines")
     quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
