@@ -107,13 +107,18 @@ _EXISTS_SQL = f"""
 """
 
 
+def may_enqueue() -> bool:
+    """False while this process knows that no active connector maps any variant."""
+    return not (_state.is_fresh() and not _state.has_mappings)
+
+
 def enqueue_stock_pushes(variant_ids: Iterable[int]) -> None:
     """Mark these variants as due for a push to every active connector that maps them.
 
     Runs inside the caller's transaction (see `stock.events.stock_changed_in_transaction`):
     one statement at most, none when nothing is mapped. Kicks the push task after commit.
     """
-    if _state.is_fresh() and not _state.has_mappings:
+    if not may_enqueue():
         return
     ids = sorted({int(variant_id) for variant_id in variant_ids})
     if not ids:

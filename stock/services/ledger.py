@@ -265,7 +265,7 @@ def _lock_levels_postgres(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], 
     # literals: binding 10,000 ints one by one cost the client more than the server spends
     # on the whole statement.
     with hot_cursor() as cursor:
-        cursor.execute(LOCK_LEVELS_SQL, [_array_literal(ids) for ids in _pair_arrays(pairs)])
+        cursor.execute(LOCK_LEVELS_SQL, [array_literal(ids) for ids in _pair_arrays(pairs)])
         rows = cursor.fetchall()
     alias = connection.alias
     width = len(LEVEL_ATTNAMES)
@@ -293,7 +293,7 @@ def loaded_instance(model, alias: str, attnames: Sequence[str], values: Sequence
     return instance
 
 
-def _array_literal(ids: list[int]) -> str:
+def array_literal(ids: list[int]) -> str:
     return "{" + ",".join(map(str, ids)) + "}"
 
 
@@ -314,7 +314,7 @@ def ensure_levels(pairs: set[tuple[int, int]]) -> None:
         return
     if connection.vendor == "postgresql":
         wanted = "unnest(%s::bigint[], %s::bigint[]) AS wanted(variant_id, warehouse_id)"
-        params: list = [_array_literal(ids) for ids in _pair_arrays(pairs)]
+        params: list = [array_literal(ids) for ids in _pair_arrays(pairs)]
         share = " FOR SHARE OF variant"
     else:
         # SQLite serialises writers, so it needs (and has) no row lock here.
@@ -667,12 +667,9 @@ def _write_postgres(
     """
     level_ids = list(totals)
     level_totals = [
-        _array_literal(level_ids),
-        *(
-            _array_literal([totals[level_id][name] for level_id in level_ids])
-            for name in QUANTITIES
-        ),
-        _array_literal([counts[level_id] for level_id in level_ids]),
+        array_literal(level_ids),
+        *(array_literal([totals[level_id][name] for level_id in level_ids]) for name in QUANTITIES),
+        array_literal([counts[level_id] for level_id in level_ids]),
     ]
     with hot_cursor() as cursor:
         if len(rows) >= COPY_THRESHOLD:

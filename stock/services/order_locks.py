@@ -239,19 +239,19 @@ def insert_order(order: Order, lines: list[OrderLine], allocations: list[Allocat
             ],
         )
         order_id, line_ids, allocation_ids = cursor.fetchone()
-    _mark_saved(order, order_id)
+    mark_saved(order, order_id)
     line_id_by_number = dict(line_ids or ())
     for line in lines:
         line.order = order
-        _mark_saved(line, line_id_by_number[line.line_number])
+        mark_saved(line, line_id_by_number[line.line_number])
     # An allocation is identified by (line, level): an order holds a line at a level once.
     allocation_id = {(line_id, level_id): pk for pk, line_id, level_id in allocation_ids or ()}
     for allocation in allocations:
         allocation.line = allocation.line
-        _mark_saved(allocation, allocation_id[(allocation.line_id, allocation.level_id)])
+        mark_saved(allocation, allocation_id[(allocation.line_id, allocation.level_id)])
 
 
-def _mark_saved(instance, pk: int) -> None:
+def mark_saved(instance, pk: int) -> None:
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = connection.alias

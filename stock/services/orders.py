@@ -25,7 +25,7 @@ from stock.errors import (
     StockError,
     UnknownSku,
 )
-from stock.events import publish_order_changed
+from stock.events import StockChanged, publish_order_changed, stock_change_needs_transaction
 from stock.models import (
     HOLD_EXPIRED_NOTE,
     Allocation,
@@ -47,10 +47,24 @@ from .ledger import (
     announce_stock_changes,
     apply_locked,
     ensure_levels,
+    loaded_instance,
     lock_levels,
 )
-from .order_locks import insert_order, lock_for_order, release_expired_batch
-from .sourcing import LinePlan, LineRequest, plan_allocations
+from .order_fast_path import (
+    PlannedLine,
+    forget_only_warehouse,
+    only_warehouse,
+    read_for_plan,
+    reserve_planned,
+)
+from .order_locks import (
+    VARIANT_FIELDS,
+    insert_order,
+    lock_for_order,
+    mark_saved,
+    release_expired_batch,
+)
+from .sourcing import Candidate, LinePlan, LineRequest, plan_allocations
 
 MAX_HOLD_MINUTES = 60 * 24 * 30
 MAX_LINES = 500
@@ -93,17 +107,20 @@ def place_order(
     if not channel.is_active:
         raise InvalidOrder(f"Channel {channel.code} is inactive.", {"channel": channel.code})
     _check_line_shapes(lines)
+    arguments = {
+        "channel": channel,
+        "reference": reference,
+        "lines": lines,
+        "latitude": latitude,
+        "longitude": longitude,
+        "hold": hold,
+        "actor": actor,
+    }
     try:
-        with transaction.atomic():
-            placed = _reserve(
-                channel=channel,
-                reference=reference,
-                lines=lines,
-                latitude=latitude,
-                longitude=longitude,
-                hold=hold,
-                actor=actor,
-            )
+        placed = _place_planned(**arguments) if connection.vendor == "postgresql" else None
+        if placed is None:
+            with transaction.atomic():
+                placed = _reserve(**arguments)
     except IntegrityError as exc:
         if "order_reference_unique_per_channel" not in str(exc):
             raise
@@ -118,6 +135,172 @@ def place_order(
         placed = _existing_order(channel, reference)
         assert placed is not None
     return placed
+
+
+def _place_planned(
+    *,
+    channel: SalesChannel,
+    reference: str,
+    lines: Sequence[OrderLineInput],
+    latitude: Decimal | None,
+    longitude: Decimal | None,
+    hold: int,
+    actor: Actor,
+) -> PlacedOrder | None:
+    """The common case in one or two statements (`order_fast_path`); None: the locked path.
+
+    Plans from an unlocked read, or with none for a channel that sells from one warehouse;
+    the reserving statement re-checks the plan under the level locks and writes nothing
+    when it no longer holds. Every answer but success (a short line, a backorder, an
+    unsellable line, an order placed before) comes from the locked path, except the input
+    errors `_resolve_lines` finds in the variants read.
+    """
+    now = timezone.now()
+    order = Order(
+        channel=channel,
+        reference=reference,
+        shipping_latitude=latitude,
+        shipping_longitude=longitude,
+        placed_at=now,
+        expires_at=now + timedelta(minutes=hold),
+        actor_label=actor.label,
+    )
+    warehouse_id = only_warehouse(channel.pk)
+    if warehouse_id is not None and _are_plain_lines(lines):
+        planned = [
+            PlannedLine(
+                line_number=number,
+                sku=line.sku,
+                quantity=line.quantity,
+                manages_stock=None,
+                holds=((warehouse_id, line.quantity),),
+            )
+            for number, line in enumerate(lines, start=1)
+        ]
+        placed = _reserve_planned(order, planned, {}, candidate_count=1, actor=actor)
+        if placed is not None:
+            return placed
+        forget_only_warehouse(channel.pk)
+    skus = [line.sku for line in lines if isinstance(line.sku, str)]
+    known: dict[str, Variant] = {}
+    candidates: dict[int, Candidate] = {}
+    available: dict[tuple[int, int], int] = {}
+    alias = connection.alias
+    for row in read_for_plan(channel_id=channel.pk, skus=skus):
+        variant_id, sku = row.variant[0], row.variant[1]
+        if sku not in known:
+            known[sku] = loaded_instance(Variant, alias, VARIANT_FIELDS, row.variant)
+        warehouse_id = row.warehouse[0]
+        if warehouse_id not in candidates:
+            candidates[warehouse_id] = Candidate(
+                warehouse_id=warehouse_id,
+                warehouse_code=row.warehouse[1],
+                priority=row.priority,
+                latitude=row.warehouse[2],
+                longitude=row.warehouse[3],
+            )
+        if row.available is not None:
+            available[(variant_id, warehouse_id)] = row.available
+    if len(known) != len(set(skus)):
+        return None  # an unknown SKU, or no active warehouse: the locked path explains
+    requests, variants = _resolve_lines(lines, known)
+    managed = [request for request in requests if variants[request.line_number].manage_stock]
+    if any(
+        all((request.variant_id, warehouse_id) not in available for warehouse_id in candidates)
+        for request in managed
+    ):
+        return None  # unsellable here, or a pre-order needing a new level
+    plans = plan_allocations(
+        strategy=channel.source_selection,
+        candidates=sorted(candidates.values(), key=lambda c: (c.priority, c.warehouse_code)),
+        lines=managed,
+        available=available,
+        shipping=(float(latitude), float(longitude)) if latitude is not None else None,
+    )
+    if any(plan.short_by or plan.backordered for plan in plans):
+        return None
+    holds = {plan.line_number: tuple(plan.allocations) for plan in plans}
+    planned = [
+        PlannedLine(
+            line_number=request.line_number,
+            sku=variants[request.line_number].sku,
+            quantity=request.quantity,
+            manages_stock=variants[request.line_number].manage_stock,
+            holds=holds.get(request.line_number, ()),
+        )
+        for request in requests
+    ]
+    return _reserve_planned(order, planned, variants, candidate_count=len(candidates), actor=actor)
+
+
+def _are_plain_lines(lines: Sequence[OrderLineInput]) -> bool:
+    """Lines `_resolve_lines` would find nothing wrong with but, perhaps, their SKUs."""
+    skus = set()
+    for line in lines:
+        quantity = line.quantity
+        if type(quantity) is not int or not 1 <= quantity <= MAX_QUANTITY:
+            return False
+        if not isinstance(line.sku, str) or line.sku in skus:
+            return False
+        skus.add(line.sku)
+    return True
+
+
+def _reserve_planned(
+    order: Order,
+    planned: list[PlannedLine],
+    variants: dict[int, Variant],
+    *,
+    candidate_count: int,
+    actor: Actor,
+) -> PlacedOrder | None:
+    # One statement is its own transaction, unless the caller's transaction is open or the
+    # change has in-transaction reactions (a connector outbox row) to write beside it.
+    if connection.in_atomic_block or stock_change_needs_transaction():
+        with transaction.atomic():
+            return _write_planned(order, planned, variants, candidate_count, actor)
+    return _write_planned(order, planned, variants, candidate_count, actor)
+
+
+def _write_planned(
+    order: Order,
+    planned: list[PlannedLine],
+    variants: dict[int, Variant],
+    candidate_count: int,
+    actor: Actor,
+) -> PlacedOrder | None:
+    reserved = reserve_planned(
+        channel_id=order.channel_id,
+        reference=order.reference,
+        latitude=order.shipping_latitude,
+        longitude=order.shipping_longitude,
+        now=order.placed_at,
+        expires_at=order.expires_at,
+        document=order.document,
+        actor=actor,
+        lines=planned,
+        candidate_count=candidate_count,
+    )
+    if reserved is None:
+        return None
+    mark_saved(order, reserved.order_id)
+    order_lines = []
+    for line in planned:
+        line_id, variant_id = reserved.lines[line.line_number]
+        order_line = OrderLine(
+            order=order,
+            line_number=line.line_number,
+            variant_id=variant_id,
+            quantity=line.quantity,
+            backordered_quantity=0,
+        )
+        if line.line_number in variants:
+            order_line.variant = variants[line.line_number]
+        mark_saved(order_line, line_id)
+        order_lines.append(order_line)
+    announce_stock_changes([StockChanged(*level) for level in reserved.levels])
+    transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
+    return PlacedOrder(order=order, created=True, lines=order_lines)
 
 
 def _reserve(

@@ -245,3 +245,21 @@ def test_orders_placed_and_holds_expired_write_outbox_rows():
     assert [(row.variant_id, row.change_count) for row in pending_rows(hub.connector)] == [
         (hub.variant.pk, 1)
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_placed_outside_a_transaction_writes_its_outbox_row_in_its_own():
+    from stock.services.orders import OrderLineInput, place_order
+
+    hub = make_hub(None)
+    for reference in ("FIRST", "SECOND"):  # the second in the one-warehouse fast path
+        place_order(
+            channel=hub.connector.channel,
+            reference=reference,
+            lines=[OrderLineInput(sku=hub.variant.sku, quantity=1)],
+            actor=ACTOR,
+        )
+
+    assert [(row.variant_id, row.change_count) for row in pending_rows(hub.connector)] == [
+        (hub.variant.pk, 2)
+    ]

@@ -15,6 +15,7 @@ from stock.events import (
     StockChanged,
     _coalesced,
     _react_to_order_changed,
+    _react_to_orders_changed,
     _react_to_stock_changed,
     flush_publications,
     publish_order_changed,
@@ -81,10 +82,11 @@ async def _test_a_burst_ends_on_the_latest_version_and_never_goes_back(backgroun
 
 def test_the_writer_does_not_run_the_reaction_itself(background_redis_layer, monkeypatch):
     ran_on = []
+    # What the publisher runs for order changes: they are coalesced into one call.
     monkeypatch.setattr(
         events,
-        "_react_to_order_changed",
-        lambda order_id, channel_id: ran_on.append(threading.current_thread().name),
+        "_react_to_orders_changed",
+        lambda changes: ran_on.append(threading.current_thread().name),
     )
 
     publish_order_changed(1, 2)
@@ -140,13 +142,16 @@ def test_coalescing_keeps_each_level_at_its_latest_version_and_the_other_reactio
         (marker, ()),
         (_react_to_stock_changed, ((changed(2),),)),
         (_react_to_order_changed, (1, 2)),
+        (_react_to_order_changed, (5, 2)),
     ]
 
     merged = _coalesced(waiting)
 
     assert [reaction for reaction, _ in merged] == [
         _react_to_stock_changed,
-        _react_to_order_changed,
+        _react_to_orders_changed,
         marker,
     ]
     assert merged[0][1] == ((changed(3), StockChanged(11, 21, 30, 1)),)
+    # Every order once, in the order they changed, sent together where the first stood.
+    assert merged[1][1] == (((1, 2), (5, 2)),)

@@ -1,0 +1,295 @@
+"""`place_order` in two statements on PostgreSQL: read and plan without locks, then reserve.
+
+The locked path (`order_locks`) holds a hot SKU's level lock across five round trips. Here
+the plan is made from an unlocked read, and one statement then locks the planned levels
+(primary-key order, as every writer does), checks under that lock everything the plan
+relied on, and only when all of it still holds writes the order, its lines, their
+allocations, the ledger rows and the balances. Checked under the lock: each level's
+available quantity covers its hold, the warehouse is active and still linked to the
+channel, each variant still has its SKU, is sold and manages stock as planned, and no
+balance passes `MAX_QUANTITY`: the same rules `apply_locked` applies to a reservation.
+When anything differs the statement writes nothing and `place_order` takes the locked
+path, which also owns every answer other than success (short lines, backorders, levels
+still to create, expired holds to release first).
+
+Between the read and the statement the stock may change: the holds are then still
+covered (the statement checks that) but can differ from what a plan made under the lock
+would choose, for instance when a preferred warehouse was restocked in between.
+"""
+
+import re
+from dataclasses import dataclass
+
+from stock.models import (
+    Allocation,
+    MovementKind,
+    MovementSource,
+    Order,
+    OrderLine,
+    OrderStatus,
+    ReasonCode,
+    StockLevel,
+    StockMovement,
+    Variant,
+)
+from warehouses.models import ChannelWarehouse, Warehouse
+
+from .ledger import MAX_QUANTITY, QUANTITIES, array_literal, hot_cursor
+
+READ_FOR_PLAN_SQL = f"""
+    SELECT variant.id, variant.sku, variant.manage_stock, variant.backorders, variant.is_active,
+           link.priority, warehouse.id, warehouse.code, warehouse.latitude, warehouse.longitude,
+           level.available
+      FROM {Variant._meta.db_table} AS variant
+      JOIN {ChannelWarehouse._meta.db_table} AS link ON link.channel_id = %s
+      JOIN {Warehouse._meta.db_table} AS warehouse
+        ON warehouse.id = link.warehouse_id AND warehouse.is_active
+      LEFT JOIN {StockLevel._meta.db_table} AS level
+        ON level.variant_id = variant.id AND level.warehouse_id = warehouse.id
+     WHERE variant.sku = ANY(%s::text[])
+"""
+
+# Arrays travel as array literals: a generic plan reckons each at 10 rows, which keeps the
+# index lookups (see ledger.UPDATE_LEVELS_SQL). Whitespace and names are squeezed out
+# below: psycopg caches the parsing of a query only up to 4,096 characters, and parsing
+# this one again for every order cost more client CPU than anything else the order did.
+#
+# CTEs referenced twice are materialized, each evaluated once; `locked` says so anyway,
+# as its locks must all be taken, in primary-key order, before `reserved` updates.
+# `line` resolves each line's SKU; `hold` is the plan, one row per (line, warehouse),
+# kept only for lines whose variant manages stock. A line's expected manage-stock flag is
+# NULL when the caller planned without reading the variants (a one-warehouse channel).
+RESERVE_PLANNED_SQL = f"""
+    WITH line AS (
+        SELECT entry.line_number, entry.sku, entry.quantity, entry.manage_stock AS expected,
+               variant.id AS variant_id, variant.manage_stock, variant.is_active
+          FROM unnest(%(line_number)s::smallint[], %(line_sku)s::text[],
+                      %(line_quantity)s::integer[], %(line_managed)s::boolean[])
+               AS entry(line_number, sku, quantity, manage_stock)
+          LEFT JOIN {Variant._meta.db_table} AS variant ON variant.sku = entry.sku
+    ), hold AS (
+        SELECT planned.line_number, line.variant_id, planned.warehouse_id, planned.quantity
+          FROM unnest(%(hold_line)s::smallint[], %(hold_warehouse)s::bigint[],
+                      %(hold_quantity)s::integer[])
+               AS planned(line_number, warehouse_id, quantity)
+          JOIN line ON line.line_number = planned.line_number AND line.manage_stock
+    ), locked AS MATERIALIZED (
+        SELECT level.id, level.variant_id, level.warehouse_id, level.available, level.reserved
+          FROM {StockLevel._meta.db_table} AS level
+          JOIN hold ON level.variant_id = hold.variant_id
+                   AND level.warehouse_id = hold.warehouse_id
+         ORDER BY level.id
+           FOR NO KEY UPDATE OF level
+    ), verdict AS (
+        SELECT (SELECT count(*)
+                  FROM locked
+                  JOIN hold ON hold.variant_id = locked.variant_id
+                           AND hold.warehouse_id = locked.warehouse_id
+                  JOIN {Warehouse._meta.db_table} AS warehouse
+                    ON warehouse.id = locked.warehouse_id AND warehouse.is_active
+                  JOIN {ChannelWarehouse._meta.db_table} AS link
+                    ON link.warehouse_id = locked.warehouse_id AND link.channel_id = %(channel)s
+                 WHERE locked.available >= hold.quantity
+                   AND locked.reserved <= {MAX_QUANTITY} - hold.quantity
+               ) = (SELECT count(*) FROM hold)
+           AND (SELECT count(*)
+                  FROM {ChannelWarehouse._meta.db_table} AS link
+                  JOIN {Warehouse._meta.db_table} AS warehouse
+                    ON warehouse.id = link.warehouse_id AND warehouse.is_active
+                 WHERE link.channel_id = %(channel)s
+               ) = %(candidates)s
+           AND (SELECT count(*) FROM line
+                 WHERE is_active AND manage_stock = coalesce(expected, manage_stock)
+               ) = %(lines)s
+           AS ok
+    ), reserved AS (
+        UPDATE {StockLevel._meta.db_table} AS level
+           SET reserved = level.reserved + hold.quantity,
+               version = level.version + 1, updated_at = %(now)s
+          FROM locked JOIN hold ON hold.variant_id = locked.variant_id
+                               AND hold.warehouse_id = locked.warehouse_id
+         WHERE level.id = locked.id AND (SELECT ok FROM verdict)
+        RETURNING level.id, level.variant_id, level.warehouse_id,
+                  {", ".join(f"level.{name}" for name in QUANTITIES)},
+                  level.version, hold.quantity, hold.line_number
+    ), new_order AS (
+        INSERT INTO {Order._meta.db_table} (
+            channel_id, reference, status, shipping_latitude, shipping_longitude,
+            placed_at, expires_at, actor_label)
+        SELECT %(channel)s, %(reference)s, %(placed)s, %(latitude)s, %(longitude)s,
+               %(now)s, %(expires_at)s, %(actor_label)s
+         WHERE (SELECT ok FROM verdict)
+        RETURNING id
+    ), new_line AS (
+        INSERT INTO {OrderLine._meta.db_table} (
+            order_id, line_number, variant_id, quantity, backordered_quantity, status)
+        SELECT new_order.id, line.line_number, line.variant_id, line.quantity, 0, %(line_open)s
+          FROM new_order, line
+        RETURNING id, line_number, variant_id
+    ), new_allocation AS (
+        INSERT INTO {Allocation._meta.db_table} (
+            line_id, level_id, warehouse_id, quantity, status, expires_at)
+        SELECT new_line.id, reserved.id, reserved.warehouse_id, reserved.quantity,
+               %(held)s, %(expires_at)s
+          FROM reserved JOIN new_line ON new_line.line_number = reserved.line_number
+         ORDER BY reserved.line_number, reserved.id
+    ), ledger AS (
+        INSERT INTO {StockMovement._meta.db_table} (
+            level_id, variant_id, warehouse_id, kind, reason, note,
+            {", ".join(f"delta_{name}" for name in QUANTITIES)},
+            {", ".join(f"{name}_after" for name in QUANTITIES)},
+            document, reference, actor_kind, actor_user_id, actor_label, source,
+            occurred_at, recorded_at)
+        SELECT reserved.id, reserved.variant_id, reserved.warehouse_id, %(kind)s, %(reason)s, '',
+               0, reserved.quantity, 0, 0, 0,
+               {", ".join(f"reserved.{name}" for name in QUANTITIES)},
+               %(document)s,
+               'order:' || new_order.id || '/line:' || reserved.line_number
+                   || '/wh:' || reserved.warehouse_id || '/reserve',
+               %(actor_kind)s, %(actor_user_id)s, %(actor_label)s, %(source)s, %(now)s, %(now)s
+          FROM reserved, new_order
+         ORDER BY reserved.line_number, reserved.id
+    )
+    SELECT (SELECT id FROM new_order),
+           (SELECT json_agg(json_build_array(line_number, id, variant_id)) FROM new_line),
+           (SELECT json_agg(json_build_array(id, variant_id, warehouse_id, version))
+              FROM reserved)
+"""
+
+
+def _positional(named_sql: str) -> tuple[str, list[str]]:
+    """The statement with `%s` for each `%(name)s`, and the names in their order."""
+    names: list[str] = []
+
+    def placeholder(match: re.Match) -> str:
+        names.append(match.group(1))
+        return "%s"
+
+    return re.sub(r"%\((\w+)\)s", placeholder, " ".join(named_sql.split())), names
+
+
+RESERVE_PLANNED_SQL, RESERVE_PLANNED_PARAMS = _positional(RESERVE_PLANNED_SQL)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanningRow:
+    """One (variant, linked active warehouse) pair as read before planning."""
+
+    variant: tuple  # (id, sku, manage_stock, backorders, is_active)
+    priority: int
+    warehouse: tuple  # (id, code, latitude, longitude)
+    available: int | None  # None: no level row for this pair
+
+
+def read_for_plan(*, channel_id: int, skus: list[str]) -> list[PlanningRow]:
+    """The variants of these SKUs at each of the channel's active warehouses, unlocked."""
+    with hot_cursor() as cursor:
+        cursor.execute(READ_FOR_PLAN_SQL, [channel_id, skus])
+        rows = cursor.fetchall()
+    planning = [
+        PlanningRow(variant=row[0:5], priority=row[5], warehouse=row[6:10], available=row[10])
+        for row in rows
+    ]
+    warehouses = {row.warehouse[0] for row in planning}
+    if len(warehouses) == 1:
+        _only_warehouse[channel_id] = warehouses.pop()
+    else:
+        _only_warehouse.pop(channel_id, None)
+    return planning
+
+
+# Channel id: its one active warehouse, as this process last read it (see `only_warehouse`).
+_only_warehouse: dict[int, int] = {}
+
+
+def only_warehouse(channel_id: int) -> int | None:
+    """The channel's one active warehouse when it had one at this process's last read.
+
+    Such a channel needs no read before reserving: every line comes whole from that
+    warehouse or the order is short. The reserving statement checks that the channel
+    still has exactly one active warehouse and that it is this one; when it is not,
+    `forget_only_warehouse` and a read follow.
+    """
+    return _only_warehouse.get(channel_id)
+
+
+def forget_only_warehouse(channel_id: int) -> None:
+    _only_warehouse.pop(channel_id, None)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedLine:
+    line_number: int
+    sku: str
+    quantity: int
+    manages_stock: bool | None  # None: not read; the statement holds it if it does
+    holds: tuple[tuple[int, int], ...]  # (warehouse id, quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    order_id: int
+    lines: dict[int, tuple[int, int]]  # line number: (line id, variant id)
+    levels: list[tuple[int, int, int, int]]  # (level id, variant id, warehouse id, version)
+
+
+def reserve_planned(
+    *,
+    channel_id: int,
+    reference: str,
+    latitude,
+    longitude,
+    now,
+    expires_at,
+    document: str,
+    actor,
+    lines: list[PlannedLine],
+    candidate_count: int,
+) -> Reserved | None:
+    """Run the plan in one statement; None, with nothing written, when it no longer holds."""
+    holds = [
+        (line.line_number, warehouse_id, quantity)
+        for line in lines
+        for warehouse_id, quantity in line.holds
+    ]
+    params = {
+        "line_number": array_literal([line.line_number for line in lines]),
+        "line_sku": [line.sku for line in lines],
+        "line_quantity": array_literal([line.quantity for line in lines]),
+        "line_managed": _flag_array_literal([line.manages_stock for line in lines]),
+        "hold_line": array_literal([number for number, _, _ in holds]),
+        "hold_warehouse": array_literal([warehouse_id for _, warehouse_id, _ in holds]),
+        "hold_quantity": array_literal([quantity for _, _, quantity in holds]),
+        "channel": channel_id,
+        "candidates": candidate_count,
+        "lines": len(lines),
+        "now": now,
+        "reference": reference,
+        "placed": OrderStatus.PLACED,
+        "latitude": latitude,
+        "longitude": longitude,
+        "expires_at": expires_at,
+        "actor_kind": actor.kind,
+        "actor_user_id": actor.user_id,
+        "actor_label": actor.label,
+        "line_open": OrderLine.Status.OPEN,
+        "held": Allocation.Status.HELD,
+        "kind": MovementKind.RESERVE,
+        "reason": ReasonCode.ORDER,
+        "source": MovementSource.ORDER,
+        "document": document,
+    }
+    with hot_cursor() as cursor:
+        cursor.execute(RESERVE_PLANNED_SQL, [params[name] for name in RESERVE_PLANNED_PARAMS])
+        order_id, lines_written, levels = cursor.fetchone()
+    if order_id is None:
+        return None
+    return Reserved(
+        order_id=order_id,
+        lines={number: (line_id, variant_id) for number, line_id, variant_id in lines_written},
+        levels=[tuple(level) for level in levels or ()],
+    )
+
+
+def _flag_array_literal(values: list[bool | None]) -> str:
+    return "{" + ",".join({True: "t", False: "f", None: "NULL"}[value] for value in values) + "}"

@@ -1,0 +1,208 @@
+"""`place_order`'s planned path (stock/services/order_fast_path.py) on PostgreSQL.
+
+The plan is made before any lock, from a read or, for a channel that sells from one
+warehouse, from nothing; the reserving statement checks it under the lock. These tests
+change what the plan relied on between the read and the statement, and expect what the
+locked path answers, with nothing of the stale plan written.
+"""
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from stock.errors import NotSellable
+from stock.models import Allocation, MovementKind, StockLevel, StockMovement
+from stock.services import order_fast_path
+from stock.services import orders as order_services
+from tests.stock.factories import (
+    VariantFactory,
+    balance_of,
+    channel_selling_from,
+    orders_state,
+    place,
+    reserved,
+    stocked,
+)
+from tests.warehouses.factories import ChannelWarehouseFactory, WarehouseFactory
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def north():
+    return WarehouseFactory(code="NORTH")
+
+
+@pytest.fixture
+def south():
+    return WarehouseFactory(code="SOUTH")
+
+
+@pytest.fixture
+def sheet():
+    return VariantFactory(sku="SHEET")
+
+
+def allocations_of(order) -> list[tuple[int, str, int]]:
+    return list(
+        Allocation.objects.filter(line__order=order)
+        .order_by("line__line_number", "warehouse__code")
+        .values_list("line__line_number", "warehouse__code", "quantity")
+    )
+
+
+def test_the_reserving_statement_fits_psycopgs_parse_cache():
+    # Longer, it is parsed again for every order: the biggest client cost it once had.
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    assert len(order_fast_path.RESERVE_PLANNED_SQL) <= MAX_CACHED_STATEMENT_LENGTH
+    assert psycopg.__version__.startswith("3.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_one_warehouse_channel_reserves_in_one_statement_once_read(
+    north, sheet, verify_ledger_clean
+):
+    level = stocked(sheet, north, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "FIRST", ("SHEET", 1))  # read, then reserve
+
+    with CaptureQueriesContext(connection) as statements:
+        second = place(channel, "SECOND", ("SHEET", 3)).order
+
+    assert len(statements) == 1  # no BEGIN or COMMIT either: one statement, one transaction
+    assert allocations_of(second) == [(1, "NORTH", 3)]
+    movement = StockMovement.objects.get(document="order shop/SECOND")
+    assert (
+        movement.kind,
+        movement.delta_reserved,
+        movement.reserved_after,
+        movement.on_hand_after,
+        movement.reference,
+    ) == (MovementKind.RESERVE, 3, 4, 10, f"order:{second.pk}/line:1/wh:{north.pk}/reserve")
+    assert balance_of(level).reserved == 4
+    assert StockLevel.objects.get(pk=level.pk).version == 3  # received, then two orders
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stock_taken_between_the_read_and_the_statement_is_planned_again_under_the_lock(
+    north, south, sheet, monkeypatch, verify_ledger_clean
+):
+    stocked(sheet, north, 5)
+    stocked(sheet, south, 10)
+    channel = channel_selling_from(north, south, code="web")
+    read = order_fast_path.read_for_plan
+
+    def read_then_lose_stock(**arguments):
+        rows = read(**arguments)
+        reserved(sheet, north, 3)  # another buyer, after the plan was read
+        return rows
+
+    monkeypatch.setattr(order_services, "read_for_plan", read_then_lose_stock)
+
+    order = place(channel, "A-1", ("SHEET", 4)).order
+
+    # The read said NORTH (priority 1) could cover 4; under the lock it has 2 left, so the
+    # locked path holds the line whole at SOUTH. NORTH lost only the other buyer's 3.
+    assert allocations_of(order) == [(1, "SOUTH", 4)]
+    assert StockLevel.objects.get(variant=sheet, warehouse=north).reserved == 3
+    assert StockMovement.objects.filter(document="order web/A-1").count() == 1
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db
+def test_a_warehouse_linked_after_the_first_order_is_planned_with_at_once(north, south, sheet):
+    stocked(sheet, north, 10)
+    stocked(sheet, south, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "FIRST", ("SHEET", 1))
+    ChannelWarehouseFactory(channel=channel, warehouse=south, priority=0)
+
+    order = place(channel, "SECOND", ("SHEET", 2)).order
+
+    assert allocations_of(order) == [(1, "SOUTH", 2)]
+
+
+@pytest.mark.django_db
+def test_a_warehouse_closed_after_the_first_order_is_refused_with_nothing_written(north, sheet):
+    stocked(sheet, north, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "FIRST", ("SHEET", 1))
+    north.is_active = False
+    north.save(update_fields=["is_active"])
+    before = orders_state()
+
+    with pytest.raises(NotSellable):
+        place(channel, "SECOND", ("SHEET", 2))
+
+    assert orders_state() == before
+
+
+@pytest.mark.django_db
+def test_a_variant_that_stops_managing_stock_is_sold_without_a_hold(north, sheet):
+    level = stocked(sheet, north, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "FIRST", ("SHEET", 1))
+    sheet.manage_stock = False
+    sheet.save(update_fields=["manage_stock"])
+
+    order = place(channel, "SECOND", ("SHEET", 2)).order
+
+    assert allocations_of(order) == []
+    assert list(order.lines.values_list("line_number", "quantity")) == [(1, 2)]
+    assert balance_of(level).reserved == 1
+
+
+@pytest.mark.django_db
+def test_a_variant_no_longer_sold_is_refused_though_remembered(north, sheet):
+    stocked(sheet, north, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "FIRST", ("SHEET", 1))
+    sheet.is_active = False
+    sheet.save(update_fields=["is_active"])
+    before = orders_state()
+
+    with pytest.raises(NotSellable, match="no longer sold"):
+        place(channel, "SECOND", ("SHEET", 2))
+
+    assert orders_state() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_placed_inside_the_callers_transaction_rolls_back_with_it(north, sheet):
+    level = stocked(sheet, north, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "FIRST", ("SHEET", 1))
+    before = orders_state()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        place(channel, "SECOND", ("SHEET", 2))
+        raise RuntimeError("the caller changed its mind")
+
+    assert orders_state() == before
+    assert balance_of(level).reserved == 1
+
+
+@pytest.mark.django_db
+def test_a_variant_that_starts_managing_stock_after_the_read_gets_its_hold(
+    north, south, sheet, monkeypatch
+):
+    level = stocked(sheet, north, 5)
+    sheet.manage_stock = False
+    sheet.save(update_fields=["manage_stock"])
+    channel = channel_selling_from(north, south, code="web")
+    read = order_fast_path.read_for_plan
+
+    def read_then_start_managing(**arguments):
+        rows = read(**arguments)  # planned as not managed: no hold
+        type(sheet).objects.filter(pk=sheet.pk).update(manage_stock=True)
+        return rows
+
+    monkeypatch.setattr(order_services, "read_for_plan", read_then_start_managing)
+
+    order = place(channel, "A-1", ("SHEET", 2)).order
+
+    assert allocations_of(order) == [(1, "NORTH", 2)]
+    assert balance_of(level).reserved == 2
