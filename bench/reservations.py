@@ -276,8 +276,8 @@ def profile(*, channel_code: str, scenario: Scenario, orders: int = 300) -> None
         f"\nplace_order, {scenario.name}, one process, {orders} orders: "
         f"{wall * 1000:.2f} ms wall and {cpu * 1000:.2f} ms client CPU per order; "
         f"{len(round_trips) / orders:.1f} round trips per order "
-        f"({len(clock.statements) / orders:.1f} statements taking {in_statements * 1000:.2f} ms, "
-        "plus BEGIN and COMMIT)"
+        f"({len(clock.statements) / orders:.1f} statements taking {in_statements * 1000:.2f} ms; "
+        "a BEGIN or COMMIT is a round trip too, but is not counted here)"
     )
     by_statement: dict[str, list[float]] = {}
     for sql, seconds in clock.statements:
