@@ -23,6 +23,7 @@ from bench.common import (
     Client,
     ClientFactory,
     Summary,
+    analyze,
     configure_django,
     database_url,
     django_backend_pid,
@@ -188,6 +189,10 @@ def compare(settings: Settings, *, channel_code: str, scenario: Scenario) -> lis
     timeout = settings.warmup + settings.duration
 
     def measure(factory: ClientFactory, workers: int) -> Summary:
+        # Every cell starts from vacuumed tables, as autovacuum keeps them on a live database
+        # (PostgreSQL on the benchmark machine runs with it off): unvacuumed, each reservation
+        # left a dead level row behind and later cells paid for all of them.
+        analyze()
         return summarize(run_workers(factory, workers=workers, loop=loop, timeout=timeout))
 
     comparisons = []
