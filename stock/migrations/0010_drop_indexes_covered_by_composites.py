@@ -5,6 +5,8 @@ from django.db import migrations, models
 
 
 DROPPED = [
+    ("stock_stocklevel_variant_id_ea58397e", "stock_stocklevel", "variant_id"),
+    ("stock_stocklevel_warehouse_id_5676388a", "stock_stocklevel", "warehouse_id"),
     ("stock_orderline_order_id_72263c75", "stock_orderline", "order_id"),
     ("stock_stockmovement_level_id_3299114a", "stock_stockmovement", "level_id"),
     ("stock_stockmovement_variant_id_51454958", "stock_stockmovement", "variant_id"),
@@ -23,6 +25,26 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
+                migrations.AlterField(
+                    model_name="stocklevel",
+                    name="variant",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="levels",
+                        to="stock.variant",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="stocklevel",
+                    name="warehouse",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="levels",
+                        to="warehouses.warehouse",
+                    ),
+                ),
                 migrations.AlterField(
                     model_name="orderline",
                     name="order",
@@ -69,7 +91,7 @@ class Migration(migrations.Migration):
             database_operations=[
                 migrations.RunSQL(
                     f"DROP INDEX IF EXISTS {name}",
-                    reverse_sql=f"CREATE INDEX {name} ON {table} ({column})",
+                    reverse_sql=f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})",
                 )
                 for name, table, column in DROPPED
             ],

@@ -32,8 +32,14 @@ class StockLevel(models.Model):
     control); available is what may still be promised to an order.
     """
 
-    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="levels")
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="levels")
+    # Indexed by stock_level_unique (variant, warehouse) and stock_level_wh_available
+    # (warehouse, available): each update that changes `available` writes every index anew.
+    variant = models.ForeignKey(
+        Variant, on_delete=models.PROTECT, related_name="levels", db_index=False
+    )
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="levels", db_index=False
+    )
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
     unsellable = models.IntegerField(default=0)
