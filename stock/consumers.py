@@ -270,9 +270,9 @@ class VariantConsumer(LiveConsumer):
         self.request_push()
 
     async def order_changed(self, event: dict) -> None:
-        order_id = event.get("order_id")
+        order_ids = event.get("order_ids") or [event.get("order_id")]
         # None: many orders at once (an expiry batch), which may include one shown here.
-        if order_id is None or order_id in self.shown_orders:
+        if None in order_ids or self.shown_orders.intersection(order_ids):
             self.pending_parts.add("orders")
             self.request_push()
 

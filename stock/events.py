@@ -299,9 +299,20 @@ def _react_to_orders_changed(changes: Sequence[tuple[int | None, int | None]]) -
 
 
 async def _send_order_changes(layer, changes: Sequence[tuple[int | None, int | None]]) -> None:
+    # One message per channel: `order_ids` lists the orders (None among them: many orders,
+    # unnamed); `order_id` names the order when there is just one.
+    by_channel: dict[int | None, list[int | None]] = {}
     for order_id, channel_id in changes:
+        by_channel.setdefault(channel_id, []).append(order_id)
+    for channel_id, order_ids in by_channel.items():
         await layer.group_send(
-            ORDERS_GROUP, {"type": "order.changed", "order_id": order_id, "channel_id": channel_id}
+            ORDERS_GROUP,
+            {
+                "type": "order.changed",
+                "order_id": order_ids[0] if len(order_ids) == 1 else None,
+                "order_ids": order_ids,
+                "channel_id": channel_id,
+            },
         )
 
 

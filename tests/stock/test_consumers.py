@@ -22,6 +22,7 @@ from django.test import Client
 
 from inventory_hub.asgi import application
 from stock.consumers import CLOSE_FORBIDDEN, LiveConsumer, OverviewConsumer
+from stock.events import ORDERS_GROUP
 from stock.models import ForcedStatus, ReasonCode
 from stock.selectors import warehouse_kpis
 from stock.services import adjust_stock, force_status, receive_stock
@@ -454,6 +455,44 @@ def test_variant_page_hears_the_payment_of_an_order_it_shows(ops, variant, balti
 
         orders = re.search(r'<section id="variant-orders".*?</section>', html, re.S).group(0)
         assert "north-america/HOLD-1" in orders and "firm (paid)" in orders
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_variant_page_hears_its_order_among_several_in_one_message(ops, variant, baltimore):
+    stocked(variant, baltimore, 10)
+    channel = channel_selling_from(baltimore, code="north-america", name="North America")
+    placed = place(channel, "HOLD-1", (variant.sku, 2))
+
+    async def scenario():
+        socket = await communicator(f"/ws/live/variants/{variant.pk}/", ops)
+        await socket.connect()
+
+        # What the publisher sends for a round of order changes on one channel.
+        await get_channel_layer().group_send(
+            ORDERS_GROUP,
+            {
+                "type": "order.changed",
+                "order_id": None,
+                "order_ids": [placed.order.pk + 1000, placed.order.pk],
+                "channel_id": channel.pk,
+            },
+        )
+        html = await socket.receive_from(timeout=2)
+
+        assert re.search(r'<section id="variant-orders"', html)
+        # A round of orders none of which it shows: nothing to re-render.
+        await get_channel_layer().group_send(
+            ORDERS_GROUP,
+            {
+                "type": "order.changed",
+                "order_id": None,
+                "order_ids": [placed.order.pk + 1000, placed.order.pk + 1001],
+                "channel_id": channel.pk,
+            },
+        )
+        assert await socket.receive_nothing(timeout=QUIET_SECONDS) is True
         await socket.disconnect()
 
     run(scenario)

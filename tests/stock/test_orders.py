@@ -924,7 +924,12 @@ def test_placing_publishes_order_changed_after_commit(
         callback()
 
     assert orders_listener() == [
-        {"type": "order.changed", "order_id": order.pk, "channel_id": channel.pk}
+        {
+            "type": "order.changed",
+            "order_id": order.pk,
+            "order_ids": [order.pk],
+            "channel_id": channel.pk,
+        }
     ]
 
 
@@ -953,7 +958,12 @@ def test_each_state_change_publishes_order_changed(
         verb(order=order, actor=SYSTEM)
 
     assert orders_listener() == [
-        {"type": "order.changed", "order_id": order.pk, "channel_id": channel.pk}
+        {
+            "type": "order.changed",
+            "order_id": order.pk,
+            "order_ids": [order.pk],
+            "channel_id": channel.pk,
+        }
     ]
 
 
@@ -967,7 +977,9 @@ def test_expiry_batch_publishes_one_order_changed_for_many_orders(
     with django_capture_on_commit_callbacks(execute=True):
         release_expired_holds(now=timezone.now() + timedelta(minutes=31))
 
-    assert orders_listener() == [{"type": "order.changed", "order_id": None, "channel_id": None}]
+    assert orders_listener() == [
+        {"type": "order.changed", "order_id": None, "order_ids": [None], "channel_id": None}
+    ]
 
 
 def test_a_deactivated_variant_is_refused_naming_the_line(channel, north, sheet, pillow):

@@ -155,3 +155,23 @@ def test_coalescing_keeps_each_level_at_its_latest_version_and_the_other_reactio
     assert merged[0][1] == ((changed(3), StockChanged(11, 21, 30, 1)),)
     # Every order once, in the order they changed, sent together where the first stood.
     assert merged[1][1] == (((1, 2), (5, 2)),)
+
+
+@async_to_sync
+async def _test_order_changes_of_a_round_go_out_as_one_message_per_channel(
+    background_redis_layer,
+):
+    layer = background_redis_layer
+    channel = await layer.new_channel()
+    await layer.group_add(ORDERS_GROUP, channel)
+
+    await sync_to_async(events._react_to_orders_changed)(((1, 7), (2, 8), (3, 7)))
+
+    messages = [await asyncio.wait_for(layer.receive(channel), timeout=5) for _ in range(2)]
+    assert sorted(
+        (message["channel_id"], message["order_ids"], message["order_id"]) for message in messages
+    ) == [(7, [1, 3], None), (8, [2], 2)]
+
+
+def test_order_changes_of_a_round_go_out_as_one_message_per_channel(background_redis_layer):
+    _test_order_changes_of_a_round_go_out_as_one_message_per_channel(background_redis_layer)
