@@ -28,8 +28,17 @@ class Order(models.Model):
     """A channel's order; its allocations hold stock until shipped, cancelled or expired."""
 
     # No index of its own: the unique (channel, reference) index leads with the channel.
+    # No database constraint on the order's channel, the line's variant or the allocation's
+    # warehouse: PostgreSQL checks one by locking the referenced row (FOR KEY SHARE), and
+    # with concurrent orders on one channel, warehouse or SKU those locks pile up as
+    # multixacts on that row (see BENCHMARKS.md). Django's PROTECT still refuses to delete
+    # a referenced row; the allocation's warehouse is also its level's.
     channel = models.ForeignKey(
-        SalesChannel, on_delete=models.PROTECT, related_name="orders", db_index=False
+        SalesChannel,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
+        db_constraint=False,
     )
     reference = models.CharField(max_length=100, help_text="The store's own order number.")
     status = models.CharField(
@@ -94,7 +103,10 @@ class OrderLine(models.Model):
     # Indexed by order_line_unique (order, line_number).
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_number = models.PositiveSmallIntegerField()
-    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="order_lines")
+    # No database constraint: see Order.channel.
+    variant = models.ForeignKey(
+        Variant, on_delete=models.PROTECT, related_name="order_lines", db_constraint=False
+    )
     quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     backordered_quantity = models.PositiveIntegerField(
         default=0, help_text="How much of the quantity was reserved beyond the stock there was."
@@ -126,7 +138,10 @@ class Allocation(models.Model):
 
     line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
     level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="allocations")
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+")
+    # No database constraint: see Order.channel.
+    warehouse = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     quantity = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
     # A copy of the order's expiry while it is unpaid: reads skip expired holds at once,

@@ -206,3 +206,19 @@ def test_a_variant_that_starts_managing_stock_after_the_read_gets_its_hold(
 
     assert allocations_of(order) == [(1, "NORTH", 2)]
     assert balance_of(level).reserved == 2
+
+
+@pytest.mark.django_db
+def test_what_an_order_references_cannot_be_deleted_under_it(north, sheet):
+    # The order's channel, its line's variant and its allocation's warehouse have no
+    # database constraint (each would make every order lock that shared row): Django's
+    # PROTECT is what refuses the deletion.
+    from django.db.models import ProtectedError
+
+    stocked(sheet, north, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "A-1", ("SHEET", 1))
+
+    for referenced in (channel, sheet, north):
+        with pytest.raises(ProtectedError), transaction.atomic():
+            referenced.delete()
