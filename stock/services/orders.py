@@ -95,8 +95,8 @@ def place_order(
 ) -> PlacedOrder:
     """Reserve every line from the channel's warehouses, all or nothing.
 
-    Locks the candidate levels (the SKUs at the channel's active warehouses) in primary-key
-    order and plans under that lock, so concurrent buyers can never both get the last unit.
+    Whatever it holds it checks under the levels' locks (taken in primary-key order), so
+    concurrent buyers can never both get the last unit.
     Raises InsufficientStock listing each short line, or an input error naming the line,
     with nothing written. The same (channel, reference) again returns the existing order
     (created=False) and changes nothing. Emits stock.changed and order.changed after commit.
@@ -181,6 +181,22 @@ def _place_planned(
         if placed is not None:
             return placed
         forget_only_warehouse(channel.pk)
+    plan = _plan_from_read(channel=channel, lines=lines, latitude=latitude, longitude=longitude)
+    if plan is None:
+        return None
+    planned, variants, candidate_count = plan
+    return _reserve_planned(order, planned, variants, candidate_count=candidate_count, actor=actor)
+
+
+def _plan_from_read(
+    *,
+    channel: SalesChannel,
+    lines: Sequence[OrderLineInput],
+    latitude: Decimal | None,
+    longitude: Decimal | None,
+) -> tuple[list[PlannedLine], dict[int, Variant], int] | None:
+    """The planned lines, their variants by line number and the channel's count of active
+    warehouses, from one unlocked read; None when only the locked path can answer."""
     skus = [line.sku for line in lines if isinstance(line.sku, str)]
     known: dict[str, Variant] = {}
     candidates: dict[int, Candidate] = {}
@@ -230,7 +246,7 @@ def _place_planned(
         )
         for request in requests
     ]
-    return _reserve_planned(order, planned, variants, candidate_count=len(candidates), actor=actor)
+    return planned, variants, len(candidates)
 
 
 def _are_plain_lines(lines: Sequence[OrderLineInput]) -> bool:
