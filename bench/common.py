@@ -72,6 +72,10 @@ def reconnect_to(database: str) -> None:
     """Switch this process's Django connection to another database (e.g. a fresh clone)."""
     from django.db import connections
 
+    from stock.events import release_publisher_connection
+
+    # The publisher thread keeps its own connection while busy: none may stay behind.
+    release_publisher_connection()
     connections.close_all()
     connections["default"].settings_dict["NAME"] = database
 

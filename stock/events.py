@@ -180,6 +180,19 @@ def flush_publications(timeout: float = 5.0) -> bool:
     return _publisher.flush(timeout)
 
 
+def release_publisher_connection(timeout: float = 5.0) -> bool:
+    """Run what is queued, then close the publisher's database connection (it keeps one
+    while busy): before a database it used is dropped or copied as a template."""
+    if _publisher._thread is None or _publisher._pid != os.getpid():
+        return True
+    _publisher.submit(_close_connection)
+    return _publisher.flush(timeout)
+
+
+def _close_connection() -> None:
+    connection.close()  # looked up here: the publisher thread's own connection
+
+
 def _react(reaction: Callable[..., None], *args) -> None:
     """Run a reaction on the publisher thread, or here when that is off (tests)."""
     if getattr(settings, "HUB_PUBLISH_IN_BACKGROUND", False):

@@ -175,3 +175,27 @@ async def _test_order_changes_of_a_round_go_out_as_one_message_per_channel(
 
 def test_order_changes_of_a_round_go_out_as_one_message_per_channel(background_redis_layer):
     _test_order_changes_of_a_round_go_out_as_one_message_per_channel(background_redis_layer)
+
+
+def test_releasing_the_publisher_closes_the_connection_it_keeps_while_busy(
+    background_redis_layer,
+):
+    from django.db import connection
+
+    seen = []
+
+    def use_the_database():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        seen.append(("open", connection.connection is not None))
+
+    def look():
+        seen.append(("closed", connection.connection is None))
+
+    events._publisher.submit(use_the_database)
+    assert flush_publications(timeout=5)
+    assert events.release_publisher_connection(timeout=5)
+    events._publisher.submit(look)
+    assert flush_publications(timeout=5)
+
+    assert seen == [("open", True), ("closed", True)]
