@@ -39,6 +39,8 @@ def background_redis_layer():
         channel_layers.backends.clear()
         yield get_channel_layer()
         flush_publications()
+        # Its connection to the test database must not outlive the test (teardown drops it).
+        events.release_publisher_connection()
     channel_layers.backends.clear()
 
 
