@@ -1,13 +1,15 @@
-"""`place_order` in two statements on PostgreSQL: read and plan without locks, then reserve.
+"""`place_order` in one or two statements on PostgreSQL: plan without locks, then reserve.
 
 The locked path (`order_locks`) holds a hot SKU's level lock across five round trips. Here
-the plan is made from an unlocked read, and one statement then locks the planned levels
+the plan is made from an unlocked read (or, for a channel that sold from one warehouse at
+this process's last read, from nothing), and one statement then locks the planned levels
 (primary-key order, as every writer does), checks under that lock everything the plan
 relied on, and only when all of it still holds writes the order, its lines, their
 allocations, the ledger rows and the balances. Checked under the lock: each level's
 available quantity covers its hold, the warehouse is active and still linked to the
-channel, each variant still has its SKU, is sold and manages stock as planned, and no
-balance passes `MAX_QUANTITY`: the same rules `apply_locked` applies to a reservation.
+channel, the channel's count of active warehouses, each variant still has its SKU, is
+sold and manages stock as planned, and no balance passes `MAX_QUANTITY`: the same rules
+`apply_locked` applies to a reservation. See docs/adr/0001.
 When anything differs the statement writes nothing and `place_order` takes the locked
 path, which also owns every answer other than success (short lines, backorders, levels
 still to create, expired holds to release first).
