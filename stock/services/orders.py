@@ -156,14 +156,14 @@ def _place_planned(
     errors `_resolve_lines` finds in the variants read.
     """
     now = timezone.now()
-    order = Order(
+    order = _new_order(
         channel=channel,
         reference=reference,
-        shipping_latitude=latitude,
-        shipping_longitude=longitude,
-        placed_at=now,
-        expires_at=now + timedelta(minutes=hold),
-        actor_label=actor.label,
+        latitude=latitude,
+        longitude=longitude,
+        now=now,
+        hold=hold,
+        actor=actor,
     )
     warehouse_id = only_warehouse(channel.pk)
     if warehouse_id is not None and _are_plain_lines(lines):
@@ -249,12 +249,33 @@ def _plan_from_read(
     return planned, variants, len(candidates)
 
 
+def _new_order(
+    *,
+    channel: SalesChannel,
+    reference: str,
+    latitude: Decimal | None,
+    longitude: Decimal | None,
+    now: datetime,
+    hold: int,
+    actor: Actor,
+) -> Order:
+    """The order row either path writes, not saved yet."""
+    return Order(
+        channel=channel,
+        reference=reference,
+        shipping_latitude=latitude,
+        shipping_longitude=longitude,
+        placed_at=now,
+        expires_at=now + timedelta(minutes=hold),
+        actor_label=actor.label,
+    )
+
+
 def _are_plain_lines(lines: Sequence[OrderLineInput]) -> bool:
     """Lines `_resolve_lines` would find nothing wrong with but, perhaps, their SKUs."""
     skus = set()
-    for line in lines:
-        quantity = line.quantity
-        if type(quantity) is not int or not 1 <= quantity <= MAX_QUANTITY:
+    for number, line in enumerate(lines, start=1):
+        if _quantity_problem(number, line) is not None:
             return False
         if not isinstance(line.sku, str) or line.sku in skus:
             return False
@@ -387,14 +408,14 @@ def _reserve(
             + ".",
             {"lines": short},
         )
-    order = Order(
+    order = _new_order(
         channel=channel,
         reference=reference,
-        shipping_latitude=latitude,
-        shipping_longitude=longitude,
-        placed_at=now,
-        expires_at=now + timedelta(minutes=hold),
-        actor_label=actor.label,
+        latitude=latitude,
+        longitude=longitude,
+        now=now,
+        hold=hold,
+        actor=actor,
     )
     plan_by_line = {plan.line_number: plan for plan in plans}
     order_lines = [
@@ -816,6 +837,15 @@ def _check_line_shapes(lines: Sequence[OrderLineInput]) -> None:
         raise InvalidOrder(f"An order may have at most {MAX_LINES} lines.", {"field": "lines"})
 
 
+def _quantity_problem(number: int, line: OrderLineInput) -> InvalidQuantity | None:
+    where = {"line": number, "sku": line.sku}
+    if isinstance(line.quantity, bool) or not isinstance(line.quantity, int):
+        return InvalidQuantity(f"Line {number}: quantity must be a whole number.", where)
+    if not 1 <= line.quantity <= MAX_QUANTITY:
+        return InvalidQuantity(f"Line {number}: quantity must be from 1 to {MAX_QUANTITY}.", where)
+    return None
+
+
 def _resolve_lines(
     lines: Sequence[OrderLineInput], known: dict[str, Variant]
 ) -> tuple[list[LineRequest], dict[int, Variant]]:
@@ -825,15 +855,9 @@ def _resolve_lines(
     requests, variants = [], {}
     for number, line in enumerate(lines, start=1):
         where = {"line": number, "sku": line.sku}
-        if isinstance(line.quantity, bool) or not isinstance(line.quantity, int):
-            problems.append(
-                InvalidQuantity(f"Line {number}: quantity must be a whole number.", where)
-            )
-            continue
-        if not 1 <= line.quantity <= MAX_QUANTITY:
-            problems.append(
-                InvalidQuantity(f"Line {number}: quantity must be from 1 to {MAX_QUANTITY}.", where)
-            )
+        problem = _quantity_problem(number, line)
+        if problem is not None:
+            problems.append(problem)
             continue
         variant = known.get(line.sku) if isinstance(line.sku, str) else None
         if variant is None:
