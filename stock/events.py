@@ -92,9 +92,13 @@ class _Publisher:
             self._start()
         self._queue.put((reaction, args))
 
+    def is_running(self) -> bool:
+        """Whether this process has started the thread (after a fork it has not)."""
+        return self._thread is not None and self._pid == os.getpid()
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything handed over so far has run (tests, shutdown)."""
-        if self._thread is None or self._pid != os.getpid():
+        if not self.is_running():
             return True
         done = threading.Event()
         self._queue.put((done.set, ()))
@@ -162,15 +166,15 @@ def _coalesced(waiting: list[tuple[Callable, tuple]]) -> list[tuple[Callable, tu
             orders[args] = None
         elif (reaction, args) not in merged:
             merged.append((reaction, args))
-    return [
-        (
-            reaction,
-            (tuple(args[0].values()) if reaction is _react_to_stock_changed else tuple(args[0]),),
-        )
-        if reaction in (_react_to_stock_changed, _react_to_orders_changed)
-        else (reaction, args)
-        for reaction, args in merged
-    ]
+    # The merged containers become the tuples the reactions take.
+    finished = []
+    for reaction, args in merged:
+        if reaction is _react_to_stock_changed:
+            args = (tuple(args[0].values()),)
+        elif reaction is _react_to_orders_changed:
+            args = (tuple(args[0]),)
+        finished.append((reaction, args))
+    return finished
 
 
 _publisher = _Publisher()
@@ -183,8 +187,8 @@ def flush_publications(timeout: float = 5.0) -> bool:
 def release_publisher_connection(timeout: float = 5.0) -> bool:
     """Run what is queued, then close the publisher's database connection (it keeps one
     while busy): before a database it used is dropped or copied as a template."""
-    if _publisher._thread is None or _publisher._pid != os.getpid():
-        return True
+    if not _publisher.is_running():
+        return True  # submitting would start a thread only to close nothing
     _publisher.submit(_close_connection)
     return _publisher.flush(timeout)
 
