@@ -1,15 +1,15 @@
 """`place_order` in one or two statements on PostgreSQL: plan without locks, then reserve.
 
 The locked path (`order_locks`) holds a hot SKU's level lock across five round trips. Here
-the plan is made from an unlocked read (or, for a channel that sold from one warehouse at
-this process's last read, from nothing), and one statement then locks the planned levels
-(primary-key order, as every writer does), checks under that lock everything the plan
-relied on, and only when all of it still holds writes the order, its lines, their
-allocations, the ledger rows and the balances. Checked under the lock: each level's
-available quantity covers its hold, the warehouse is active and still linked to the
-channel, the channel's count of active warehouses, each variant still has its SKU, is
-sold and manages stock as planned, and no balance passes `MAX_QUANTITY`: the same rules
-`apply_locked` applies to a reservation. See docs/adr/0001.
+the plan is made from an unlocked read (or, on a channel whose last order went wholly to
+its first warehouse by priority, from nothing: see `first_choice`), and one statement then
+locks the planned levels (primary-key order, as every writer does), checks under that lock
+everything the plan relied on, and only when all of it still holds writes the order, its
+lines, their allocations, the ledger rows and the balances. Checked under the lock: each
+level's available quantity covers its hold, the warehouse is active and still linked to
+the channel, the channel's count of active warehouses and which of them comes first, each
+variant still has its SKU, is sold and manages stock as planned, and no balance passes
+`MAX_QUANTITY`: the same rules `apply_locked` applies to a reservation. See docs/adr/0001.
 When anything differs the statement writes nothing and `place_order` takes the locked
 path, which also owns every answer other than success (short lines, backorders, levels
 still to create, expired holds to release first).
@@ -60,7 +60,7 @@ READ_FOR_PLAN_SQL = f"""
 # as its locks must all be taken, in primary-key order, before `reserved` updates.
 # `line` resolves each line's SKU; `hold` is the plan, one row per (line, warehouse),
 # kept only for lines whose variant manages stock. A line's expected manage-stock flag is
-# NULL when the caller planned without reading the variants (a one-warehouse channel).
+# NULL when the caller planned without reading the variants (`first_choice`).
 RESERVE_PLANNED_SQL = f"""
     WITH line AS (
         SELECT entry.line_number, entry.sku, entry.quantity, entry.manage_stock AS expected,
@@ -94,12 +94,13 @@ RESERVE_PLANNED_SQL = f"""
                  WHERE locked.available >= hold.quantity
                    AND locked.reserved <= {MAX_QUANTITY} - hold.quantity
                ) = (SELECT count(*) FROM hold)
-           AND (SELECT count(*)
+           AND (%(candidates)s, %(first)s) = (
+                SELECT count(*), (array_agg(warehouse.id
+                                            ORDER BY link.priority, warehouse.code COLLATE "C"))[1]
                   FROM {ChannelWarehouse._meta.db_table} AS link
                   JOIN {Warehouse._meta.db_table} AS warehouse
                     ON warehouse.id = link.warehouse_id AND warehouse.is_active
-                 WHERE link.channel_id = %(channel)s
-               ) = %(candidates)s
+                 WHERE link.channel_id = %(channel)s)
            AND (SELECT count(*) FROM line
                  WHERE is_active AND manage_stock = coalesce(expected, manage_stock)
                ) = %(lines)s
@@ -188,35 +189,48 @@ def read_for_plan(*, channel_id: int, skus: list[str]) -> list[PlanningRow]:
     with hot_cursor() as cursor:
         cursor.execute(READ_FOR_PLAN_SQL, [channel_id, skus])
         rows = cursor.fetchall()
-    planning = [
+    return [
         PlanningRow(variant=row[0:5], priority=row[5], warehouse=row[6:10], available=row[10])
         for row in rows
     ]
-    warehouses = {row.warehouse[0] for row in planning}
-    if len(warehouses) == 1:
-        _only_warehouse[channel_id] = warehouses.pop()
-    else:
-        _only_warehouse.pop(channel_id, None)
-    return planning
 
 
-# Channel id: its one active warehouse, as this process last read it (see `only_warehouse`).
-_only_warehouse: dict[int, int] = {}
+@dataclass(frozen=True, slots=True)
+class Warehouses:
+    """A channel's active warehouses as a plan saw them: how many, and which comes first.
 
-
-def only_warehouse(channel_id: int) -> int | None:
-    """The channel's one active warehouse when it had one at this process's last read.
-
-    Such a channel needs no read before reserving: every line comes whole from that
-    warehouse or the order is short. The reserving statement checks that the channel
-    still has exactly one active warehouse and that it is this one; when it is not,
-    `forget_only_warehouse` and a read follow.
+    First is by (priority, code), codes compared by code point (`COLLATE "C"` in SQL). The
+    reserving statement refuses a plan when either has changed since.
     """
-    return _only_warehouse.get(channel_id)
+
+    count: int
+    first: int
 
 
-def forget_only_warehouse(channel_id: int) -> None:
-    _only_warehouse.pop(channel_id, None)
+# Channel id: its warehouses, for channels whose last order this process planned from a
+# read went wholly to the first warehouse (see `first_choice`).
+_first_choice: dict[int, Warehouses] = {}
+
+
+def first_choice(channel_id: int) -> Warehouses | None:
+    """The channel's warehouses, when the next order may be tried at the first one unread.
+
+    A channel that sources by priority, or has one active warehouse, holds each line whole
+    at its first warehouse when that warehouse covers the line, whatever the others have
+    (`orders._holds_at_first` says which channels). So once an order planned
+    from a read went wholly there, the next one is tried there without a read: the
+    reserving statement checks under the lock that the first warehouse covers every line
+    and is still first. When it is not, `forget_first_choice` and a read follow.
+    """
+    return _first_choice.get(channel_id)
+
+
+def remember_first_choice(channel_id: int, warehouses: Warehouses) -> None:
+    _first_choice[channel_id] = warehouses
+
+
+def forget_first_choice(channel_id: int) -> None:
+    _first_choice.pop(channel_id, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +260,7 @@ def reserve_planned(
     document: str,
     actor,
     lines: list[PlannedLine],
-    candidate_count: int,
+    warehouses: Warehouses,
 ) -> Reserved | None:
     """Run the plan in one statement; None, with nothing written, when it no longer holds."""
     holds = [
@@ -263,7 +277,8 @@ def reserve_planned(
         "hold_warehouse": array_literal([warehouse_id for _, warehouse_id, _ in holds]),
         "hold_quantity": array_literal([quantity for _, _, quantity in holds]),
         "channel": channel_id,
-        "candidates": candidate_count,
+        "candidates": warehouses.count,
+        "first": warehouses.first,
         "lines": len(lines),
         "now": now,
         "reference": reference,

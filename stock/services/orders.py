@@ -52,9 +52,11 @@ from .ledger import (
 )
 from .order_fast_path import (
     PlannedLine,
-    forget_only_warehouse,
-    only_warehouse,
+    Warehouses,
+    first_choice,
+    forget_first_choice,
     read_for_plan,
+    remember_first_choice,
     reserve_planned,
 )
 from .order_locks import (
@@ -149,11 +151,12 @@ def _place_planned(
 ) -> PlacedOrder | None:
     """The common case in one or two statements (`order_fast_path`); None: the locked path.
 
-    Plans from an unlocked read, or with none for a channel that sells from one warehouse;
-    the reserving statement re-checks the plan under the level locks and writes nothing
-    when it no longer holds. Every answer but success (a short line, a backorder, an
-    unsellable line, an order placed before) comes from the locked path, except the input
-    errors `_resolve_lines` finds in the variants read.
+    Plans from an unlocked read or, on a channel whose last order went wholly to its first
+    warehouse (where `_holds_at_first` says a covered line goes), tries that warehouse
+    with no read; the reserving statement re-checks the plan under the level locks and
+    writes nothing when it no longer holds. Every answer but success (a short line, a
+    backorder, an unsellable line, an order placed before) comes from the locked path,
+    except the input errors `_resolve_lines` finds in the variants read.
     """
     now = timezone.now()
     order = _new_order(
@@ -165,27 +168,55 @@ def _place_planned(
         hold=hold,
         actor=actor,
     )
-    warehouse_id = only_warehouse(channel.pk)
-    if warehouse_id is not None and _are_plain_lines(lines):
+    warehouses = first_choice(channel.pk)
+    if (
+        warehouses is not None
+        and _holds_at_first(channel, latitude, warehouses)
+        and _are_plain_lines(lines)
+    ):
         planned = [
             PlannedLine(
                 line_number=number,
                 sku=line.sku,
                 quantity=line.quantity,
                 manages_stock=None,
-                holds=((warehouse_id, line.quantity),),
+                holds=((warehouses.first, line.quantity),),
             )
             for number, line in enumerate(lines, start=1)
         ]
-        placed = _reserve_planned(order, planned, {}, candidate_count=1, actor=actor)
+        placed = _reserve_planned(order, planned, {}, warehouses=warehouses, actor=actor)
         if placed is not None:
             return placed
-        forget_only_warehouse(channel.pk)
+        forget_first_choice(channel.pk)
     plan = _plan_from_read(channel=channel, lines=lines, latitude=latitude, longitude=longitude)
     if plan is None:
         return None
-    planned, variants, candidate_count = plan
-    return _reserve_planned(order, planned, variants, candidate_count=candidate_count, actor=actor)
+    planned, variants, warehouses = plan
+    placed = _reserve_planned(order, planned, variants, warehouses=warehouses, actor=actor)
+    if (
+        placed is not None
+        and _holds_at_first(channel, latitude, warehouses)
+        and _wholly_at(warehouses.first, planned)
+    ):
+        remember_first_choice(channel.pk, warehouses)
+    return placed
+
+
+def _holds_at_first(
+    channel: SalesChannel, latitude: Decimal | None, warehouses: Warehouses
+) -> bool:
+    """Whether `plan_allocations` holds a line whole at the first warehouse whenever that
+    warehouse covers it: the channel's only one, or ranked by priority first."""
+    strategy = channel.source_selection
+    return (
+        warehouses.count == 1
+        or strategy == SalesChannel.SourceSelection.PRIORITY
+        or (strategy == SalesChannel.SourceSelection.DISTANCE and latitude is None)
+    )
+
+
+def _wholly_at(warehouse_id: int, planned: list[PlannedLine]) -> bool:
+    return all(line.holds in ((), ((warehouse_id, line.quantity),)) for line in planned)
 
 
 def _plan_from_read(
@@ -194,8 +225,8 @@ def _plan_from_read(
     lines: Sequence[OrderLineInput],
     latitude: Decimal | None,
     longitude: Decimal | None,
-) -> tuple[list[PlannedLine], dict[int, Variant], int] | None:
-    """The planned lines, their variants by line number and the channel's count of active
+) -> tuple[list[PlannedLine], dict[int, Variant], Warehouses] | None:
+    """The planned lines, their variants by line number and the channel's active
     warehouses, from one unlocked read; None when only the locked path can answer."""
     skus = [line.sku for line in lines if isinstance(line.sku, str)]
     known: dict[str, Variant] = {}
@@ -226,9 +257,10 @@ def _plan_from_read(
         for request in managed
     ):
         return None  # unsellable here, or a pre-order needing a new level
+    ranked = sorted(candidates.values(), key=lambda c: (c.priority, c.warehouse_code))
     plans = plan_allocations(
         strategy=channel.source_selection,
-        candidates=sorted(candidates.values(), key=lambda c: (c.priority, c.warehouse_code)),
+        candidates=ranked,
         lines=managed,
         available=available,
         shipping=(float(latitude), float(longitude)) if latitude is not None else None,
@@ -246,7 +278,7 @@ def _plan_from_read(
         )
         for request in requests
     ]
-    return planned, variants, len(candidates)
+    return planned, variants, Warehouses(count=len(ranked), first=ranked[0].warehouse_id)
 
 
 def _new_order(
@@ -288,22 +320,28 @@ def _reserve_planned(
     planned: list[PlannedLine],
     variants: dict[int, Variant],
     *,
-    candidate_count: int,
+    warehouses: Warehouses,
     actor: Actor,
 ) -> PlacedOrder | None:
     # One statement is its own transaction, unless the caller's transaction is open or the
     # change has in-transaction reactions (a connector outbox row) to write beside it.
     if connection.in_atomic_block or stock_change_needs_transaction():
         with transaction.atomic():
-            return _write_planned(order, planned, variants, candidate_count, actor)
-    return _write_planned(order, planned, variants, candidate_count, actor)
+            placed = _write_planned(order, planned, variants, warehouses, actor)
+            if placed is None:
+                # Refused, nothing written, but the levels it locked would stay locked until
+                # the caller's transaction ends, out of key order with what comes next:
+                # rolling back to the savepoint releases them.
+                transaction.set_rollback(True)
+            return placed
+    return _write_planned(order, planned, variants, warehouses, actor)
 
 
 def _write_planned(
     order: Order,
     planned: list[PlannedLine],
     variants: dict[int, Variant],
-    candidate_count: int,
+    warehouses: Warehouses,
     actor: Actor,
 ) -> PlacedOrder | None:
     reserved = reserve_planned(
@@ -316,7 +354,7 @@ def _write_planned(
         document=order.document,
         actor=actor,
         lines=planned,
-        candidate_count=candidate_count,
+        warehouses=warehouses,
     )
     if reserved is None:
         return None
