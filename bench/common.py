@@ -94,9 +94,11 @@ def seed_catalogue(
     stock: dict[str, int],
     warehouse_count: int,
     first_warehouse_only: frozenset[str] = frozenset(),
+    source_selection: str = "priority",
     batch_size: int = 5000,
 ) -> Catalogue:
-    """A channel linked to `warehouse_count` warehouses, and a variant per SKU of `stock`.
+    """A channel linked to `warehouse_count` warehouses (sourcing by `source_selection`),
+    and a variant per SKU of `stock`.
 
     Each SKU gets its quantity in every warehouse, or in the first (priority 1) only when
     it is in `first_warehouse_only`. Stock enters through `apply_changes` (receipts), so
@@ -111,7 +113,9 @@ def seed_catalogue(
         Warehouse.objects.create(code=f"WH{number}", name=f"Benchmark warehouse {number}")
         for number in range(1, warehouse_count + 1)
     ]
-    channel = SalesChannel.objects.create(code="BENCH", name="Benchmark channel")
+    channel = SalesChannel.objects.create(
+        code="BENCH", name="Benchmark channel", source_selection=source_selection
+    )
     ChannelWarehouse.objects.bulk_create(
         ChannelWarehouse(channel=channel, warehouse=warehouse, priority=priority)
         for priority, warehouse in enumerate(warehouses, start=1)

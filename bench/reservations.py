@@ -75,6 +75,7 @@ class Settings:
     workers: tuple[int, ...]
     sku_count: int
     warehouse_count: int
+    source_selection: str
     sell_out_stock: int
     sell_out_workers: int
     profile: bool
@@ -322,6 +323,7 @@ def prepare(settings: Settings) -> tuple[str, list[Scenario], str]:
         stock=stock,
         warehouse_count=settings.warehouse_count,
         first_warehouse_only=frozenset(SELL_OUT_SKUS.values()),
+        source_selection=settings.source_selection,
     )
     first = catalogue.warehouse_codes[0]
     scenarios = [
@@ -346,7 +348,8 @@ def main() -> int:
             profile(channel_code=channel_code, scenario=scenario)
         return 0
     print(
-        f"{settings.warehouse_count} warehouse(s) linked to the channel; "
+        f"{settings.warehouse_count} warehouse(s) linked to the channel, sourcing by "
+        f"{settings.source_selection}; "
         f"{settings.warmup:g} s warm-up, then {settings.duration:g} s measured per cell\n"
     )
     print(HEADER, flush=True)
@@ -426,6 +429,13 @@ def parse_settings() -> Settings:
         help="warehouses linked to the channel (BENCH_WAREHOUSES, default 1)",
     )
     parser.add_argument(
+        "--source-selection",
+        choices=["priority", "most_stock"],
+        default=environ("BENCH_SOURCE_SELECTION", "priority"),
+        help="the channel's source selection (BENCH_SOURCE_SELECTION, default priority); "
+        "most_stock orders are always planned from a read",
+    )
+    parser.add_argument(
         "--sell-out-stock", type=int, default=int(environ("BENCH_SELL_OUT_STOCK", "1000"))
     )
     parser.add_argument(
@@ -444,6 +454,7 @@ def parse_settings() -> Settings:
         workers=tuple(int(count) for count in arguments.workers.split(",")),
         sku_count=arguments.skus,
         warehouse_count=arguments.warehouses,
+        source_selection=arguments.source_selection,
         sell_out_stock=arguments.sell_out_stock,
         sell_out_workers=arguments.sell_out_workers,
         profile=arguments.profile,
