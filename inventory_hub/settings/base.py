@@ -120,6 +120,11 @@ ATOMIC_REQUESTS = False
 # Seconds to wait for Redis to accept a connection: a dead Redis is reported, not waited on.
 REDIS_CONNECT_TIMEOUT = 2
 REDIS_URL = env_str("REDIS_URL", "")
+# The in-process broker of embedded mode and of the tests. The host only silences kombu's
+# "no hostname supplied" warning on every connection. The memory transport polls; at its
+# default of once a second every task would wait up to 1 s before a worker saw it.
+MEMORY_BROKER_URL = "memory://localhost/"
+MEMORY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.1}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -152,10 +157,8 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "inventory_hub.embedded.EmbeddedChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # The host only silences kombu's "no hostname supplied" warning on every connection.
-    CELERY_BROKER_URL = "memory://localhost/"
-    # The memory transport polls; the default second would delay every task by up to 1 s.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.1}
+    CELERY_BROKER_URL = MEMORY_BROKER_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = MEMORY_BROKER_TRANSPORT_OPTIONS
     # The ASGI runner starts a Celery worker (with beat) inside its own process.
     HUB_EMBEDDED_WORKER = True
 

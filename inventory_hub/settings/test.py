@@ -38,7 +38,10 @@ TEST_REDIS_URL = os.environ.get("REDIS_URL", "") or (
 # Unit tests use the in-memory layer and cache; tests whose subject is Redis opt in to it.
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-CELERY_BROKER_URL = "memory://localhost/"
+# Workers in tests use the memory broker, with its own transport options: base.py chose
+# Redis's when REDIS_URL is set, and with those the memory transport polls once a second.
+CELERY_BROKER_URL = MEMORY_BROKER_URL  # noqa: F405
+CELERY_BROKER_TRANSPORT_OPTIONS = MEMORY_BROKER_TRANSPORT_OPTIONS  # noqa: F405
 # Reactions run in the committing thread, so a test sees them as soon as the service returns.
 HUB_PUBLISH_IN_BACKGROUND = False
 CELERY_TASK_ALWAYS_EAGER = False

@@ -91,6 +91,16 @@ def test_embedded_worker_runs_a_task_enqueued_by_a_request(embedded_worker, asyn
     assert embedded_worker.failure() is None
 
 
+def test_embedded_worker_polls_its_memory_broker_every_tenth_of_a_second(embedded_worker):
+    # The memory transport polls, by default once a second: every task, each hop of a sync
+    # (inbound drain, then push), would wait up to that long. With REDIS_URL set the test
+    # settings once handed it Redis's transport options, and so that default.
+    transport = embedded_worker._controller.consumer.connection.transport
+
+    assert transport.driver_type == "memory"
+    assert transport.polling_interval == 0.1
+
+
 def test_embedded_worker_records_a_heartbeat_as_soon_as_it_consumes():
     from inventory_hub.health import HEARTBEAT_KEY
 
