@@ -33,6 +33,21 @@ def _skip_browser_tests_without_chromium(items) -> None:
             item.add_marker(no_browser)
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_memory():
+    """Each test starts knowing what a new process knows about the database: nothing.
+
+    Some services remember what they last read (whether any connector maps a variant, a
+    channel's first warehouse) for the rest of the process or a few seconds. The database
+    a test sees is not the one an earlier test left them remembering.
+    """
+    from connectors.outbox import forget_mapping_state
+    from stock.services.order_fast_path import forget_every_first_choice
+
+    forget_mapping_state()
+    forget_every_first_choice()
+
+
 @pytest.fixture
 def verify_ledger_clean():
     """Use after a test's writes: every balance equals the sum of its ledger rows."""

@@ -233,6 +233,11 @@ def forget_first_choice(channel_id: int) -> None:
     _first_choice.pop(channel_id, None)
 
 
+def forget_every_first_choice() -> None:
+    """As a new process: every channel's next order is read first (tests)."""
+    _first_choice.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedLine:
     line_number: int
