@@ -876,12 +876,14 @@ def _check_line_shapes(lines: Sequence[OrderLineInput]) -> None:
 
 
 def _quantity_problem(number: int, line: OrderLineInput) -> InvalidQuantity | None:
-    where = {"line": number, "sku": line.sku}
+    # Runs for every line of every order (`_are_plain_lines`): nothing is built unless wrong.
     if isinstance(line.quantity, bool) or not isinstance(line.quantity, int):
-        return InvalidQuantity(f"Line {number}: quantity must be a whole number.", where)
-    if not 1 <= line.quantity <= MAX_QUANTITY:
-        return InvalidQuantity(f"Line {number}: quantity must be from 1 to {MAX_QUANTITY}.", where)
-    return None
+        message = f"Line {number}: quantity must be a whole number."
+    elif not 1 <= line.quantity <= MAX_QUANTITY:
+        message = f"Line {number}: quantity must be from 1 to {MAX_QUANTITY}."
+    else:
+        return None
+    return InvalidQuantity(message, {"line": number, "sku": line.sku})
 
 
 def _resolve_lines(
