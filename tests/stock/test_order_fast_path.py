@@ -15,6 +15,7 @@ from stock.errors import NotSellable
 from stock.models import Allocation, MovementKind, StockLevel, StockMovement
 from stock.services import order_fast_path
 from stock.services import orders as order_services
+from stock.services.ledger import hot_cursor
 from tests.browser_support import database_url
 from tests.stock.factories import (
     VariantFactory,
@@ -60,6 +61,28 @@ def test_the_reserving_statement_fits_psycopgs_parse_cache():
 
     assert len(order_fast_path.RESERVE_PLANNED_SQL) <= MAX_CACHED_STATEMENT_LENGTH
     assert psycopg.__version__.startswith("3.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orders_keep_their_prepared_cursor_and_get_a_new_one_after_a_reconnect(north, sheet):
+    level = stocked(sheet, north, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "FIRST", ("SHEET", 1))
+    with hot_cursor() as first:
+        pass
+    place(channel, "SECOND", ("SHEET", 1))
+    with hot_cursor() as again:
+        assert again.cursor is first.cursor  # one psycopg cursor per connection
+
+    connection.close()  # as Django does when a connection grows old or breaks
+    third = place(channel, "THIRD", ("SHEET", 2)).order
+
+    with hot_cursor() as after:
+        assert after.cursor is not first.cursor
+        assert after.cursor.connection is connection.connection
+    assert first.cursor.connection.closed
+    assert allocations_of(third) == [(1, "NORTH", 2)]
+    assert balance_of(level).reserved == 4
 
 
 @pytest.mark.django_db(transaction=True)
