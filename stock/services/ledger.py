@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 
 import psycopg
 from django.conf import settings
@@ -291,6 +291,42 @@ def loaded_instance(model, alias: str, attnames: Sequence[str], values: Sequence
     state.db = alias
     instance._state = state
     return instance
+
+
+def new_instance(model, values: dict, related: dict | None = None):
+    """An unsaved model instance as `model(**values)` builds it, without running `__init__`.
+
+    For the rows every order writes: `__init__` cost an order about 15 µs per instance.
+    `values` are by attname (`channel_id`, not `channel`) and must name every field that has
+    no default; `related` holds objects already in hand for foreign keys, cached as
+    `__init__` caches them. Safe for the same reason as `loaded_instance`.
+    """
+    defaults, required = _defaults_of(model)
+    missing = required - values.keys()
+    if missing:
+        raise TypeError(f"{model.__name__} needs {', '.join(sorted(missing))}")
+    instance = model.__new__(model)
+    instance.__dict__.update(defaults)
+    instance.__dict__.update(values)
+    instance._state = ModelState()
+    if related:
+        instance._state.fields_cache.update(related)
+    return instance
+
+
+@cache
+def _defaults_of(model) -> tuple[dict, frozenset[str]]:
+    """The model's fields' defaults by attname, and the attnames that have none."""
+    defaults = {}
+    required = set()
+    for model_field in model._meta.concrete_fields:
+        if model_field.has_default() and callable(model_field.default):
+            raise TypeError(f"{model.__name__}.{model_field.name} has a default to call each time")
+        if model_field.has_default() or model_field.null or model_field.primary_key:
+            defaults[model_field.attname] = model_field.get_default()
+        else:
+            required.add(model_field.attname)
+    return defaults, frozenset(required)
 
 
 def array_literal(ids: list[int]) -> str:

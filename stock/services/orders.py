@@ -49,6 +49,7 @@ from .ledger import (
     ensure_levels,
     loaded_instance,
     lock_levels,
+    new_instance,
 )
 from .order_fast_path import (
     PlannedLine,
@@ -292,14 +293,18 @@ def _new_order(
     actor: Actor,
 ) -> Order:
     """The order row either path writes, not saved yet."""
-    return Order(
-        channel=channel,
-        reference=reference,
-        shipping_latitude=latitude,
-        shipping_longitude=longitude,
-        placed_at=now,
-        expires_at=now + timedelta(minutes=hold),
-        actor_label=actor.label,
+    return new_instance(
+        Order,
+        {
+            "channel_id": channel.pk,
+            "reference": reference,
+            "shipping_latitude": latitude,
+            "shipping_longitude": longitude,
+            "placed_at": now,
+            "expires_at": now + timedelta(minutes=hold),
+            "actor_label": actor.label,
+        },
+        {"channel": channel},
     )
 
 
@@ -362,15 +367,18 @@ def _write_planned(
     order_lines = []
     for line in planned:
         line_id, variant_id = reserved.lines[line.line_number]
-        order_line = OrderLine(
-            order=order,
-            line_number=line.line_number,
-            variant_id=variant_id,
-            quantity=line.quantity,
-            backordered_quantity=0,
+        variant = variants.get(line.line_number)
+        order_line = new_instance(
+            OrderLine,
+            {
+                "order_id": order.pk,
+                "line_number": line.line_number,
+                "variant_id": variant_id,
+                "quantity": line.quantity,
+                "backordered_quantity": 0,
+            },
+            {"order": order} if variant is None else {"order": order, "variant": variant},
         )
-        if line.line_number in variants:
-            order_line.variant = variants[line.line_number]
         mark_saved(order_line, line_id)
         order_lines.append(order_line)
     announce_stock_changes([StockChanged(*level) for level in reserved.levels])

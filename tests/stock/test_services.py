@@ -1249,3 +1249,37 @@ def test_a_stale_variant_object_cannot_move_stock_once_tracking_is_off(level, va
 
     assert balance_of(level) == Balance(on_hand=10, version=1)
     assert ledger_ids() == before
+
+
+def test_new_instance_builds_what_the_model_constructor_builds(django_assert_num_queries):
+    from stock.models import Order, OrderLine
+    from stock.services.ledger import new_instance
+    from tests.warehouses.factories import SalesChannelFactory
+
+    channel = SalesChannelFactory(code="shop")
+    placed = timezone.now()
+    values = {"reference": "A-1", "placed_at": placed, "actor_label": "tester"}
+
+    built = new_instance(Order, {"channel_id": channel.pk, **values}, {"channel": channel})
+    expected = Order(channel=channel, **values)
+
+    fields = [field.attname for field in Order._meta.concrete_fields]
+    assert {name: getattr(built, name) for name in fields} == {
+        name: getattr(expected, name) for name in fields
+    }
+    assert (built._state.adding, built._state.db) == (True, None)
+    with django_assert_num_queries(0):
+        assert built.channel is channel
+        assert built.document == "order shop/A-1"
+    line = new_instance(
+        OrderLine, {"order_id": None, "line_number": 1, "variant_id": 5, "quantity": 2}
+    )
+    assert (line.status, line.backordered_quantity) == (OrderLine.Status.OPEN, 0)
+
+
+def test_new_instance_refuses_values_missing_a_field_without_a_default():
+    from stock.models import Order
+    from stock.services.ledger import new_instance
+
+    with pytest.raises(TypeError, match="Order needs actor_label, placed_at, reference"):
+        new_instance(Order, {"channel_id": 1})
