@@ -645,12 +645,14 @@ def hot_cursor() -> Iterator:
     database = connections[DEFAULT_DB_ALIAS]
     database.ensure_connection()
     raw = database.connection
+    if raw.prepare_threshold is None:
+        # Django turns preparing off per connection; only cursors that ask (ours) prepare
+        # again, as Django's client-side binding cursors never do.
+        raw.prepare_threshold = NEVER_BY_COUNT
+    # With the connection pool, a thread's cursor is reused when the pool hands the thread
+    # the same connection again; that connection is then the thread's alone.
     cursor = getattr(database, "hub_hot_cursor", None)
     if cursor is None or cursor.connection is not raw or cursor.closed:
-        if raw.prepare_threshold is None:
-            # Django turns preparing off per connection; only cursors that ask (ours)
-            # prepare again, as Django's client-side binding cursors never do.
-            raw.prepare_threshold = NEVER_BY_COUNT
         cursor = database.hub_hot_cursor = _PreparingCursor(raw)
     # Wrapped like Django's own cursors, so query logging and execute_wrapper still see it;
     # the wrapper is not closed on the way out, as closing would close the cursor.
