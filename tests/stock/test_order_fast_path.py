@@ -279,6 +279,7 @@ def test_the_first_warehouse_short_of_a_line_is_planned_again_from_a_read(
         order = place(channel, "SECOND", ("SHEET", 5)).order
 
     # Tried at NORTH (3 left), refused under the lock, then read and held whole at SOUTH.
+    assert len(statements) == 3
     assert allocations_of(order) == [(1, "SOUTH", 5)]
     assert StockLevel.objects.get(variant=sheet, warehouse=north).reserved == 1
     assert StockMovement.objects.filter(document="order web/SECOND").count() == 1
