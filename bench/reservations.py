@@ -432,8 +432,7 @@ def parse_settings() -> Settings:
         "--source-selection",
         choices=["priority", "most_stock"],
         default=environ("BENCH_SOURCE_SELECTION", "priority"),
-        help="the channel's source selection (BENCH_SOURCE_SELECTION, default priority); "
-        "most_stock orders are always planned from a read",
+        help="the channel's source selection (BENCH_SOURCE_SELECTION, default priority)",
     )
     parser.add_argument(
         "--sell-out-stock", type=int, default=int(environ("BENCH_SELL_OUT_STOCK", "1000"))

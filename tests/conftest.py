@@ -42,10 +42,10 @@ def fresh_process_memory():
     a test sees is not the one an earlier test left them remembering.
     """
     from connectors.outbox import forget_mapping_state
-    from stock.services.order_fast_path import forget_every_first_choice
+    from stock.services.order_fast_path import forget_every_unread_plan
 
     forget_mapping_state()
-    forget_every_first_choice()
+    forget_every_unread_plan()
 
 
 @pytest.fixture

@@ -2,17 +2,18 @@
 
 The locked path (`order_locks`) holds a hot SKU's level lock across five round trips. Here
 the plan is made from an unlocked read (or, on a channel whose last order went wholly to
-its first warehouse by priority, from nothing: see `first_choice`), and one statement then
-locks the planned levels (primary-key order, as every writer does), checks under that lock
-everything the plan relied on, and only when all of it still holds writes the order, its
-lines, their allocations, the ledger rows and the balances. Checked under the lock: each
-level's available quantity covers its hold, the warehouse is active and still linked to
-the channel, the channel's count of active warehouses and which of them comes first, each
-variant still has its SKU, is sold and manages stock as planned, and no balance passes
-`MAX_QUANTITY`: the same rules `apply_locked` applies to a reservation. See docs/adr/0001.
-When anything differs the statement writes nothing and `place_order` takes the locked
-path, which also owns every answer other than success (short lines, backorders, levels
-still to create, expired holds to release first).
+its first warehouse by priority, from nothing; on one sourcing by most stock, by the
+statement itself: see `unread_plan`), and one statement then locks the planned levels
+(primary-key order, as every writer does), checks under that lock everything the plan
+relied on, and only when all of it still holds writes the order, its lines, their
+allocations, the ledger rows and the balances. Checked under the lock: each level's
+available quantity covers its hold, the warehouse is active and still linked to the
+channel, the channel's count of active warehouses and which of them comes first (for a
+plan made in Python), each variant still has its SKU, is sold and manages stock as
+planned, and no balance passes `MAX_QUANTITY`: the same rules `apply_locked` applies to a
+reservation. See docs/adr/0001. When anything differs the statement writes nothing and
+`place_order` takes the locked path, which also owns every answer other than success
+(short lines, backorders, levels still to create, expired holds to release first).
 
 Between the read and the statement the stock may change: the holds are then still
 covered (the statement checks that) but can differ from what a plan made under the lock
@@ -60,8 +61,58 @@ READ_FOR_PLAN_SQL = f"""
 # as its locks must all be taken, in primary-key order, before `reserved` updates.
 # `line` resolves each line's SKU; `hold` is the plan, one row per (line, warehouse),
 # kept only for lines whose variant manages stock. A line's expected manage-stock flag is
-# NULL when the caller planned without reading the variants (`first_choice`).
-RESERVE_PLANNED_SQL = f"""
+# NULL when the caller planned without reading the variants (`unread_plan`).
+# The plan made in Python: one row per (line, warehouse) it holds.
+PLANNED_HOLD = """
+    hold AS (
+        SELECT planned.line_number, line.variant_id, planned.warehouse_id, planned.quantity
+          FROM unnest(%(hold_line)s::smallint[], %(hold_warehouse)s::bigint[],
+                      %(hold_quantity)s::integer[])
+               AS planned(line_number, warehouse_id, quantity)
+          JOIN line ON line.line_number = planned.line_number AND line.manage_stock
+    )
+"""
+# The channel's active warehouses the plan ranked are still its active warehouses.
+PLANNED_WAREHOUSES = f"""
+    AND (%(candidates)s, %(first)s) = (
+        SELECT count(*), (array_agg(warehouse.id
+                                    ORDER BY link.priority, warehouse.code COLLATE "C"))[1]
+          FROM {ChannelWarehouse._meta.db_table} AS link
+          JOIN {Warehouse._meta.db_table} AS warehouse
+            ON warehouse.id = link.warehouse_id AND warehouse.is_active
+         WHERE link.channel_id = %(channel)s)
+"""
+# `plan_allocations` by most stock, for orders whose every line some warehouse covers
+# whole: each line at the active linked warehouse with the most available, ties going to
+# the one covering more of the order's lines, then by priority and code. A line no
+# warehouse has a level for gets a row without one, which `verdict` refuses, as it
+# refuses a chosen warehouse that does not cover its line (the read then plans it).
+MOST_STOCK_HOLD = f"""
+    hold AS (
+        SELECT line.line_number, line.variant_id, best.warehouse_id, line.quantity
+          FROM line LEFT JOIN LATERAL (
+               SELECT level.warehouse_id
+                 FROM {StockLevel._meta.db_table} AS level
+                 JOIN {ChannelWarehouse._meta.db_table} AS link
+                   ON link.warehouse_id = level.warehouse_id AND link.channel_id = %(channel)s
+                 JOIN {Warehouse._meta.db_table} AS warehouse
+                   ON warehouse.id = level.warehouse_id AND warehouse.is_active
+                WHERE level.variant_id = line.variant_id
+                ORDER BY level.available DESC,
+                         (SELECT count(*) FROM line AS other
+                            JOIN {StockLevel._meta.db_table} AS at
+                              ON at.variant_id = other.variant_id
+                             AND at.warehouse_id = level.warehouse_id
+                           WHERE other.manage_stock AND at.available >= other.quantity) DESC,
+                         link.priority, warehouse.code COLLATE "C"
+                LIMIT 1) AS best ON true
+         WHERE line.manage_stock
+    )
+"""
+
+
+def _reserve_sql(hold: str, planned_warehouses: str) -> str:
+    return f"""
     WITH line AS (
         SELECT entry.line_number, entry.sku, entry.quantity, entry.manage_stock AS expected,
                variant.id AS variant_id, variant.manage_stock, variant.is_active
@@ -69,13 +120,7 @@ RESERVE_PLANNED_SQL = f"""
                       %(line_quantity)s::integer[], %(line_managed)s::boolean[])
                AS entry(line_number, sku, quantity, manage_stock)
           LEFT JOIN {Variant._meta.db_table} AS variant ON variant.sku = entry.sku
-    ), hold AS (
-        SELECT planned.line_number, line.variant_id, planned.warehouse_id, planned.quantity
-          FROM unnest(%(hold_line)s::smallint[], %(hold_warehouse)s::bigint[],
-                      %(hold_quantity)s::integer[])
-               AS planned(line_number, warehouse_id, quantity)
-          JOIN line ON line.line_number = planned.line_number AND line.manage_stock
-    ), locked AS MATERIALIZED (
+    ), {hold}, locked AS MATERIALIZED (
         SELECT level.id, level.variant_id, level.warehouse_id, level.available, level.reserved
           FROM {StockLevel._meta.db_table} AS level
           JOIN hold ON level.variant_id = hold.variant_id
@@ -94,13 +139,7 @@ RESERVE_PLANNED_SQL = f"""
                  WHERE locked.available >= hold.quantity
                    AND locked.reserved <= {MAX_QUANTITY} - hold.quantity
                ) = (SELECT count(*) FROM hold)
-           AND (%(candidates)s, %(first)s) = (
-                SELECT count(*), (array_agg(warehouse.id
-                                            ORDER BY link.priority, warehouse.code COLLATE "C"))[1]
-                  FROM {ChannelWarehouse._meta.db_table} AS link
-                  JOIN {Warehouse._meta.db_table} AS warehouse
-                    ON warehouse.id = link.warehouse_id AND warehouse.is_active
-                 WHERE link.channel_id = %(channel)s)
+           {planned_warehouses}
            AND (SELECT count(*) FROM line
                  WHERE is_active AND manage_stock = coalesce(expected, manage_stock)
                ) = %(lines)s
@@ -168,10 +207,15 @@ def _positional(named_sql: str) -> tuple[str, list[str]]:
         names.append(match.group(1))
         return "%s"
 
-    return re.sub(r"%\((\w+)\)s", placeholder, " ".join(named_sql.split())), names
+    # No space is needed beside a comma or parenthesis (the statements quote none).
+    squeezed = re.sub(r" ?([(),]) ?", r"\1", " ".join(named_sql.split()))
+    return re.sub(r"%\((\w+)\)s", placeholder, squeezed), names
 
 
-RESERVE_PLANNED_SQL, RESERVE_PLANNED_PARAMS = _positional(RESERVE_PLANNED_SQL)
+RESERVE_PLANNED_SQL, RESERVE_PLANNED_PARAMS = _positional(
+    _reserve_sql(PLANNED_HOLD, PLANNED_WAREHOUSES)
+)
+RESERVE_MOST_STOCK_SQL, RESERVE_MOST_STOCK_PARAMS = _positional(_reserve_sql(MOST_STOCK_HOLD, ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,35 +251,38 @@ class Warehouses:
     first: int
 
 
-# Channel id: its warehouses, for channels whose last order this process planned from a
-# read went wholly to the first warehouse (see `first_choice`).
-_first_choice: dict[int, Warehouses] = {}
+# Channel id: its warehouses, for channels whose next order this process plans unread
+# (see `unread_plan`).
+_unread_plans: dict[int, Warehouses] = {}
 
 
-def first_choice(channel_id: int) -> Warehouses | None:
-    """The channel's warehouses, when the next order may be tried at the first one unread.
+def unread_plan(channel_id: int) -> Warehouses | None:
+    """The channel's warehouses, when its next order may be planned without a read.
 
     A channel that sources by priority, or has one active warehouse, holds each line whole
     at its first warehouse when that warehouse covers the line, whatever the others have
-    (`orders._holds_at_first` says which channels). So once an order planned
-    from a read went wholly there, the next one is tried there without a read: the
-    reserving statement checks under the lock that the first warehouse covers every line
-    and is still first. When it is not, `forget_first_choice` and a read follow.
+    (`orders._plans_unread` says which channels); a channel sourcing by most stock holds
+    it whole where the most is available, which the reserving statement can find itself
+    (`MOST_STOCK_HOLD`). So once an order planned from a read was held whole so, the next
+    one is planned that way without a read, and the statement checks under the lock that
+    the plan holds (that the first warehouse covers every line and is still first, or that
+    the warehouse with the most covers its line). When it does not, `forget_unread_plan`
+    and a read follow.
     """
-    return _first_choice.get(channel_id)
+    return _unread_plans.get(channel_id)
 
 
-def remember_first_choice(channel_id: int, warehouses: Warehouses) -> None:
-    _first_choice[channel_id] = warehouses
+def remember_unread_plan(channel_id: int, warehouses: Warehouses) -> None:
+    _unread_plans[channel_id] = warehouses
 
 
-def forget_first_choice(channel_id: int) -> None:
-    _first_choice.pop(channel_id, None)
+def forget_unread_plan(channel_id: int) -> None:
+    _unread_plans.pop(channel_id, None)
 
 
-def forget_every_first_choice() -> None:
+def forget_every_unread_plan() -> None:
     """As a new process: every channel's next order is read first (tests)."""
-    _first_choice.clear()
+    _unread_plans.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,25 +312,19 @@ def reserve_planned(
     document: str,
     actor,
     lines: list[PlannedLine],
-    warehouses: Warehouses,
+    warehouses: Warehouses | None,
 ) -> Reserved | None:
-    """Run the plan in one statement; None, with nothing written, when it no longer holds."""
-    holds = [
-        (line.line_number, warehouse_id, quantity)
-        for line in lines
-        for warehouse_id, quantity in line.holds
-    ]
+    """Run the plan in one statement; None, with nothing written, when it no longer holds.
+
+    With `warehouses` None the statement makes the plan itself, by most stock
+    (`MOST_STOCK_HOLD`), and the lines' holds are not read.
+    """
     params = {
         "line_number": array_literal([line.line_number for line in lines]),
         "line_sku": [line.sku for line in lines],
         "line_quantity": array_literal([line.quantity for line in lines]),
         "line_managed": _flag_array_literal([line.manages_stock for line in lines]),
-        "hold_line": array_literal([number for number, _, _ in holds]),
-        "hold_warehouse": array_literal([warehouse_id for _, warehouse_id, _ in holds]),
-        "hold_quantity": array_literal([quantity for _, _, quantity in holds]),
         "channel": channel_id,
-        "candidates": warehouses.count,
-        "first": warehouses.first,
         "lines": len(lines),
         "now": now,
         "reference": reference,
@@ -301,8 +342,22 @@ def reserve_planned(
         "source": MovementSource.ORDER,
         "document": document,
     }
+    if warehouses is None:
+        sql, names = RESERVE_MOST_STOCK_SQL, RESERVE_MOST_STOCK_PARAMS
+    else:
+        sql, names = RESERVE_PLANNED_SQL, RESERVE_PLANNED_PARAMS
+        holds = [
+            (line.line_number, warehouse_id, quantity)
+            for line in lines
+            for warehouse_id, quantity in line.holds
+        ]
+        params["hold_line"] = array_literal([number for number, _, _ in holds])
+        params["hold_warehouse"] = array_literal([warehouse_id for _, warehouse_id, _ in holds])
+        params["hold_quantity"] = array_literal([quantity for _, _, quantity in holds])
+        params["candidates"] = warehouses.count
+        params["first"] = warehouses.first
     with hot_cursor() as cursor:
-        cursor.execute(RESERVE_PLANNED_SQL, [params[name] for name in RESERVE_PLANNED_PARAMS])
+        cursor.execute(sql, [params[name] for name in names])
         order_id, lines_written, levels = cursor.fetchone()
     if order_id is None:
         return None

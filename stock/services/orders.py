@@ -54,11 +54,11 @@ from .ledger import (
 from .order_fast_path import (
     PlannedLine,
     Warehouses,
-    first_choice,
-    forget_first_choice,
+    forget_unread_plan,
     read_for_plan,
-    remember_first_choice,
+    remember_unread_plan,
     reserve_planned,
+    unread_plan,
 )
 from .order_locks import (
     VARIANT_FIELDS,
@@ -152,9 +152,10 @@ def _place_planned(
 ) -> PlacedOrder | None:
     """The common case in one or two statements (`order_fast_path`); None: the locked path.
 
-    Plans from an unlocked read or, on a channel whose last order went wholly to its first
-    warehouse (where `_holds_at_first` says a covered line goes), tries that warehouse
-    with no read; the reserving statement re-checks the plan under the level locks and
+    Plans from an unlocked read or, once an order so planned was held whole where the
+    channel's source selection puts a covered line without looking at the others (see
+    `_plans_unread`), with no read: at the first warehouse, or by most stock in the
+    reserving statement. The statement re-checks the plan under the level locks and
     writes nothing when it no longer holds. Every answer but success (a short line, a
     backorder, an unsellable line, an order placed before) comes from the locked path,
     except the input errors `_resolve_lines` finds in the variants read.
@@ -169,55 +170,66 @@ def _place_planned(
         hold=hold,
         actor=actor,
     )
-    warehouses = first_choice(channel.pk)
-    if (
-        warehouses is not None
-        and _holds_at_first(channel, latitude, warehouses)
-        and _are_plain_lines(lines)
-    ):
+    warehouses = unread_plan(channel.pk)
+    unread = _plans_unread(channel, latitude, warehouses) if warehouses is not None else None
+    if unread is not None and _are_plain_lines(lines):
+        at_first = unread == "first"
         planned = [
             PlannedLine(
                 line_number=number,
                 sku=line.sku,
                 quantity=line.quantity,
                 manages_stock=None,
-                holds=((warehouses.first, line.quantity),),
+                holds=((warehouses.first, line.quantity),) if at_first else (),
             )
             for number, line in enumerate(lines, start=1)
         ]
-        placed = _reserve_planned(order, planned, {}, warehouses=warehouses, actor=actor)
+        placed = _reserve_planned(
+            order, planned, {}, warehouses=warehouses if at_first else None, actor=actor
+        )
         if placed is not None:
             return placed
-        forget_first_choice(channel.pk)
+        forget_unread_plan(channel.pk)
     plan = _plan_from_read(channel=channel, lines=lines, latitude=latitude, longitude=longitude)
     if plan is None:
         return None
     planned, variants, warehouses = plan
     placed = _reserve_planned(order, planned, variants, warehouses=warehouses, actor=actor)
-    if (
-        placed is not None
-        and _holds_at_first(channel, latitude, warehouses)
-        and _wholly_at(warehouses.first, planned)
-    ):
-        remember_first_choice(channel.pk, warehouses)
+    if placed is not None and _was_planned_as_unread(channel, latitude, warehouses, planned):
+        remember_unread_plan(channel.pk, warehouses)
     return placed
 
 
-def _holds_at_first(
+def _plans_unread(
     channel: SalesChannel, latitude: Decimal | None, warehouses: Warehouses
-) -> bool:
-    """Whether `plan_allocations` holds a line whole at the first warehouse whenever that
-    warehouse covers it: the channel's only one, or ranked by priority first."""
+) -> str | None:
+    """How an order may be planned with no read: "first" when `plan_allocations` holds a
+    covered line whole at the first warehouse (the channel's only one, or ranked by
+    priority first); "most_stock" when it holds it whole where the most is available,
+    which the reserving statement finds itself; None when only a read can tell."""
     strategy = channel.source_selection
-    return (
+    if (
         warehouses.count == 1
         or strategy == SalesChannel.SourceSelection.PRIORITY
         or (strategy == SalesChannel.SourceSelection.DISTANCE and latitude is None)
-    )
+    ):
+        return "first"
+    if strategy == SalesChannel.SourceSelection.MOST_STOCK:
+        return "most_stock"
+    return None
 
 
-def _wholly_at(warehouse_id: int, planned: list[PlannedLine]) -> bool:
-    return all(line.holds in ((), ((warehouse_id, line.quantity),)) for line in planned)
+def _was_planned_as_unread(
+    channel: SalesChannel,
+    latitude: Decimal | None,
+    warehouses: Warehouses,
+    planned: list[PlannedLine],
+) -> bool:
+    """Whether the plan made from a read is the one `_plans_unread` would have made."""
+    unread = _plans_unread(channel, latitude, warehouses)
+    if unread == "first":
+        return all(line.holds in ((), ((warehouses.first, line.quantity),)) for line in planned)
+    return unread == "most_stock" and all(len(line.holds) <= 1 for line in planned)
 
 
 def _plan_from_read(

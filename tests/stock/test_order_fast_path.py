@@ -6,12 +6,14 @@ change what the plan relied on between the read and the statement, and expect wh
 locked path answers, with nothing of the stale plan written.
 """
 
+import random
+
 import psycopg
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from stock.errors import NotSellable
+from stock.errors import InsufficientStock, NotSellable
 from stock.models import Allocation, MovementKind, StockLevel, StockMovement
 from stock.services import order_fast_path
 from stock.services import orders as order_services
@@ -55,11 +57,12 @@ def allocations_of(order) -> list[tuple[int, str, int]]:
     )
 
 
-def test_the_reserving_statement_fits_psycopgs_parse_cache():
-    # Longer, it is parsed again for every order: the biggest client cost it once had.
+def test_the_reserving_statements_fit_psycopgs_parse_cache():
+    # Longer, they are parsed again for every order: the biggest client cost they once had.
     from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
 
     assert len(order_fast_path.RESERVE_PLANNED_SQL) <= MAX_CACHED_STATEMENT_LENGTH
+    assert len(order_fast_path.RESERVE_MOST_STOCK_SQL) <= MAX_CACHED_STATEMENT_LENGTH
     assert psycopg.__version__.startswith("3.")
 
 
@@ -334,16 +337,8 @@ def test_warehouses_of_equal_priority_are_first_by_code_point_in_python_and_sql(
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    ("strategy", "shipping"),
-    [
-        ("most_stock", {}),
-        # NORTH at (0, 0), SOUTH at (-45, 0): an address near the south pole is nearer SOUTH.
-        ("distance", {"shipping_latitude": -80, "shipping_longitude": 0}),
-    ],
-)
-def test_orders_not_sourced_by_priority_are_read_before_they_are_planned(
-    north, south, sheet, strategy, shipping
+def test_orders_with_an_address_sourced_by_distance_are_read_before_they_are_planned(
+    north, south, sheet
 ):
     north.latitude, north.longitude = 0, 0
     north.save(update_fields=["latitude", "longitude"])
@@ -353,14 +348,154 @@ def test_orders_not_sourced_by_priority_are_read_before_they_are_planned(
     stocked(sheet, south, 20)
     channel = channel_selling_from(north, south, code="web")
     place(channel, "FIRST", ("SHEET", 1))  # by priority: NORTH, remembered
-    channel.source_selection = strategy
+    channel.source_selection = "distance"
     channel.save(update_fields=["source_selection"])
 
+    # An address near the south pole is nearer SOUTH.
     with CaptureQueriesContext(connection) as statements:
-        order = place(channel, "SECOND", ("SHEET", 2), **shipping).order
+        order = place(
+            channel, "SECOND", ("SHEET", 2), shipping_latitude=-80, shipping_longitude=0
+        ).order
 
     assert len(statements) == 2  # read, then reserve
     assert allocations_of(order) == [(1, "SOUTH", 2)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_most_stock_channel_is_planned_by_the_statement_once_an_order_was_read(
+    north, south, sheet, verify_ledger_clean
+):
+    stocked(sheet, north, 10)
+    stocked(sheet, south, 20)
+    channel = channel_selling_from(north, south, code="web", source_selection="most_stock")
+    with CaptureQueriesContext(connection) as statements:
+        first = place(channel, "FIRST", ("SHEET", 1)).order
+    assert len(statements) == 2  # nothing remembered yet: read, then reserve
+    assert allocations_of(first) == [(1, "SOUTH", 1)]
+
+    with CaptureQueriesContext(connection) as statements:
+        second = place(channel, "SECOND", ("SHEET", 2)).order
+    assert len(statements) == 1
+    assert allocations_of(second) == [(1, "SOUTH", 2)]
+
+    stocked(sheet, north, 30)  # NORTH now has the most: the statement sees it, unread
+    with CaptureQueriesContext(connection) as statements:
+        third = place(channel, "THIRD", ("SHEET", 3)).order
+    assert len(statements) == 1
+    assert allocations_of(third) == [(1, "NORTH", 3)]
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_statement_gives_a_tie_to_the_warehouse_covering_more_of_the_order(north, south):
+    shirt, socks = VariantFactory(sku="SHIRT"), VariantFactory(sku="SOCKS")
+    stocked(shirt, north, 5)  # NORTH comes first by priority ...
+    stocked(shirt, south, 5)
+    stocked(socks, south, 9)  # ... but only SOUTH covers both lines
+    channel = channel_selling_from(north, south, code="web", source_selection="most_stock")
+    place(channel, "FIRST", ("SOCKS", 1))
+
+    with CaptureQueriesContext(connection) as statements:
+        order = place(channel, "SECOND", ("SHIRT", 2), ("SOCKS", 1)).order
+
+    assert len(statements) == 1
+    assert allocations_of(order) == [(1, "SOUTH", 2), (2, "SOUTH", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_line_the_most_stocked_warehouse_cannot_cover_is_read_and_split(
+    north, south, sheet, verify_ledger_clean
+):
+    stocked(sheet, north, 3)
+    stocked(sheet, south, 5)
+    east = WarehouseFactory(code="EAST")
+    stocked(sheet, east, 50)
+    channel = channel_selling_from(north, south, east, code="web", source_selection="most_stock")
+    place(channel, "FIRST", ("SHEET", 1))  # EAST, remembered
+    Warehouse.objects.filter(pk=east.pk).update(is_active=False)  # closed, still linked
+
+    with CaptureQueriesContext(connection) as statements:
+        order = place(channel, "SECOND", ("SHEET", 6)).order
+
+    # The statement looks only at active warehouses: SOUTH has the most, 5, which cannot
+    # cover 6, so it writes nothing; the read plans a split, most stock first.
+    assert len(statements) == 3
+    assert allocations_of(order) == [(1, "NORTH", 1), (1, "SOUTH", 5)]
+    assert StockMovement.objects.filter(document="order web/SECOND").count() == 2
+    with CaptureQueriesContext(connection) as statements:
+        place(channel, "THIRD", ("SHEET", 1))
+    assert len(statements) == 2  # a split is not what the statement plans: read again
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db
+def test_the_statement_plans_by_most_stock_as_plan_allocations_does(verify_ledger_clean):
+    # Random channels, stock and orders; ties of stock, priority and coverage are common,
+    # and codes differ in case, so every rank of `plan_allocations` decides some lines.
+    # The codes get a linguistic collation, as in the test above: the statement must still
+    # compare them by code point, as Python does.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER TABLE {Warehouse._meta.db_table}"
+            ' ALTER COLUMN code TYPE varchar(32) COLLATE "und-x-icu"'
+        )
+    chance = random.Random(20261122)
+    planned_unread = refused = 0
+    for case in range(40):
+        warehouses = [
+            WarehouseFactory(code=f"{prefix}{case}") for prefix in ("a-", "B-", "b-", "C-")
+        ]
+        channel = channel_selling_from(code=f"most-{case}", source_selection="most_stock")
+        for warehouse in warehouses:
+            ChannelWarehouseFactory(
+                channel=channel, warehouse=warehouse, priority=chance.choice((1, 1, 2))
+            )
+        lines = []
+        for number in range(chance.randint(1, 3)):
+            variant = VariantFactory(sku=f"V{case}-{number}", manage_stock=chance.random() < 0.9)
+            for warehouse in warehouses if variant.manage_stock else ():
+                if chance.random() < 0.7:
+                    on_hand = chance.randint(1, 6)
+                    stocked(variant, warehouse, on_hand)
+                    if chance.random() < 0.3:
+                        reserved(variant, warehouse, chance.randint(0, on_hand))
+            lines.append((variant.sku, chance.randint(1, 4)))
+        if chance.random() < 0.2:
+            Warehouse.objects.filter(pk=chance.choice(warehouses).pk).update(is_active=False)
+        inputs = [order_services.OrderLineInput(sku=sku, quantity=q) for sku, q in lines]
+        plan = order_services._plan_from_read(
+            channel=channel, lines=inputs, latitude=None, longitude=None
+        )
+        whole = plan is not None and all(len(line.holds) <= 1 for line in plan[0])
+        active = [w for w in warehouses if Warehouse.objects.get(pk=w.pk).is_active]
+        order_fast_path.remember_unread_plan(
+            channel.pk, order_fast_path.Warehouses(count=len(active), first=active[0].pk)
+        )
+        try:
+            with CaptureQueriesContext(connection) as captured:
+                order = place(channel, f"ORDER-{case}", *lines).order
+        except (InsufficientStock, NotSellable):
+            order = None  # the locked path's answer: the read could not plan it either
+        savepoints = ("SAVEPOINT", "RELEASE", "ROLLBACK TO")
+        statements = [q["sql"] or "" for q in captured]
+        statements = [sql for sql in statements if not sql.startswith(savepoints)]
+        if plan is not None:
+            codes = {w.pk: w.code for w in warehouses}
+            assert sorted(allocations_of(order)) == sorted(
+                (line.line_number, codes[warehouse_id], quantity)
+                for line in plan[0]
+                for warehouse_id, quantity in line.holds
+            ), case
+        if whole:
+            planned_unread += 1
+            assert len(statements) == 1, case
+        else:
+            refused += 1
+            # Refused by the statement (an order it placed would end the call there), then
+            # planned from the read, or answered by the locked path when the read cannot.
+            assert len(statements) >= 2, case
+    assert planned_unread >= 10 and refused >= 5, (planned_unread, refused)
+    verify_ledger_clean()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -372,7 +507,7 @@ def test_a_refused_try_inside_the_callers_transaction_keeps_no_lock_on_the_first
     first = stocked(sheet, north, 4)
     stocked(sheet, south, 10)
     channel = channel_selling_from(north, south, code="web")
-    place(channel, "FIRST", ("SHEET", 1))  # NORTH remembered as the first choice
+    place(channel, "FIRST", ("SHEET", 1))  # NORTH remembered as the first warehouse
 
     with transaction.atomic():
         order = place(channel, "SECOND", ("SHEET", 5)).order  # tried at NORTH, held at SOUTH
