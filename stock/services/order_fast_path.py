@@ -52,16 +52,6 @@ READ_FOR_PLAN_SQL = f"""
      WHERE variant.sku = ANY(%s::text[])
 """
 
-# Arrays travel as array literals: a generic plan reckons each at 10 rows, which keeps the
-# index lookups (see ledger.UPDATE_LEVELS_SQL). Whitespace and names are squeezed out
-# below: psycopg caches the parsing of a query only up to 4,096 characters, and parsing
-# this one again for every order cost more client CPU than anything else the order did.
-#
-# CTEs referenced twice are materialized, each evaluated once; `locked` says so anyway,
-# as its locks must all be taken, in primary-key order, before `reserved` updates.
-# `line` resolves each line's SKU; `hold` is the plan, one row per (line, warehouse),
-# kept only for lines whose variant manages stock. A line's expected manage-stock flag is
-# NULL when the caller planned without reading the variants (`unread_plan`).
 # The plan made in Python: one row per (line, warehouse) it holds.
 PLANNED_HOLD = """
     hold AS (
@@ -111,7 +101,19 @@ MOST_STOCK_HOLD = f"""
 """
 
 
+# Arrays travel as array literals: a generic plan reckons each at 10 rows, which keeps the
+# index lookups (see ledger.UPDATE_LEVELS_SQL). Spaces are squeezed out (`_positional`):
+# psycopg caches the parsing of a query only up to 4,096 characters, and parsing it again
+# for every order cost more client CPU than anything else the order did.
+#
+# CTEs referenced twice are materialized, each evaluated once; `locked` says so anyway,
+# as its locks must all be taken, in primary-key order, before `reserved` updates.
+# `line` resolves each line's SKU; `hold` is the plan, one row per (line, warehouse),
+# kept only for lines whose variant manages stock. A line's expected manage-stock flag is
+# NULL when the caller planned without reading the variants (`unread_plan`).
 def _reserve_sql(hold: str, planned_warehouses: str) -> str:
+    """The reserving statement, given how it gets its `hold` CTE and whether it checks the
+    channel's warehouses as the plan saw them."""
     return f"""
     WITH line AS (
         SELECT entry.line_number, entry.sku, entry.quantity, entry.manage_stock AS expected,
