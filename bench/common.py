@@ -178,6 +178,7 @@ class WorkerResult:
     latencies: list[float] = field(default_factory=list)  # seconds, successful calls
     seconds: float = 0.0  # the measured window
     cpu_seconds: float = 0.0  # the worker's and its database backend's, in the window
+    backend_cpu_seconds: float = 0.0  # the backend's part of it
 
     def record(self, succeeded: bool, error: Exception | None, seconds: float) -> None:
         if error is not None:
@@ -205,15 +206,16 @@ class Client:
     call: Callable[[int], bool]
     backend_pid: int
 
-    def cpu_seconds(self) -> float:
-        """CPU time used so far by this process and by its backend (same host).
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU time used so far by this process (all its threads) and by its backend
+        (same host).
 
         On a shared machine throughput depends on what else runs; CPU time per call
         much less so, and it bounds what the cores could do.
         """
         with open(f"/proc/{self.backend_pid}/schedstat") as schedstat:
             backend_nanoseconds = int(schedstat.read().split()[0])
-        return time.process_time() + backend_nanoseconds / 1e9
+        return time.process_time(), backend_nanoseconds / 1e9
 
 
 # Runs in a worker process: given the worker's number, connects and builds its client.
@@ -243,7 +245,9 @@ def timed_loop(client: Client, *, warmup: float, duration: float) -> WorkerResul
             result.record(succeeded, error, seconds)
         if finished >= window_end:
             result.seconds = finished - opened_at
-            result.cpu_seconds = client.cpu_seconds() - cpu_at_open
+            (own, backend), (own_at_open, backend_at_open) = client.cpu_seconds(), cpu_at_open
+            result.backend_cpu_seconds = backend - backend_at_open
+            result.cpu_seconds = own - own_at_open + result.backend_cpu_seconds
             return result
 
 
@@ -346,6 +350,7 @@ class Summary:
     p50_ms: float
     p95_ms: float
     cpu_ms: float  # client and server CPU per success
+    backend_cpu_ms: float  # the server's part of it
     error_samples: list[str]
 
 
@@ -361,6 +366,7 @@ def summarize(results: Sequence[WorkerResult]) -> Summary:
     latencies = sorted(latency for result in results for latency in result.latencies)
     successes = sum(result.successes for result in results)
     cpu_seconds = sum(result.cpu_seconds for result in results)
+    backend_cpu_seconds = sum(result.backend_cpu_seconds for result in results)
     return Summary(
         successes=successes,
         refusals=sum(result.refusals for result in results),
@@ -369,6 +375,7 @@ def summarize(results: Sequence[WorkerResult]) -> Summary:
         p50_ms=percentile(latencies, 0.50) * 1000,
         p95_ms=percentile(latencies, 0.95) * 1000,
         cpu_ms=cpu_seconds / successes * 1000 if successes else float("nan"),
+        backend_cpu_ms=backend_cpu_seconds / successes * 1000 if successes else float("nan"),
         error_samples=[sample for result in results for sample in result.error_samples],
     )
 

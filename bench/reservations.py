@@ -385,7 +385,8 @@ def main() -> int:
 
 HEADER = (
     "| scenario | workers | service orders/s | raw tx/s | ratio "
-    "| service p50 / p95 ms | raw p50 / p95 ms | service / raw CPU ms per call |\n"
+    "| service p50 / p95 ms | raw p50 / p95 ms "
+    "| service / raw CPU ms per call (client + backend) |\n"
     "|---|---:|---:|---:|---:|---:|---:|---:|"
 )
 
@@ -396,8 +397,13 @@ def _row(comparison: Comparison) -> str:
         f"| {comparison.scenario} | {comparison.workers} | {service.per_second:,.0f} "
         f"| {raw.per_second:,.0f} | {comparison.ratio:.2f} "
         f"| {service.p50_ms:.1f} / {service.p95_ms:.1f} | {raw.p50_ms:.1f} / {raw.p95_ms:.1f} "
-        f"| {service.cpu_ms:.2f} / {raw.cpu_ms:.2f} |"
+        f"| {_cpu(service)} / {_cpu(raw)} |"
     )
+
+
+def _cpu(summary: Summary) -> str:
+    client = summary.cpu_ms - summary.backend_cpu_ms
+    return f"{summary.cpu_ms:.2f} ({client:.2f} + {summary.backend_cpu_ms:.2f})"
 
 
 def parse_settings() -> Settings:
