@@ -137,10 +137,15 @@ class Allocation(models.Model):
         RELEASED = "released", "Released"
 
     line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
-    level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="allocations")
+    # No index on the level or the warehouse: every order writes an allocation, and no read
+    # looks allocations up by either but the expiring holds (allocation_held_expiring).
+    # Levels and warehouses are retired, never deleted, so PROTECT never has to search.
+    level = models.ForeignKey(
+        StockLevel, on_delete=models.PROTECT, related_name="allocations", db_index=False
+    )
     # No database constraint: see Order.channel.
     warehouse = models.ForeignKey(
-        Warehouse, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        Warehouse, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
     )
     quantity = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
