@@ -251,10 +251,10 @@ def insert_order(order: Order, lines: list[OrderLine], allocations: list[Allocat
         mark_saved(allocation, allocation_id[(allocation.line_id, allocation.level_id)])
 
 
-def mark_saved(instance, pk: int) -> None:
+def mark_saved(instance, pk: int, alias: str | None = None) -> None:
     instance.pk = pk
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = alias or connection.alias
 
 
 # --- Hold expiry, one batch set-based ------------------------------------------------------

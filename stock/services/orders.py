@@ -25,7 +25,12 @@ from stock.errors import (
     StockError,
     UnknownSku,
 )
-from stock.events import StockChanged, publish_order_changed, stock_change_needs_transaction
+from stock.events import (
+    StockChanged,
+    publish_order_changed,
+    publish_order_placed,
+    stock_change_needs_transaction,
+)
 from stock.models import (
     HOLD_EXPIRED_NOTE,
     Allocation,
@@ -342,7 +347,7 @@ def _reserve_planned(
 ) -> PlacedOrder | None:
     # One statement is its own transaction, unless the caller's transaction is open or the
     # change has in-transaction reactions (a connector outbox row) to write beside it.
-    if connection.in_atomic_block or stock_change_needs_transaction():
+    if not connection.get_autocommit() or stock_change_needs_transaction():
         with transaction.atomic():
             placed = _write_planned(order, planned, variants, warehouses, actor)
             if placed is None:
@@ -351,7 +356,7 @@ def _reserve_planned(
                 # rolling back to the savepoint releases them.
                 transaction.set_rollback(True)
             return placed
-    return _write_planned(order, planned, variants, warehouses, actor)
+    return _write_planned(order, planned, variants, warehouses, actor, committed=True)
 
 
 def _write_planned(
@@ -360,7 +365,13 @@ def _write_planned(
     variants: dict[int, Variant],
     warehouses: Warehouses,
     actor: Actor,
+    *,
+    committed: bool = False,
 ) -> PlacedOrder | None:
+    """Run the reserving statement and build the placed order from its answer.
+
+    `committed`: the statement is its own transaction, with no in-transaction reaction
+    to write, so the after-commit ones are handed over at once."""
     reserved = reserve_planned(
         channel_id=order.channel_id,
         reference=order.reference,
@@ -375,7 +386,8 @@ def _write_planned(
     )
     if reserved is None:
         return None
-    mark_saved(order, reserved.order_id)
+    alias = connection.alias
+    mark_saved(order, reserved.order_id, alias)
     order_lines = []
     for line in planned:
         line_id, variant_id = reserved.lines[line.line_number]
@@ -391,10 +403,14 @@ def _write_planned(
             },
             {"order": order} if variant is None else {"order": order, "variant": variant},
         )
-        mark_saved(order_line, line_id)
+        mark_saved(order_line, line_id, alias)
         order_lines.append(order_line)
-    announce_stock_changes([StockChanged(*level) for level in reserved.levels])
-    transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
+    changes = [StockChanged(*level) for level in reserved.levels]
+    if committed:
+        publish_order_placed(changes, order.pk, order.channel_id)
+    else:
+        announce_stock_changes(changes)
+        transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
     return PlacedOrder(order=order, created=True, lines=order_lines)
 
 

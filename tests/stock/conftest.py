@@ -1,4 +1,6 @@
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from tests.browser_support import VIEWPORT, LiveHub, database_url, launch_chromium
@@ -69,3 +71,12 @@ def browser_page(chromium, transactional_db):
     page.on("response", on_response)
     yield page
     context.close()
+
+
+@pytest.fixture
+def layer():
+    """The configured (in-memory) channel layer, emptied before and after the test."""
+    layer = get_channel_layer()
+    async_to_sync(layer.flush)()
+    yield layer
+    async_to_sync(layer.flush)()

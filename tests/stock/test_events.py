@@ -1,11 +1,8 @@
 """`stock.changed` reaches the warehouse, variant and feed groups, and only after commit."""
 
-import asyncio
 import logging
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from stock.errors import InsufficientStock
@@ -21,48 +18,10 @@ from stock.services import (
     receive_stock,
 )
 from tests.stock.factories import SYSTEM, Balance, VariantFactory, balance_of, stocked
+from tests.stock.layer import listen, pushed, received
 from tests.warehouses.factories import WarehouseFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def layer():
-    """The configured (in-memory) channel layer, emptied before and after the test."""
-    layer = get_channel_layer()
-    async_to_sync(layer.flush)()
-    yield layer
-    async_to_sync(layer.flush)()
-
-
-def listen(layer, group: str) -> str:
-    """A fresh channel that has joined `group`, as a consumer would on connect."""
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-    return channel
-
-
-def received(layer, channel: str) -> list[dict]:
-    """Every message waiting on `channel`, in order; [] when nothing arrives."""
-
-    async def drain() -> list[dict]:
-        messages = []
-        while True:
-            try:
-                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.05))
-            except TimeoutError:
-                return messages
-
-    return async_to_sync(drain)()
-
-
-def pushed(level, version: int) -> dict:
-    return {
-        "level_id": level.pk,
-        "variant_id": level.variant_id,
-        "warehouse_id": level.warehouse_id,
-        "version": version,
-    }
 
 
 @pytest.fixture

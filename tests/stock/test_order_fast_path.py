@@ -13,7 +13,9 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from stock.availability import storefront_availability
 from stock.errors import InsufficientStock, NotSellable
+from stock.events import ORDERS_GROUP, variant_group, warehouse_group
 from stock.models import Allocation, MovementKind, StockLevel, StockMovement
 from stock.services import order_fast_path
 from stock.services import orders as order_services
@@ -28,6 +30,7 @@ from tests.stock.factories import (
     reserved,
     stocked,
 )
+from tests.stock.layer import listen, pushed, received
 from tests.warehouses.factories import ChannelWarehouseFactory, WarehouseFactory
 from warehouses.models import Warehouse
 
@@ -112,6 +115,35 @@ def test_a_one_warehouse_channel_reserves_in_one_statement_once_read(
     assert balance_of(level).reserved == 4
     assert StockLevel.objects.get(pk=level.pk).version == 3  # received, then two orders
     verify_ledger_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_that_is_its_own_transaction_is_announced_as_it_returns(north, sheet, layer):
+    level = stocked(sheet, north, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "FIRST", ("SHEET", 1))  # read, then reserve
+    by_warehouse = listen(layer, warehouse_group(north.pk))
+    by_variant = listen(layer, variant_group(sheet.pk))
+    orders = listen(layer, ORDERS_GROUP)
+    (cached,), _ = storefront_availability(channel=channel, skus=["SHEET"])
+    assert cached.salable_quantity == 9
+
+    # Placed by one statement that commits on its own: announced without an on-commit hook.
+    second = place(channel, "SECOND", ("SHEET", 3)).order
+
+    expected = [{"type": "stock.changed", "levels": [pushed(level, 3)]}]
+    assert received(layer, by_warehouse) == expected
+    assert received(layer, by_variant) == expected
+    assert received(layer, orders) == [
+        {
+            "type": "order.changed",
+            "order_id": second.pk,
+            "order_ids": [second.pk],
+            "channel_id": channel.pk,
+        }
+    ]
+    (fresh,), _ = storefront_availability(channel=channel, skus=["SHEET"])
+    assert fresh.salable_quantity == 6
 
 
 @pytest.mark.django_db(transaction=True)
