@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format fuzz bench bench-reservations bench-expiry bench-bulk bench-dashboard bench-connectors
+.PHONY: run test lint format fuzz bench bench-reservations bench-order-instructions bench-expiry bench-bulk bench-dashboard bench-connectors
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -48,6 +48,9 @@ format: $(VENV)/.dev
 
 bench-reservations: $(VENV)/.runtime
 	$(BIN)/python -m bench.reservations
+
+bench-order-instructions: $(VENV)/.runtime
+	$(BIN)/python -m bench.order_instructions
 
 bench-expiry: $(VENV)/.runtime
 	$(BIN)/python -m bench.expiry
