@@ -8,8 +8,7 @@ for after the commit.
 """
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, partial
@@ -624,8 +623,7 @@ def _write(
     ]
 
 
-@contextmanager
-def hot_cursor() -> Iterator:
+def hot_cursor():
     """A cursor for the few statements every order and stock change runs (PostgreSQL).
 
     Its statements are bound server-side and prepared on first use, once per connection:
@@ -639,9 +637,7 @@ def hot_cursor() -> Iterator:
     how to send each parameter type.
     """
     if not settings.HUB_PREPARED_STATEMENTS:
-        with connection.cursor() as cursor:
-            yield cursor
-        return
+        return connection.cursor()  # closed when the `with` block ends
     database = connections[DEFAULT_DB_ALIAS]
     database.ensure_connection()
     raw = database.connection
@@ -656,7 +652,22 @@ def hot_cursor() -> Iterator:
         cursor = database.hub_hot_cursor = _PreparingCursor(raw)
     # Wrapped like Django's own cursors, so query logging and execute_wrapper still see it;
     # the wrapper is not closed on the way out, as closing would close the cursor.
-    yield database._prepare_cursor(cursor)
+    return _Kept(database._prepare_cursor(cursor))
+
+
+class _Kept:
+    """A `with` block over a cursor that stays open after it (no generator to run)."""
+
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor) -> None:
+        self.cursor = cursor
+
+    def __enter__(self):
+        return self.cursor
+
+    def __exit__(self, *exception) -> None:
+        return None
 
 
 NEVER_BY_COUNT = 2**31 - 1

@@ -92,6 +92,25 @@ def test_orders_keep_their_prepared_cursor_and_get_a_new_one_after_a_reconnect(n
 
 
 @pytest.mark.django_db(transaction=True)
+def test_with_prepared_statements_off_orders_prepare_nothing_and_close_their_cursors(
+    north, sheet, settings
+):
+    # HUB_PREPARED_STATEMENTS=0: behind a transaction-pooling PgBouncer.
+    settings.HUB_PREPARED_STATEMENTS = False
+    level = stocked(sheet, north, 10)
+    channel = channel_selling_from(north, code="shop")
+    place(channel, "FIRST", ("SHEET", 1))
+    second = place(channel, "SECOND", ("SHEET", 2)).order
+
+    with hot_cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone() == (0,)
+    assert cursor.closed
+    assert allocations_of(second) == [(1, "NORTH", 2)]
+    assert balance_of(level).reserved == 3
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_one_warehouse_channel_reserves_in_one_statement_once_read(
     north, sheet, verify_ledger_clean
 ):
