@@ -301,13 +301,6 @@ def publish_order_changed(order_id: int | None, channel_id: int | None) -> None:
     _react(_react_to_order_changed, order_id, channel_id)
 
 
-def publish_order_placed(changes: Sequence[StockChanged], order_id: int, channel_id: int) -> None:
-    """`publish_stock_changed` and `publish_order_changed` for an order already committed
-    (placed by a statement that was its own transaction), handed over together."""
-    _react(_react_to_stock_changed, tuple(changes))
-    _react(_react_to_order_changed, order_id, channel_id)
-
-
 def _react_to_order_changed(order_id: int | None, channel_id: int | None) -> None:
     _react_to_orders_changed(((order_id, channel_id),))
 

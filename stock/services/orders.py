@@ -28,7 +28,7 @@ from stock.errors import (
 from stock.events import (
     StockChanged,
     publish_order_changed,
-    publish_order_placed,
+    publish_stock_changed,
     stock_change_needs_transaction,
 )
 from stock.models import (
@@ -407,7 +407,8 @@ def _write_planned(
         order_lines.append(order_line)
     changes = [StockChanged(*level) for level in reserved.levels]
     if committed:
-        publish_order_placed(changes, order.pk, order.channel_id)
+        publish_stock_changed(changes)
+        publish_order_changed(order.pk, order.channel_id)
     else:
         announce_stock_changes(changes)
         transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
