@@ -9,6 +9,7 @@ for after the commit.
 
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, partial
@@ -635,6 +636,9 @@ def hot_cursor():
     statement cost a tenth of a millisecond of client CPU each time, about half of what
     sending the order's statement and reading its answer cost, mostly in finding again
     how to send each parameter type.
+
+    Used as `with hot_cursor() as cursor:`. The kept cursor is not closed when the block
+    ends; it comes in a `nullcontext`, cheaper per statement than a generator.
     """
     if not settings.HUB_PREPARED_STATEMENTS:
         return connection.cursor()  # closed when the `with` block ends
@@ -652,22 +656,7 @@ def hot_cursor():
         cursor = database.hub_hot_cursor = _PreparingCursor(raw)
     # Wrapped like Django's own cursors, so query logging and execute_wrapper still see it;
     # the wrapper is not closed on the way out, as closing would close the cursor.
-    return _Kept(database._prepare_cursor(cursor))
-
-
-class _Kept:
-    """A `with` block over a cursor that stays open after it (no generator to run)."""
-
-    __slots__ = ("cursor",)
-
-    def __init__(self, cursor) -> None:
-        self.cursor = cursor
-
-    def __enter__(self):
-        return self.cursor
-
-    def __exit__(self, *exception) -> None:
-        return None
+    return nullcontext(database._prepare_cursor(cursor))
 
 
 NEVER_BY_COUNT = 2**31 - 1
