@@ -1,12 +1,10 @@
 """Orders: placing (all or nothing), paying, shipping, cancelling, backorders, bad input."""
 
-import asyncio
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from stock.errors import (
@@ -55,6 +53,7 @@ from tests.stock.factories import (
     set_clock,
     stocked,
 )
+from tests.stock.layer import listen, received
 from tests.warehouses.factories import WarehouseFactory
 
 pytestmark = pytest.mark.django_db
@@ -893,23 +892,9 @@ def test_missing_or_overlong_reference_is_refused(channel, north, sheet, referen
 
 
 @pytest.fixture
-def orders_listener():
+def orders_listener(layer):
     """A channel that joined the orders group, as the live orders page does; and its inbox."""
-    layer = get_channel_layer()
-    async_to_sync(layer.flush)()
-    name = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(ORDERS_GROUP, name)
-
-    async def drain() -> list[dict]:
-        messages = []
-        while True:
-            try:
-                messages.append(await asyncio.wait_for(layer.receive(name), timeout=0.05))
-            except TimeoutError:
-                return messages
-
-    yield async_to_sync(drain)
-    async_to_sync(layer.flush)()
+    return partial(received, layer, listen(layer, ORDERS_GROUP))
 
 
 def test_placing_publishes_order_changed_after_commit(
