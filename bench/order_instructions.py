@@ -120,21 +120,8 @@ def place(arguments: argparse.Namespace) -> None:
 
 
 def parse_arguments() -> argparse.Namespace:
-    environ = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", default=environ("BENCH_DATABASE", "hub_bench"))
-    parser.add_argument("--skus", type=int, default=int(environ("BENCH_SKUS", "10000")))
-    parser.add_argument(
-        "--warehouses",
-        type=int,
-        default=int(environ("BENCH_WAREHOUSES", "1")),
-        help="warehouses linked to the channel (BENCH_WAREHOUSES, default 1)",
-    )
-    parser.add_argument(
-        "--source-selection",
-        choices=["priority", "most_stock"],
-        default=environ("BENCH_SOURCE_SELECTION", "priority"),
-    )
+    reservations.add_catalogue_arguments(parser)
     parser.add_argument(
         "--round-per-order",
         action="store_true",

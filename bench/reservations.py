@@ -406,10 +406,29 @@ def _cpu(summary: Summary) -> str:
     return f"{summary.cpu_ms:.2f} ({client:.2f} + {summary.backend_cpu_ms:.2f})"
 
 
+def add_catalogue_arguments(parser: argparse.ArgumentParser) -> None:
+    """The database and the catalogue it is seeded with (also bench.order_instructions)."""
+    environ = os.environ.get
+    parser.add_argument("--database", default=environ("BENCH_DATABASE", "hub_bench"))
+    parser.add_argument("--skus", type=int, default=int(environ("BENCH_SKUS", "10000")))
+    parser.add_argument(
+        "--warehouses",
+        type=int,
+        default=int(environ("BENCH_WAREHOUSES", "1")),
+        help="warehouses linked to the channel (BENCH_WAREHOUSES, default 1)",
+    )
+    parser.add_argument(
+        "--source-selection",
+        choices=["priority", "most_stock"],
+        default=environ("BENCH_SOURCE_SELECTION", "priority"),
+        help="the channel's source selection (BENCH_SOURCE_SELECTION, default priority)",
+    )
+
+
 def parse_settings() -> Settings:
     environ = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", default=environ("BENCH_DATABASE", "hub_bench"))
+    add_catalogue_arguments(parser)
     parser.add_argument(
         "--duration",
         type=float,
@@ -426,19 +445,6 @@ def parse_settings() -> Settings:
         "--workers",
         default=environ("BENCH_WORKERS", "1,8,32"),
         help="comma-separated worker counts (BENCH_WORKERS, default 1,8,32)",
-    )
-    parser.add_argument("--skus", type=int, default=int(environ("BENCH_SKUS", "10000")))
-    parser.add_argument(
-        "--warehouses",
-        type=int,
-        default=int(environ("BENCH_WAREHOUSES", "1")),
-        help="warehouses linked to the channel (BENCH_WAREHOUSES, default 1)",
-    )
-    parser.add_argument(
-        "--source-selection",
-        choices=["priority", "most_stock"],
-        default=environ("BENCH_SOURCE_SELECTION", "priority"),
-        help="the channel's source selection (BENCH_SOURCE_SELECTION, default priority)",
     )
     parser.add_argument(
         "--sell-out-stock", type=int, default=int(environ("BENCH_SELL_OUT_STOCK", "1000"))
