@@ -302,8 +302,8 @@ def new_instance(model, values: dict, related: dict | None = None):
     `__init__` caches them. Safe for the same reason as `loaded_instance`.
     """
     defaults, required = _defaults_of(model)
-    missing = required - values.keys()
-    if missing:
+    if not required <= values.keys():
+        missing = required - values.keys()
         raise TypeError(f"{model.__name__} needs {', '.join(sorted(missing))}")
     instance = model.__new__(model)
     instance.__dict__.update(defaults)

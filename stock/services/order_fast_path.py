@@ -114,6 +114,15 @@ MOST_STOCK_HOLD = f"""
 # `line` resolves each line's SKU; `hold` is the plan, one row per (line, warehouse),
 # kept only for lines whose variant manages stock. A line's expected manage-stock flag is
 # NULL when the caller planned without reading the variants (`unread_plan`).
+def _literal(choice) -> str:
+    """A choice's value as an SQL literal: the statement's constants are written into it,
+    not sent with every order (each parameter costs the client a conversion)."""
+    value = str(choice.value)
+    if not re.fullmatch(r"[a-z_]+", value):
+        raise ValueError(f"{value!r} is not a plain choice value")
+    return f"'{value}'"
+
+
 def _reserve_sql(hold: str, planned_warehouses: str) -> str:
     """The reserving statement, given how it gets its `hold` CTE and whether it checks the
     channel's warehouses as the plan saw them."""
@@ -163,21 +172,22 @@ def _reserve_sql(hold: str, planned_warehouses: str) -> str:
         INSERT INTO {Order._meta.db_table} (
             channel_id, reference, status, shipping_latitude, shipping_longitude,
             placed_at, expires_at, actor_label)
-        SELECT %(channel)s, %(reference)s, %(placed)s, %(latitude)s, %(longitude)s,
-               %(now)s, %(expires_at)s, %(actor_label)s
+        SELECT %(channel)s, %(reference)s, {_literal(OrderStatus.PLACED)}, %(latitude)s,
+               %(longitude)s, %(now)s, %(expires_at)s, %(actor_label)s
          WHERE (SELECT ok FROM verdict)
         RETURNING id
     ), new_line AS (
         INSERT INTO {OrderLine._meta.db_table} (
             order_id, line_number, variant_id, quantity, backordered_quantity, status)
-        SELECT new_order.id, line.line_number, line.variant_id, line.quantity, 0, %(line_open)s
+        SELECT new_order.id, line.line_number, line.variant_id, line.quantity, 0,
+               {_literal(OrderLine.Status.OPEN)}
           FROM new_order, line
         RETURNING id, line_number, variant_id
     ), new_allocation AS (
         INSERT INTO {Allocation._meta.db_table} (
             line_id, level_id, warehouse_id, quantity, status, expires_at)
         SELECT new_line.id, reserved.id, reserved.warehouse_id, reserved.quantity,
-               %(held)s, %(expires_at)s
+               {_literal(Allocation.Status.HELD)}, %(expires_at)s
           FROM reserved JOIN new_line ON new_line.line_number = reserved.line_number
          ORDER BY reserved.line_number, reserved.id
     ), ledger AS (
@@ -187,13 +197,15 @@ def _reserve_sql(hold: str, planned_warehouses: str) -> str:
             {", ".join(f"{name}_after" for name in QUANTITIES)},
             document, reference, actor_kind, actor_user_id, actor_label, source,
             occurred_at, recorded_at)
-        SELECT reserved.id, reserved.variant_id, reserved.warehouse_id, %(kind)s, %(reason)s, '',
+        SELECT reserved.id, reserved.variant_id, reserved.warehouse_id,
+               {_literal(MovementKind.RESERVE)}, {_literal(ReasonCode.ORDER)}, '',
                0, reserved.quantity, 0, 0, 0,
                {", ".join(f"reserved.{name}" for name in QUANTITIES)},
                %(document)s,
                'order:' || new_order.id || '/line:' || reserved.line_number
                    || '/wh:' || reserved.warehouse_id || '/reserve',
-               %(actor_kind)s, %(actor_user_id)s, %(actor_label)s, %(source)s, %(now)s, %(now)s
+               %(actor_kind)s, %(actor_user_id)s, %(actor_label)s,
+               {_literal(MovementSource.ORDER)}, %(now)s, %(now)s
           FROM reserved, new_order
          ORDER BY reserved.line_number, reserved.id
     )
@@ -332,18 +344,12 @@ def reserve_planned(
         "lines": len(lines),
         "now": now,
         "reference": reference,
-        "placed": OrderStatus.PLACED,
         "latitude": latitude,
         "longitude": longitude,
         "expires_at": expires_at,
         "actor_kind": actor.kind,
         "actor_user_id": actor.user_id,
         "actor_label": actor.label,
-        "line_open": OrderLine.Status.OPEN,
-        "held": Allocation.Status.HELD,
-        "kind": MovementKind.RESERVE,
-        "reason": ReasonCode.ORDER,
-        "source": MovementSource.ORDER,
         "document": document,
     }
     if warehouses is None:
