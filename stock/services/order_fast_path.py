@@ -101,6 +101,15 @@ MOST_STOCK_HOLD = f"""
 """
 
 
+def _literal(choice) -> str:
+    """A choice's value as an SQL literal: the statement's constants are written into it,
+    not sent with every order (each parameter costs the client a conversion)."""
+    value = str(choice.value)
+    if not re.fullmatch(r"[a-z_]+", value):
+        raise ValueError(f"{value!r} is not a plain choice value")
+    return f"'{value}'"
+
+
 # Arrays travel as array literals: a generic plan reckons each at 10 rows, which keeps the
 # index lookups (see ledger.UPDATE_LEVELS_SQL). Spaces are squeezed out (`_positional`):
 # psycopg caches the parsing of a query only up to 4,096 characters, and parsing it again
@@ -114,15 +123,6 @@ MOST_STOCK_HOLD = f"""
 # `line` resolves each line's SKU; `hold` is the plan, one row per (line, warehouse),
 # kept only for lines whose variant manages stock. A line's expected manage-stock flag is
 # NULL when the caller planned without reading the variants (`unread_plan`).
-def _literal(choice) -> str:
-    """A choice's value as an SQL literal: the statement's constants are written into it,
-    not sent with every order (each parameter costs the client a conversion)."""
-    value = str(choice.value)
-    if not re.fullmatch(r"[a-z_]+", value):
-        raise ValueError(f"{value!r} is not a plain choice value")
-    return f"'{value}'"
-
-
 def _reserve_sql(hold: str, planned_warehouses: str) -> str:
     """The reserving statement, given how it gets its `hold` CTE and whether it checks the
     channel's warehouses as the plan saw them."""

@@ -133,9 +133,8 @@ def test_a_one_warehouse_channel_reserves_in_one_statement_once_read(
     with CaptureQueriesContext(connection) as statements:
         second = place(channel, "SECOND", ("SHEET", 3)).order
 
-    assert (
-        len(order_statements(statements)) == 1
-    )  # no BEGIN or COMMIT either: one statement, one transaction
+    # No BEGIN or COMMIT either: one statement, one transaction.
+    assert len(order_statements(statements)) == 1
     assert allocations_of(second) == [(1, "NORTH", 3)]
     movement = StockMovement.objects.get(document="order shop/SECOND")
     assert (
