@@ -1,12 +1,12 @@
-"""Clearing a backlog of expired holds with `release_expired_holds`, per batch size.
+"""Clearing a backlog of expired holds with `release_expired_holds`, per batch size and workers.
 
 The backlog is made once: 1-unit, single-line orders spread over many SKUs, written in
 bulk with the rows `place_order` writes (the reservations through the ledger engine), or
 with `--place-with-service` placed by `place_order` itself in parallel processes, which
 takes as long as its throughput says. Their hold expiry is then moved into the past with
 a plain UPDATE (a benchmark's setup, not something the hub does). That database is the
-template of a fresh copy per batch size, so every batch size clears the same backlog.
-Each copy is then checked: every order expired, nothing reserved, and the ledger sums
+template of a fresh copy per batch size and worker count, so every run clears the same
+backlog. Each copy is then checked: every order expired, nothing reserved, and the ledger sums
 equal the balances.
 
     make bench-expiry                  # or: .venv/bin/python -m bench.expiry --help
@@ -15,8 +15,11 @@ equal the balances.
 import argparse
 import math
 import os
+import statistics
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -46,6 +49,7 @@ class Settings:
     database: str
     orders: int
     batch_sizes: tuple[int, ...]
+    worker_counts: tuple[int, ...]
     sku_count: int
     seed_workers: int
     place_with_service: bool
@@ -65,10 +69,13 @@ class Backlog:
 @dataclass(frozen=True, slots=True)
 class Clearance:
     batch_size: int
+    workers: int
     expired: int
     seconds: float
     batches: int
-    longest_batch_seconds: float
+    longest_order_lock_seconds: float
+    longest_level_lock_seconds: float
+    median_level_lock_seconds: float
     is_clean: bool
     problems: list[str]
 
@@ -78,25 +85,53 @@ class Clearance:
 
 
 class BatchClock:
-    """Times each expiry batch from its claim to its commit: how long it holds its locks.
+    """Times each expiry batch on every connection that runs one, until its commit.
 
-    A batch's transaction starts its locking with the SELECT … FOR UPDATE SKIP LOCKED on
-    the orders; at that moment an on-commit hook joins the same transaction, and Django
-    runs it right after that transaction commits. Install with `connection.execute_wrapper`.
+    Two spans per batch: from its claim (the SELECT … FOR UPDATE SKIP LOCKED on the
+    orders) and from its level lock (`LOCK_LEVELS_SQL`) to its COMMIT: how long it holds
+    its order locks, and how long the level locks that orders on the same SKUs wait for.
+    At the level lock an on-commit hook joins the batch's transaction; Django runs it right
+    after that transaction commits. `install()` adds it to this thread's connection and to
+    every connection opened later (the expiry's helper threads open their own).
     """
 
     def __init__(self) -> None:
-        self.durations: list[float] = []
+        self.order_locks: list[float] = []
+        self.level_locks: list[float] = []
+        self._claimed = threading.local()
 
     def __call__(self, execute, sql, params, many, context):
         from django.db import transaction
 
-        if "FROM stock_order" in sql.replace('"', "") and "SKIP LOCKED" in sql:
-            transaction.on_commit(partial(self._committed, time.perf_counter()))
+        from stock.services.order_locks import CLAIM_EXPIRED_SQL, LOCK_LEVELS_SQL
+
+        if sql == CLAIM_EXPIRED_SQL:
+            self._claimed.at = time.perf_counter()
+        elif sql == LOCK_LEVELS_SQL:
+            committed = partial(self._committed, self._claimed.at, time.perf_counter())
+            transaction.on_commit(committed)
         return execute(sql, params, many, context)
 
-    def _committed(self, claimed_at: float) -> None:
-        self.durations.append(time.perf_counter() - claimed_at)
+    def _committed(self, claimed_at: float, locked_at: float) -> None:
+        now = time.perf_counter()
+        self.order_locks.append(now - claimed_at)
+        self.level_locks.append(now - locked_at)
+
+    @contextmanager
+    def install(self):
+        from django.db import connection
+        from django.db.backends.signals import connection_created
+
+        def attach(sender, connection, **kwargs) -> None:
+            if self not in connection.execute_wrappers:
+                connection.execute_wrappers.append(self)
+
+        connection_created.connect(attach)
+        try:
+            with connection.execute_wrapper(self):
+                yield self
+        finally:
+            connection_created.disconnect(attach)
 
 
 # --- The backlog ---------------------------------------------------------------------------
@@ -270,27 +305,26 @@ def make_backlog(settings: Settings, *, template: str) -> Backlog:
 # --- Clearing it ---------------------------------------------------------------------------
 
 
-def clear(batch_size: int, *, database: str, template: str) -> Clearance:
-    from django.db import connection
-
+def clear(batch_size: int, workers: int, *, database: str, template: str) -> Clearance:
     from stock.services.orders import release_expired_holds
 
     # Nobody may be connected to a template while it is copied.
     reconnect_to(database)
     recreate_database(database, template=template)
-    clock = BatchClock()
-    with connection.execute_wrapper(clock):
+    with BatchClock().install() as clock:
         started = time.perf_counter()
-        expired = release_expired_holds(batch_size=batch_size)
+        expired = release_expired_holds(batch_size=batch_size, workers=workers)
         seconds = time.perf_counter() - started
     problems = check_cleared(expected=expired)
     return Clearance(
         batch_size=batch_size,
+        workers=workers,
         expired=expired,
         seconds=seconds,
-        # The last claim finds no order left and ends the loop.
-        batches=len(clock.durations) - 1,
-        longest_batch_seconds=max(clock.durations),
+        batches=len(clock.level_locks),
+        longest_order_lock_seconds=max(clock.order_locks),
+        longest_level_lock_seconds=max(clock.level_locks),
+        median_level_lock_seconds=statistics.median(clock.level_locks),
         is_clean=not problems,
         problems=problems,
     )
@@ -332,15 +366,18 @@ def main() -> int:
     print(f"\n{HEADER}", flush=True)
     clearances = []
     for batch_size in settings.batch_sizes:
-        clearance = clear(batch_size, database=settings.database, template=template)
-        clearances.append(clearance)
-        print(
-            f"| {clearance.batch_size:,} | {clearance.expired:,} | {clearance.seconds:.2f} "
-            f"| {clearance.per_second:,.0f} | {clearance.batches} "
-            f"| {clearance.longest_batch_seconds * 1000:,.0f} "
-            f"| {'clean' if clearance.is_clean else '; '.join(clearance.problems)} |",
-            flush=True,
-        )
+        for workers in settings.worker_counts:
+            clearance = clear(batch_size, workers, database=settings.database, template=template)
+            clearances.append(clearance)
+            print(
+                f"| {clearance.batch_size:,} | {clearance.workers} | {clearance.expired:,} "
+                f"| {clearance.seconds:.2f} | {clearance.per_second:,.0f} | {clearance.batches} "
+                f"| {clearance.longest_order_lock_seconds * 1000:,.0f} "
+                f"| {clearance.median_level_lock_seconds * 1000:,.0f} "
+                f"| {clearance.longest_level_lock_seconds * 1000:,.0f} "
+                f"| {'clean' if clearance.is_clean else '; '.join(clearance.problems)} |",
+                flush=True,
+            )
     reconnect_to(template)
     drop_database(settings.database)
     is_correct = all(c.is_clean and c.expired == backlog.orders for c in clearances)
@@ -348,8 +385,9 @@ def main() -> int:
 
 
 HEADER = (
-    "| batch size | orders expired | total s | holds/s | batches | longest batch ms | check |\n"
-    "|---:|---:|---:|---:|---:|---:|---|"
+    "| batch size | workers | orders expired | total s | holds/s | batches "
+    "| longest order lock ms | median level lock ms | longest level lock ms | check |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
@@ -367,6 +405,12 @@ def parse_settings() -> Settings:
         "--batch-sizes",
         default=environ("BENCH_BATCH_SIZES", "1000,2000,5000"),
         help="comma-separated batch sizes (BENCH_BATCH_SIZES, default 1000,2000,5000)",
+    )
+    parser.add_argument(
+        "--workers",
+        default=environ("BENCH_EXPIRY_WORKERS", "1,2"),
+        help="comma-separated connections clearing the backlog together, each run on every "
+        "batch size (BENCH_EXPIRY_WORKERS, default 1,2; the hub uses HOLD_EXPIRY_WORKERS)",
     )
     parser.add_argument("--skus", type=int, default=int(environ("BENCH_SKUS", "10000")))
     parser.add_argument(
@@ -387,6 +431,7 @@ def parse_settings() -> Settings:
         database=arguments.database,
         orders=arguments.orders,
         batch_sizes=tuple(int(size) for size in arguments.batch_sizes.split(",")),
+        worker_counts=tuple(int(count) for count in arguments.workers.split(",")),
         sku_count=arguments.skus,
         seed_workers=arguments.seed_workers,
         place_with_service=arguments.place_with_service,

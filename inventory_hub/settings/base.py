@@ -245,6 +245,12 @@ HUB_PUBLIC_BASE_URL = env_str("HUB_PUBLIC_BASE_URL", "")
 # Store webhooks' common case is answered in front of Django (connectors/fast_inbound.py).
 CONNECTORS_FAST_INBOUND = env_bool("CONNECTORS_FAST_INBOUND", True)
 
+# Connections that clear a backlog of expired holds together (stock.services.orders): a
+# batch locks levels only for its ledger rows and balances, so two overlap well on two cores.
+HOLD_EXPIRY_WORKERS = env_int("HOLD_EXPIRY_WORKERS", 2)
+if HOLD_EXPIRY_WORKERS < 1:
+    raise ImproperlyConfigured(f"HOLD_EXPIRY_WORKERS must be at least 1, got {HOLD_EXPIRY_WORKERS}")
+
 # Storefront availability answers are cached this long (invalidated on every change).
 AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 5)
 # After-commit reactions (cache invalidation, channel-layer pushes) run on a publisher

@@ -258,32 +258,32 @@ def mark_saved(instance, pk: int, alias: str | None = None) -> None:
 
 
 # --- Hold expiry, one batch set-based ------------------------------------------------------
+#
+# A batch is four statements in one transaction, so that level locks, which every order on
+# the same SKUs waits for, are held only for the writes that need them:
+#   1. claim the oldest expired orders, FOR UPDATE SKIP LOCKED;
+#   2. close them: their held allocations, open lines and the orders themselves, returning
+#      what was held (these rows are the claimed orders' own, no level lock is needed);
+#   3. lock the held levels in primary-key order, as every writer does;
+#   4. under those locks, write a release row per hold (with the balances after it) and
+#      update the balances.
+# Two batches running at once therefore overlap in steps 1 and 2 and queue only for 3 and 4.
 
 CLAIM_EXPIRED_SQL = f"""
-    WITH claimed AS (
+    SELECT array_agg(id) FROM (
         SELECT id FROM {Order._meta.db_table}
          WHERE status = %s AND expires_at <= %s
          ORDER BY expires_at, id
          LIMIT %s
            FOR UPDATE SKIP LOCKED
-    ), held AS (
-        SELECT hold.level_id
-          FROM {Allocation._meta.db_table} AS hold
-          JOIN {OrderLine._meta.db_table} AS line ON line.id = hold.line_id
-         WHERE line.order_id IN (SELECT id FROM claimed) AND hold.status = %s
-    ), locked AS (
-        SELECT level.id FROM {StockLevel._meta.db_table} AS level
-         WHERE level.id IN (SELECT level_id FROM held)
-         ORDER BY level.id
-           FOR NO KEY UPDATE OF level
-    )
-    SELECT (SELECT array_agg(id) FROM claimed), (SELECT count(*) FROM locked)
+    ) AS claimed
 """
 
 # `held` names the claimed orders to both the orders and their lines: each is then read
 # through its index. With the lines reached only through a join, the planner read the
 # whole allocation and order tables for every batch (100,000 rows each in bench.expiry).
-RELEASE_CLAIMED_SQL = f"""
+# What was held comes back as JSON text, handed to the release statement unparsed.
+CLOSE_CLAIMED_SQL = f"""
     WITH held AS (
         SELECT hold.id AS allocation_id, line.order_id, hold.level_id, hold.warehouse_id,
                line.variant_id, hold.quantity,
@@ -294,6 +294,37 @@ RELEASE_CLAIMED_SQL = f"""
           JOIN {Allocation._meta.db_table} AS hold ON hold.line_id = line.id
          WHERE orders.id = ANY(%(orders)s) AND line.order_id = ANY(%(orders)s)
            AND hold.status = %(held)s
+    ), allocations AS (
+        UPDATE {Allocation._meta.db_table} SET status = %(released)s
+         WHERE id IN (SELECT allocation_id FROM held)
+    ), lines AS (
+        UPDATE {OrderLine._meta.db_table} SET status = %(line_released)s
+         WHERE order_id = ANY(%(orders)s) AND status = %(line_open)s
+    ), expired AS (
+        UPDATE {Order._meta.db_table}
+           SET status = %(expired)s, closed_at = %(now)s, expires_at = NULL
+         WHERE id = ANY(%(orders)s)
+    )
+    SELECT (SELECT array_agg(DISTINCT level_id) FROM held),
+           (SELECT json_agg(held ORDER BY allocation_id)::text FROM held)
+"""
+
+LOCK_LEVELS_SQL = f"""
+    SELECT count(*) FROM (
+        SELECT id FROM {StockLevel._meta.db_table}
+         WHERE id = ANY(%s)
+         ORDER BY id
+           FOR NO KEY UPDATE
+    ) AS locked
+"""
+
+# Runs after LOCK_LEVELS_SQL, in a later statement: its snapshot is taken once the locks
+# are held, so the balances it reads and writes are the latest.
+RELEASE_HELD_SQL = f"""
+    WITH held AS (
+        SELECT * FROM json_to_recordset(%(held)s::json) AS held(
+            allocation_id bigint, order_id bigint, level_id bigint, warehouse_id bigint,
+            variant_id bigint, quantity integer, document text)
     ), running AS (
         SELECT held.*, level.on_hand, level.unsellable, level.safety_stock, level.inbound,
                level.reserved - SUM(held.quantity) OVER (
@@ -325,16 +356,6 @@ RELEASE_CLAIMED_SQL = f"""
           FROM totals
          WHERE level.id = totals.level_id
         RETURNING level.id, level.variant_id, level.warehouse_id, level.version
-    ), allocations AS (
-        UPDATE {Allocation._meta.db_table} SET status = %(released)s
-         WHERE id IN (SELECT allocation_id FROM held)
-    ), lines AS (
-        UPDATE {OrderLine._meta.db_table} SET status = %(line_released)s
-         WHERE order_id = ANY(%(orders)s) AND status = %(line_open)s
-    ), expired AS (
-        UPDATE {Order._meta.db_table}
-           SET status = %(expired)s, closed_at = %(now)s, expires_at = NULL
-         WHERE id = ANY(%(orders)s)
     )
     SELECT json_agg(json_build_array(id, variant_id, warehouse_id, version)) FROM levels
 """
@@ -347,26 +368,23 @@ class ExpiredBatch:
 
 
 def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
-    """Expire one batch of unpaid orders past their hold, in two statements (PostgreSQL).
+    """Expire one batch of unpaid orders past their hold, in four statements (PostgreSQL).
 
-    The first claims the orders (FOR UPDATE SKIP LOCKED, oldest expiry first) and locks
-    their levels in primary-key order, as every writer does; the second, holding those
-    locks, writes what `apply_changes` would for each held allocation (a release row with
-    the balances after it, in allocation order) and updates balances, allocations, lines
-    and orders, all set-based: a batch costs the same few statements however many holds
-    it releases. The levels' CHECK constraints still refuse a negative reservation.
+    Claims the orders (FOR UPDATE SKIP LOCKED, oldest expiry first) and closes them
+    before it locks any level; then locks their levels in primary-key order, as every
+    writer does, and, holding those locks, writes what `apply_changes` would for each held
+    allocation (a release row with the balances after it, in allocation order) and updates
+    the balances, set-based: a batch costs the same few statements however many holds it
+    releases. The levels' CHECK constraints still refuse a negative reservation.
     Must run inside a transaction. Not prepared: a batch is planned for its own size.
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            CLAIM_EXPIRED_SQL,
-            [OrderStatus.PLACED, now, batch_size, Allocation.Status.HELD],
-        )
-        order_ids, _ = cursor.fetchone()
+        cursor.execute(CLAIM_EXPIRED_SQL, [OrderStatus.PLACED, now, batch_size])
+        (order_ids,) = cursor.fetchone()
         if not order_ids:
             return ExpiredBatch(order_ids=[], changed=[])
         cursor.execute(
-            RELEASE_CLAIMED_SQL,
+            CLOSE_CLAIMED_SQL,
             {
                 "orders": order_ids,
                 "held": Allocation.Status.HELD,
@@ -374,6 +392,19 @@ def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
                 "line_open": OrderLine.Status.OPEN,
                 "line_released": OrderLine.Status.RELEASED,
                 "expired": OrderStatus.EXPIRED,
+                "now": now,
+            },
+        )
+        level_ids, held = cursor.fetchone()
+        if not level_ids:
+            # Every hold of these orders was released already (by orders placed on their
+            # levels); closing the orders was all there was to do.
+            return ExpiredBatch(order_ids=order_ids, changed=[])
+        cursor.execute(LOCK_LEVELS_SQL, [level_ids])
+        cursor.execute(
+            RELEASE_HELD_SQL,
+            {
+                "held": held,
                 "kind": MovementKind.RELEASE,
                 "reason": ReasonCode.ORDER,
                 "note": HOLD_EXPIRED_NOTE,

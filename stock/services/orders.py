@@ -5,12 +5,14 @@ Lock order everywhere: the order row first, then stock levels in primary-key ord
 only with SKIP LOCKED, so it never waits on an order lock while holding a level lock.
 """
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -646,18 +648,28 @@ def cancel_order(*, order: Order, actor: Actor) -> Order:
 # --- Expiry ---------------------------------------------------------------------------------
 
 
-def release_expired_holds(*, batch_size: int = 2000, now: datetime | None = None) -> int:
+def release_expired_holds(
+    *, batch_size: int = 2000, now: datetime | None = None, workers: int | None = None
+) -> int:
     """Release the holds of unpaid orders past their expiry, batch by batch.
 
     Each batch is its own short transaction: it claims expired orders with
     FOR UPDATE SKIP LOCKED (so two runs at once never take the same order, and an order
     being paid right now is skipped), then locks their levels in primary-key order.
     Returns how many orders expired.
+
+    On PostgreSQL a backlog larger than one batch is cleared by `workers` connections at
+    once (settings.HOLD_EXPIRY_WORKERS): a batch holds level locks only for its ledger
+    rows and balances, so one worker closes its orders while another writes its releases.
+    Called inside a transaction, it runs there alone.
     """
     now = now or timezone.now()
     actor = Actor.system("hold expiry")
     if connection.vendor == "postgresql":
-        return _release_expired_set_based(now=now, batch_size=batch_size, actor=actor)
+        workers = settings.HOLD_EXPIRY_WORKERS if workers is None else workers
+        return _release_expired_set_based(
+            now=now, batch_size=batch_size, actor=actor, workers=workers
+        )
     expired_total = 0
     while True:
         with transaction.atomic():
@@ -684,9 +696,36 @@ def release_expired_holds(*, batch_size: int = 2000, now: datetime | None = None
     return expired_total
 
 
-def _release_expired_set_based(*, now: datetime, batch_size: int, actor: Actor) -> int:
-    expired_total = 0
-    while True:
+def _release_expired_set_based(
+    *, now: datetime, batch_size: int, actor: Actor, workers: int
+) -> int:
+    release = partial(_release_expired_batches, now=now, batch_size=batch_size, actor=actor)
+    first = release(limit=1)
+    if first < batch_size:
+        return first
+    if workers <= 1 or connection.in_atomic_block:
+        return first + release()
+    # A full first batch: a backlog. Helpers on connections of their own share it.
+    helpers = [_ExpiryHelper(release) for _ in range(workers - 1)]
+    for helper in helpers:
+        helper.start()
+    try:
+        expired_total = first + release()
+    finally:
+        for helper in helpers:
+            helper.join()
+    for helper in helpers:
+        if helper.error is not None:
+            raise helper.error
+    return expired_total + sum(helper.expired for helper in helpers)
+
+
+def _release_expired_batches(
+    *, now: datetime, batch_size: int, actor: Actor, limit: int | None = None
+) -> int:
+    """Release batch after batch until none is left (or `limit` batches were released)."""
+    expired_total = batches = 0
+    while limit is None or batches < limit:
         with transaction.atomic():
             batch = release_expired_batch(now=now, batch_size=batch_size, actor=actor)
             if not batch.order_ids:
@@ -694,7 +733,26 @@ def _release_expired_set_based(*, now: datetime, batch_size: int, actor: Actor) 
             announce_stock_changes(batch.changed)
             transaction.on_commit(partial(publish_order_changed, None, None))
         expired_total += len(batch.order_ids)
+        batches += 1
     return expired_total
+
+
+class _ExpiryHelper(threading.Thread):
+    """Runs `release` on a database connection of its own, then hands that connection back."""
+
+    def __init__(self, release) -> None:
+        super().__init__(name="hold-expiry", daemon=True)
+        self._release = release
+        self.expired = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.expired = self._release()
+        except BaseException as error:  # re-raised by the caller's thread
+            self.error = error
+        finally:
+            connection.close()
 
 
 def _release_expired_on_levels(levels: dict[tuple[int, int], StockLevel], *, now: datetime) -> int:

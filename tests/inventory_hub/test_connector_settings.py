@@ -1,4 +1,7 @@
-"""Connector settings read from the environment are checked at start-up, naming the variable."""
+"""Settings read from the environment are checked at start-up, naming the variable.
+
+Mostly the connectors' schedule; also the hold expiry's worker count.
+"""
 
 import subprocess
 import sys
@@ -53,6 +56,17 @@ def test_out_of_range_connector_settings_stop_start_up_naming_the_variable(envir
 
     assert result.returncode == 1
     assert f"django.core.exceptions.ImproperlyConfigured: {message}" in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_fewer_than_one_hold_expiry_worker_stops_start_up_naming_the_variable(workers):
+    result = load_settings(HOLD_EXPIRY_WORKERS=workers)
+
+    assert result.returncode == 1
+    assert (
+        "django.core.exceptions.ImproperlyConfigured: "
+        f"HOLD_EXPIRY_WORKERS must be at least 1, got {workers}"
+    ) in result.stderr
 
 
 def test_connector_settings_in_range_are_used():

@@ -343,6 +343,116 @@ def test_two_task_runs_at_the_same_moment_release_each_hold_once(
     verify_ledger_chain()
 
 
+# --- One run, several workers ---------------------------------------------------------------
+
+
+def batches_by_thread(monkeypatch) -> list[str]:
+    """Record which thread ran each expiry batch; the batches themselves run unchanged."""
+    from stock.services import orders
+
+    threads: list[str] = []
+    release_batch = orders.release_expired_batch
+
+    def recorded(**kwargs):
+        batch = release_batch(**kwargs)
+        if batch.order_ids:
+            threads.append(threading.current_thread().name)
+        return batch
+
+    monkeypatch.setattr(orders, "release_expired_batch", recorded)
+    return threads
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_a_backlog_cleared_by_two_workers_releases_each_hold_once(
+    channel, north, south, monkeypatch, verify_ledger_clean, verify_ledger_chain
+):
+    skus = [VariantFactory(sku=f"SKU-{n}") for n in range(4)]
+    for variant in skus:
+        stocked(variant, north, 100)
+        stocked(variant, south, 100)
+    for n in range(120):
+        place(channel, f"A-{n}", (f"SKU-{n % 4}", 1), (f"SKU-{(n + 1) % 4}", 2))
+    threads = batches_by_thread(monkeypatch)
+
+    # Small batches over few levels: the two workers queue for the same level locks often.
+    expired = release_expired_holds(batch_size=4, now=timezone.now() + AFTER_EXPIRY, workers=2)
+
+    assert expired == 120
+    assert len(threads) == 30
+    # Both took batches (measured: main/helper 16/14 in five of five runs).
+    assert set(threads) == {"MainThread", "hold-expiry"}, threads
+    assert set(Order.objects.values_list("status", flat=True)) == {OrderStatus.EXPIRED}
+    assert set(OrderLine.objects.values_list("status", flat=True)) == {"released"}
+    releases = StockMovement.objects.filter(kind=MovementKind.RELEASE)
+    assert sorted(releases.values_list("reference", flat=True)) == sorted(
+        f"order:{order_id}/allocation:{allocation_id}/release"
+        for allocation_id, order_id in Allocation.objects.values_list("pk", "line__order_id")
+    )
+    assert set(Allocation.objects.values_list("status", flat=True)) == {"released"}
+    assert set(StockLevel.objects.values_list("reserved", flat=True)) == {0}
+    verify_ledger_clean()
+    verify_ledger_chain()
+
+
+@pytest.mark.django_db
+def test_expiry_called_inside_a_transaction_runs_there_alone(
+    channel, north, sheet, monkeypatch, verify_ledger_clean
+):
+    level = stocked(sheet, north, 10)
+    for n in range(3):
+        place(channel, f"A-{n}", ("SHEET", 1))
+    threads = batches_by_thread(monkeypatch)
+
+    expired = release_expired_holds(batch_size=1, now=timezone.now() + AFTER_EXPIRY, workers=2)
+
+    # A helper's own connection could not see this test's uncommitted orders.
+    assert (expired, threads) == (3, ["MainThread"] * 3)
+    assert balance_of(level) == Balance(on_hand=10, reserved=0, version=7)
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_a_failing_worker_is_reported_and_leaves_no_batch_half_written(
+    channel, north, sheet, monkeypatch, verify_ledger_clean, verify_ledger_chain
+):
+    level = stocked(sheet, north, 50)
+    orders = [place(channel, f"A-{n}", ("SHEET", 1)).order for n in range(40)]
+    from stock.services import orders as order_services
+
+    release_batch = order_services.release_expired_batch
+
+    def failing_in_the_helper(**kwargs):
+        batch = release_batch(**kwargs)
+        if threading.current_thread().name == "hold-expiry":
+            raise RuntimeError("worker lost")
+        return batch
+
+    monkeypatch.setattr(order_services, "release_expired_batch", failing_in_the_helper)
+    later = timezone.now() + AFTER_EXPIRY
+
+    with pytest.raises(RuntimeError, match="worker lost"):
+        release_expired_holds(batch_size=5, now=later, workers=2)
+
+    # The helper's batch was rolled back whole (the main worker may have taken its orders
+    # later): each order is expired with its hold released, or still placed and held.
+    left = [order for order in orders if status_of(order) == OrderStatus.PLACED]
+    for order in orders:
+        is_left = order in left
+        allocation = Allocation.objects.get(line__order=order)
+        assert allocation.status == ("held" if is_left else "released"), order.reference
+        kinds = [row.kind for row in order_movements(order)]
+        assert kinds == (["reserve"] if is_left else ["reserve", "release"]), order.reference
+    assert balance_of(level).reserved == len(left)
+    verify_ledger_clean()
+    verify_ledger_chain()
+    monkeypatch.setattr(order_services, "release_expired_batch", release_batch)
+    assert release_expired_holds(batch_size=5, now=later, workers=2) == len(left)
+    assert balance_of(level).reserved == 0
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
 def test_payment_racing_the_expiry_task_lets_exactly_one_win(
