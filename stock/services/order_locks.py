@@ -367,6 +367,15 @@ class ExpiredBatch:
     changed: list[StockChanged]
 
 
+@dataclass(slots=True)
+class ClosedBatch:
+    """Expired orders claimed and closed, whose holds are not released yet."""
+
+    order_ids: list[int]
+    level_ids: list[int]  # the levels their holds are on; empty when none was held
+    held: str  # the holds, as JSON text for RELEASE_HELD_SQL
+
+
 def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
     """Expire one batch of unpaid orders past their hold, in four statements (PostgreSQL).
 
@@ -378,11 +387,19 @@ def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
     releases. The levels' CHECK constraints still refuse a negative reservation.
     Must run inside a transaction. Not prepared: a batch is planned for its own size.
     """
+    batch = close_expired_batch(now=now, batch_size=batch_size)
+    return ExpiredBatch(
+        order_ids=batch.order_ids, changed=release_closed_batch(batch, now=now, actor=actor)
+    )
+
+
+def close_expired_batch(*, now, batch_size: int) -> ClosedBatch:
+    """Steps 1 and 2 of a batch: claim expired orders and close them; no level is locked."""
     with connection.cursor() as cursor:
         cursor.execute(CLAIM_EXPIRED_SQL, [OrderStatus.PLACED, now, batch_size])
         (order_ids,) = cursor.fetchone()
         if not order_ids:
-            return ExpiredBatch(order_ids=[], changed=[])
+            return ClosedBatch(order_ids=[], level_ids=[], held="[]")
         cursor.execute(
             CLOSE_CLAIMED_SQL,
             {
@@ -396,15 +413,21 @@ def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
             },
         )
         level_ids, held = cursor.fetchone()
-        if not level_ids:
-            # Every hold of these orders was released already (by orders placed on their
-            # levels); closing the orders was all there was to do.
-            return ExpiredBatch(order_ids=order_ids, changed=[])
-        cursor.execute(LOCK_LEVELS_SQL, [level_ids])
+    # No level: every hold of these orders was released already (by orders placed on
+    # their levels), and closing the orders was all there was to do.
+    return ClosedBatch(order_ids=order_ids, level_ids=level_ids or [], held=held or "[]")
+
+
+def release_closed_batch(batch: ClosedBatch, *, now, actor) -> list[StockChanged]:
+    """Steps 3 and 4: lock the closed orders' levels, write their releases and balances."""
+    if not batch.level_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK_LEVELS_SQL, [batch.level_ids])
         cursor.execute(
             RELEASE_HELD_SQL,
             {
-                "held": held,
+                "held": batch.held,
                 "kind": MovementKind.RELEASE,
                 "reason": ReasonCode.ORDER,
                 "note": HOLD_EXPIRED_NOTE,
@@ -416,4 +439,4 @@ def release_expired_batch(*, now, batch_size: int, actor) -> ExpiredBatch:
             },
         )
         (changed,) = cursor.fetchone()
-    return ExpiredBatch(order_ids=order_ids, changed=[StockChanged(*row) for row in changed or ()])
+    return [StockChanged(*row) for row in changed or ()]

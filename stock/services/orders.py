@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from stock.actors import Actor
@@ -129,8 +129,7 @@ def place_order(
     try:
         placed = _place_planned(**arguments) if connection.vendor == "postgresql" else None
         if placed is None:
-            with transaction.atomic():
-                placed = _reserve(**arguments)
+            placed = _reserve_in_transaction(arguments)
     except IntegrityError as exc:
         if "order_reference_unique_per_channel" not in str(exc):
             raise
@@ -417,8 +416,53 @@ def _write_planned(
     return PlacedOrder(order=order, created=True, lines=order_lines)
 
 
+class _ExpiredHoldsBusy(Exception):
+    """A line is short while expired holds on its levels belong to orders locked elsewhere."""
+
+    def __init__(self, order_ids: list[int]) -> None:
+        super().__init__(order_ids)
+        self.order_ids = order_ids
+
+
+# How long a short order waits, at most, for the orders whose expired holds it needs.
+EXPIRED_HOLD_WAIT_MS = 2000
+
+
+def _reserve_in_transaction(arguments: dict) -> PlacedOrder | None:
+    """`_reserve` in a transaction of its own.
+
+    A line short only while expired holds on its levels belong to orders another
+    transaction has locked (the expiry task releasing them this moment, or a payment)
+    is tried once more after waiting for those orders, holding no lock meanwhile: the
+    expiry task locks orders before levels, so waiting under level locks could deadlock.
+    Inside a caller's transaction, whose locks it cannot give up, it answers at once.
+    """
+    may_wait = not connection.in_atomic_block
+    try:
+        with transaction.atomic():
+            return _reserve(**arguments, may_wait=may_wait)
+    except _ExpiredHoldsBusy as busy:
+        _wait_for_orders(busy.order_ids)
+    with transaction.atomic():
+        return _reserve(**arguments, may_wait=False)
+
+
+def _wait_for_orders(order_ids: list[int]) -> None:
+    """Wait until no other transaction holds these orders' locks, or EXPIRED_HOLD_WAIT_MS."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = {int(EXPIRED_HOLD_WAIT_MS)}")
+            cursor.execute(
+                f"SELECT 1 FROM {Order._meta.db_table} WHERE id = ANY(%s) FOR KEY SHARE",
+                [order_ids],
+            )
+    except OperationalError:
+        pass  # still locked: the second try answers from the stock there is
+
+
 def _reserve(
     *,
+    may_wait: bool = False,
     channel: SalesChannel,
     reference: str,
     lines: Sequence[OrderLineInput],
@@ -462,9 +506,12 @@ def _reserve(
     plans = plan()
     # Expired holds stop counting at once: when a line is short or would be backordered,
     # release the expired holds on these levels, then replan.
-    needs_more = any(p.short_by or p.backordered for p in plans)
-    if needs_more and _release_expired_on_levels(levels, now=now):
-        plans = plan()
+    if any(p.short_by or p.backordered for p in plans):
+        released, busy = _release_expired_on_levels(levels, now=now)
+        if released:
+            plans = plan()
+        if busy and may_wait and any(p.short_by or p.backordered for p in plans):
+            raise _ExpiredHoldsBusy(busy)
     short = [
         {
             "line": plan.line_number,
@@ -755,25 +802,33 @@ class _ExpiryHelper(threading.Thread):
             connection.close()
 
 
-def _release_expired_on_levels(levels: dict[tuple[int, int], StockLevel], *, now: datetime) -> int:
+def _release_expired_on_levels(
+    levels: dict[tuple[int, int], StockLevel], *, now: datetime
+) -> tuple[int, list[int]]:
     """Inside `place_order`: release expired holds on levels it already locked.
 
     Claims the expired orders with SKIP LOCKED, never waiting on an order lock while
     holding level locks; only allocations on these levels are released (the expiry task
-    finishes the rest of each order). Returns how many units were released.
+    finishes the rest of each order). Returns how many units were released, and the
+    orders with expired holds here that another transaction has locked.
     """
     by_id = {level.pk: level for level in levels.values()}
-    holding = Allocation.objects.filter(
-        level_id__in=list(by_id), status=Allocation.Status.HELD, expires_at__lte=now
-    ).values("line__order_id")
+    holding = set(
+        Allocation.objects.filter(
+            level_id__in=list(by_id), status=Allocation.Status.HELD, expires_at__lte=now
+        ).values_list("line__order_id", flat=True)
+    )
+    if not holding:
+        return 0, []
     order_ids = list(
         Order.objects.select_for_update(skip_locked=True)
         .filter(pk__in=holding, status=OrderStatus.PLACED, expires_at__lte=now)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    busy = sorted(holding.difference(order_ids))
     if not order_ids:
-        return 0
+        return 0, busy
     held = Allocation.objects.filter(
         line__order_id__in=order_ids, level_id__in=list(by_id), status=Allocation.Status.HELD
     )
@@ -782,7 +837,7 @@ def _release_expired_on_levels(levels: dict[tuple[int, int], StockLevel], *, now
     )
     for level_id in {row.level_id for row in released}:
         by_id[level_id].refresh_from_db(fields=["reserved", "available", "version"])
-    return sum(row.quantity for row in released)
+    return sum(row.quantity for row in released), busy
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Hold expiry: reads ignore an expired hold at once; the task releases each hold once."""
 
 import threading
+import time
 from datetime import timedelta
 from functools import partial
 
@@ -8,6 +9,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from stock.actors import Actor
 from stock.availability import storefront_availability
 from stock.errors import InsufficientStock, InvalidOrderState
 from stock.models import (
@@ -22,6 +24,7 @@ from stock.models import (
     StockMovement,
 )
 from stock.selectors import channel_salable
+from stock.services.order_locks import close_expired_batch, release_closed_batch
 from stock.services.orders import pay_order, release_expired_holds
 from tests.stock.factories import (
     SYSTEM,
@@ -206,6 +209,137 @@ def test_placing_leaves_holds_that_have_not_expired(channel, north, sheet):
         place(channel, "A-2", ("SHEET", 1))
 
     assert orders_state() == before
+
+
+# --- Placing while the expiry task holds the orders it needs --------------------------------
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def waits_for_a_lock(pid: int, *, seconds: float) -> bool:
+    """Whether backend `pid` comes to wait for a lock within `seconds` (polled)."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", [pid])
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.01)
+    return False
+
+
+class ExpiryMidBatch(threading.Thread):
+    """The expiry task's batch, paused after closing its orders and before locking levels.
+
+    It goes on once the buyer's backend waits for a lock, or after `pause` seconds.
+    """
+
+    def __init__(self, *, now, buyer_pid: int, pause: float) -> None:
+        super().__init__()
+        self.now, self.buyer_pid, self.pause = now, buyer_pid, pause
+        self.closed = threading.Event()
+        self.buyer_waited: bool | None = None
+
+    def run(self) -> None:
+        try:
+            with transaction.atomic():
+                batch = close_expired_batch(now=self.now, batch_size=10)
+                self.closed.set()
+                self.buyer_waited = waits_for_a_lock(self.buyer_pid, seconds=self.pause)
+                release_closed_batch(batch, now=self.now, actor=Actor.system("hold expiry"))
+        finally:
+            self.closed.set()
+            connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_buyer_short_while_the_expiry_task_releases_the_hold_it_needs_waits_and_gets_it(
+    channel, north, sheet, monkeypatch, verify_ledger_clean, verify_ledger_chain
+):
+    level = stocked(sheet, north, 1)
+    abandoned = place(channel, "A-1", ("SHEET", 1)).order
+    later = expiry_of(abandoned) + timedelta(seconds=1)
+    set_clock(monkeypatch, later)
+    expiry = ExpiryMidBatch(now=later, buyer_pid=backend_pid(), pause=10)
+    expiry.start()
+    assert expiry.closed.wait(timeout=30)
+
+    placed = place(channel, "B-1", ("SHEET", 1))
+
+    expiry.join(timeout=30)
+    assert expiry.buyer_waited is True
+    assert placed.created is True
+    assert status_of(abandoned) == OrderStatus.EXPIRED
+    assert [(row.kind, row.actor_label) for row in order_movements(abandoned)] == [
+        ("reserve", "tests"),
+        ("release", "hold expiry"),
+    ]
+    assert list(
+        Allocation.objects.filter(line__order=placed.order).values_list("status", "quantity")
+    ) == [("held", 1)]
+    assert balance_of(level) == Balance(on_hand=1, reserved=1, version=4)
+    verify_ledger_clean()
+    verify_ledger_chain()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_buyer_waits_for_a_locked_expired_order_only_so_long_then_is_refused(
+    channel, north, sheet, monkeypatch, verify_ledger_clean
+):
+    from stock.services import orders as order_services
+
+    level = stocked(sheet, north, 1)
+    abandoned = place(channel, "A-1", ("SHEET", 1)).order
+    later = expiry_of(abandoned) + timedelta(seconds=1)
+    set_clock(monkeypatch, later)
+    monkeypatch.setattr(order_services, "EXPIRED_HOLD_WAIT_MS", 200)
+    # Paused past the buyer's patience: the batch still holds the order when it gives up.
+    expiry = ExpiryMidBatch(now=later, buyer_pid=0, pause=3)
+    expiry.start()
+    assert expiry.closed.wait(timeout=30)
+    started = time.monotonic()
+
+    with pytest.raises(InsufficientStock):
+        place(channel, "B-1", ("SHEET", 1))
+
+    waited = time.monotonic() - started
+    expiry.join(timeout=30)
+    assert 0.2 <= waited < 2.5, waited
+    assert not Order.objects.filter(reference="B-1").exists()
+    assert status_of(abandoned) == OrderStatus.EXPIRED
+    assert balance_of(level) == Balance(on_hand=1, reserved=0, version=3)
+    verify_ledger_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_buyer_inside_a_transaction_is_refused_at_once_instead_of_waiting(
+    channel, north, sheet, monkeypatch
+):
+    stocked(sheet, north, 1)
+    abandoned = place(channel, "A-1", ("SHEET", 1)).order
+    later = expiry_of(abandoned) + timedelta(seconds=1)
+    set_clock(monkeypatch, later)
+    expiry = ExpiryMidBatch(now=later, buyer_pid=0, pause=3)
+    expiry.start()
+    assert expiry.closed.wait(timeout=30)
+    started = time.monotonic()
+
+    # The caller's transaction may hold locks the expiry needs: no waiting inside one.
+    with pytest.raises(InsufficientStock), transaction.atomic():
+        place(channel, "B-1", ("SHEET", 1))
+
+    waited = time.monotonic() - started
+    expiry.join(timeout=30)
+    # Waiting would have taken the full 2 s allowed: the batch pauses for 3 s.
+    assert waited < 1, waited
+    assert status_of(abandoned) == OrderStatus.EXPIRED
 
 
 # --- The expiry task ------------------------------------------------------------------------
