@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
@@ -480,20 +481,31 @@ def test_two_task_runs_at_the_same_moment_release_each_hold_once(
 # --- One run, several workers ---------------------------------------------------------------
 
 
-def batches_by_thread(monkeypatch) -> list[str]:
-    """Record which thread ran each expiry batch; the batches themselves run unchanged."""
+def after_each_batch(monkeypatch, react) -> Callable[[], None]:
+    """Call `react(batch)` in the thread that ran each expiry batch, inside its transaction,
+    once the batch itself has run unchanged. Returns what puts the plain batch back."""
     from stock.services import orders
 
-    threads: list[str] = []
     release_batch = orders.release_expired_batch
 
-    def recorded(**kwargs):
+    def reacting(**kwargs):
         batch = release_batch(**kwargs)
-        if batch.order_ids:
-            threads.append(threading.current_thread().name)
+        react(batch)
         return batch
 
-    monkeypatch.setattr(orders, "release_expired_batch", recorded)
+    monkeypatch.setattr(orders, "release_expired_batch", reacting)
+    return partial(monkeypatch.setattr, orders, "release_expired_batch", release_batch)
+
+
+def batches_by_thread(monkeypatch) -> list[str]:
+    """Record which thread ran each expiry batch that expired orders."""
+    threads: list[str] = []
+
+    def record(batch) -> None:
+        if batch.order_ids:
+            threads.append(threading.current_thread().name)
+
+    after_each_batch(monkeypatch, record)
     return threads
 
 
@@ -554,17 +566,12 @@ def test_a_failing_worker_is_reported_and_leaves_no_batch_half_written(
 ):
     level = stocked(sheet, north, 50)
     orders = [place(channel, f"A-{n}", ("SHEET", 1)).order for n in range(40)]
-    from stock.services import orders as order_services
 
-    release_batch = order_services.release_expired_batch
-
-    def failing_in_the_helper(**kwargs):
-        batch = release_batch(**kwargs)
+    def fail_in_the_helper(batch) -> None:
         if threading.current_thread().name == "hold-expiry":
             raise RuntimeError("worker lost")
-        return batch
 
-    monkeypatch.setattr(order_services, "release_expired_batch", failing_in_the_helper)
+    restore = after_each_batch(monkeypatch, fail_in_the_helper)
     later = timezone.now() + AFTER_EXPIRY
 
     with pytest.raises(RuntimeError, match="worker lost"):
@@ -582,7 +589,7 @@ def test_a_failing_worker_is_reported_and_leaves_no_batch_half_written(
     assert balance_of(level).reserved == len(left)
     verify_ledger_clean()
     verify_ledger_chain()
-    monkeypatch.setattr(order_services, "release_expired_batch", release_batch)
+    restore()
     assert release_expired_holds(batch_size=5, now=later, workers=2) == len(left)
     assert balance_of(level).reserved == 0
 
