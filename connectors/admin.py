@@ -334,7 +334,13 @@ class ConnectorAdmin(admin.ModelAdmin):
         "last_push_at",
         "last_pull_at",
     ]
-    list_filter = ["kind", "is_active", "ownership", "circuit_state"]
+    list_filter = [
+        "kind",
+        "is_active",
+        ("archived_at", admin.EmptyFieldListFilter),
+        "ownership",
+        "circuit_state",
+    ]
     search_fields = ["name", "base_url"]
     inlines = [LocationMappingInline]
     actions = [
@@ -354,6 +360,8 @@ class ConnectorAdmin(admin.ModelAdmin):
         "circuit_state",
         "circuit_opened_at",
         "paused_until",
+        "orders_pulled_at",
+        "archived_at",
         "created_at",
         "updated_at",
     ]
@@ -391,7 +399,9 @@ class ConnectorAdmin(admin.ModelAdmin):
                     "paused_until",
                     "last_push_at",
                     "last_pull_at",
+                    "orders_pulled_at",
                     "last_error",
+                    "archived_at",
                     "created_at",
                     "updated_at",
                 ]
@@ -707,9 +717,19 @@ def resolve_selected(modeladmin, request: HttpRequest, queryset: QuerySet) -> No
 
 @admin.register(SyncProblem)
 class SyncProblemAdmin(ReadOnlyAdmin):
-    list_display = ["id", "connector", "kind", "message", "created_at", "resolved_at"]
+    list_display = [
+        "id",
+        "connector",
+        "kind",
+        "subject",
+        "message",
+        "count",
+        "created_at",
+        "last_seen_at",
+        "resolved_at",
+    ]
     list_filter = ["kind", "connector", ("resolved_at", admin.EmptyFieldListFilter)]
-    search_fields = ["message"]
+    search_fields = ["message", "subject"]
     date_hierarchy = "created_at"
     list_select_related = ["connector"]
     actions = [resolve_selected]

@@ -136,6 +136,55 @@ def test_a_new_connector_with_refused_options_is_not_created_nor_its_locations(a
     assert not LocationMapping.objects.exists()
 
 
+def woo_row(**fields) -> Connector:
+    return Connector.objects.create(
+        name=fields.pop("name", "admin woo"),
+        kind="woocommerce",
+        base_url="https://shop.example.com",
+        credentials=fields.pop(
+            "credentials", {"consumer_key": "ck_key", "consumer_secret": "cs_secret"}
+        ),
+        **fields,
+    )
+
+
+def woo_form(connector: Connector, **changes) -> dict:
+    fields = {"kind": "woocommerce", "base_url": connector.base_url, "options": "{}", "channel": ""}
+    return form_data(connector, **{**fields, **changes})
+
+
+def test_unknown_woocommerce_options_are_named_on_the_admin_form(admin_client):
+    connector = woo_row()
+
+    response = admin_client.post(
+        change_url(connector), woo_form(connector, options='{"auht": "basic", "batchsize": 10}')
+    )
+
+    assert response.status_code == 200
+    [message] = form_errors(response)["options"]
+    assert message.startswith("Unknown WooCommerce option(s): auht, batchsize;")
+    assert Connector.objects.get(pk=connector.pk).options == {}
+
+
+def test_a_connector_without_credentials_is_not_switched_on_in_the_admin(admin_client):
+    connector = woo_row(is_active=False, credentials={})
+
+    refused = admin_client.post(change_url(connector), woo_form(connector))
+    switched_on = admin_client.post(
+        change_url(connector),
+        woo_form(connector, new_credentials='{"consumer_key": "ck", "consumer_secret": "cs"}'),
+    )
+
+    assert refused.status_code == 200
+    assert list(form_errors(refused)) == ["new_credentials"]
+    assert (
+        "credentials.consumer_key and credentials.consumer_secret are required"
+        in (form_errors(refused)["new_credentials"][0])
+    )
+    assert switched_on.status_code == 302
+    assert Connector.objects.get(pk=connector.pk).is_active is True
+
+
 def test_a_connector_created_in_the_admin_gets_its_locations(admin_client):
     hub = make_hub(None)
     data = form_data(
