@@ -691,6 +691,22 @@ def test_a_switched_off_connector_is_not_shown_as_pushing(ops_client):
     assert on_health["push_state"] == "pushing"
 
 
+def test_health_names_the_part_of_the_last_poll_that_failed(ops_client):
+    existing = connector()
+    SyncRun.objects.create(
+        connector=existing,
+        kind=SyncRunKind.POLL,
+        finished_at=existing.created_at,
+        is_ok=False,
+        details={"failed_parts": {"orders": "WooCommerce answered 401 to GET /orders"}},
+    )
+
+    body = ops_client.get(f"{URL}{existing.pk}/health/").json()
+
+    assert body["failed_poll_parts"] == {"orders": "WooCommerce answered 401 to GET /orders"}
+    assert "orders_pulled_at" in body
+
+
 def test_health_lists_open_problems_with_their_count_and_last_seen(ops_client):
     from connectors.engine.problems import record_problem
 
