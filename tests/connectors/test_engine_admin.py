@@ -1,5 +1,7 @@
 """The connectors admin never shows secrets back, and its actions call the engine."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -468,3 +470,16 @@ def test_engine_pages_render(admin_client, path):
     make_hub(None)
 
     assert admin_client.get(path).status_code == 200
+
+
+def test_the_problems_list_shows_each_merged_problems_count_and_last_seen(admin_client):
+    from connectors.engine.problems import record_problem
+
+    hub = make_hub(None)
+    for _ in range(3):
+        record_problem(connector_id=hub.connector.pk, kind="poll_failed", message="down")
+
+    html = admin_client.get("/admin/connectors/syncproblem/").content.decode()
+
+    assert re.search(r'<td class="field-count">3</td>', html)
+    assert "column-last_seen_at" in html
