@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from connectors.inbox import replay_dead_letters
 from connectors.models import Connector, InboxEvent, InboxState, ReconciliationReport
 from connectors.selectors import ConnectorHealth, connector_health
-from connectors.sync.selectors import failed_poll_parts, push_state
+from connectors.sync.selectors import PushState, failed_poll_parts, push_state
 from stock.views.access import dashboard_view, may_force_status
 
 DEAD_LETTERS_SHOWN = 25
@@ -34,7 +34,7 @@ REPORTS_SHOWN = 10
 class StoreHealth:
     connector: Connector
     health: ConnectorHealth
-    push_state: str
+    push_state: PushState
     failed_poll_parts: dict[str, str]
 
 

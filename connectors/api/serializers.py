@@ -15,6 +15,7 @@ from connectors.models import (
     SkuMapping,
 )
 from connectors.sync.configure import LocationInput as LocationValue
+from connectors.sync.selectors import PushState
 from connectors.sync.setup import inbound_url
 from inventory_hub.api.serializers import StrictBooleanField, StrictIntegerField, StrictSerializer
 from warehouses.models import SalesChannel, Warehouse
@@ -251,14 +252,7 @@ class HealthOutput(serializers.Serializer):
     is_active = serializers.BooleanField(source="connector.is_active")
     archived_at = serializers.DateTimeField(source="connector.archived_at", allow_null=True)
     push_state = serializers.ChoiceField(
-        choices=[
-            "archived",
-            "switched_off",
-            "store_down",
-            "trying_one",
-            "paused",
-            "pushing",
-        ],
+        choices=[state.value for state in PushState],
         help_text="What the push worker does now: a switched-off or archived connector "
         "pushes nothing, whatever its breaker says.",
     )

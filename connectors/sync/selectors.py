@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -54,7 +55,7 @@ def drift_history(connector: Connector, *, limit: int = 30) -> list[DriftPoint]:
     return points[::-1]
 
 
-class PushState:
+class PushState(StrEnum):
     """What the push worker does for a connector now, most decisive first."""
 
     ARCHIVED = "archived"
@@ -65,7 +66,7 @@ class PushState:
     PUSHING = "pushing"
 
 
-def push_state(connector: Connector, *, now: datetime | None = None) -> str:
+def push_state(connector: Connector, *, now: datetime | None = None) -> PushState:
     """A switched-off or archived connector pushes nothing, whatever its breaker says."""
     if connector.archived_at is not None:
         return PushState.ARCHIVED
@@ -107,7 +108,7 @@ class ProblemSummary:
 class SyncHealth:
     connector: Connector
     queues: ConnectorHealth
-    push_state: str
+    push_state: PushState
     failed_poll_parts: dict[str, str]
     last_poll_at: datetime | None
     last_reconciled_at: datetime | None
