@@ -25,6 +25,10 @@ def merge_open_problems(apps, schema_editor):
         )
         repeats.filter(pk=group["newest"]).update(count=group["n"], last_seen_at=group["last_seen"])
         repeats.exclude(pk=group["newest"]).update(resolved_at=now)
+    if schema_editor.connection.vendor == "postgresql":
+        # The updates leave deferred foreign-key checks queued, and PostgreSQL builds no
+        # index on a table with pending trigger events: run them now.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
