@@ -42,7 +42,9 @@ from connectors.partner.csv_feed import MalformedFeed
 from connectors.sync.configure import (
     InvalidConnectorSettings,
     LocationInput,
+    archive_connector,
     check_connector,
+    connector_history,
     create_connector,
     update_connector,
 )
@@ -310,6 +312,19 @@ def poll_now(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
     modeladmin.message_user(request, f"Queued a poll of {count} connector(s).", messages.SUCCESS)
 
 
+@admin.action(
+    description="Archive: switch off for good and hide, keeping the history",
+    permissions=["change"],
+)
+def archive_selected(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    connector_ids = list(queryset.filter(archived_at__isnull=True).values_list("pk", flat=True))
+    for connector_id in connector_ids:
+        archive_connector(connector_id=connector_id)
+    modeladmin.message_user(
+        request, f"Archived {len(connector_ids)} connector(s).", messages.SUCCESS
+    )
+
+
 def _queue_for_active(queryset: QuerySet, task, *args) -> int:
     """Queue `task(connector id, *args)` after commit for each active connector chosen."""
     connector_ids = list(queryset.filter(is_active=True).values_list("pk", flat=True))
@@ -350,6 +365,7 @@ class ConnectorAdmin(admin.ModelAdmin):
         set_up_now,
         poll_now,
         upload_feed_of_selected,
+        archive_selected,
     ]
     readonly_fields = [
         "secrets_stored",
@@ -467,6 +483,18 @@ class ConnectorAdmin(admin.ModelAdmin):
             connector=connector,
             submit_label="Upload",
         )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Connector | None = None) -> bool:
+        # As in the API: a connector with history is archived, never deleted.
+        if obj is not None and connector_history(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        # The bulk delete would cascade through every history without asking.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def get_readonly_fields(self, request: HttpRequest, obj: Connector | None = None) -> list[str]:
         # As in the API: a connector's kind is chosen once.

@@ -483,3 +483,27 @@ def test_the_problems_list_shows_each_merged_problems_count_and_last_seen(admin_
 
     assert re.search(r'<td class="field-count">3</td>', html)
     assert "column-last_seen_at" in html
+
+
+def test_the_admin_archives_connectors_and_deletes_only_one_without_history(admin_client):
+    with_history, without = make_hub(None), make_hub(None, skus=())  # mapped SKUs, none
+
+    archived = admin_client.post(
+        "/admin/connectors/connector/",
+        {"action": "archive_selected", "_selected_action": [with_history.connector.pk]},
+    )
+    refused = admin_client.post(
+        f"/admin/connectors/connector/{with_history.connector.pk}/delete/", {"post": "yes"}
+    )
+    deleted = admin_client.post(
+        f"/admin/connectors/connector/{without.connector.pk}/delete/", {"post": "yes"}
+    )
+    actions = admin_client.get("/admin/connectors/connector/").context["action_form"]
+
+    assert archived.status_code == 302
+    stored = Connector.objects.get(pk=with_history.connector.pk)
+    assert (stored.is_active, stored.archived_at is not None) == (False, True)
+    assert refused.status_code == 403
+    assert deleted.status_code == 302
+    assert not Connector.objects.filter(pk=without.connector.pk).exists()
+    assert "delete_selected" not in dict(actions.fields["action"].choices)
