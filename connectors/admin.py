@@ -42,7 +42,9 @@ from connectors.partner.csv_feed import MalformedFeed
 from connectors.sync.configure import (
     InvalidConnectorSettings,
     LocationInput,
+    archive_connector,
     check_connector,
+    connector_history,
     create_connector,
     update_connector,
 )
@@ -310,6 +312,19 @@ def poll_now(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
     modeladmin.message_user(request, f"Queued a poll of {count} connector(s).", messages.SUCCESS)
 
 
+@admin.action(
+    description="Archive: switch off for good and hide, keeping the history",
+    permissions=["change"],
+)
+def archive_selected(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    connector_ids = list(queryset.filter(archived_at__isnull=True).values_list("pk", flat=True))
+    for connector_id in connector_ids:
+        archive_connector(connector_id=connector_id)
+    modeladmin.message_user(
+        request, f"Archived {len(connector_ids)} connector(s).", messages.SUCCESS
+    )
+
+
 def _queue_for_active(queryset: QuerySet, task, *args) -> int:
     """Queue `task(connector id, *args)` after commit for each active connector chosen."""
     connector_ids = list(queryset.filter(is_active=True).values_list("pk", flat=True))
@@ -334,7 +349,13 @@ class ConnectorAdmin(admin.ModelAdmin):
         "last_push_at",
         "last_pull_at",
     ]
-    list_filter = ["kind", "is_active", "ownership", "circuit_state"]
+    list_filter = [
+        "kind",
+        "is_active",
+        ("archived_at", admin.EmptyFieldListFilter),
+        "ownership",
+        "circuit_state",
+    ]
     search_fields = ["name", "base_url"]
     inlines = [LocationMappingInline]
     actions = [
@@ -344,6 +365,7 @@ class ConnectorAdmin(admin.ModelAdmin):
         set_up_now,
         poll_now,
         upload_feed_of_selected,
+        archive_selected,
     ]
     readonly_fields = [
         "secrets_stored",
@@ -354,6 +376,8 @@ class ConnectorAdmin(admin.ModelAdmin):
         "circuit_state",
         "circuit_opened_at",
         "paused_until",
+        "orders_pulled_at",
+        "archived_at",
         "created_at",
         "updated_at",
     ]
@@ -391,7 +415,9 @@ class ConnectorAdmin(admin.ModelAdmin):
                     "paused_until",
                     "last_push_at",
                     "last_pull_at",
+                    "orders_pulled_at",
                     "last_error",
+                    "archived_at",
                     "created_at",
                     "updated_at",
                 ]
@@ -457,6 +483,18 @@ class ConnectorAdmin(admin.ModelAdmin):
             connector=connector,
             submit_label="Upload",
         )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Connector | None = None) -> bool:
+        # As in the API: a connector with history is archived, never deleted.
+        if obj is not None and connector_history(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        # The bulk delete would cascade through every history without asking.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def get_readonly_fields(self, request: HttpRequest, obj: Connector | None = None) -> list[str]:
         # As in the API: a connector's kind is chosen once.
@@ -707,9 +745,19 @@ def resolve_selected(modeladmin, request: HttpRequest, queryset: QuerySet) -> No
 
 @admin.register(SyncProblem)
 class SyncProblemAdmin(ReadOnlyAdmin):
-    list_display = ["id", "connector", "kind", "message", "created_at", "resolved_at"]
+    list_display = [
+        "id",
+        "connector",
+        "kind",
+        "subject",
+        "message",
+        "count",
+        "created_at",
+        "last_seen_at",
+        "resolved_at",
+    ]
     list_filter = ["kind", "connector", ("resolved_at", admin.EmptyFieldListFilter)]
-    search_fields = ["message"]
+    search_fields = ["message", "subject"]
     date_hierarchy = "created_at"
     list_select_related = ["connector"]
     actions = [resolve_selected]

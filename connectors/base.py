@@ -206,6 +206,11 @@ class Connector(abc.ABC):
         the store could not be reached at all, so the engine retries the whole batch.
         """
 
+    def missing_credentials(self) -> str:
+        """Which credentials the store needs and these settings lack, naming them ("" when
+        none are missing). Checked when a connector is switched on."""
+        return ""
+
     def why_push_impossible(self) -> str:
         """Why `push_stock` cannot work with these settings, naming the missing one ("" when
         it can). Checked when a connector that pushes is saved."""

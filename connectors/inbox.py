@@ -273,7 +273,6 @@ def receive_delivery(
             kind=SyncProblemKind.MALFORMED_INBOUND,
             message=f"Malformed delivery kept as inbox event {event_id}: {read.message}",
             details={"event": event_id},
-            once=True,
         )
         return Receipt(400, _error("malformed", read.message), event_id)
     if read.reading == Reading.UNPARSED:
@@ -333,7 +332,6 @@ def _log_bad_signature(connector: Connector, headers: Mapping[str, str], remote_
         kind=SyncProblemKind.BAD_SIGNATURE,
         message=f"Refused a delivery with a bad signature from {remote_addr or 'unknown'}.",
         details={"remote_addr": remote_addr, "topic": topic},
-        once=True,
     )
 
 

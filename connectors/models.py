@@ -75,7 +75,14 @@ class Connector(models.Model):
     timeout_seconds = models.FloatField(default=10.0, validators=[MinValueValidator(0.1)])
 
     # Health, written by the engine.
-    last_pull_at = models.DateTimeField(null=True, blank=True)
+    last_pull_at = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the last poll whose stock read applied all."
+    )
+    orders_pulled_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Start of the last poll whose orders read applied all (the orders cursor).",
+    )
     last_push_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
@@ -86,11 +93,22 @@ class Connector(models.Model):
     paused_until = models.DateTimeField(
         null=True, blank=True, help_text="No pushes before this moment (the store's Retry-After)."
     )
+    archived_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Archived: switched off for good, hidden from active lists, history kept.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(archived_at__isnull=True) | Q(is_active=False),
+                name="connector_archived_is_off",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
@@ -349,6 +367,7 @@ class SyncProblemKind(models.TextChoices):
     DRIFT = "drift", "Store changed stock the hub owns"
     UNMAPPED = "unmapped", "SKU without a mapping"
     WEBHOOK_DISABLED = "webhook_disabled", "Store disabled a webhook"
+    WEBHOOK_PAUSED = "webhook_paused", "Merchant paused a hub webhook"
     WEBHOOK_MISSING = "webhook_missing", "Hub webhook missing on the store"
     POLL_FAILED = "poll_failed", "Polling the store failed"
     RECONCILE_FAILED = "reconcile_failed", "Reconciliation failed"
@@ -358,17 +377,33 @@ class SyncProblemKind(models.TextChoices):
 
 
 class SyncProblem(models.Model):
-    """Something ops should know about a connector; the alerts issue turns these into alerts."""
+    """Something ops should know about a connector; the alerts issue turns these into alerts.
+
+    One open problem per (connector, kind, subject): a repeat bumps `count` and
+    `last_seen_at` and keeps the latest message and details (`record_problem`).
+    """
 
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="problems")
     kind = models.CharField(max_length=20, choices=SyncProblemKind.choices)
+    subject = models.CharField(
+        max_length=255, blank=True, default="", help_text="What it is about; empty: the store."
+    )
     message = models.TextField()
     details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    count = models.PositiveIntegerField(default=1, help_text="Times seen while open.")
+    created_at = models.DateTimeField(default=timezone.now, help_text="First seen.")
+    last_seen_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "kind", "subject"],
+                condition=Q(resolved_at__isnull=True),
+                name="syncproblem_one_open",
+            ),
+        ]
         indexes = [
             models.Index(
                 fields=["connector", "kind"],

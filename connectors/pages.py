@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from connectors.inbox import replay_dead_letters
 from connectors.models import Connector, InboxEvent, InboxState, ReconciliationReport
 from connectors.selectors import ConnectorHealth, connector_health
+from connectors.sync.selectors import PushState, failed_poll_parts, push_state
 from stock.views.access import dashboard_view, may_force_status
 
 DEAD_LETTERS_SHOWN = 25
@@ -33,6 +34,8 @@ REPORTS_SHOWN = 10
 class StoreHealth:
     connector: Connector
     health: ConnectorHealth
+    push_state: PushState
+    failed_poll_parts: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +50,17 @@ def may_replay(user) -> bool:
 
 
 def connectors_context() -> dict:
+    now = timezone.now()
     stores = [
-        StoreHealth(connector=connector, health=connector_health(connector))
-        for connector in Connector.objects.select_related("channel").order_by("name")
+        StoreHealth(
+            connector=connector,
+            health=connector_health(connector),
+            push_state=push_state(connector, now=now),
+            failed_poll_parts=failed_poll_parts(connector),
+        )
+        for connector in Connector.objects.filter(archived_at__isnull=True)
+        .select_related("channel")
+        .order_by("name")
     ]
     dead = InboxEvent.objects.filter(state=InboxState.DEAD)
     return {
@@ -63,7 +74,7 @@ def connectors_context() -> dict:
                 :REPORTS_SHOWN
             ]
         ),
-        "read_at": timezone.now(),
+        "read_at": now,
     }
 
 

@@ -57,6 +57,8 @@ DEFAULT_WEBHOOK_TOPICS = (
 )
 WEBHOOK_STATUSES = ("active", "paused", "disabled")
 AUTH_MODES = ("auto", "basic", "query", "oauth1")
+# Every option the class reads (see the class docstring); any other key is refused.
+KNOWN_OPTIONS = ("auth", "batch_size", "order_status_map", "page_size")
 
 STATUS_FROM_WOO = {
     "instock": RemoteStatus.IN_STOCK,
@@ -126,6 +128,12 @@ class WooCommerceConnector(Connector):
     def __init__(self, config: ConnectorConfig, session: requests.Session | None = None):
         super().__init__(config, session)
         options = config.options
+        unknown = sorted(set(options) - set(KNOWN_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"Unknown WooCommerce option(s): {', '.join(unknown)}; known: "
+                + ", ".join(KNOWN_OPTIONS)
+            )
         self.auth_mode = str(options.get("auth", "auto"))
         if self.auth_mode not in AUTH_MODES:
             raise ValueError(f"options.auth must be one of {', '.join(AUTH_MODES)}")
@@ -149,6 +157,19 @@ class WooCommerceConnector(Connector):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("base_url must be an http:// or https:// address of the store")
         self.base_url = config.base_url.rstrip("/")
+
+    def missing_credentials(self) -> str:
+        missing = [
+            f"credentials.{name}"
+            for name in ("consumer_key", "consumer_secret")
+            if not self.config.credentials.get(name)
+        ]
+        if not missing:
+            return ""
+        return (
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required to "
+            "switch a WooCommerce connector on (a REST API key with read_write permission)."
+        )
 
     # Interface ---------------------------------------------------------------------
     def test_connection(self) -> None:
@@ -476,16 +497,29 @@ class WooCommerceConnector(Connector):
             response.status_code,
             (time.monotonic() - started) * 1000,
         )
-        self._raise_for_status(response, shown)
+        self._raise_for_status(
+            response, shown, is_auto_oauth=self.auth_mode == "auto" and mode == "oauth1"
+        )
         return response
 
-    def _raise_for_status(self, response: requests.Response, shown: str) -> None:
+    def _raise_for_status(
+        self, response: requests.Response, shown: str, *, is_auto_oauth: bool = False
+    ) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
         code, message = _error_details(response)
         detail = self._redact(f"{code}: {message}" if code else message)
         text = f"WooCommerce answered {status} to {shown}" + (f" ({detail})" if detail else "")
+        if is_auto_oauth and status in (401, 403):
+            # A merchant who gave a working key sees 401 and suspects the key; say what
+            # was actually sent, since a plain-http store cannot accept anything else.
+            text += (
+                '. Auth "auto" signed it with OAuth 1.0a because base_url is plain http: '
+                "WooCommerce accepts HTTP Basic and query-string keys only over HTTPS. Check "
+                "the consumer key and secret and the store's clock (signatures hold 15 "
+                "minutes), or use an https:// base_url"
+            )
         raise_for_store_independent_status(response, text, code=code)
         if 300 <= status < 400:
             raise RemoteRejected(

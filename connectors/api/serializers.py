@@ -15,6 +15,7 @@ from connectors.models import (
     SkuMapping,
 )
 from connectors.sync.configure import LocationInput as LocationValue
+from connectors.sync.selectors import PushState
 from connectors.sync.setup import inbound_url
 from inventory_hub.api.serializers import StrictBooleanField, StrictIntegerField, StrictSerializer
 from warehouses.models import SalesChannel, Warehouse
@@ -208,6 +209,7 @@ class ConnectorOutput(serializers.ModelSerializer):
             "has_webhook_secret",
             "inbound_url",
             "locations",
+            "archived_at",
             "created_at",
             "updated_at",
         ]
@@ -236,9 +238,24 @@ class RunErrorOutput(serializers.Serializer):
     error = serializers.CharField()
 
 
+class ProblemOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    subject = serializers.CharField(help_text='What it is about ("": the store as a whole).')
+    message = serializers.CharField(help_text="The latest occurrence's.")
+    count = serializers.IntegerField(help_text="Times seen since it was opened.")
+    first_seen_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField()
+
+
 class HealthOutput(serializers.Serializer):
     id = serializers.IntegerField(source="connector.pk")
     is_active = serializers.BooleanField(source="connector.is_active")
+    archived_at = serializers.DateTimeField(source="connector.archived_at", allow_null=True)
+    push_state = serializers.ChoiceField(
+        choices=[state.value for state in PushState],
+        help_text="What the push worker does now: a switched-off or archived connector "
+        "pushes nothing, whatever its breaker says.",
+    )
     circuit_state = serializers.CharField(source="connector.circuit_state")
     circuit_opened_at = serializers.DateTimeField(
         source="connector.circuit_opened_at", allow_null=True
@@ -248,7 +265,17 @@ class HealthOutput(serializers.Serializer):
     last_pull_at = serializers.DateTimeField(
         source="connector.last_pull_at",
         allow_null=True,
-        help_text="Start of the last poll that applied all it read.",
+        help_text="Start of the last poll whose stock part applied all it read.",
+    )
+    orders_pulled_at = serializers.DateTimeField(
+        source="connector.orders_pulled_at",
+        allow_null=True,
+        help_text="Start of the last poll whose orders part applied all it read.",
+    )
+    failed_poll_parts = serializers.DictField(
+        child=serializers.CharField(),
+        help_text='The parts of the last poll that failed, with why: {"orders": "…"}; '
+        "{} when it read everything. The other parts' progress counted.",
     )
     last_push_at = serializers.DateTimeField(source="connector.last_push_at", allow_null=True)
     last_poll_at = serializers.DateTimeField(allow_null=True)
@@ -260,6 +287,9 @@ class HealthOutput(serializers.Serializer):
     )
     queue = QueueOutput(source="queues")
     open_problems = serializers.IntegerField()
+    problems = ProblemOutput(
+        many=True, help_text="Open problems, most recently seen first (at most 50)."
+    )
     recent_errors = RunErrorOutput(many=True)
 
 

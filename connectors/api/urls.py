@@ -34,6 +34,8 @@ urlpatterns = [
         name="connector-reconcile",
     ),
     path("connectors/<int:pk>/setup/", views.SetupView.as_view(), name="connector-setup"),
+    path("connectors/<int:pk>/archive/", views.ArchiveView.as_view(), name="connector-archive"),
+    path("connectors/<int:pk>/restore/", views.RestoreView.as_view(), name="connector-restore"),
     path("connectors/<int:pk>/feed/", views.FeedUploadView.as_view(), name="connector-feed"),
     path(
         "connectors/<int:pk>/replay-dead-letters/",

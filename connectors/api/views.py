@@ -1,6 +1,6 @@
 """Connectors over HTTP: their settings, health, mappings and reconciliation reports, and
 the actions ops take (test the connection, sync now, reconcile now, set up, replay dead
-letters, upload a partner's CSV feed).
+letters, upload a partner's CSV feed, archive, restore, delete).
 
 Everyone with a role reads; only ops staff change anything (the default permission).
 Credentials and webhook secrets are accepted, never returned. Actions that start work
@@ -34,8 +34,12 @@ from connectors.models import (
 from connectors.partner.csv_feed import MalformedFeed
 from connectors.sync.common import describe, open_store
 from connectors.sync.configure import (
+    ConnectorHasHistory,
     InvalidConnectorSettings,
+    archive_connector,
     create_connector,
+    delete_connector,
+    restore_connector,
     update_connector,
 )
 from connectors.sync.feeds import MAX_FEED_BYTES, FeedNotAccepted, upload_feed
@@ -120,12 +124,25 @@ def _settings_refused(error: InvalidConnectorSettings) -> serializers.Validation
 
 class ConnectorFilter(django_filters.FilterSet):
     is_active = StrictBooleanFilter()
+    archived = StrictBooleanFilter(
+        method="filter_archived",
+        help_text="true: only archived connectors; false (the default): only the others.",
+    )
     kind = django_filters.ChoiceFilter(choices=ConnectorKind.choices)
     ordering = StableOrderingFilter(fields=["name", "created_at"])
 
     class Meta:
         model = Connector
         fields = ["is_active", "kind"]
+
+    def filter_queryset(self, queryset):
+        # Archived connectors are hidden unless asked for.
+        if self.form.cleaned_data.get("archived") in (None, ""):
+            queryset = queryset.filter(archived_at__isnull=True)
+        return super().filter_queryset(queryset)
+
+    def filter_archived(self, queryset, name: str, value: bool):
+        return queryset.filter(archived_at__isnull=not value)
 
 
 # --- Connectors -------------------------------------------------------------------------------
@@ -140,7 +157,7 @@ class ConnectorListView(generics.ListAPIView):
 
     @extend_schema(
         operation_id="connectors_list",
-        summary="List connectors (stores, marketplaces, partners)",
+        summary="List connectors (stores, marketplaces, partners); archived ones on request",
         responses={200: ConnectorOutput(many=True), **LIST_ERRORS},
     )
     def get(self, request, *args, **kwargs):
@@ -200,6 +217,35 @@ class ConnectorDetailView(APIView):
     def patch(self, request, pk: int):
         return self._update(request, pk, partial=True)
 
+    @extend_schema(
+        operation_id="connectors_destroy",
+        summary="Delete a connector that has no history; archive one that has",
+        description="Only a connector that never exchanged anything with its store (no "
+        "inbox events, outbox rows, sync runs, SKU mappings, reconciliation reports, "
+        "problems or status changes) is deleted, with its location mappings and status "
+        "rules. Any other is refused with 409 `connector_has_history`, whose details count "
+        "what it holds: archive it instead (POST …/archive/), which keeps its history.",
+        request=None,
+        responses={
+            204: None,
+            **UPDATE_ERRORS,
+            **NOT_FOUND,
+            409: error_response("connector_has_history (details: counts by kind of record)"),
+        },
+    )
+    def delete(self, request, pk: int):
+        connector = _connector(pk)
+        try:
+            delete_connector(connector_id=connector.pk)
+        except ConnectorHasHistory as refusal:
+            raise ApiError(
+                status_code=status.HTTP_409_CONFLICT,
+                code="connector_has_history",
+                message=str(refusal),
+                details={"connector": pk, "history": refusal.history},
+            ) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     def _update(self, request, pk: int, *, partial: bool) -> Response:
         connector = _connector(pk)
         data = validated(ConnectorInput, request, instance=connector, partial=partial)
@@ -215,10 +261,41 @@ class ConnectorDetailView(APIView):
         return Response(ConnectorOutput(_connector(pk)).data)
 
 
+class ArchiveView(APIView):
+    @extend_schema(
+        operation_id="connectors_archive",
+        summary="Archive a connector: switched off for good, hidden, its history kept",
+        description="Always possible. The connector is switched off (no polls, pushes, "
+        "watchdog or reconciliation; its store's deliveries are refused like any "
+        "switched-off connector's), left out of the connector list unless `archived=true` "
+        "is asked for and off the Connectors page, and its open problems are closed. Its "
+        "inbox, outbox, runs, mappings and reports stay. It cannot be switched on until "
+        "restored (POST …/restore/). Repeating it changes nothing.",
+        request=None,
+        responses={200: ConnectorOutput, **UPDATE_ERRORS, **NOT_FOUND},
+    )
+    def post(self, request, pk: int):
+        archive_connector(connector_id=_connector(pk).pk)
+        return Response(ConnectorOutput(_connector(pk)).data)
+
+
+class RestoreView(APIView):
+    @extend_schema(
+        operation_id="connectors_restore",
+        summary="Restore an archived connector; it stays switched off until switched on",
+        request=None,
+        responses={200: ConnectorOutput, **UPDATE_ERRORS, **NOT_FOUND},
+    )
+    def post(self, request, pk: int):
+        restore_connector(connector_id=_connector(pk).pk)
+        return Response(ConnectorOutput(_connector(pk)).data)
+
+
 class ConnectorHealthView(APIView):
     @extend_schema(
         operation_id="connectors_health",
-        summary="A connector's sync log: last pull and push, errors, latency, queues, breaker",
+        summary="A connector's sync log: last pull and push, failed poll parts, push state, "
+        "errors, latency, queues, breaker, open problems with their counts",
         responses={200: HealthOutput, **READ_ERRORS, **NOT_FOUND},
     )
     def get(self, request, pk: int):

@@ -266,9 +266,7 @@ def _push_round(
         desired = desired_push_items(connector, list(mappings.values()))
     except MissingChannel as exc:
         _release(rows, config, error=str(exc))
-        record_problem(
-            connector_id=connector.pk, kind=SyncProblemKind.OTHER, message=str(exc), once=True
-        )
+        record_problem(connector_id=connector.pk, kind=SyncProblemKind.OTHER, message=str(exc))
         report.status = "failed"
         report.errors.append(str(exc))
         return False
@@ -541,7 +539,8 @@ def _mark_dead(
                 kind=SyncProblemKind.PUSH_REJECTED,
                 message=f"The store refused the push of variant {row.variant_id}: {error}",
                 details={"outbox_item": row.id, "variant_id": row.variant_id},
-                once=once,
+                # Not sent at all: one settings problem, not one per variant.
+                subject="" if once else f"variant {row.variant_id}",
             )
 
 
@@ -593,7 +592,7 @@ def _record_failure(connector: Connector, failure: BaseException, config: PushSe
             if isinstance(failure, RemoteAuthFailed)
             else SyncProblemKind.PUSH_FAILED
         )
-        record_problem(connector_id=locked.pk, kind=kind, message=message, once=True)
+        record_problem(connector_id=locked.pk, kind=kind, message=message)
         if opens:
             cooldown = breaker_cooldown(locked, config)
             record_problem(
@@ -602,7 +601,6 @@ def _record_failure(connector: Connector, failure: BaseException, config: PushSe
                 message=f"Stopped pushing to {locked.name} after "
                 f"{locked.consecutive_failures} failures in a row; next try in "
                 f"{cooldown:.0f} s. Last error: {message}",
-                once=True,
             )
     connector.circuit_state = locked.circuit_state
     connector.consecutive_failures = locked.consecutive_failures

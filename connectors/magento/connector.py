@@ -150,6 +150,18 @@ class MagentoConnector(Connector):
     def reports_forced_status(self) -> bool:
         return bool(self.options.force_status_attribute)
 
+    def missing_credentials(self) -> str:
+        credentials = self.config.credentials
+        if credentials.get("token") or (
+            credentials.get("username") and credentials.get("password")
+        ):
+            return ""
+        return (
+            "credentials.token (an integration token), or credentials.username and "
+            "credentials.password (an admin user), are required to switch a Magento "
+            "connector on."
+        )
+
     # Connector interface ---------------------------------------------------------------
     def test_connection(self) -> None:
         if self.options.is_legacy_single_source:

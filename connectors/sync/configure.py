@@ -7,6 +7,15 @@ whatever a connector should now show (it was switched on, its channel, ownership
 or locations changed) is queued for a push on commit (connectors.outbox writes rows only
 for connectors where the hub owns stock, `hub_owns_stock`). Secrets are stored as given and
 never returned.
+
+Archive and delete (`archive_connector`, `restore_connector`, `delete_connector`): a
+connector that ever exchanged anything with its store (inbox events, outbox rows, sync
+runs, SKU mappings, reports, problems, status changes) keeps that history: it cannot be
+deleted, only archived. Archiving switches it off for good (polls, pushes, the watchdog
+and reconciliation skip it, and deliveries are refused like any switched-off
+connector's), hides it from the active lists (API list, Connectors page) and closes its
+open problems; its history stays. It cannot be switched on until it is restored. Only a
+connector without history (one created by mistake) is deleted.
 """
 
 from __future__ import annotations
@@ -15,9 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from connectors.base import Connector as StoreConnector
 from connectors.base import ConnectorConfig
+from connectors.engine.problems import resolve_open_problems
 from connectors.models import Connector, LocationMapping, Ownership
 from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
 from connectors.registry import UnknownConnectorKind, connector_class, kind_spec
@@ -79,7 +90,8 @@ def check_connector(
     `InvalidConnectorSettings` naming the field. `connector` holds the settings as they
     would be saved (it need not be saved itself); `locations` None: as stored.
 
-    Beyond the store class's own check, a connector switched on must have a webhook secret
+    Beyond the store class's own check, a connector switched on must not be archived, must
+    have the credentials its store class needs (`missing_credentials`), a webhook secret
     when its kind needs one the hub cannot make (Magento's connector module, a partner),
     and, when the hub owns stock it shows, whatever its store class needs to push (a
     partner's push_url).
@@ -94,6 +106,14 @@ def check_connector(
     )
     if not connector.is_active:
         return  # a connector being prepared may lack what it needs to run
+    if connector.archived_at is not None:
+        raise InvalidConnectorSettings(
+            f"Connector {connector.name} is archived: restore it before switching it on.",
+            field="is_active",
+        )
+    missing = store.missing_credentials()
+    if missing:
+        raise InvalidConnectorSettings(missing, field="credentials")
     if kind_spec(connector.kind).needs_webhook_secret and not connector.webhook_secret:
         raise InvalidConnectorSettings(
             f"webhook_secret is required to switch a {connector.kind} connector on: its "
@@ -218,3 +238,72 @@ def _replace_locations(connector: Connector, locations: Sequence[LocationInput])
         for item in locations
     )
     return True
+
+
+class ConnectorHasHistory(Exception):
+    """The connector exchanged things with its store: archive it instead of deleting it.
+    `history` counts what it holds, by kind of record."""
+
+    def __init__(self, connector: Connector, history: dict[str, int]) -> None:
+        super().__init__(
+            f"Connector {connector.name} has history ("
+            + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in history.items())
+            + "): archive it instead; its history is kept."
+        )
+        self.history = history
+
+
+_HISTORY = (
+    "inbox_events",
+    "outbox_items",
+    "sync_runs",
+    "sku_mappings",
+    "reconciliation_reports",
+    "problems",
+    "status_changes",
+)
+
+
+def connector_history(connector: Connector) -> dict[str, int]:
+    """Records of each kind the connector holds ({} when none: it may be deleted)."""
+    counts = {name: getattr(connector, name).count() for name in _HISTORY}
+    return {name: count for name, count in counts.items() if count}
+
+
+def archive_connector(*, connector_id: int) -> Connector:
+    """Switch the connector off for good and hide it from active lists, keeping its
+    history (see the module docstring); closes its open problems. Locks the connector row.
+    Archiving an archived connector changes nothing."""
+    with transaction.atomic():
+        locked = Connector.objects.select_for_update().get(pk=connector_id)
+        if locked.archived_at is None:
+            locked.archived_at = timezone.now()
+            locked.is_active = False
+            locked.save(update_fields=["archived_at", "is_active", "updated_at"])
+            resolve_open_problems(connector_id=locked.pk)
+            forget_mapping_state()
+    return locked
+
+
+def restore_connector(*, connector_id: int) -> Connector:
+    """Undo an archive. The connector stays switched off: switching it on is a separate
+    change, checked like any other (`update_connector`)."""
+    with transaction.atomic():
+        locked = Connector.objects.select_for_update().get(pk=connector_id)
+        if locked.archived_at is not None:
+            locked.archived_at = None
+            locked.save(update_fields=["archived_at", "updated_at"])
+    return locked
+
+
+def delete_connector(*, connector_id: int) -> None:
+    """Delete a connector that has no history, with its location mappings and status
+    rules; raise `ConnectorHasHistory` otherwise. The row lock (FOR UPDATE) keeps out a
+    record added meanwhile: inserting one takes a key-share lock on the connector."""
+    with transaction.atomic():
+        locked = Connector.objects.select_for_update().get(pk=connector_id)
+        history = connector_history(locked)
+        if history:
+            raise ConnectorHasHistory(locked, history)
+        locked.delete()
+        forget_mapping_state()

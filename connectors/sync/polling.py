@@ -7,11 +7,14 @@ history of orders), page by page, and hands every record to the inbound path
 (`connectors.inbox.apply_remote_stock` / `apply_remote_orders`): ownership, echoes,
 staleness and dedupe are decided there, exactly as for a webhook.
 
-The cursor (`Connector.last_pull_at`) is the start of the last poll that applied
-everything it read, and each poll re-reads `CONNECTORS_POLL_OVERLAP_SECONDS` before it,
-so a change made while a poll runs, or stamped by a store clock running behind, is read
-again rather than lost; re-reading is harmless. A poll that could not apply something
-keeps the old cursor, so the next one tries again.
+Stock and orders are the poll's two parts, each with its own cursor: `last_pull_at` is
+the start of the last poll whose stock part applied everything it read,
+`orders_pulled_at` the same for orders. Each poll re-reads
+`CONNECTORS_POLL_OVERLAP_SECONDS` before a cursor, so a change made while a poll runs, or
+stamped by a store clock running behind, is read again rather than lost; re-reading is
+harmless. A part that could not read or apply something keeps its cursor, so the next
+poll tries it again, while the other part's progress counts; the run's details and the
+`poll_failed` problem name the part that failed (`failed_parts`).
 
 The beat sweeper (`due_connector_ids`) polls each active connector whose
 `poll_interval_seconds` (0: never) has passed since its last poll started.
@@ -68,6 +71,8 @@ class PollReport:
     stale: int = 0
     unmapped: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # "stock" / "orders": why that part of the poll did not read or apply everything.
+    failed_parts: dict[str, str] = field(default_factory=dict)
     stock_since: str | None = None
     orders_since: str | None = None
 
@@ -109,21 +114,34 @@ def _poll(connector: Connector, *, full: bool) -> PollReport:
     stock_since: datetime | None = None
     if not full and connector.last_pull_at is not None:
         stock_since = connector.last_pull_at - overlap
-    orders_since = (connector.last_pull_at or connector.created_at) - overlap
+    orders_since = (connector.orders_pulled_at or connector.created_at) - overlap
     report.stock_since = stock_since.isoformat() if stock_since else None
     report.orders_since = orders_since.isoformat()
     source = f"poll-{run.pk}"
-    error = ""
     try:
         store = open_store(connector)
-        for chunk in chunked(store.pull_stock(modified_after=stock_since), STOCK_CHUNK):
-            report.stock_records += len(chunk)
-            _apply_stock_chunk(connector, chunk, source, run, report)
-        if connector.channel_id is not None:
-            for chunk in chunked(store.pull_orders(modified_after=orders_since), ORDER_CHUNK):
-                _apply_order_chunk(connector, chunk, report)
     except STORE_FAILURES as exc:
-        error = describe(exc)
+        store = None
+        report.failed_parts = {"stock": describe(exc), "orders": describe(exc)}
+    if store is not None:
+        try:
+            for chunk in chunked(store.pull_stock(modified_after=stock_since), STOCK_CHUNK):
+                report.stock_records += len(chunk)
+                _apply_stock_chunk(connector, chunk, source, run, report)
+        except STORE_FAILURES as exc:
+            report.failed_parts["stock"] = describe(exc)
+        # A refused orders read must not undo the stock read that worked, nor the other
+        # way round: each part keeps its own cursor.
+        if connector.channel_id is not None:
+            try:
+                for chunk in chunked(store.pull_orders(modified_after=orders_since), ORDER_CHUNK):
+                    _apply_order_chunk(connector, chunk, report)
+            except STORE_FAILURES as exc:
+                report.failed_parts["orders"] = describe(exc)
+            if report.failures and "orders" not in report.failed_parts:
+                report.failed_parts["orders"] = (
+                    f"{len(report.failures)} order(s) not applied: {report.failures[0]}"
+                )
     if report.unmapped:
         record_problem(
             connector_id=connector.pk,
@@ -131,30 +149,37 @@ def _poll(connector: Connector, *, full: bool) -> PollReport:
             message=f"Polling {connector.name}: {len(report.unmapped)} store item(s) without "
             f"a mapping: {', '.join(report.unmapped[:20])}",
             details={"sync_run": run.pk, "unmapped": report.unmapped[:500]},
-            once=True,
         )
-    if error or report.failures:
+    cursors = {}
+    if "stock" not in report.failed_parts:
+        cursors["last_pull_at"] = clock.started_at
+    if "orders" not in report.failed_parts:
+        cursors["orders_pulled_at"] = clock.started_at
+    error = "; ".join(f"{part}: {why}" for part, why in report.failed_parts.items())
+    if error:
         report.status = "failed"
-        message = error or f"{len(report.failures)} order(s) not applied: {report.failures[0]}"
-        logger.warning("Polling connector %s: %s", connector.pk, message)
-        Connector.objects.filter(pk=connector.pk).update(last_error=message[:2000])
+        logger.warning("Polling connector %s: %s", connector.pk, error)
+        cursors["last_error"] = error[:2000]
         record_problem(
             connector_id=connector.pk,
             kind=SyncProblemKind.POLL_FAILED,
-            message=f"Polling {connector.name}: {message}",
-            details={"sync_run": run.pk, "failures": report.failures[:100]},
-            once=True,
+            message=f"Polling {connector.name}: {error}",
+            details={
+                "sync_run": run.pk,
+                "failed_parts": report.failed_parts,
+                "failures": report.failures[:100],
+            },
         )
     else:
-        # Everything read was applied: the next poll starts from here (minus the overlap).
-        Connector.objects.filter(pk=connector.pk).update(last_pull_at=clock.started_at)
         resolve_problems(connector_id=connector.pk, kinds=[SyncProblemKind.POLL_FAILED])
+    # What was read whole moves on (minus the overlap next time); a failed part re-reads.
+    Connector.objects.filter(pk=connector.pk).update(**cursors)
     details = asdict(report)
     details["unmapped"] = report.unmapped[:LIST_LIMIT]
     finish_run(
         run,
         clock,
-        error=error or ("; ".join(report.failures[:5]) if report.failures else ""),
+        error=error,
         item_count=report.stock_records + report.orders,
         changed_count=report.counted + report.drifted + report.orders,
         failed_count=len(report.failures),

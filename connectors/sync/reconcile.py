@@ -220,7 +220,6 @@ def _record_problems(
             kind=SyncProblemKind.RECONCILE_FAILED,
             message=f"Reconciling {connector.name} failed: {error}",
             details={"report": report.pk},
-            once=True,
         )
         return
     resolve_problems(connector_id=connector.pk, kinds=[SyncProblemKind.RECONCILE_FAILED])
@@ -256,7 +255,6 @@ def _compare_salable(connector: Connector, store: StoreConnector, tally: _Tally)
                 connector_id=connector.pk,
                 kind=SyncProblemKind.STOCK_UNMAPPED,
                 message=f"{connector.name}: stock_id {stock_id} is wrong: {reason}.",
-                once=True,
             )
             tally.note(
                 {

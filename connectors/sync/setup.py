@@ -136,7 +136,6 @@ def set_up_connector(
                 connector_id=connector.pk,
                 kind=SyncProblemKind.SETUP_FAILED,
                 message=f"Setting up {connector.name} failed: {message}",
-                once=True,
             )
             return finish_run(run, clock, error=message, details=result.details())
         resolve_problems(connector_id=connector.pk, kinds=[SyncProblemKind.SETUP_FAILED])
@@ -443,7 +442,6 @@ def _register_webhooks(connector: Connector, store: StoreConnector, result: Setu
             connector_id=connector.pk,
             kind=SyncProblemKind.WEBHOOK_MISSING,
             message=message,
-            once=True,
         )
         return
     ensure_webhook_secret(connector)

@@ -2,10 +2,14 @@
 never retries one, so the hub checks its webhooks regularly.
 
 For each active store that takes webhooks (WooCommerce), `check_webhooks` lists the
-store's webhooks for the hub's delivery URL, re-activates any that is paused or disabled
-and registers any topic that is missing, recording a `webhook_disabled` or
-`webhook_missing` problem (the alerts issue turns these into alerts). Whatever the store
-did while a webhook was off was never delivered: a poll is queued at once to read it.
+store's webhooks for the hub's delivery URL, re-activates any the store disabled (status
+`disabled`: WooCommerce's own doing after repeated failed deliveries) and registers any
+topic that is missing, recording a `webhook_disabled` or `webhook_missing` problem (the
+alerts issue turns these into alerts). A webhook someone paused (status `paused`: only a
+person or a plugin does that) is left as it is and reported as a `webhook_paused`
+problem: the merchant decided, and polling covers what it would have delivered.
+Whatever the store did while a webhook was disabled was never delivered: a poll is
+queued at once to read it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class WatchdogReport:
     status: str = "done"  # done | busy | skipped | failed
     checked: int = 0
     reactivated: list[dict] = field(default_factory=list)
+    paused: list[dict] = field(default_factory=list)
     registered: list[str] = field(default_factory=list)
     error: str = ""
 
@@ -86,10 +91,11 @@ def _check(connector: Connector, report: WatchdogReport) -> None:
     report.checked = len(hooks)
     found_topics = {hook.topic for hook in hooks}
     for hook in hooks:
-        if hook.status == "active":
-            continue
-        store.set_webhook_status(hook.id, "active")
-        report.reactivated.append({"id": hook.id, "topic": hook.topic, "was": hook.status})
+        if hook.status == "paused":
+            report.paused.append({"id": hook.id, "topic": hook.topic})
+        elif hook.status != "active":
+            store.set_webhook_status(hook.id, "active")
+            report.reactivated.append({"id": hook.id, "topic": hook.topic, "was": hook.status})
     missing = [topic for topic in topics if topic not in found_topics]
     if missing:
         ensure_webhook_secret(connector)
@@ -105,6 +111,19 @@ def _check(connector: Connector, report: WatchdogReport) -> None:
             + ", ".join(f"{item['topic']} ({item['was']})" for item in report.reactivated),
             details={"webhooks": report.reactivated, "delivery_url": url},
         )
+    if report.paused:
+        record_problem(
+            connector_id=connector.pk,
+            kind=SyncProblemKind.WEBHOOK_PAUSED,
+            message=f"{connector.name} has {len(report.paused)} hub webhook(s) paused on the "
+            "store, so it delivers nothing for them and the hub hears of those changes only "
+            "when it polls. The hub leaves a paused webhook alone: set it active again on the "
+            "store (WooCommerce > Settings > Advanced > Webhooks) to resume deliveries: "
+            + ", ".join(f"{item['topic']} (#{item['id']})" for item in report.paused),
+            details={"webhooks": report.paused, "delivery_url": url},
+        )
+    else:
+        resolve_problems(connector_id=connector.pk, kinds=[SyncProblemKind.WEBHOOK_PAUSED])
     if report.registered:
         record_problem(
             connector_id=connector.pk,

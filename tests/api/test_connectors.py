@@ -625,3 +625,187 @@ def test_a_feed_upload_without_a_file_or_as_json_or_by_a_viewer_is_refused(
     assert by_viewer.status_code == 403
     assert unknown.status_code == 404
     assert not InboxEvent.objects.exists()
+
+
+# --- Unknown options, credentials ---------------------------------------------------------------
+
+
+def test_unknown_woocommerce_options_are_a_400_naming_each_key(ops_client):
+    response = ops_client.post(
+        URL, woo_body(options={"auht": "basic", "batchsize": 10}), format="json"
+    )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert list(error["details"]) == ["options"]
+    assert error["details"]["options"][0].startswith(
+        "Unknown WooCommerce option(s): auht, batchsize;"
+    )
+    assert not Connector.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "named"),
+    [
+        ("woocommerce", {"credentials": {"consumer_key": SECRET_KEY}}, "consumer_secret"),
+        (
+            "magento",
+            {"base_url": "https://m.example.com", "webhook_secret": WEBHOOK_SECRET},
+            "credentials.token",
+        ),
+    ],
+)
+def test_a_connector_without_credentials_cannot_be_switched_on(ops_client, kind, body, named):
+    base = woo_body(kind=kind)
+    base.pop("credentials")
+    base.update(body)
+
+    refused = ops_client.post(URL, base, format="json")
+    prepared = ops_client.post(URL, {**base, "is_active": False}, format="json")
+    switched_on = ops_client.patch(
+        f"{URL}{prepared.json()['id']}/", {"is_active": True}, format="json"
+    )
+
+    assert refused.status_code == 400
+    assert list(refused.json()["error"]["details"]) == ["credentials"]
+    assert named in refused.json()["error"]["details"]["credentials"][0]
+    assert prepared.status_code == 201
+    assert switched_on.status_code == 400
+    assert list(switched_on.json()["error"]["details"]) == ["credentials"]
+    assert Connector.objects.get().is_active is False
+    assert shows_no_secret(refused) and shows_no_secret(switched_on)
+
+
+# --- Health: push state, problems -----------------------------------------------------------------
+
+
+def test_a_switched_off_connector_is_not_shown_as_pushing(ops_client):
+    off = connector(is_active=False, circuit_state=CircuitState.CLOSED)
+    on = connector()
+
+    off_health = ops_client.get(f"{URL}{off.pk}/health/").json()
+    on_health = ops_client.get(f"{URL}{on.pk}/health/").json()
+
+    assert off_health["push_state"] == "switched_off"
+    assert on_health["push_state"] == "pushing"
+
+
+def test_health_names_the_part_of_the_last_poll_that_failed(ops_client):
+    existing = connector()
+    SyncRun.objects.create(
+        connector=existing,
+        kind=SyncRunKind.POLL,
+        finished_at=existing.created_at,
+        is_ok=False,
+        details={"failed_parts": {"orders": "WooCommerce answered 401 to GET /orders"}},
+    )
+
+    body = ops_client.get(f"{URL}{existing.pk}/health/").json()
+
+    assert body["failed_poll_parts"] == {"orders": "WooCommerce answered 401 to GET /orders"}
+    assert "orders_pulled_at" in body
+
+
+def test_health_lists_open_problems_with_their_count_and_last_seen(ops_client):
+    from connectors.engine.problems import record_problem
+
+    existing = connector()
+    first = record_problem(connector_id=existing.pk, kind="poll_failed", message="down")
+    record_problem(connector_id=existing.pk, kind="poll_failed", message="still down")
+
+    body = ops_client.get(f"{URL}{existing.pk}/health/").json()
+
+    assert body["open_problems"] == 1
+    [problem] = body["problems"]
+    assert (problem["kind"], problem["subject"], problem["message"], problem["count"]) == (
+        "poll_failed",
+        "",
+        "still down",
+        2,
+    )
+    assert problem["first_seen_at"] == first.created_at.isoformat().replace("+00:00", "Z")
+    assert problem["last_seen_at"] > problem["first_seen_at"]
+
+
+# --- Archive and delete ------------------------------------------------------------------------
+
+
+def test_a_connector_without_history_is_deleted_with_its_locations(ops_client):
+    WarehouseFactory(code="MAIN")
+    created = ops_client.post(
+        URL, woo_body(locations=[{"location": "", "warehouse": "MAIN"}]), format="json"
+    ).json()
+
+    response = ops_client.delete(f"{URL}{created['id']}/")
+
+    assert response.status_code == 204
+    assert not Connector.objects.exists() and not LocationMapping.objects.exists()
+    assert ops_client.get(f"{URL}{created['id']}/").status_code == 404
+
+
+def test_a_connector_with_history_is_not_deleted_and_names_its_history(ops_client):
+    existing = connector()
+    SyncRun.objects.create(connector=existing, kind=SyncRunKind.TEST, is_ok=True)
+    InboxEvent.objects.create(connector=existing, delivery_id="d1", state=InboxState.PROCESSED)
+
+    response = ops_client.delete(f"{URL}{existing.pk}/")
+
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "connector_has_history"
+    assert error["details"]["history"] == {"inbox_events": 1, "sync_runs": 1}
+    assert "archive it instead" in error["message"]
+    assert Connector.objects.filter(pk=existing.pk).exists()
+
+
+def test_archiving_switches_off_hides_and_keeps_history(ops_client):
+    from connectors.engine.problems import record_problem
+
+    existing = connector(name="Old shop")
+    kept = connector(name="Shop")
+    InboxEvent.objects.create(connector=existing, delivery_id="d1", state=InboxState.PROCESSED)
+    record_problem(connector_id=existing.pk, kind="poll_failed", message="down")
+
+    archived = ops_client.post(f"{URL}{existing.pk}/archive/", format="json")
+    again = ops_client.post(f"{URL}{existing.pk}/archive/", format="json")
+    listed = [c["name"] for c in ops_client.get(URL).json()["results"]]
+    listed_archived = [c["name"] for c in ops_client.get(f"{URL}?archived=true").json()["results"]]
+    health = ops_client.get(f"{URL}{existing.pk}/health/").json()
+
+    assert archived.status_code == 200, archived.json()
+    assert archived.json()["is_active"] is False and archived.json()["archived_at"]
+    assert again.json()["archived_at"] == archived.json()["archived_at"]
+    assert listed == [kept.name] and listed_archived == [existing.name]
+    assert (health["push_state"], health["open_problems"]) == ("archived", 0)
+    assert InboxEvent.objects.filter(connector=existing).count() == 1
+
+
+def test_an_archived_connector_is_switched_on_only_after_it_is_restored(ops_client, queued):
+    existing = connector()
+    ops_client.post(f"{URL}{existing.pk}/archive/", format="json")
+
+    refused = ops_client.patch(f"{URL}{existing.pk}/", {"is_active": True}, format="json")
+    sync = ops_client.post(f"{URL}{existing.pk}/sync/", {}, format="json")
+    restored = ops_client.post(f"{URL}{existing.pk}/restore/", format="json")
+    switched_on = ops_client.patch(f"{URL}{existing.pk}/", {"is_active": True}, format="json")
+
+    assert refused.status_code == 400
+    assert list(refused.json()["error"]["details"]) == ["is_active"]
+    assert sync.status_code == 409 and queued == []
+    assert restored.status_code == 200
+    assert (restored.json()["archived_at"], restored.json()["is_active"]) == (None, False)
+    assert switched_on.status_code == 200 and switched_on.json()["is_active"] is True
+
+
+def test_archive_and_delete_need_ops_staff(make_client):
+    existing = connector()
+    viewer = make_client(Role.VIEWER)
+
+    answers = [
+        viewer.post(f"{URL}{existing.pk}/archive/", format="json"),
+        viewer.delete(f"{URL}{existing.pk}/"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [403, 403]
+    assert Connector.objects.get(pk=existing.pk).archived_at is None

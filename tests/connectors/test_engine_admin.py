@@ -1,5 +1,7 @@
 """The connectors admin never shows secrets back, and its actions call the engine."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -134,6 +136,55 @@ def test_a_new_connector_with_refused_options_is_not_created_nor_its_locations(a
     assert form_errors(response) == {"options": ["Unknown partner option(s): unknown_option"]}
     assert list(Connector.objects.values_list("pk", flat=True)) == [hub.connector.pk]
     assert not LocationMapping.objects.exists()
+
+
+def woo_row(**fields) -> Connector:
+    return Connector.objects.create(
+        name=fields.pop("name", "admin woo"),
+        kind="woocommerce",
+        base_url="https://shop.example.com",
+        credentials=fields.pop(
+            "credentials", {"consumer_key": "ck_key", "consumer_secret": "cs_secret"}
+        ),
+        **fields,
+    )
+
+
+def woo_form(connector: Connector, **changes) -> dict:
+    fields = {"kind": "woocommerce", "base_url": connector.base_url, "options": "{}", "channel": ""}
+    return form_data(connector, **{**fields, **changes})
+
+
+def test_unknown_woocommerce_options_are_named_on_the_admin_form(admin_client):
+    connector = woo_row()
+
+    response = admin_client.post(
+        change_url(connector), woo_form(connector, options='{"auht": "basic", "batchsize": 10}')
+    )
+
+    assert response.status_code == 200
+    [message] = form_errors(response)["options"]
+    assert message.startswith("Unknown WooCommerce option(s): auht, batchsize;")
+    assert Connector.objects.get(pk=connector.pk).options == {}
+
+
+def test_a_connector_without_credentials_is_not_switched_on_in_the_admin(admin_client):
+    connector = woo_row(is_active=False, credentials={})
+
+    refused = admin_client.post(change_url(connector), woo_form(connector))
+    switched_on = admin_client.post(
+        change_url(connector),
+        woo_form(connector, new_credentials='{"consumer_key": "ck", "consumer_secret": "cs"}'),
+    )
+
+    assert refused.status_code == 200
+    assert list(form_errors(refused)) == ["new_credentials"]
+    assert (
+        "credentials.consumer_key and credentials.consumer_secret are required"
+        in (form_errors(refused)["new_credentials"][0])
+    )
+    assert switched_on.status_code == 302
+    assert Connector.objects.get(pk=connector.pk).is_active is True
 
 
 def test_a_connector_created_in_the_admin_gets_its_locations(admin_client):
@@ -419,3 +470,40 @@ def test_engine_pages_render(admin_client, path):
     make_hub(None)
 
     assert admin_client.get(path).status_code == 200
+
+
+def test_the_problems_list_shows_each_merged_problems_count_and_last_seen(admin_client):
+    from connectors.engine.problems import record_problem
+
+    hub = make_hub(None)
+    for _ in range(3):
+        record_problem(connector_id=hub.connector.pk, kind="poll_failed", message="down")
+
+    html = admin_client.get("/admin/connectors/syncproblem/").content.decode()
+
+    assert re.search(r'<td class="field-count">3</td>', html)
+    assert "column-last_seen_at" in html
+
+
+def test_the_admin_archives_connectors_and_deletes_only_one_without_history(admin_client):
+    with_history, without = make_hub(None), make_hub(None, skus=())  # mapped SKUs, none
+
+    archived = admin_client.post(
+        "/admin/connectors/connector/",
+        {"action": "archive_selected", "_selected_action": [with_history.connector.pk]},
+    )
+    refused = admin_client.post(
+        f"/admin/connectors/connector/{with_history.connector.pk}/delete/", {"post": "yes"}
+    )
+    deleted = admin_client.post(
+        f"/admin/connectors/connector/{without.connector.pk}/delete/", {"post": "yes"}
+    )
+    actions = admin_client.get("/admin/connectors/connector/").context["action_form"]
+
+    assert archived.status_code == 302
+    stored = Connector.objects.get(pk=with_history.connector.pk)
+    assert (stored.is_active, stored.archived_at is not None) == (False, True)
+    assert refused.status_code == 403
+    assert deleted.status_code == 302
+    assert not Connector.objects.filter(pk=without.connector.pk).exists()
+    assert "delete_selected" not in dict(actions.fields["action"].choices)

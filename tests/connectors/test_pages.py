@@ -16,6 +16,8 @@ from connectors.models import (
     InboxState,
     OutboxItem,
     ReconciliationReport,
+    SyncRun,
+    SyncRunKind,
 )
 from tests.stock.factories import ProductFactory, VariantFactory
 from tests.stock.test_views import EVERY_FONT, htmx, signed_in
@@ -89,6 +91,43 @@ def test_connectors_page_shows_each_stores_health_dead_letters_and_reports(ops, 
     assert [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', report)] == [12, 2, 2, 1]
     assert 'ws-connect="/ws/live/connectors/"' in html
     assert 'aria-current="page">Connectors</a>' in html
+
+
+def test_a_switched_off_store_is_not_shown_as_pushing_and_an_archived_one_not_at_all(ops):
+    Connector.objects.create(name="Off shop", kind=ConnectorKind.WOOCOMMERCE, is_active=False)
+    Connector.objects.create(
+        name="Old shop",
+        kind=ConnectorKind.WOOCOMMERCE,
+        is_active=False,
+        archived_at=timezone.now(),
+    )
+
+    html = ops.get(PAGE).content.decode()
+
+    [row] = re.findall(r'<tr id="connector-\d+"(.*?)</tr>', html, re.S)
+    assert "Off shop" in row
+    assert "Switched off: not pushing" in row
+    assert "Pushing" not in row
+    assert "Old shop" not in html
+
+
+def test_the_part_of_the_last_poll_that_failed_is_named(ops):
+    shop = Connector.objects.create(
+        name="Shop", kind=ConnectorKind.WOOCOMMERCE, last_pull_at=timezone.now()
+    )
+    SyncRun.objects.create(
+        connector=shop,
+        kind=SyncRunKind.POLL,
+        finished_at=timezone.now(),
+        is_ok=False,
+        details={"failed_parts": {"orders": "WooCommerce answered 401 to GET /orders"}},
+    )
+
+    html = ops.get(PAGE).content.decode()
+
+    cell = re.search(r'data-field="last_pull">(.*?)</td>', html, re.S).group(1)
+    assert "ago</time>" in cell
+    assert "orders read failed: WooCommerce answered 401 to GET /orders" in cell
 
 
 def test_viewer_sees_the_connectors_page_without_replay_buttons(stores):

@@ -15,6 +15,7 @@ from connectors.models import (
     SyncRunKind,
 )
 from connectors.sync.polling import due_connector_ids, poll_connector
+from connectors.sync.selectors import sync_health
 from connectors.sync.setup import set_up_connector
 from stock.models import MovementSource, Order, OrderStatus, ReasonCode, StockMovement
 from tests.connectors.sync_support import (
@@ -175,6 +176,54 @@ def test_a_failed_poll_keeps_its_cursor_and_reports_then_recovers(woo):
     assert recovered.status == "done"
     problem.refresh_from_db()
     assert problem.resolved_at is not None
+
+
+def test_a_refused_orders_read_fails_only_its_part_and_the_stock_read_still_counts(woo, settings):
+    settings.CONNECTORS_POLL_OVERLAP_SECONDS = 0
+    hub = make_hub({"MUG": 10})
+    woo.add_product("MUG", quantity=10)
+    connector = set_up(woo_connector(woo, hub.channel))
+    poll_connector(connector_id=connector.pk)
+    connector.refresh_from_db()
+    orders_cursor = connector.orders_pulled_at
+    woo.advance_clock(2)
+    order = woo.create_order([("MUG", 3)], status="processing")
+    woo.inject(Fault(status=401, times=1, path_contains="/orders"))
+
+    failed = poll_connector(connector_id=connector.pk)
+    connector.refresh_from_db()
+    health = sync_health(connector)
+    problem = SyncProblem.objects.get(connector=connector, kind=SyncProblemKind.POLL_FAILED)
+    recovered = poll_connector(connector_id=connector.pk)
+
+    assert failed.status == "failed"
+    assert list(failed.failed_parts) == ["orders"] and "401" in failed.failed_parts["orders"]
+    assert connector.last_pull_at == SyncRun.objects.get(pk=failed.sync_run_id).started_at
+    assert connector.orders_pulled_at == orders_cursor
+    assert list(health.failed_poll_parts) == ["orders"]
+    assert problem.message.startswith(f"Polling {connector.name}: orders: ")
+    assert problem.details["failed_parts"] == failed.failed_parts
+    # The orders cursor stayed put, so the next poll reads the order the refused one missed.
+    assert recovered.status == "done" and recovered.orders == 1
+    assert Order.objects.get(reference=str(order)).status == OrderStatus.PAID
+    problem.refresh_from_db()
+    assert problem.resolved_at is not None
+    assert sync_health(connector).failed_poll_parts == {}
+
+
+def test_the_same_unmapped_item_found_by_every_poll_is_one_problem_counted(woo):
+    hub = make_hub({"MUG": 1})
+    woo.add_product("MUG", quantity=1)
+    connector = set_up(woo_connector(woo, hub.channel))
+    SyncProblem.objects.all().delete()
+    woo.add_product("NEW-ON-STORE", quantity=3)
+
+    for _ in range(3):
+        poll_connector(connector_id=connector.pk, full=True)
+
+    problem = SyncProblem.objects.get(connector=connector, kind=SyncProblemKind.UNMAPPED)
+    assert problem.count == 3
+    assert problem.last_seen_at > problem.created_at
 
 
 def test_sweeper_polls_each_connector_when_its_interval_has_passed(woo):

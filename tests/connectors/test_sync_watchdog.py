@@ -73,6 +73,30 @@ def test_a_webhook_the_store_disabled_after_failed_deliveries_is_re_enabled(
     assert Order.objects.get(reference=str(missed_order)).status == OrderStatus.PAID
 
 
+def test_a_webhook_the_merchant_paused_is_left_paused_and_reported(woo, registered, queued_polls):
+    connector, _ = registered
+    paused = next(h for h in woo.webhooks.values() if h.topic == "order.created")
+    with woo.lock:
+        paused.status = "paused"
+
+    report = check_webhooks(connector_id=connector.pk)
+    again = check_webhooks(connector_id=connector.pk)
+
+    assert woo.webhook(paused.id).status == "paused"
+    assert woo.requests_to("/webhooks", "PUT") == []
+    assert (report.reactivated, again.reactivated) == ([], [])
+    assert report.paused == [{"id": str(paused.id), "topic": "order.created"}]
+    problem = SyncProblem.objects.get(connector=connector, kind=SyncProblemKind.WEBHOOK_PAUSED)
+    assert "order.created" in problem.message and problem.count == 2
+    assert not SyncProblem.objects.filter(kind=SyncProblemKind.WEBHOOK_DISABLED).exists()
+    assert queued_polls == []
+    with woo.lock:
+        paused.status = "active"
+    check_webhooks(connector_id=connector.pk)
+    problem.refresh_from_db()
+    assert problem.resolved_at is not None
+
+
 def test_a_webhook_deleted_on_the_store_is_registered_again(woo, registered, queued_polls):
     connector, _ = registered
     deleted = next(h for h in woo.webhooks.values() if h.topic == "order.created")

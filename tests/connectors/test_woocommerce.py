@@ -76,6 +76,27 @@ def test_wrong_secret_is_refused_without_naming_it(store):
     assert "cs_wrong_secret_value" not in str(caught.value)
 
 
+def test_a_401_under_auth_auto_over_plain_http_says_oauth_was_used_and_why(store):
+    wrong = {"consumer_key": store.consumer_key, "consumer_secret": "cs_wrong_secret_value"}
+
+    with pytest.raises(RemoteAuthFailed) as caught:
+        connect(store, credentials=wrong).test_connection()
+
+    message = str(caught.value)
+    assert "OAuth 1.0a" in message
+    assert "plain http" in message and "only over HTTPS" in message
+    assert "cs_wrong_secret_value" not in message
+
+
+def test_a_401_with_a_forced_auth_mode_names_no_oauth_fallback(store):
+    wrong = {"consumer_key": store.consumer_key, "consumer_secret": "cs_wrong_secret_value"}
+
+    with pytest.raises(RemoteAuthFailed) as caught:
+        connect(store, credentials=wrong, auth="oauth1").test_connection()
+
+    assert 'Auth "auto"' not in str(caught.value)
+
+
 def test_unknown_key_is_refused_by_oauth(store):
     unknown = {"consumer_key": "ck_unknown", "consumer_secret": "cs_unknown"}
 
@@ -135,6 +156,13 @@ def test_options_are_checked_when_the_connector_is_built(store):
         connect(store, page_size=0)
     with pytest.raises(ValueError, match=r"order_status_map\['shipped-partly'\]"):
         connect(store, order_status_map={"shipped-partly": "sent"})
+
+
+def test_unknown_options_are_refused_naming_each_key(store):
+    with pytest.raises(ValueError) as caught:
+        connect(store, auht="basic", batchsize=10)
+
+    assert str(caught.value).startswith("Unknown WooCommerce option(s): auht, batchsize;")
 
 
 # Pulling stock -------------------------------------------------------------------------
