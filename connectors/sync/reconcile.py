@@ -10,7 +10,8 @@ with what the hub means it to hold, correct by ownership, and keep a report.
   differs where the hub owns it is overwritten too; where the store owns the SKU's status
   (a `StatusRule`), the hub takes it (status propagation).
 - Counts: `checked` is mapped SKUs read; `drifted` and `corrected` count SKU-locations
-  (a Magento SKU may drift at two sources).
+  (a Magento SKU may drift at two sources). A forced status belongs to the product, not
+  to a source: a difference counts once per product, its entry listing the sources read.
 - The report lists SKUs found on the store with no mapping, mapped SKUs the store no
   longer has, and the hub's SKUs that this connector does not map: none is skipped
   silently. Per-SKU details are kept for every SKU that was not in sync.
@@ -394,6 +395,8 @@ def _reconcile_chunk(
 
     findings: list[tuple[SkuMapping, RemoteStock, dict]] = []
     status_resets: list[tuple[SkuMapping, RemoteStock]] = []
+    # A forced status is the product's, not a source's: one finding per product.
+    forced_findings: dict[int, _ForcedFinding] = {}
     for mapping, item in mapped:
         if location_store_owned(connector, locations, item.location):
             continue  # read back from the ledger once applied
@@ -411,9 +414,14 @@ def _reconcile_chunk(
         status_differs = _status_differs(item, target, reports_forced=reports_forced)
         owns_status = bool(rules) and bool(owned_scopes(connector, mapping.variant_id, rules))
         entry["hub_status"] = _shown(target, reports_forced=reports_forced)
+        if reports_forced and item.forced_status != target.forced_status:
+            forced = forced_findings.setdefault(
+                mapping.pk, _ForcedFinding(mapping, target, owns_status=owns_status)
+            )
+            forced.items.append(item)
         if not (quantity_differs or not_counted or status_differs):
             continue
-        if status_differs and owns_status and not quantity_differs:
+        if status_differs and owns_status and not quantity_differs and not reports_forced:
             entry.update(finding="status_taken_from_store", action="hub_status_updated")
             findings.append((mapping, item, entry))
             continue
@@ -425,9 +433,13 @@ def _reconcile_chunk(
             entry["action"] = "overwrite_queued"
             if mapping.variant_id in pending:
                 entry["note"] = "a push of the hub's value was already pending"
-        if status_differs and not owns_status:
+        if status_differs and (reports_forced or not owns_status):
             status_resets.append((mapping, item))
         findings.append((mapping, item, entry))
+    for forced in forced_findings.values():
+        if not forced.owns_status:
+            status_resets.extend((forced.mapping, item) for item in forced.items)
+        findings.append((forced.mapping, forced.items[0], forced.entry()))
 
     source = f"reconcile-{report.pk}"
     with transaction.atomic():
@@ -441,9 +453,9 @@ def _reconcile_chunk(
             _reset_confirmed_status(connector, status_resets, always_status=always_status)
         counted = _counted_movements(connector, source, mapped, locations)
     stale = set(outcome.stale)
-    for mapping, item, entry in findings:
-        label = f"{mapping.variant.sku}@{item.location or '-'}"
-        if label in stale:
+    for mapping, _item, entry in findings:
+        labels = {f"{mapping.variant.sku}@{location or '-'}" for location in _locations(entry)}
+        if labels <= stale:
             entry.update(finding="stale", action="none", note="older than what the hub applied")
         if entry.get("finding") == "drift":
             tally.drifted += 1
@@ -454,6 +466,37 @@ def _reconcile_chunk(
         tally.drifted += 1
         tally.corrected += 1
         tally.note(entry)
+
+
+@dataclass(slots=True)
+class _ForcedFinding:
+    """A store's forced status that differs from the hub's, at each source it was read."""
+
+    mapping: SkuMapping
+    target: PushItem
+    owns_status: bool
+    items: list[RemoteStock] = field(default_factory=list)
+
+    def entry(self) -> dict:
+        first = self.items[0]
+        entry = {
+            "sku": self.mapping.variant.sku,
+            "remote_id": first.remote_id,
+            "locations": [item.location for item in self.items],
+            "store_forced_status": str(first.forced_status) if first.forced_status else None,
+            "hub_forced_status": (
+                str(self.target.forced_status) if self.target.forced_status else None
+            ),
+        }
+        if self.owns_status:
+            entry.update(finding="status_taken_from_store", action="hub_status_updated")
+        else:
+            entry.update(finding="drift", action="overwrite_queued")
+        return entry
+
+
+def _locations(entry: dict) -> list[str]:
+    return entry["locations"] if "locations" in entry else [entry.get("location", "")]
 
 
 def _is_known_location(mode: PushMode, locations: dict, location: str) -> bool:
@@ -487,9 +530,8 @@ def _shown(target: PushItem, *, reports_forced: bool) -> str | None:
 def _status_differs(item: RemoteStock, target: PushItem, *, reports_forced: bool) -> bool:
     """Sellable or not, as the store shows it against what the hub pushes (a backorder
     status counts as sellable: not every store can tell it apart)."""
-    if reports_forced:
-        source_status = target.status is not None and _is_out(item.status) != _is_out(target.status)
-        return source_status or item.forced_status != target.forced_status
+    if reports_forced:  # the forced status is compared once per product (_ForcedFinding)
+        return target.status is not None and _is_out(item.status) != _is_out(target.status)
     if target.is_managed:
         return False  # the store derives it from the quantity
     wanted = target.forced_status or target.status

@@ -25,7 +25,8 @@ from tests.connectors.sync_support import (
     woo_connector,
 )
 from tests.fakes.partner import FakePartner
-from tests.stock.factories import VariantFactory
+from tests.stock.factories import VariantFactory, stocked
+from tests.warehouses.factories import ChannelWarehouseFactory, WarehouseFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -222,3 +223,40 @@ def test_a_mapped_stock_gone_from_magento_is_reported_by_reconciliation(magento)
     assert SyncProblem.objects.filter(
         connector=connector, kind=SyncProblemKind.STOCK_UNMAPPED, resolved_at=None
     ).exists()
+
+
+def magento_sources_hub(magento, sku: str, per_source: dict[str, int]):
+    """One SKU stocked in a warehouse per Magento source, all sold on one channel."""
+    first, *others = sorted(per_source)
+    hub = make_hub({sku: per_source[first]}, warehouse_code=first.upper())
+    warehouses = {first: hub.warehouse}
+    for code in others:
+        warehouse = WarehouseFactory(code=code.upper())
+        ChannelWarehouseFactory(channel=hub.channel, warehouse=warehouse)
+        stocked(hub.variants[sku], warehouse, per_source[code])
+        warehouses[code] = warehouse
+    connector = magento_connector(magento, hub.channel)
+    for code, quantity in per_source.items():
+        magento.add_source_item(sku, code, quantity)
+        LocationMapping.objects.create(
+            connector=connector, warehouse=warehouses[code], location=code
+        )
+    assert set_up_connector(connector_id=connector.pk, register_webhooks=False).is_ok
+    push_all(connector)
+    return hub, connector
+
+
+def test_a_forced_status_difference_is_one_drift_per_product_naming_its_sources(magento):
+    sources = {f"src{number}": number for number in range(1, 7)}
+    _hub, connector = magento_sources_hub(magento, "LAMP", sources)
+    magento.set_product_attribute("LAMP", "force_stock_status", "out_of_stock")
+
+    report = reconcile_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    assert (report.checked, report.drifted, report.corrected) == (1, 1, 1)
+    [entry] = report.details
+    assert (entry["finding"], entry["action"]) == ("drift", "overwrite_queued")
+    assert (entry["store_forced_status"], entry["hub_forced_status"]) == ("out_of_stock", None)
+    assert sorted(entry["locations"]) == sorted(sources)
+    assert magento.product_attribute("LAMP", "force_stock_status") == ""
