@@ -16,10 +16,19 @@ with what the hub means it to hold, correct by ownership, and keep a report.
   longer has, and the hub's SKUs that this connector does not map: none is skipped
   silently. Per-SKU details are kept for every SKU that was not in sync.
 - A Magento connector with a `stock_id` (the stock standing for its hub channel) also has
-  Magento's salable quantity on that stock compared with the hub's channel salable quantity;
-  a difference is a `salable_differs` entry in the details, report only (corrections stay
-  per source). Magento answers one SKU per request, so only the SKUs found drifted and a
-  random sample of the others, `SALABLE_CHECK_LIMIT` SKUs in all, are compared per run; the
+  Magento's salable quantity on that stock compared, like with like, with the hub's: Σ of
+  what the channel counts from the warehouses mapped to the sources that stock links,
+  before the channel's safety buffer and cap. Magento computes salable as those sources'
+  quantities minus its reservations (its orders not yet shipped); the hub pushes each
+  source's available quantity plus what it holds for this channel's open orders, so the
+  two agree once the hub knows every order. The buffer and cap are the channel's, not a
+  warehouse's: no source quantity can carry them, and Magento's own hold-back (the
+  out-of-stock threshold) is a merchant's product setting, so comparing against the
+  channel's final figure would report every SKU, every run, with nothing to fix. A
+  difference is a `salable_differs` entry in the details (the channel's own salable
+  beside it), report only (corrections stay per source). Magento answers one SKU per
+  request, so only the SKUs found drifted and a random sample of the others,
+  `SALABLE_CHECK_LIMIT` SKUs in all, are compared per run; the
   run's details count those compared and left out.
 
 Runs nightly from beat (`reconcile_all_task`) and on demand (admin, API). One run per
@@ -268,6 +277,12 @@ def _compare_salable(connector: Connector, store: StoreConnector, tally: _Tally)
                 }
             )
             return {"salable_compared": 0, "salable_not_compared": reason}
+        linked = layout.linked.get(stock_id, frozenset())
+        stock_warehouses = {
+            location.warehouse.code
+            for code, location in location_mappings(connector).items()
+            if code in linked
+        }
         mappings = list(
             SkuMapping.objects.filter(pk__in=tally.checked)
             .select_related("variant")
@@ -287,7 +302,12 @@ def _compare_salable(connector: Connector, store: StoreConnector, tally: _Tally)
             except RemoteRejected as exc:  # a configurable product has no salable quantity
                 tally.note({**entry, "finding": "salable_not_read", "note": describe(exc)})
                 continue
-            hub_salable = hub[mapping.variant_id].salable
+            figures = hub[mapping.variant_id]
+            hub_salable = sum(
+                part.counted
+                for part in figures.breakdown
+                if part.warehouse_code in stock_warehouses
+            )
             if store_salable != hub_salable:
                 differs += 1
                 tally.note(
@@ -298,6 +318,7 @@ def _compare_salable(connector: Connector, store: StoreConnector, tally: _Tally)
                         "stock_id": stock_id,
                         "store_salable": store_salable,
                         "hub_salable": hub_salable,
+                        "channel_salable": figures.salable,
                     }
                 )
     except STORE_FAILURES as exc:
@@ -315,6 +336,7 @@ def _compare_salable(connector: Connector, store: StoreConnector, tally: _Tally)
         "salable_compared": len(chosen),
         "salable_left_out": len(mappings) - len(chosen),
         "salable_differs": differs,
+        "salable_channel_buffer": connector.channel.safety_buffer,
     }
 
 

@@ -27,6 +27,7 @@ from tests.connectors.sync_support import (
 from tests.fakes.partner import FakePartner
 from tests.stock.factories import VariantFactory, stocked
 from tests.warehouses.factories import ChannelWarehouseFactory, WarehouseFactory
+from warehouses.models import SalesChannel
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -194,6 +195,22 @@ def test_magento_salable_quantity_on_the_mapped_stock_is_compared_and_reported(m
     details = report.sync_run.details
     assert (details["salable_compared"], details["salable_differs"]) == (2, 1)
     assert magento.source_item("LAMP", "main")["quantity"] == 8  # report only
+
+
+def test_the_channel_buffer_is_not_reported_as_a_magento_salable_difference(magento):
+    hub, connector = magento_stock_hub(magento, {"LAMP": 8, "DESK": 3})
+    SalesChannel.objects.filter(pk=hub.channel.pk).update(safety_buffer=2)
+    magento.add_reservation("DESK", 2, -1)  # an order the hub has not heard of: real
+
+    report = reconcile_connector(connector_id=connector.pk)
+
+    assert "LAMP" not in findings(report)
+    entry = findings(report)["DESK"]
+    assert entry["finding"] == "salable_differs"
+    assert (entry["store_salable"], entry["hub_salable"], entry["channel_salable"]) == (2, 3, 1)
+    details = report.sync_run.details
+    assert (details["salable_compared"], details["salable_differs"]) == (2, 1)
+    assert details["salable_channel_buffer"] == 2
 
 
 def test_salable_comparison_takes_drifted_skus_first_within_its_limit(magento, monkeypatch):
