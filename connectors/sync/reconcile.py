@@ -428,6 +428,16 @@ def _reconcile_chunk(
             entry.update(finding="not_compared", note=missing_channel or "no value to compare")
             findings.append((mapping, item, entry))
             continue
+        if item.is_managed != mapping.is_managed:
+            entry.update(
+                finding="drift",
+                action="manage_stock_followed",
+                note="the store switched counting this item "
+                + ("on" if item.is_managed else "off")
+                + "; the mapping follows and the hub pushes what the store can show",
+            )
+            findings.append((mapping, item, entry))
+            continue
         entry["hub_quantity"] = target.quantity if target.is_managed else None
         quantity_differs = (
             target.is_managed and item.quantity is not None and item.quantity != target.quantity
@@ -481,7 +491,7 @@ def _reconcile_chunk(
             entry.update(finding="stale", action="none", note="older than what the hub applied")
         if entry.get("finding") == "drift":
             tally.drifted += 1
-            if entry.get("action") == "overwrite_queued":
+            if entry.get("action") in ("overwrite_queued", "manage_stock_followed"):
                 tally.corrected += 1
         tally.note(entry)
     for entry in counted:

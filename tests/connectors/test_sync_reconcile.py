@@ -12,6 +12,7 @@ from connectors.models import (
     SyncProblemKind,
     SyncRunKind,
 )
+from connectors.sync.polling import poll_connector
 from connectors.sync.reconcile import reconcile_connector
 from connectors.sync.selectors import drift_history
 from connectors.sync.setup import set_up_connector
@@ -277,3 +278,31 @@ def test_a_forced_status_difference_is_one_drift_per_product_naming_its_sources(
     assert (entry["store_forced_status"], entry["hub_forced_status"]) == ("out_of_stock", None)
     assert sorted(entry["locations"]) == sorted(sources)
     assert magento.product_attribute("LAMP", "force_stock_status") == ""
+
+
+def test_a_store_switching_manage_stock_is_followed_and_pushed_accordingly(woo):
+    hub = make_hub({"MUG": 0})  # the hub has none to sell
+    product = woo.add_product("MUG", quantity=0)
+    connector = woo_connector(woo, hub.channel)
+    assert set_up_connector(connector_id=connector.pk, register_webhooks=False).is_ok
+    push_all(connector)
+    woo.advance_clock(5)
+    woo.set_stock(product, manage_stock=False, stock_status="instock")
+
+    poll_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    assert SkuMapping.objects.get(connector=connector).is_managed is False
+    assert woo.product_json(product)["stock_status"] == "outofstock"
+
+    with woo.lock:  # counted again, behind everyone's back
+        woo.products[product].manage_stock = True
+        woo.products[product].stock_quantity = 5
+    report = reconcile_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    entry = findings(report)["MUG"]
+    assert (entry["finding"], entry["action"]) == ("drift", "manage_stock_followed")
+    assert (report.drifted, report.corrected) == (1, 1)
+    assert SkuMapping.objects.get(connector=connector).is_managed is True
+    assert woo.product_json(product)["stock_quantity"] == 0
