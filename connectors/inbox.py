@@ -771,7 +771,9 @@ def apply_remote_stock(
             and not location_store_owned(connector, locations, item.location)
         }.values()
     )
-    followed = _follow_manage_stock(mappings, items, occurred_at)
+    followed = (
+        _follow_manage_stock(mappings, items, occurred_at) if spec.reports_manage_stock else set()
+    )
     desired: dict[tuple[int, str], int] = {}
     if hub_owned:
         try:

@@ -428,7 +428,7 @@ def _reconcile_chunk(
             entry.update(finding="not_compared", note=missing_channel or "no value to compare")
             findings.append((mapping, item, entry))
             continue
-        if item.is_managed != mapping.is_managed:
+        if spec.reports_manage_stock and item.is_managed != mapping.is_managed:
             entry.update(
                 finding="drift",
                 action="manage_stock_followed",
