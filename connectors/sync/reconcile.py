@@ -12,6 +12,7 @@ with what the hub means it to hold, correct by ownership, and keep a report.
 - Counts: `checked` is mapped SKUs read; `drifted` and `corrected` count SKU-locations
   (a Magento SKU may drift at two sources). A forced status belongs to the product, not
   to a source: a difference counts once per product, its entry listing the sources read.
+  A store's forced status that the hub overwrites leaves a `StatusChange` audit row.
 - The report lists SKUs found on the store with no mapping, mapped SKUs the store no
   longer has, and the hub's SKUs that this connector does not map: none is skipped
   silently. Per-SKU details are kept for every SKU that was not in sync.
@@ -80,7 +81,7 @@ from connectors.sync.common import (
 )
 from connectors.sync.locks import connector_job_lock
 from connectors.sync.setup import confirmed_status_record
-from connectors.sync.status import owned_scopes, rules_involving
+from connectors.sync.status import owned_scopes, record_status_replaced, rules_involving
 from connectors.sync.stocks import StockLayout, channel_sources, stock_mapping_store
 from stock.models import MovementSource, StockMovement
 from stock.selectors import channel_salable_many
@@ -483,6 +484,17 @@ def _reconcile_chunk(
         )
         if status_resets:
             _reset_confirmed_status(connector, status_resets, always_status=always_status)
+        for forced in forced_findings.values():
+            store_status = forced.items[0].forced_status
+            if not forced.owns_status and store_status is not None:
+                record_status_replaced(
+                    connector=connector,
+                    variant=forced.mapping.variant,
+                    store_status=store_status,
+                    hub_status=forced.target.forced_status,
+                    source=source,
+                    found_by="Reconciliation",
+                )
         counted = _counted_movements(connector, source, mapped, locations)
     stale = set(outcome.stale)
     for mapping, _item, entry in findings:

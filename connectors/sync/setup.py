@@ -31,7 +31,6 @@ from connectors.models import (
     Connector,
     LocationMapping,
     SkuMapping,
-    StatusChange,
     SyncProblemKind,
     SyncRun,
     SyncRunKind,
@@ -50,9 +49,13 @@ from connectors.sync.common import (
 )
 from connectors.sync.configure import InvalidConnectorSettings, update_connector
 from connectors.sync.locks import connector_job_lock
-from connectors.sync.status import owned_scopes, propagate_store_statuses, rules_involving
+from connectors.sync.status import (
+    owned_scopes,
+    propagate_store_statuses,
+    record_status_replaced,
+    rules_involving,
+)
 from connectors.sync.stocks import StockLayout, channel_sources, stock_mapping_store
-from stock.actors import Actor
 from stock.models import Variant
 from warehouses.models import Warehouse
 
@@ -439,34 +442,24 @@ def _forced_statuses_found(
             ]
         wanted = desired_push_items(connector, [mapping for mapping, _ in foreign])
         hub_forced = {pk: items[0].forced_status for pk, items in wanted.items() if items}
-        actor = Actor.connector(connector.name)
         for mapping, records in foreign:
             store_status = records[0].forced_status
             hub_status = hub_forced.get(mapping.pk)
             if store_status == hub_status:
                 continue
-            hub_text = str(hub_status) if hub_status else ""
-            StatusChange.objects.create(
-                variant=mapping.variant,
-                channel=connector.channel,
+            record_status_replaced(
                 connector=connector,
-                rule=None,
-                previous_status=hub_text,
-                new_status=hub_text,
-                store_status=str(store_status),
-                reason=(
-                    f"Setup found {connector.name} forcing {store_status}; no status rule lets "
-                    f"it own this SKU's status, so the hub's ({hub_text or 'not forced'}) "
-                    "replaces it there"
-                )[:255],
+                variant=mapping.variant,
+                store_status=store_status,
+                hub_status=hub_status,
                 source=source,
-                actor_label=actor.label,
+                found_by="Setup",
             )
             result.forced_replaced.append(
                 {
                     "sku": mapping.variant.sku,
                     "store": str(store_status),
-                    "hub": hub_text or None,
+                    "hub": str(hub_status) if hub_status else None,
                     "locations": [record.location for record in records],
                 }
             )

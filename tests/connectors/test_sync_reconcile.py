@@ -8,6 +8,7 @@ from connectors.models import (
     LocationMapping,
     ReconciliationReport,
     SkuMapping,
+    StatusChange,
     SyncProblem,
     SyncProblemKind,
     SyncRunKind,
@@ -278,6 +279,9 @@ def test_a_forced_status_difference_is_one_drift_per_product_naming_its_sources(
     assert (entry["store_forced_status"], entry["hub_forced_status"]) == ("out_of_stock", None)
     assert sorted(entry["locations"]) == sorted(sources)
     assert magento.product_attribute("LAMP", "force_stock_status") == ""
+    [audit] = StatusChange.objects.all()  # erased, but never without an audit row
+    assert (audit.store_status, audit.new_status, audit.rule) == ("out_of_stock", "", None)
+    assert audit.source == f"reconcile-{report.pk}"
 
 
 def test_a_store_switching_manage_stock_is_followed_and_pushed_accordingly(woo):
