@@ -769,6 +769,9 @@ def apply_remote_stock(
             and not location_store_owned(connector, locations, item.location)
         }.values()
     )
+    followed = (
+        _follow_manage_stock(mappings, items, occurred_at) if spec.reports_manage_stock else set()
+    )
     desired: dict[tuple[int, str], int] = {}
     if hub_owned:
         try:
@@ -779,7 +782,7 @@ def apply_remote_stock(
             outcome.notes.append(str(exc))
     actor = Actor.connector(connector.name)
     delivery = source
-    overwrite: set[int] = set()
+    overwrite: set[int] = set(followed)
     touched: dict[int, SkuMapping] = {}
     for item in items:
         mapping = _find(mappings, item)
@@ -881,6 +884,27 @@ def apply_remote_stock(
     if changes:
         outcome.notes.append(f"{len(changes)} stock status change(s) taken from the store")
     return outcome
+
+
+def _follow_manage_stock(
+    mappings: dict[str, SkuMapping], items: Sequence[RemoteStock], occurred_at: datetime | None
+) -> set[int]:
+    """The store switched counting an item on or off (WooCommerce `manage_stock`): the
+    mapping follows, so pushes send what the store can show now, a quantity or a status.
+    Returns the variants whose mapping changed (a push is queued for them)."""
+    changed: set[int] = set()
+    for item in items:
+        mapping = _find(mappings, item)
+        if mapping is None or mapping.is_managed == item.is_managed:
+            continue
+        stamp = item.updated_at or occurred_at
+        newest = _parse_time(mapping.location_updated_at.get(item.location))
+        if stamp is not None and newest is not None and stamp < newest:
+            continue  # stale: an older record does not undo a newer switch
+        mapping.is_managed = item.is_managed
+        mapping.save(update_fields=["is_managed", "updated_at"])
+        changed.add(mapping.variant_id)
+    return changed
 
 
 def _find(mappings: dict[str, SkuMapping], item: RemoteStock) -> SkuMapping | None:

@@ -463,7 +463,8 @@ class StatusRule(models.Model):
 
 
 class StatusChange(models.Model):
-    """Audit: the hub changed a forced status because the store owning it said so."""
+    """Audit: the hub changed a forced status because the store owning it said so, or
+    (no rule; hub status unchanged) setup found a store forcing a status the hub replaces."""
 
     variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="status_changes")
     channel = models.ForeignKey(

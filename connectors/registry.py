@@ -48,6 +48,10 @@ class ConnectorKindSpec:
     # WooCommerce's, at setup), so a connector switched on without one could receive
     # nothing but 401s.
     needs_webhook_secret: bool = False
+    # Every stock record states whether the store counts the item (WooCommerce's
+    # `manage_stock`), so a mapping follows a switch; elsewhere a missing quantity may
+    # just be a partial record.
+    reports_manage_stock: bool = False
 
 
 KINDS: dict[str, ConnectorKindSpec] = {
@@ -58,6 +62,7 @@ KINDS: dict[str, ConnectorKindSpec] = {
             "connectors.woocommerce.WooCommerceConnector",
             PushMode.CHANNEL,
             quantity_excludes_own_orders=True,
+            reports_manage_stock=True,
         ),
         ConnectorKindSpec(
             "magento",

@@ -105,6 +105,10 @@ def desired_push_items(
             ]
         else:
             targets = [("", figures.salable)]
+        if mapping.is_managed and forced == RemoteStatus.OUT_OF_STOCK:
+            # A store counting the item derives its status from the quantity: offering
+            # nothing is the only way it shows the forced out-of-stock.
+            targets = [(location, 0) for location, _ in targets]
         for location, quantity in targets:
             if location_store_owned(connector, locations, location):
                 continue

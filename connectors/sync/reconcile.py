@@ -10,15 +10,26 @@ with what the hub means it to hold, correct by ownership, and keep a report.
   differs where the hub owns it is overwritten too; where the store owns the SKU's status
   (a `StatusRule`), the hub takes it (status propagation).
 - Counts: `checked` is mapped SKUs read; `drifted` and `corrected` count SKU-locations
-  (a Magento SKU may drift at two sources).
+  (a Magento SKU may drift at two sources). A forced status belongs to the product, not
+  to a source: a difference counts once per product, its entry listing the sources read.
+  A store's forced status that the hub overwrites leaves a `StatusChange` audit row.
 - The report lists SKUs found on the store with no mapping, mapped SKUs the store no
   longer has, and the hub's SKUs that this connector does not map: none is skipped
   silently. Per-SKU details are kept for every SKU that was not in sync.
 - A Magento connector with a `stock_id` (the stock standing for its hub channel) also has
-  Magento's salable quantity on that stock compared with the hub's channel salable quantity;
-  a difference is a `salable_differs` entry in the details, report only (corrections stay
-  per source). Magento answers one SKU per request, so only the SKUs found drifted and a
-  random sample of the others, `SALABLE_CHECK_LIMIT` SKUs in all, are compared per run; the
+  Magento's salable quantity on that stock compared, like with like, with the hub's: Σ of
+  what the channel counts from the warehouses mapped to the sources that stock links,
+  before the channel's safety buffer and cap. Magento computes salable as those sources'
+  quantities minus its reservations (its orders not yet shipped); the hub pushes each
+  source's available quantity plus what it holds for this channel's open orders, so the
+  two agree once the hub knows every order. The buffer and cap are the channel's, not a
+  warehouse's: no source quantity can carry them, and Magento's own hold-back (the
+  out-of-stock threshold) is a merchant's product setting, so comparing against the
+  channel's final figure would report every SKU, every run, with nothing to fix. A
+  difference is a `salable_differs` entry in the details (the channel's own salable
+  beside it), report only (corrections stay per source). Magento answers one SKU per
+  request, so only the SKUs found drifted and a random sample of the others,
+  `SALABLE_CHECK_LIMIT` SKUs in all, are compared per run; the
   run's details count those compared and left out.
 
 Runs nightly from beat (`reconcile_all_task`) and on demand (admin, API). One run per
@@ -70,7 +81,7 @@ from connectors.sync.common import (
 )
 from connectors.sync.locks import connector_job_lock
 from connectors.sync.setup import confirmed_status_record
-from connectors.sync.status import owned_scopes, rules_involving
+from connectors.sync.status import owned_scopes, record_status_replaced, rules_involving
 from connectors.sync.stocks import StockLayout, channel_sources, stock_mapping_store
 from stock.models import MovementSource, StockMovement
 from stock.selectors import channel_salable_many
@@ -265,6 +276,12 @@ def _compare_salable(connector: Connector, store: StoreConnector, tally: _Tally)
                 }
             )
             return {"salable_compared": 0, "salable_not_compared": reason}
+        linked = layout.linked.get(stock_id, frozenset())
+        stock_warehouses = {
+            location.warehouse.code
+            for code, location in location_mappings(connector).items()
+            if code in linked
+        }
         mappings = list(
             SkuMapping.objects.filter(pk__in=tally.checked)
             .select_related("variant")
@@ -284,7 +301,12 @@ def _compare_salable(connector: Connector, store: StoreConnector, tally: _Tally)
             except RemoteRejected as exc:  # a configurable product has no salable quantity
                 tally.note({**entry, "finding": "salable_not_read", "note": describe(exc)})
                 continue
-            hub_salable = hub[mapping.variant_id].salable
+            figures = hub[mapping.variant_id]
+            hub_salable = sum(
+                part.counted
+                for part in figures.breakdown
+                if part.warehouse_code in stock_warehouses
+            )
             if store_salable != hub_salable:
                 differs += 1
                 tally.note(
@@ -295,6 +317,7 @@ def _compare_salable(connector: Connector, store: StoreConnector, tally: _Tally)
                         "stock_id": stock_id,
                         "store_salable": store_salable,
                         "hub_salable": hub_salable,
+                        "channel_salable": figures.salable,
                     }
                 )
     except STORE_FAILURES as exc:
@@ -312,6 +335,7 @@ def _compare_salable(connector: Connector, store: StoreConnector, tally: _Tally)
         "salable_compared": len(chosen),
         "salable_left_out": len(mappings) - len(chosen),
         "salable_differs": differs,
+        "salable_channel_buffer": connector.channel.safety_buffer,
     }
 
 
@@ -392,6 +416,8 @@ def _reconcile_chunk(
 
     findings: list[tuple[SkuMapping, RemoteStock, dict]] = []
     status_resets: list[tuple[SkuMapping, RemoteStock]] = []
+    # A forced status is the product's, not a source's: one finding per product.
+    forced_findings: dict[int, _ForcedFinding] = {}
     for mapping, item in mapped:
         if location_store_owned(connector, locations, item.location):
             continue  # read back from the ledger once applied
@@ -399,6 +425,16 @@ def _reconcile_chunk(
         target = wanted.get((mapping.pk, item.location))
         if target is None:
             entry.update(finding="not_compared", note=missing_channel or "no value to compare")
+            findings.append((mapping, item, entry))
+            continue
+        if spec.reports_manage_stock and item.is_managed != mapping.is_managed:
+            entry.update(
+                finding="drift",
+                action="manage_stock_followed",
+                note="the store switched counting this item "
+                + ("on" if item.is_managed else "off")
+                + "; the mapping follows and the hub pushes what the store can show",
+            )
             findings.append((mapping, item, entry))
             continue
         entry["hub_quantity"] = target.quantity if target.is_managed else None
@@ -409,9 +445,14 @@ def _reconcile_chunk(
         status_differs = _status_differs(item, target, reports_forced=reports_forced)
         owns_status = bool(rules) and bool(owned_scopes(connector, mapping.variant_id, rules))
         entry["hub_status"] = _shown(target, reports_forced=reports_forced)
+        if reports_forced and item.forced_status != target.forced_status:
+            forced = forced_findings.setdefault(
+                mapping.pk, _ForcedFinding(mapping, target, owns_status=owns_status)
+            )
+            forced.items.append(item)
         if not (quantity_differs or not_counted or status_differs):
             continue
-        if status_differs and owns_status and not quantity_differs:
+        if status_differs and owns_status and not quantity_differs and not reports_forced:
             entry.update(finding="status_taken_from_store", action="hub_status_updated")
             findings.append((mapping, item, entry))
             continue
@@ -423,9 +464,13 @@ def _reconcile_chunk(
             entry["action"] = "overwrite_queued"
             if mapping.variant_id in pending:
                 entry["note"] = "a push of the hub's value was already pending"
-        if status_differs and not owns_status:
+        if status_differs and (reports_forced or not owns_status):
             status_resets.append((mapping, item))
         findings.append((mapping, item, entry))
+    for forced in forced_findings.values():
+        if not forced.owns_status:
+            status_resets.extend((forced.mapping, item) for item in forced.items)
+        findings.append((forced.mapping, forced.items[0], forced.entry()))
 
     source = f"reconcile-{report.pk}"
     with transaction.atomic():
@@ -437,21 +482,63 @@ def _reconcile_chunk(
         )
         if status_resets:
             _reset_confirmed_status(connector, status_resets, always_status=always_status)
+        for forced in forced_findings.values():
+            store_status = forced.items[0].forced_status
+            if not forced.owns_status and store_status is not None:
+                record_status_replaced(
+                    connector=connector,
+                    variant=forced.mapping.variant,
+                    store_status=store_status,
+                    hub_status=forced.target.forced_status,
+                    source=source,
+                    found_by="Reconciliation",
+                )
         counted = _counted_movements(connector, source, mapped, locations)
     stale = set(outcome.stale)
-    for mapping, item, entry in findings:
-        label = f"{mapping.variant.sku}@{item.location or '-'}"
-        if label in stale:
+    for mapping, _item, entry in findings:
+        labels = {f"{mapping.variant.sku}@{location or '-'}" for location in _locations(entry)}
+        if labels <= stale:
             entry.update(finding="stale", action="none", note="older than what the hub applied")
         if entry.get("finding") == "drift":
             tally.drifted += 1
-            if entry.get("action") == "overwrite_queued":
+            if entry.get("action") in ("overwrite_queued", "manage_stock_followed"):
                 tally.corrected += 1
         tally.note(entry)
     for entry in counted:
         tally.drifted += 1
         tally.corrected += 1
         tally.note(entry)
+
+
+@dataclass(slots=True)
+class _ForcedFinding:
+    """A store's forced status that differs from the hub's, at each source it was read."""
+
+    mapping: SkuMapping
+    target: PushItem
+    owns_status: bool
+    items: list[RemoteStock] = field(default_factory=list)
+
+    def entry(self) -> dict:
+        first = self.items[0]
+        entry = {
+            "sku": self.mapping.variant.sku,
+            "remote_id": first.remote_id,
+            "locations": [item.location for item in self.items],
+            "store_forced_status": str(first.forced_status) if first.forced_status else None,
+            "hub_forced_status": (
+                str(self.target.forced_status) if self.target.forced_status else None
+            ),
+        }
+        if self.owns_status:
+            entry.update(finding="status_taken_from_store", action="hub_status_updated")
+        else:
+            entry.update(finding="drift", action="overwrite_queued")
+        return entry
+
+
+def _locations(entry: dict) -> list[str]:
+    return entry["locations"] if "locations" in entry else [entry.get("location", "")]
 
 
 def _is_known_location(mode: PushMode, locations: dict, location: str) -> bool:
@@ -485,9 +572,8 @@ def _shown(target: PushItem, *, reports_forced: bool) -> str | None:
 def _status_differs(item: RemoteStock, target: PushItem, *, reports_forced: bool) -> bool:
     """Sellable or not, as the store shows it against what the hub pushes (a backorder
     status counts as sellable: not every store can tell it apart)."""
-    if reports_forced:
-        source_status = target.status is not None and _is_out(item.status) != _is_out(target.status)
-        return source_status or item.forced_status != target.forced_status
+    if reports_forced:  # the forced status is compared once per product (_ForcedFinding)
+        return target.status is not None and _is_out(item.status) != _is_out(target.status)
     if target.is_managed:
         return False  # the store derives it from the quantity
     wanted = target.forced_status or target.status

@@ -37,7 +37,7 @@ from connectors.models import (
 )
 from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
 from connectors.registry import PushMode, kind_spec
-from connectors.selectors import location_mappings, location_store_owned
+from connectors.selectors import desired_push_items, location_mappings, location_store_owned
 from connectors.sync.common import (
     LIST_LIMIT,
     STORE_FAILURES,
@@ -49,6 +49,12 @@ from connectors.sync.common import (
 )
 from connectors.sync.configure import InvalidConnectorSettings, update_connector
 from connectors.sync.locks import connector_job_lock
+from connectors.sync.status import (
+    owned_scopes,
+    propagate_store_statuses,
+    record_status_replaced,
+    rules_involving,
+)
 from connectors.sync.stocks import StockLayout, channel_sources, stock_mapping_store
 from stock.models import Variant
 from warehouses.models import Warehouse
@@ -89,6 +95,8 @@ class SetupResult:
     locations_unmatched: list[str] = field(default_factory=list)
     webhooks: list[dict] = field(default_factory=list)
     stock_id: int | None = None  # the Magento stock mapped to the hub channel
+    forced_taken: list[dict] = field(default_factory=list)  # store owns the status: the hub's now
+    forced_replaced: list[dict] = field(default_factory=list)  # hub owns it: audited, pushed over
     notes: list[str] = field(default_factory=list)
 
     def details(self) -> dict:
@@ -334,6 +342,8 @@ def _match_skus(
     created = _create_mappings(wanted, result)
     if created:
         forget_mapping_state()
+        if store.reports_forced_status:
+            _forced_statuses_found(connector, run, created, result)
         _first_sync(connector, run, created)
     result.unmapped_hub, hub_side = unmapped_hub_variants(connector)
     result.unmapped.extend(hub_side)
@@ -390,6 +400,81 @@ def _create_mappings(
             }
         )
     return created
+
+
+def _forced_statuses_found(
+    connector: Connector,
+    run: SyncRun,
+    created: list[tuple[SkuMapping, list[RemoteStock]]],
+    result: SetupResult,
+) -> None:
+    """Forced statuses the merchant set on the store before the hub came: where a status
+    rule lets the store own the SKU's status, the hub takes them over (a `StatusChange`
+    each, through `stock.services.status`). Any other is the hub's to decide, and the first
+    push replaces it: never silently, it leaves a `StatusChange` row keeping the store's
+    value (hub status unchanged) and a `drift` problem naming the SKUs."""
+    found = []
+    for mapping, records in created:
+        forced = [record for record in records if record.forced_status is not None]
+        if forced:
+            found.append((mapping, forced))
+    if not found:
+        return
+    rules = rules_involving(connector)
+    owned = [
+        (mapping, records)
+        for mapping, records in found
+        if rules and owned_scopes(connector, mapping.variant_id, rules)
+    ]
+    foreign = [(mapping, records) for mapping, records in found if (mapping, records) not in owned]
+    source = f"setup-{run.pk}"
+    with transaction.atomic():
+        if owned:
+            changes = propagate_store_statuses(
+                connector=connector,
+                stock=[record for _mapping, records in owned for record in records],
+                source=source,
+            )
+            result.forced_taken = [
+                {"sku": change.variant.sku, "status": change.new_status or None}
+                for change in changes
+            ]
+        wanted = desired_push_items(connector, [mapping for mapping, _ in foreign])
+        hub_forced = {pk: items[0].forced_status for pk, items in wanted.items() if items}
+        for mapping, records in foreign:
+            store_status = records[0].forced_status
+            hub_status = hub_forced.get(mapping.pk)
+            if store_status == hub_status:
+                continue
+            record_status_replaced(
+                connector=connector,
+                variant=mapping.variant,
+                store_status=store_status,
+                hub_status=hub_status,
+                source=source,
+                found_by="Setup",
+            )
+            result.forced_replaced.append(
+                {
+                    "sku": mapping.variant.sku,
+                    "store": str(store_status),
+                    "hub": str(hub_status) if hub_status else None,
+                    "locations": [record.location for record in records],
+                }
+            )
+    if result.forced_replaced:
+        record_problem(
+            connector_id=connector.pk,
+            kind=SyncProblemKind.DRIFT,
+            message=f"Setup of {connector.name}: {len(result.forced_replaced)} SKU(s) had a "
+            "forced status on the store that no status rule lets it own; the hub's status "
+            "replaces it (see Status changes; force it in the hub, or add a status rule, to "
+            "keep it): "
+            + ", ".join(
+                f"{entry['sku']} ({entry['store']})" for entry in result.forced_replaced[:20]
+            ),
+            details={"sync_run": run.pk, "forced_replaced": result.forced_replaced[:500]},
+        )
 
 
 def _first_sync(

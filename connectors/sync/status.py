@@ -141,6 +141,35 @@ def _is_stale(mapping: SkuMapping, item: RemoteStock) -> bool:
     return newest_at is not None and item.updated_at < newest_at
 
 
+def record_status_replaced(
+    *,
+    connector: Connector,
+    variant: Variant,
+    store_status: RemoteStatus,
+    hub_status: RemoteStatus | None,
+    source: str,
+    found_by: str,
+) -> StatusChange:
+    """Audit a forced status found on a store that does not own the SKU's status, before
+    the hub's push replaces it there: the hub's own status is unchanged (no rule)."""
+    hub_text = str(hub_status) if hub_status else ""
+    return StatusChange.objects.create(
+        variant=variant,
+        channel=connector.channel,
+        connector=connector,
+        rule=None,
+        previous_status=hub_text,
+        new_status=hub_text,
+        store_status=str(store_status)[:20],
+        reason=(
+            f"{found_by} found {connector.name} forcing {store_status}; no status rule lets "
+            f"it own this SKU's status, so the hub's ({hub_text or 'not forced'}) replaces it"
+        )[:255],
+        source=source[:255],
+        actor_label=Actor.connector(connector.name).label,
+    )
+
+
 def _store_status(item: RemoteStock, *, reports_forced: bool) -> StoreStatus | None:
     if reports_forced:
         forced = FORCEABLE.get(item.forced_status) if item.forced_status else None

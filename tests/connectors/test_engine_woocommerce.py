@@ -141,3 +141,36 @@ def test_redelivered_woocommerce_webhook_is_applied_once(woo, live_server, clien
     assert InboxEvent.objects.filter(connector=connector).count() == 1
     assert Order.objects.filter(channel=channel).count() == 1
     assert channel_salable_many(channel, [variant])[variant.pk].salable == 7
+
+
+def test_a_manage_stock_switch_delivered_by_webhook_is_followed_and_pushed(woo, live_server):
+    warehouse = WarehouseFactory(code="WOO-MS")
+    channel = SalesChannelFactory(code="woo-ms")
+    ChannelWarehouseFactory(channel=channel, warehouse=warehouse, priority=1)
+    variant = VariantFactory(sku="MUG-MS")  # nothing on hand: the hub sells none
+    product_id = woo.add_product("MUG-MS", quantity=0)
+    connector = Connector.objects.create(
+        name="woo-ms",
+        kind="woocommerce",
+        base_url=woo.base_url,
+        credentials=woo.credentials,
+        webhook_secret=SECRET,
+        channel=channel,
+    )
+    mapping = SkuMapping.objects.create(
+        connector=connector, variant=variant, remote_id=str(product_id), last_confirmed={"": 0}
+    )
+    forget_mapping_state()
+    from connectors.registry import build_connector
+
+    build_connector(connector).register_webhooks(
+        f"{live_server.url}/connectors/{connector.pk}/inbound/", topics=("product.updated",)
+    )
+
+    woo.set_stock(product_id, manage_stock=False, stock_status="instock")
+    outcomes = process_all()
+    push_outbox(connector_id=connector.pk)
+
+    assert set(outcomes) == {InboxState.PROCESSED}
+    assert SkuMapping.objects.get(pk=mapping.pk).is_managed is False
+    assert woo.product_json(product_id)["stock_status"] == "outofstock"

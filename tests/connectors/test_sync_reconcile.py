@@ -8,10 +8,12 @@ from connectors.models import (
     LocationMapping,
     ReconciliationReport,
     SkuMapping,
+    StatusChange,
     SyncProblem,
     SyncProblemKind,
     SyncRunKind,
 )
+from connectors.sync.polling import poll_connector
 from connectors.sync.reconcile import reconcile_connector
 from connectors.sync.selectors import drift_history
 from connectors.sync.setup import set_up_connector
@@ -25,7 +27,9 @@ from tests.connectors.sync_support import (
     woo_connector,
 )
 from tests.fakes.partner import FakePartner
-from tests.stock.factories import VariantFactory
+from tests.stock.factories import VariantFactory, stocked
+from tests.warehouses.factories import ChannelWarehouseFactory, WarehouseFactory
+from warehouses.models import SalesChannel
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -195,6 +199,22 @@ def test_magento_salable_quantity_on_the_mapped_stock_is_compared_and_reported(m
     assert magento.source_item("LAMP", "main")["quantity"] == 8  # report only
 
 
+def test_the_channel_buffer_is_not_reported_as_a_magento_salable_difference(magento):
+    hub, connector = magento_stock_hub(magento, {"LAMP": 8, "DESK": 3})
+    SalesChannel.objects.filter(pk=hub.channel.pk).update(safety_buffer=2)
+    magento.add_reservation("DESK", 2, -1)  # an order the hub has not heard of: real
+
+    report = reconcile_connector(connector_id=connector.pk)
+
+    assert "LAMP" not in findings(report)
+    entry = findings(report)["DESK"]
+    assert entry["finding"] == "salable_differs"
+    assert (entry["store_salable"], entry["hub_salable"], entry["channel_salable"]) == (2, 3, 1)
+    details = report.sync_run.details
+    assert (details["salable_compared"], details["salable_differs"]) == (2, 1)
+    assert details["salable_channel_buffer"] == 2
+
+
 def test_salable_comparison_takes_drifted_skus_first_within_its_limit(magento, monkeypatch):
     monkeypatch.setattr("connectors.sync.reconcile.SALABLE_CHECK_LIMIT", 1)
     _hub, connector = magento_stock_hub(magento, {"LAMP": 8, "DESK": 3})
@@ -222,3 +242,71 @@ def test_a_mapped_stock_gone_from_magento_is_reported_by_reconciliation(magento)
     assert SyncProblem.objects.filter(
         connector=connector, kind=SyncProblemKind.STOCK_UNMAPPED, resolved_at=None
     ).exists()
+
+
+def magento_sources_hub(magento, sku: str, per_source: dict[str, int]):
+    """One SKU stocked in a warehouse per Magento source, all sold on one channel."""
+    first, *others = sorted(per_source)
+    hub = make_hub({sku: per_source[first]}, warehouse_code=first.upper())
+    warehouses = {first: hub.warehouse}
+    for code in others:
+        warehouse = WarehouseFactory(code=code.upper())
+        ChannelWarehouseFactory(channel=hub.channel, warehouse=warehouse)
+        stocked(hub.variants[sku], warehouse, per_source[code])
+        warehouses[code] = warehouse
+    connector = magento_connector(magento, hub.channel)
+    for code, quantity in per_source.items():
+        magento.add_source_item(sku, code, quantity)
+        LocationMapping.objects.create(
+            connector=connector, warehouse=warehouses[code], location=code
+        )
+    assert set_up_connector(connector_id=connector.pk, register_webhooks=False).is_ok
+    push_all(connector)
+    return hub, connector
+
+
+def test_a_forced_status_difference_is_one_drift_per_product_naming_its_sources(magento):
+    sources = {f"src{number}": number for number in range(1, 7)}
+    _hub, connector = magento_sources_hub(magento, "LAMP", sources)
+    magento.set_product_attribute("LAMP", "force_stock_status", "out_of_stock")
+
+    report = reconcile_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    assert (report.checked, report.drifted, report.corrected) == (1, 1, 1)
+    [entry] = report.details
+    assert (entry["finding"], entry["action"]) == ("drift", "overwrite_queued")
+    assert (entry["store_forced_status"], entry["hub_forced_status"]) == ("out_of_stock", None)
+    assert sorted(entry["locations"]) == sorted(sources)
+    assert magento.product_attribute("LAMP", "force_stock_status") == ""
+    [audit] = StatusChange.objects.all()  # erased, but never without an audit row
+    assert (audit.store_status, audit.new_status, audit.rule) == ("out_of_stock", "", None)
+    assert audit.source == f"reconcile-{report.pk}"
+
+
+def test_a_store_switching_manage_stock_is_followed_and_pushed_accordingly(woo):
+    hub = make_hub({"MUG": 0})  # the hub has none to sell
+    product = woo.add_product("MUG", quantity=0)
+    connector = woo_connector(woo, hub.channel)
+    assert set_up_connector(connector_id=connector.pk, register_webhooks=False).is_ok
+    push_all(connector)
+    woo.advance_clock(5)
+    woo.set_stock(product, manage_stock=False, stock_status="instock")
+
+    poll_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    assert SkuMapping.objects.get(connector=connector).is_managed is False
+    assert woo.product_json(product)["stock_status"] == "outofstock"
+
+    with woo.lock:  # counted again, behind everyone's back
+        woo.products[product].manage_stock = True
+        woo.products[product].stock_quantity = 5
+    report = reconcile_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    entry = findings(report)["MUG"]
+    assert (entry["finding"], entry["action"]) == ("drift", "manage_stock_followed")
+    assert (report.drifted, report.corrected) == (1, 1)
+    assert SkuMapping.objects.get(connector=connector).is_managed is True
+    assert woo.product_json(product)["stock_quantity"] == 0

@@ -6,12 +6,14 @@ from connectors.models import (
     LocationMapping,
     OutboxItem,
     SkuMapping,
+    StatusChange,
+    StatusRule,
     SyncProblem,
     SyncProblemKind,
     SyncRunKind,
 )
 from connectors.sync.setup import inbound_url, set_up_connector
-from stock.models import MovementSource, ReasonCode, StockMovement
+from stock.models import ForcedStatus, MovementSource, ReasonCode, StockMovement
 from tests.connectors.sync_support import (
     magento_connector,
     make_hub,
@@ -276,3 +278,58 @@ def test_a_set_stock_id_that_fits_resolves_the_stock_problem(magento):
 
     assert run.details["stock_id"] == 2
     assert _stock_problems(connector) == []
+
+
+def forced_on_magento(magento, *, owner_rule: bool):
+    """LAMP forced out of stock on Magento before the hub is set up."""
+    hub = make_hub({"LAMP": 5}, warehouse_code="FORCED")
+    magento.add_source("forced")
+    magento.add_source_item("LAMP", "forced", 5)
+    magento.set_product_attribute("LAMP", "force_stock_status", "out_of_stock")
+    connector = magento_connector(magento, hub.channel)
+    LocationMapping.objects.create(connector=connector, warehouse=hub.warehouse, location="forced")
+    if owner_rule:
+        StatusRule.objects.create(owner=connector, channel=hub.channel)
+    run = set_up_connector(connector_id=connector.pk, register_webhooks=False)
+    assert run.is_ok
+    push_all(connector)
+    return hub, connector, run
+
+
+def test_setup_takes_over_a_forced_status_of_the_store_that_owns_it(magento):
+    hub, connector, run = forced_on_magento(magento, owner_rule=True)
+
+    forced = ForcedStatus.objects.get(ended_at=None)
+    assert (forced.variant.sku, forced.channel, forced.status) == (
+        "LAMP",
+        hub.channel,
+        "out_of_stock",
+    )
+    change = StatusChange.objects.get()
+    assert (change.connector, change.new_status, change.source) == (
+        connector,
+        "out_of_stock",
+        f"setup-{run.pk}",
+    )
+    assert change.rule is not None
+    assert run.details["forced_taken"] == [{"sku": "LAMP", "status": "out_of_stock"}]
+    assert magento.product_attribute("LAMP", "force_stock_status") == "out_of_stock"
+
+
+def test_setup_audits_and_reports_a_forced_status_it_replaces(magento):
+    _hub, connector, run = forced_on_magento(magento, owner_rule=False)
+
+    change = StatusChange.objects.get()
+    assert (change.connector, change.rule, change.store_status) == (
+        connector,
+        None,
+        "out_of_stock",
+    )
+    assert (change.previous_status, change.new_status) == ("", "")
+    assert run.details["forced_replaced"] == [
+        {"sku": "LAMP", "store": "out_of_stock", "hub": None, "locations": ["forced"]}
+    ]
+    problem = SyncProblem.objects.get(connector=connector, kind=SyncProblemKind.DRIFT)
+    assert "LAMP (out_of_stock)" in problem.message
+    assert not ForcedStatus.objects.exists()
+    assert magento.product_attribute("LAMP", "force_stock_status") == ""

@@ -172,3 +172,30 @@ def test_the_most_specific_rule_decides_who_owns_each_scope(rules, expected):
     }
 
     assert found == expected
+
+
+def test_a_forced_out_of_stock_reaches_a_stock_managed_woocommerce_item_as_zero(stores, client):
+    _magento, woo_one, _woo_two = stores
+    hub, _other, (m, w1, w2), (one, _two) = three_stores(stores)
+    woo_one.set_stock(one, manage_stock=True, stock_quantity=8)
+    poll_connector(connector_id=w1.pk)
+    push_all(m, w1, w2)
+    StatusRule.objects.create(owner=m, channel=hub.channel)
+
+    magento_snapshot(client, m, "lamps", [lamp_row("out_of_stock")], delivery="d-1")
+    process_received()
+    push_all(m, w1, w2)
+
+    shown = woo_one.product_json(one)
+    assert (shown["manage_stock"], shown["stock_quantity"], shown["stock_status"]) == (
+        True,
+        0,
+        "outofstock",
+    )
+
+    magento_snapshot(client, m, "lamps", [lamp_row("")], delivery="d-2")
+    process_received()
+    push_all(m, w1, w2)
+
+    shown = woo_one.product_json(one)
+    assert (shown["stock_quantity"], shown["stock_status"]) == (8, "instock")
