@@ -112,6 +112,7 @@ class SalesChannelAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
         "max_salable_quantity",
         "source_selection",
         "hold_minutes",
+        "allocation_threshold",
         "is_active",
     ]
     list_display_links = ["code", "name"]
@@ -124,6 +125,10 @@ class SalesChannelAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
         (
             "What it may sell",
             {"fields": ["safety_buffer", "max_salable_quantity", "source_selection"]},
+        ),
+        (
+            "Allocation of the last shared units",
+            {"fields": ["allocation_threshold", "allocation_minimum"]},
         ),
         ("Orders", {"fields": ["hold_minutes"]}),
         ("Record", {"fields": ["created_at"]}),
