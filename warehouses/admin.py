@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import ChannelWarehouse, SalesChannel, Warehouse
+from .services import CHANNEL_SALABLE_FIELDS, update_channel
 
 
 def _set_active(
@@ -133,3 +134,11 @@ class SalesChannelAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
         ("Orders", {"fields": ["hold_minutes"]}),
         ("Record", {"fields": ["created_at"]}),
     ]
+
+    def save_model(self, request: HttpRequest, obj: SalesChannel, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        salable = sorted(set(form.changed_data) & CHANNEL_SALABLE_FIELDS)
+        if change and salable:
+            # Again through the service, so the stores concerned (those sharing its
+            # warehouses too, when allocation splits them) get pushes and caches are dropped.
+            update_channel(channel=obj, **{name: getattr(obj, name) for name in salable})
