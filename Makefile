@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format fuzz bench bench-reservations bench-order-instructions bench-expiry bench-bulk bench-dashboard bench-connectors
+.PHONY: run test lint format fuzz bench bench-reservations bench-order-instructions bench-expiry bench-bulk bench-dashboard bench-connectors bench-oversell
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -63,3 +63,6 @@ bench-dashboard: $(VENV)/.runtime
 
 bench-connectors: $(VENV)/.runtime
 	$(BIN)/python -m bench.connectors
+
+bench-oversell: $(VENV)/.runtime
+	$(BIN)/python -m bench.oversell

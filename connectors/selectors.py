@@ -27,6 +27,7 @@ from connectors.models import (
     SkuMapping,
 )
 from connectors.registry import PushMode, kind_spec
+from stock.allocation import allocated_shares
 from stock.models import Allocation, StockLevel, StockStatus, Variant
 from stock.selectors import (
     _forced_lookup,
@@ -160,6 +161,7 @@ def _per_source(
     now = timezone.now()
     expired = expired_held_quantity([level.pk for level in levels.values()], now=now)
     own_held = own_channel_held(connector, levels.values(), now=now)
+    shares = _channel_shares(connector, levels.values(), expired, now=now)
     forced = _forced_lookup(variant.pk for variant in variants)
     result: dict[int, list[PushItem]] = {}
     for mapping in mappings:
@@ -171,6 +173,7 @@ def _per_source(
             quantity = 0
             if level is not None and location_mapping.warehouse.is_active:
                 available = level.available + expired.get(level.pk, 0)
+                available = shares.get((variant.pk, level.warehouse_id), available)
                 quantity = max(available + own_held.get(level.pk, 0), 0)
             if not variant.manage_stock or quantity > 0:
                 status = RemoteStatus.IN_STOCK
@@ -192,6 +195,24 @@ def _per_source(
             )
         result[mapping.pk] = items
     return result
+
+
+def _channel_shares(
+    connector: Connector, levels: Iterable[StockLevel], expired: dict[int, int], *, now: datetime
+) -> dict[tuple[int, int], int]:
+    """The connector channel's share where a source it shares with other channels is split
+    (stock.allocation): Magento is then told only that share, plus its own holds."""
+    channel = connector.channel
+    if channel is None or not channel.is_active:
+        return {}
+    return allocated_shares(
+        channel_id=channel.pk,
+        available={
+            (level.variant_id, level.warehouse_id): level.available + expired.get(level.pk, 0)
+            for level in levels
+        },
+        now=now,
+    )
 
 
 def own_channel_held(

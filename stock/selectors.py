@@ -8,6 +8,7 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from stock.allocation import allocated_shares, allocation_switched_on
 from stock.errors import UnknownChannel, UnknownSku, UnknownWarehouse
 from stock.models import (
     HOLD_EXPIRED_NOTE,
@@ -114,6 +115,8 @@ class WarehouseContribution:
     safety_stock: int
     available: int
     counted: int  # what this warehouse adds to the channel: max(available, 0) when active
+    # The channel's share of a shared warehouse's last units (stock.allocation); None: not split.
+    share: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +148,11 @@ def channel_salable(channel: SalesChannel, variant: Variant) -> ChannelSalable:
 def channel_salable_many(
     channel: SalesChannel, variants: Iterable[Variant]
 ) -> dict[int, ChannelSalable]:
-    """Salable quantity per variant on one channel, in four queries whatever the count.
+    """Salable quantity per variant on one channel, in four queries whatever the count
+    (up to two more when a warehouse it shares with other channels is allocated).
 
-    Salable = Σ over the channel's active linked warehouses of max(available, 0), minus
+    Salable = Σ over the channel's active linked warehouses of max(available, 0), or the
+    channel's share where that warehouse's last units are split (stock.allocation), minus
     the channel's safety buffer, capped by its maximum, never negative. Holds past their
     expiry no longer count, even before the expiry task has released them.
     """
@@ -155,6 +160,7 @@ def channel_salable_many(
     links = list(
         ChannelWarehouse.objects.filter(channel=channel)
         .select_related("warehouse")
+        .annotate(is_allocated=allocation_switched_on())
         .order_by("priority", "warehouse__code")
     )
     levels = {
@@ -165,6 +171,7 @@ def channel_salable_many(
     }
     expired = expired_held_quantity([level.pk for level in levels.values()])
     forced = _forced_lookup(variant.pk for variant in variants)
+    shares = _shares(channel, links, levels, expired)
     result: dict[int, ChannelSalable] = {}
     for variant in variants:
         breakdown = []
@@ -178,13 +185,17 @@ def channel_salable_many(
                 values["reserved"] -= expired[level.pk]
                 values["available"] += expired[level.pk]
             is_active = link.warehouse.is_active and channel.is_active
+            share = shares.get((variant.pk, link.warehouse_id))
             breakdown.append(
                 WarehouseContribution(
                     warehouse_code=link.warehouse.code,
                     warehouse_name=link.warehouse.name,
                     priority=link.priority,
                     is_active=is_active,
-                    counted=max(values["available"], 0) if is_active else 0,
+                    counted=(max(values["available"], 0) if share is None else share)
+                    if is_active
+                    else 0,
+                    share=share,
                     **values,
                 )
             )
@@ -217,6 +228,29 @@ def channel_salable_many(
             breakdown=breakdown,
         )
     return result
+
+
+def _shares(
+    channel: SalesChannel,
+    links: list[ChannelWarehouse],
+    levels: dict[tuple[int, int], StockLevel],
+    expired: dict[int, int],
+) -> dict[tuple[int, int], int]:
+    """The channel's allocated share per (variant, warehouse); no query unless a channel
+    sharing one of its warehouses has allocation on."""
+    allocated = {
+        link.warehouse_id for link in links if link.is_allocated and link.warehouse.is_active
+    }
+    if not channel.is_active or not allocated:
+        return {}
+    return allocated_shares(
+        channel_id=channel.pk,
+        available={
+            key: level.available + expired.get(level.pk, 0)
+            for key, level in levels.items()
+            if key[1] in allocated
+        },
+    )
 
 
 def expired_held_quantity(

@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import ChannelWarehouse, SalesChannel, Warehouse
+from .services import CHANNEL_SALABLE_FIELDS, update_channel
 
 
 def _set_active(
@@ -112,6 +113,7 @@ class SalesChannelAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
         "max_salable_quantity",
         "source_selection",
         "hold_minutes",
+        "allocation_threshold",
         "is_active",
     ]
     list_display_links = ["code", "name"]
@@ -125,6 +127,18 @@ class SalesChannelAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
             "What it may sell",
             {"fields": ["safety_buffer", "max_salable_quantity", "source_selection"]},
         ),
+        (
+            "Allocation of the last shared units",
+            {"fields": ["allocation_threshold", "allocation_minimum"]},
+        ),
         ("Orders", {"fields": ["hold_minutes"]}),
         ("Record", {"fields": ["created_at"]}),
     ]
+
+    def save_model(self, request: HttpRequest, obj: SalesChannel, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        salable = sorted(set(form.changed_data) & CHANNEL_SALABLE_FIELDS)
+        if change and salable:
+            # Again through the service, so the stores concerned (those sharing its
+            # warehouses too, when allocation splits them) get pushes and caches are dropped.
+            update_channel(channel=obj, **{name: getattr(obj, name) for name in salable})

@@ -100,6 +100,18 @@ class SalesChannel(models.Model):
     source_selection = models.CharField(
         max_length=20, choices=SourceSelection.choices, default=SourceSelection.PRIORITY
     )
+    allocation_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=(
+            "When a warehouse shared with other channels has this many units available or "
+            "fewer, each channel is offered only its share of them; empty: off."
+        ),
+    )
+    allocation_minimum = models.PositiveIntegerField(
+        default=1,
+        help_text="Units this channel's share never falls below while the pool has enough.",
+    )
     hold_minutes = models.PositiveIntegerField(
         default=30,
         validators=[MinValueValidator(1)],

@@ -49,11 +49,22 @@ CHANNEL_FIELDS = frozenset(
         "source_selection",
         "hold_minutes",
         "is_active",
+        "allocation_threshold",
+        "allocation_minimum",
     }
 )
 # The settings that change what a channel may sell (source_selection only picks where an
 # order is held, not how much).
-CHANNEL_SALABLE_FIELDS = frozenset({"safety_buffer", "max_salable_quantity", "is_active"})
+CHANNEL_SALABLE_FIELDS = frozenset(
+    {
+        "safety_buffer",
+        "max_salable_quantity",
+        "is_active",
+        "allocation_threshold",
+        "allocation_minimum",
+    }
+)
+ALLOCATION_FIELDS = frozenset({"allocation_threshold", "allocation_minimum"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +126,16 @@ def update_channel(
 
     Locks the channel row first, so concurrent edits of the same channel apply one after
     the other and the links always end up exactly as one caller listed them. A change of
-    what the channel may sell (links, buffer, cap, active flag) bumps its cache generation
-    after commit.
+    what the channel may sell (links, buffer, cap, active flag, allocation) bumps its cache
+    generation after commit and queues its pushes; where allocation splits a warehouse it
+    shares, the channels sharing it are changed too, and treated alike.
     """
     _require_known_fields(changes, CHANNEL_FIELDS)
     if links is not None:
         _require_valid_links(links)
     with transaction.atomic():
         locked = SalesChannel.objects.select_for_update(no_key=True).get(pk=channel.pk)
+        shared_before = _shared_warehouse_ids(locked)
         for name, value in changes.items():
             setattr(locked, name, value)
         if changes:
@@ -130,9 +143,41 @@ def update_channel(
         if links is not None:
             _replace_links(locked, links)
         if links is not None or CHANNEL_SALABLE_FIELDS & set(changes):
-            _bump_on_commit([locked.pk])
-            selling_changed_in_transaction([locked.pk])
+            channel_ids = [
+                locked.pk,
+                *_allocation_partners(
+                    locked,
+                    shared_before | _shared_warehouse_ids(locked),
+                    allocation_changed=bool(ALLOCATION_FIELDS & set(changes)),
+                ),
+            ]
+            _bump_on_commit(channel_ids)
+            selling_changed_in_transaction(channel_ids)
     return locked
+
+
+def _shared_warehouse_ids(channel: SalesChannel) -> set[int]:
+    return set(
+        ChannelWarehouse.objects.filter(channel=channel).values_list("warehouse_id", flat=True)
+    )
+
+
+def _allocation_partners(
+    channel: SalesChannel, warehouse_ids: set[int], *, allocation_changed: bool
+) -> list[int]:
+    """The other channels selling from these warehouses, when the change can move their
+    shares: the channel's allocation settings changed, or one of them has allocation on."""
+    rows = list(
+        ChannelWarehouse.objects.filter(warehouse_id__in=warehouse_ids)
+        .exclude(channel=channel)
+        .values_list("channel_id", "channel__allocation_threshold")
+    )
+    is_allocated = channel.allocation_threshold is not None or any(
+        threshold is not None for _, threshold in rows
+    )
+    if not (allocation_changed or is_allocated):
+        return []
+    return sorted({channel_id for channel_id, _ in rows})
 
 
 def set_channel_links(*, channel: SalesChannel, links: Sequence[ChannelLink]) -> None:

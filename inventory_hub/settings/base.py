@@ -251,6 +251,12 @@ HOLD_EXPIRY_WORKERS = env_int("HOLD_EXPIRY_WORKERS", 2)
 if HOLD_EXPIRY_WORKERS < 1:
     raise ImproperlyConfigured(f"HOLD_EXPIRY_WORKERS must be at least 1, got {HOLD_EXPIRY_WORKERS}")
 
+# Allocation of the last shared units (stock/allocation.py): a channel's orders of the last
+# CLAIM minutes count as taken from its share (longer than the slowest store's notice
+# window); the shares are weighed by its orders in the WEIGHT days before that.
+STOCK_ALLOCATION_CLAIM_MINUTES = env_int("STOCK_ALLOCATION_CLAIM_MINUTES", 10)
+STOCK_ALLOCATION_WEIGHT_DAYS = env_int("STOCK_ALLOCATION_WEIGHT_DAYS", 7)
+
 # Storefront availability answers are cached this long (invalidated on every change).
 AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 5)
 # After-commit reactions (cache invalidation, channel-layer pushes) run on a publisher

@@ -53,6 +53,8 @@ def test_list_shows_each_channel_with_its_links_by_priority(ops_client, warehous
         "max_salable_quantity": 50,
         "source_selection": "priority",
         "hold_minutes": 30,
+        "allocation_threshold": None,
+        "allocation_minimum": 1,
         "is_active": True,
         "warehouses": [{"warehouse": "REN", "priority": 1}, {"warehouse": "BAL", "priority": 2}],
     }
@@ -208,6 +210,9 @@ def test_create_refuses_bad_links_naming_them_and_writes_nothing(
         ({"code": "na", "name": "NA", "source_selection": "random"}, "source_selection"),
         ({"code": "na", "name": "NA", "is_active": 1}, "is_active"),
         ({"code": "na", "name": "NA", "buffer": 1}, "buffer"),
+        ({"code": "na", "name": "NA", "allocation_threshold": -1}, "allocation_threshold"),
+        ({"code": "na", "name": "NA", "allocation_threshold": "5"}, "allocation_threshold"),
+        ({"code": "na", "name": "NA", "allocation_minimum": None}, "allocation_minimum"),
     ],
 )
 def test_create_refuses_bad_settings_naming_the_field(ops_client, payload, field):
@@ -259,6 +264,21 @@ def test_patch_without_links_leaves_them_and_an_empty_list_removes_them(ops_clie
     assert after_rename == [("BAL", 1), ("AUS", 2)]
     assert _links("na") == []
     assert SalesChannel.objects.get(code="na").safety_buffer == 5
+
+
+def test_patch_turns_allocation_on_and_off(ops_client, warehouses):
+    channel_selling_from(warehouses["BAL"], code="na")
+
+    on = ops_client.patch(
+        f"{URL}na/", {"allocation_threshold": 10, "allocation_minimum": 2}, format="json"
+    )
+    stored = SalesChannel.objects.values_list("allocation_threshold", "allocation_minimum").get()
+    off = ops_client.patch(f"{URL}na/", {"allocation_threshold": None}, format="json")
+
+    assert on.status_code == off.status_code == 200
+    assert (on.json()["allocation_threshold"], on.json()["allocation_minimum"]) == (10, 2)
+    assert stored == (10, 2)
+    assert (off.json()["allocation_threshold"], off.json()["allocation_minimum"]) == (None, 2)
 
 
 def test_update_refused_for_one_bad_link_changes_neither_settings_nor_links(ops_client, warehouses):

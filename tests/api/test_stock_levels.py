@@ -315,6 +315,7 @@ def test_one_sku_shows_every_level_totals_and_each_active_channels_salable_quant
                 "safety_stock": 0,
                 "available": 7,
                 "counted": 7,
+                "share": None,
             },
             {
                 "warehouse": "AUS",
@@ -327,6 +328,7 @@ def test_one_sku_shows_every_level_totals_and_each_active_channels_salable_quant
                 "safety_stock": 0,
                 "available": 4,
                 "counted": 0,
+                "share": None,
             },
         ],
     }

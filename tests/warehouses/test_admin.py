@@ -160,6 +160,29 @@ def test_channel_admin_adds_a_stock_source_with_its_priority(admin_client, netwo
     ) == [("BAL", 1), ("OLD", 3), ("AUS", 5)]
 
 
+def test_channel_admin_turning_allocation_on_reaches_the_channels_sharing_its_warehouses(
+    admin_client, network, monkeypatch
+):
+    sharing = SalesChannelFactory(code="marketplace")
+    ChannelWarehouseFactory(channel=sharing, warehouse=network["bal"], priority=1)
+    changed: list[list[int]] = []
+    monkeypatch.setattr(
+        "warehouses.services.selling_changed_in_transaction",
+        lambda channel_ids, **_: changed.append(sorted(channel_ids)),
+    )
+    url = reverse("admin:warehouses_saleschannel_change", args=[network["north"].pk])
+    data = change_form_data(admin_client.get(url))
+    data.update({"allocation_threshold": 10, "allocation_minimum": 2})
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    assert SalesChannel.objects.values_list("allocation_threshold", "allocation_minimum").get(
+        pk=network["north"].pk
+    ) == (10, 2)
+    assert changed == [sorted([network["north"].pk, sharing.pk])]
+
+
 def test_channel_admin_refuses_the_same_warehouse_twice(admin_client, network):
     url = reverse("admin:warehouses_saleschannel_change", args=[network["north"].pk])
     data = change_form_data(admin_client.get(url))

@@ -104,3 +104,52 @@ def test_concurrent_link_replacements_leave_exactly_one_callers_links():
     assert [attempt.error for attempt in attempts] == [None] * len(jobs)
     outcomes = {tuple((link.warehouse.code, link.priority) for link in links) for links in wanted}
     assert tuple(_links(channel)) in outcomes
+
+
+@pytest.fixture
+def selling_changes(monkeypatch) -> list[list[int]]:
+    """The channel ids of each change of what channels may sell, as the services report them."""
+    changed: list[list[int]] = []
+    monkeypatch.setattr(
+        "warehouses.services.selling_changed_in_transaction",
+        lambda channel_ids, **_: changed.append(sorted(channel_ids)),
+    )
+    return changed
+
+
+@pytest.mark.django_db
+def test_an_allocation_setting_also_changes_the_channels_sharing_its_warehouses(selling_changes):
+    shared, own = WarehouseFactory(code="SHARED"), WarehouseFactory(code="OWN")
+    shop = channel_selling_from(shared, own, code="shop")
+    market = channel_selling_from(shared, code="market")
+    channel_selling_from(WarehouseFactory(code="ELSEWHERE"), code="elsewhere")
+
+    update_channel(channel=shop, allocation_threshold=10)
+    update_channel(channel=shop, allocation_minimum=2)
+
+    assert selling_changes == [sorted([shop.pk, market.pk])] * 2
+
+
+@pytest.mark.django_db
+def test_with_allocation_on_a_link_change_reaches_the_channels_of_old_and_new_warehouses(
+    selling_changes,
+):
+    old, new = WarehouseFactory(code="OLD"), WarehouseFactory(code="NEW")
+    shop = channel_selling_from(old, code="shop", allocation_threshold=5)
+    left = channel_selling_from(old, code="left")
+    joined = channel_selling_from(new, code="joined")
+
+    set_channel_links(channel=shop, links=[ChannelLink(warehouse=new, priority=1)])
+
+    assert selling_changes == [sorted([shop.pk, left.pk, joined.pk])]
+
+
+@pytest.mark.django_db
+def test_with_allocation_off_a_buffer_change_concerns_the_channel_alone(selling_changes):
+    shared = WarehouseFactory(code="SHARED")
+    shop = channel_selling_from(shared, code="shop")
+    channel_selling_from(shared, code="market")
+
+    update_channel(channel=shop, safety_buffer=2)
+
+    assert selling_changes == [[shop.pk]]

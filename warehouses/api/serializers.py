@@ -148,6 +148,8 @@ class ChannelOutput(serializers.ModelSerializer):
             "max_salable_quantity",
             "source_selection",
             "hold_minutes",
+            "allocation_threshold",
+            "allocation_minimum",
             "is_active",
             "warehouses",
             "created_at",
@@ -174,6 +176,20 @@ class ChannelInput(IdentifierRequiredOnCreate, StrictSerializer):
     )
     hold_minutes = StrictIntegerField(
         required=False, min_value=1, help_text="How long an unpaid order holds its stock."
+    )
+    allocation_threshold = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text=(
+            "When a warehouse shared with other channels has this many units available or "
+            "fewer, each channel is offered only its share of them; null: off."
+        ),
+    )
+    allocation_minimum = StrictIntegerField(
+        required=False,
+        min_value=0,
+        help_text="Units this channel's share never falls below while the pool has enough.",
     )
     is_active = StrictBooleanField(
         required=False, help_text="false retires the channel; it is never deleted."

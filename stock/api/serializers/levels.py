@@ -23,7 +23,13 @@ class ContributionOutput(serializers.Serializer):
     unsellable = serializers.IntegerField()
     safety_stock = serializers.IntegerField()
     available = serializers.IntegerField()
-    counted = serializers.IntegerField(help_text="max(available, 0) when active, else 0.")
+    counted = serializers.IntegerField(
+        help_text="max(available, 0), or the share when split, when active; else 0."
+    )
+    share = serializers.IntegerField(
+        allow_null=True,
+        help_text="The channel's share of a shared warehouse's last units; null: not split.",
+    )
 
 
 class ChannelSalableOutput(serializers.Serializer):
