@@ -2,7 +2,7 @@
 
 A warehouse linked to several active channels is shared. When its available units fall to
 or below the highest `allocation_threshold` of those channels, the units are split between
-all of them (docs/adr/0002-allocation-of-the-last-shared-units.md): the sum of what the
+all of them (docs/adr/0003-allocation-of-the-last-shared-units.md): the sum of what the
 channels offer from it never exceeds what it has, however late a store reports a sale.
 
 The split is stateless, computed from current data at every read:
