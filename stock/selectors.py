@@ -11,9 +11,11 @@ from django.utils import timezone
 from stock.errors import UnknownChannel, UnknownSku, UnknownWarehouse
 from stock.models import (
     HOLD_EXPIRED_NOTE,
+    OPEN_ORDER_STATUSES,
     Allocation,
     DailyStockSnapshot,
     ForcedStatus,
+    OrderLine,
     StockLevel,
     StockStatus,
     Variant,
@@ -131,6 +133,8 @@ class ChannelSalable:
     status: StockStatus
     forced_status: str | None
     forced_reason: str
+    # Units of the channel's open store orders the hub could not hold: already sold.
+    shortfall: int = 0
     breakdown: list[WarehouseContribution] = field(default_factory=list)
 
     @property
@@ -145,10 +149,11 @@ def channel_salable(channel: SalesChannel, variant: Variant) -> ChannelSalable:
 def channel_salable_many(
     channel: SalesChannel, variants: Iterable[Variant]
 ) -> dict[int, ChannelSalable]:
-    """Salable quantity per variant on one channel, in four queries whatever the count.
+    """Salable quantity per variant on one channel, in five queries whatever the count.
 
     Salable = Σ over the channel's active linked warehouses of max(available, 0), minus
-    the channel's safety buffer, capped by its maximum, never negative. Holds past their
+    the channel's safety buffer, minus the channel's open shortfalls (units its store sold
+    that the hub could not hold), capped by its maximum, never negative. Holds past their
     expiry no longer count, even before the expiry task has released them.
     """
     variants = list(variants)
@@ -165,6 +170,7 @@ def channel_salable_many(
     }
     expired = expired_held_quantity([level.pk for level in levels.values()])
     forced = _forced_lookup(variant.pk for variant in variants)
+    shortfalls = open_shortfalls(channel.pk, [variant.pk for variant in variants])
     result: dict[int, ChannelSalable] = {}
     for variant in variants:
         breakdown = []
@@ -190,6 +196,8 @@ def channel_salable_many(
             )
         total = sum(item.counted for item in breakdown)
         salable = max(total - channel.safety_buffer, 0)
+        shortfall = shortfalls.get(variant.pk, 0)
+        salable = max(salable - shortfall, 0)
         if channel.max_salable_quantity is not None:
             salable = min(salable, channel.max_salable_quantity)
         override = forced_status_for(forced, variant.pk, channel.pk)
@@ -214,9 +222,34 @@ def channel_salable_many(
             status=status,
             forced_status=override.status if override else None,
             forced_reason=override.reason if override else "",
+            shortfall=shortfall,
             breakdown=breakdown,
         )
     return result
+
+
+def open_shortfalls(
+    channel_id: int, variant_ids: Iterable[int], *, now: datetime | None = None
+) -> dict[int, int]:
+    """Per variant, the units of this channel's orders that were sold but not held: open
+    short lines of open orders whose hold has not expired (one indexed query)."""
+    variant_ids = list(variant_ids)
+    if not variant_ids:
+        return {}
+    rows = (
+        OrderLine.objects.filter(
+            variant_id__in=variant_ids,
+            short_quantity__gt=0,
+            status=OrderLine.Status.OPEN,
+            order__channel_id=channel_id,
+            order__status__in=OPEN_ORDER_STATUSES,
+        )
+        .filter(Q(order__expires_at__isnull=True) | Q(order__expires_at__gt=now or timezone.now()))
+        .values("variant_id")
+        .annotate(quantity=Sum("short_quantity"))
+        .order_by()
+    )
+    return {row["variant_id"]: row["quantity"] for row in rows}
 
 
 def expired_held_quantity(
