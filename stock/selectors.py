@@ -252,6 +252,18 @@ def open_shortfalls(
     return {row["variant_id"]: row["quantity"] for row in rows}
 
 
+def short_orders(queryset: QuerySet | None = None) -> QuerySet:
+    """Open orders with an open short line: incidents for ops to resolve."""
+    queryset = queryset if queryset is not None else Order.objects.all()
+    return queryset.filter(status__in=OPEN_ORDER_STATUSES).filter(
+        Exists(
+            OrderLine.objects.filter(
+                order=OuterRef("pk"), status=OrderLine.Status.OPEN, short_quantity__gt=0
+            )
+        )
+    )
+
+
 def expired_held_quantity(
     level_ids: Iterable[int], *, now: datetime | None = None
 ) -> dict[int, int]:

@@ -32,7 +32,6 @@ from connectors.tasks import sweep_inbox_task
 from stock.actors import Actor
 from stock.models import MovementSource, Order, OrderStatus, ReasonCode, StockMovement
 from stock.selectors import channel_salable_many
-from stock.services import receive_stock
 from tests.connectors import engine_fakes
 from tests.connectors.engine_fakes import SECRET, SOURCES_KIND, make_hub, sign
 from tests.stock.factories import balance_of, ledger_ids
