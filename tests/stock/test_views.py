@@ -992,6 +992,35 @@ def test_orders_page_sorts_orders_into_their_sections(ops, variant, level, balti
     assert "No order has shipped yet." in sections["shipped"]
 
 
+def test_orders_page_flags_short_orders_as_incidents_with_their_shortfall(
+    ops, variant, level, baltimore
+):
+    channel = channel_selling_from(baltimore, code="woo", name="WooCommerce")
+    place(channel, "HOLD-1", (variant.sku, 1))
+    short = place(channel, "SHORT-1", (variant.sku, 13), accept_shortfall=True).order
+
+    html = ops.get("/orders/").content.decode()
+
+    sections = dict(re.findall(r'<section id="orders-(\w+)".*?</h2>(.*?)</section>', html, re.S))
+    assert list(sections)[:2] == ["short", "placed"]
+    assert f'<tr id="short-order-{short.pk}"' in sections["short"]
+    assert (
+        '<span class="status status--out_of_stock" data-field="short">4 short</span>'
+        in (sections["short"])
+    )
+    assert "HOLD-1" not in sections["short"]
+    assert "SHORT-1" in sections["placed"]
+
+
+def test_orders_page_has_no_short_section_without_short_orders(ops, variant, level, baltimore):
+    channel = channel_selling_from(baltimore, code="woo", name="WooCommerce")
+    place(channel, "HOLD-1", (variant.sku, 1))
+
+    html = ops.get("/orders/").content.decode()
+
+    assert 'id="orders-short"' not in html
+
+
 def test_orders_page_answers_a_resync_with_its_region(ops):
     response = ops.get("/orders/", **htmx("live-region"))
 
