@@ -212,3 +212,73 @@ def test_a_magento_order_refused_for_good_is_reported_and_the_cursor_moves_on(ma
     assert "Order 000000008" in problem.message or "Order 8" in problem.message
     assert "refused" in problem.message
     assert not Order.objects.exists()
+
+
+# --- End to end -----------------------------------------------------------------------------------
+
+
+def ops_api():
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from warehouses.access import Role
+
+    user = get_user_model().objects.create_user(username="short-ops", password="unused")
+    user.groups.add(Group.objects.get_or_create(name=Role.OPS_STAFF.value)[0])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_woocommerce_order_for_more_than_the_hub_holds_is_never_offered_again(
+    woo, magento, live_server, verify_ledger_clean
+):
+    from connectors.inbox import process_connector_inbox
+    from tests.warehouses.factories import ChannelWarehouseFactory, SalesChannelFactory
+
+    # The last 13 lamps, shared by WooCommerce (whose figure is stale at 20) and Magento.
+    hub = make_hub({"LAMP": 13}, warehouse_code="LAMPS")
+    shop, product_id = woo_shop(woo, live_server, hub, "LAMP", store_quantity=20)
+    magento_channel = SalesChannelFactory(code="magento")
+    ChannelWarehouseFactory(channel=magento_channel, warehouse=hub.warehouse, priority=1)
+    other_store = magento_shop(magento, hub, "LAMP", 13)
+    Connector.objects.filter(pk=other_store.pk).update(channel=magento_channel)
+    api = ops_api()
+
+    order_id = woo.create_order([("LAMP", 18)], status="processing")
+    process_connector_inbox(connector_id=shop.pk)
+    # Recorded at once: 13 held, 5 short; no retry, no dead letter.
+    events = InboxEvent.objects.filter(connector=shop)
+    assert set(events.values_list("topic", "state", "attempts")) == {
+        ("order.created", InboxState.PROCESSED, 1),
+        ("product.updated", InboxState.PROCESSED, 1),
+    }
+    push_all(shop, other_store)
+
+    line = OrderLine.objects.get(order__reference=str(order_id))
+    assert (line.quantity, line.short_quantity) == (18, 5)
+    assert not SyncProblem.objects.filter(kind=SyncProblemKind.DEAD_LETTER).exists()
+    # No store offers a unit that was already sold.
+    assert woo.product_json(product_id)["stock_quantity"] == 0
+    assert magento.source_item("LAMP", "lamps")["quantity"] == 0
+    verify_ledger_clean()
+    # The incident, as ops see it.
+    incidents = api.get("/api/v1/orders/", {"is_short": "true"}).json()["results"]
+    assert [(o["reference"], o["is_short"]) for o in incidents] == [(str(order_id), True)]
+    assert incidents[0]["lines"][0]["short_quantity"] == 5
+
+    # Ten lamps arrive; ops fill the shortfall, and the stores get the rest.
+    receive_stock(variant=hub.variants["LAMP"], warehouse=hub.warehouse, quantity=10, actor=ACTOR)
+    filled = api.post(f"/api/v1/orders/{incidents[0]['id']}/fill-shortfall/")
+    push_all(shop, other_store)
+
+    assert filled.status_code == 200
+    assert filled.json()["is_short"] is False
+    assert woo.product_json(product_id)["stock_quantity"] == 5
+    assert magento.source_item("LAMP", "lamps")["quantity"] == 5
+    assert api.get("/api/v1/orders/", {"is_short": "true"}).json()["results"] == []
+    verify_ledger_clean()
