@@ -913,12 +913,23 @@ def release_expired_holds(
             OrderLine.objects.filter(order_id__in=order_ids, status=OrderLine.Status.OPEN).update(
                 status=OrderLine.Status.RELEASED
             )
+            _announce_expired_shortfalls(order_ids)
             Order.objects.filter(pk__in=order_ids).update(
                 status=OrderStatus.EXPIRED, closed_at=now, expires_at=None
             )
             transaction.on_commit(partial(publish_order_changed, None, None))
         expired_total += len(order_ids)
     return expired_total
+
+
+def _announce_expired_shortfalls(order_ids: list[int]) -> None:
+    """Expired short orders: what their channels may sell went up, maybe with no level
+    changing (a line nothing was held for), so their stores are queued a push."""
+    shortfall_changed_in_transaction(
+        OrderLine.objects.filter(order_id__in=order_ids, short_quantity__gt=0).values_list(
+            "variant_id", flat=True
+        )
+    )
 
 
 def _release_expired_set_based(
@@ -956,6 +967,7 @@ def _release_expired_batches(
             if not batch.order_ids:
                 break
             announce_stock_changes(batch.changed)
+            _announce_expired_shortfalls(batch.order_ids)
             transaction.on_commit(partial(publish_order_changed, None, None))
         expired_total += len(batch.order_ids)
         batches += 1

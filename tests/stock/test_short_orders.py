@@ -372,3 +372,23 @@ def test_an_order_expiring_later_counts_its_shortfall_until_then(channel, north,
     assert placed.order.expires_at > timezone.now()
 
     assert channel_salable(channel, sheet).shortfall == 2
+
+
+def test_expiring_a_short_order_holding_nothing_queues_its_reactions(
+    channel, north, sheet, monkeypatch, django_capture_on_commit_callbacks
+):
+    from stock.services.orders import release_expired_holds
+
+    stocked(sheet, north, 2)
+    place(channel, "W-0", ("SHEET", 2))
+    placed = place(channel, "W-1", ("SHEET", 4), accept_shortfall=True)
+    announced = []
+    monkeypatch.setattr(
+        "stock.services.orders.shortfall_changed_in_transaction",
+        lambda variant_ids: announced.extend(variant_ids),
+    )
+
+    expired = release_expired_holds(now=placed.order.expires_at + timedelta(seconds=1))
+
+    assert expired == 2
+    assert announced == [sheet.pk]
