@@ -13,11 +13,14 @@ Guarantees:
   that connector's received events in arrival order. The sweeper catches a lost kick.
 - `process_inbox_event` applies an event inside one transaction with the event's row
   lock, so two workers never apply it twice, and every stock write it makes carries a
-  reference unique per delivery, so a replay is a no-op. Failures retry with exponential
-  backoff and end `dead` after `CONNECTORS_INBOX_MAX_ATTEMPTS`; `replay_dead_letters`
-  puts them back in the queue.
+  reference unique per delivery, so a replay is a no-op. Transient failures retry with
+  exponential backoff and end `dead` after `CONNECTORS_INBOX_MAX_ATTEMPTS`; a
+  deterministic refusal (`is_deterministic_refusal`) is `dead` at once, with a problem;
+  `replay_dead_letters` puts them back in the queue.
 - Orders go through `stock.services.orders` (reference = store order id, channel = the
-  connector's channel). Stock snapshots from a store-owned location become `count`
+  connector's channel); one the hub cannot hold whole is recorded short, never refused.
+  A hub-owned figure below the hub's is not drift while an order delivery of this
+  connector for the SKU is not applied yet. Stock snapshots from a store-owned location become `count`
   movements (reason `sync`, source `connector`); from a hub-owned location they are
   compared with what the hub wants there: the hub's own echo and values already right
   are ignored, anything else is drift, recorded and overwritten by an enqueued push.
