@@ -19,11 +19,12 @@ Guarantees:
   `replay_dead_letters` puts them back in the queue.
 - Orders go through `stock.services.orders` (reference = store order id, channel = the
   connector's channel); one the hub cannot hold whole is recorded short, never refused.
-  A hub-owned figure below the hub's is not drift while an order delivery of this
-  connector for the SKU is not applied yet. Stock snapshots from a store-owned location become `count`
+  Stock snapshots from a store-owned location become `count`
   movements (reason `sync`, source `connector`); from a hub-owned location they are
   compared with what the hub wants there: the hub's own echo and values already right
-  are ignored, anything else is drift, recorded and overwritten by an enqueued push.
+  are ignored, anything else is drift, recorded and overwritten by an enqueued push
+  (but a figure below the hub's is not drift while an order delivery of this connector
+  for the SKU is not applied yet).
   An item older (by the store's timestamp) than the newest applied for that SKU and
   location is recorded as stale and not applied. `apply_remote_stock` is that same rule
   for any source of stock records (polling, feeds, reconciliation).

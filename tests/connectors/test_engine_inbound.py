@@ -408,9 +408,7 @@ def test_a_failed_event_waits_for_its_backoff(client, monkeypatch):
     assert event.next_attempt_at > timezone.now()
 
 
-def test_an_order_the_hub_cannot_hold_whole_is_recorded_short_at_once(
-    client, verify_ledger_clean
-):
+def test_an_order_the_hub_cannot_hold_whole_is_recorded_short_at_once(client, verify_ledger_clean):
     hub = make_hub(None, on_hand=13)
     deliver(client, hub.connector, order("7001", "hold", hub.variant.sku, 18), delivery="o")
     event = InboxEvent.objects.get()
