@@ -753,6 +753,8 @@ def fill_shortfall(*, order: Order, actor: Actor) -> Order:
             {(line.variant_id, wid) for line in short_lines.values() for wid in warehouses},
             create_missing=False,
         )
+        # Holds past their expiry count as available, as for a new order.
+        _release_expired_on_levels(levels, now=now)
         shipping = (
             (float(order.shipping_latitude), float(order.shipping_longitude))
             if order.shipping_latitude is not None

@@ -392,3 +392,19 @@ def test_expiring_a_short_order_holding_nothing_queues_its_reactions(
 
     assert expired == 2
     assert announced == [sheet.pk]
+
+
+def test_fill_shortfall_takes_units_whose_hold_expired(
+    channel, north, sheet, monkeypatch, verify_ledger_clean
+):
+    stocked(sheet, north, 3)
+    unpaid = place(channel, "W-0", ("SHEET", 3), hold_minutes=5).order
+    placed = place(channel, "W-1", ("SHEET", 2), accept_shortfall=True, hold_minutes=60)
+    pay_order(order=placed.order, actor=SYSTEM)
+    set_clock(monkeypatch, unpaid.expires_at + timedelta(seconds=1))
+
+    fill_shortfall(order=placed.order, actor=SYSTEM)
+
+    assert line_of(placed.order).short_quantity == 0
+    assert held(unpaid) == [("NORTH", 3, "released")]
+    verify_ledger_clean()

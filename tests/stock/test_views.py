@@ -976,6 +976,18 @@ def test_variant_page_shows_each_warehouse_channels_chart_and_holding_orders(
     assert "europe/E-7" in html and "3 at BAL" in html
 
 
+def test_variant_page_shows_a_channels_shortfall_in_its_salable_breakdown(
+    ops, variant, level, baltimore
+):
+    channel = channel_selling_from(baltimore, code="woo", name="WooCommerce")
+    place(channel, "SHORT-1", (variant.sku, 13), accept_shortfall=True)
+
+    html = ops.get(f"/variants/{variant.sku}/").content.decode()
+
+    assert '<td class="num" data-field="shortfall">\N{MINUS SIGN}3</td>' in html
+    assert '<span class="big" data-field="salable">0</span>' in html
+
+
 def test_orders_page_sorts_orders_into_their_sections(ops, variant, level, baltimore):
     channel = channel_selling_from(baltimore, code="north-america", name="North America")
     place(channel, "HOLD-1", (variant.sku, 1))
