@@ -352,7 +352,7 @@ def test_cancel_short_units_twice_changes_nothing(channel, north, sheet):
     assert orders_state() == before
 
 
-def test_recording_a_shortfall_holding_nothing_queues_nothing_but_its_reactions(
+def test_a_short_order_holding_nothing_still_has_its_after_commit_reactions(
     channel, north, sheet, django_capture_on_commit_callbacks
 ):
     stocked(sheet, north, 2)
