@@ -13,14 +13,18 @@ Guarantees:
   that connector's received events in arrival order. The sweeper catches a lost kick.
 - `process_inbox_event` applies an event inside one transaction with the event's row
   lock, so two workers never apply it twice, and every stock write it makes carries a
-  reference unique per delivery, so a replay is a no-op. Failures retry with exponential
-  backoff and end `dead` after `CONNECTORS_INBOX_MAX_ATTEMPTS`; `replay_dead_letters`
-  puts them back in the queue.
+  reference unique per delivery, so a replay is a no-op. Transient failures retry with
+  exponential backoff and end `dead` after `CONNECTORS_INBOX_MAX_ATTEMPTS`; a
+  deterministic refusal (`is_deterministic_refusal`) is `dead` at once, with a problem;
+  `replay_dead_letters` puts them back in the queue.
 - Orders go through `stock.services.orders` (reference = store order id, channel = the
-  connector's channel). Stock snapshots from a store-owned location become `count`
+  connector's channel); one the hub cannot hold whole is recorded short, never refused.
+  Stock snapshots from a store-owned location become `count`
   movements (reason `sync`, source `connector`); from a hub-owned location they are
   compared with what the hub wants there: the hub's own echo and values already right
-  are ignored, anything else is drift, recorded and overwritten by an enqueued push.
+  are ignored, anything else is drift, recorded and overwritten by an enqueued push
+  (but a figure below the hub's is not drift while an order delivery of this connector
+  for the SKU is not applied yet).
   An item older (by the store's timestamp) than the newest applied for that SKU and
   location is recorded as stale and not applied. `apply_remote_stock` is that same rule
   for any source of stock records (polling, feeds, reconciliation).
@@ -446,7 +450,24 @@ def _waiting_events(connector_id: int):
 
 
 class InboundProcessingError(Exception):
-    """Processing cannot go on for now (configuration, refused stock change): retry later."""
+    """Processing cannot go on for now: retry later."""
+
+
+class InboundRefused(Exception):
+    """Processing can never succeed as things stand (a connector without a sales channel):
+    refused at once, not retried."""
+
+
+def is_deterministic_refusal(exc: BaseException) -> bool:
+    """Whether retrying the same event could only fail the same way: the hub refused it
+    (a stock rule, an input error, no channel). Database and network failures are
+    transient and retry; so does whatever else failed, which a fix may cure."""
+    from stock.errors import ConflictExpectedOnHand, StockError
+
+    if isinstance(exc, InboundRefused):
+        return True
+    # A compare-and-set lost to a concurrent writer: the next attempt reads anew.
+    return isinstance(exc, StockError) and not isinstance(exc, ConflictExpectedOnHand)
 
 
 @dataclass(slots=True)
@@ -501,7 +522,10 @@ def process_inbox_event(*, event_id: int) -> str | None:
             with transaction.atomic():
                 outcome = apply_event(event)
         except Exception as exc:
-            _fail(event, exc)
+            if is_deterministic_refusal(exc):
+                _refuse(event, exc)
+            else:
+                _fail(event, exc)
         else:
             event.state = InboxState.PROCESSED
             event.result = outcome.summary()[:4000]
@@ -519,6 +543,24 @@ def process_inbox_event(*, event_id: int) -> str | None:
             ]
         )
     return event.state
+
+
+def _refuse(event: InboxEvent, exc: Exception) -> None:
+    """A refusal no retry can change: a dead letter at once, with its error and a problem,
+    so ops can fix the cause (map the channel, say) and replay it."""
+    message = f"{type(exc).__name__}: {exc}"[:2000]
+    event.state = InboxState.DEAD
+    event.next_attempt_at = None
+    event.last_error = message
+    event.result = "Refused, not retried."
+    logger.warning("Inbox event %s refused, not retried: %s", event.pk, message)
+    record_problem(
+        connector_id=event.connector_id,
+        kind=SyncProblemKind.DEAD_LETTER,
+        message=f"Inbox event {event.pk} ({event.topic or 'no topic'}) was refused and is not "
+        f"retried; replay it once the cause is fixed: {message}",
+        details={"event": event.pk, "refused": True},
+    )
 
 
 def _fail(event: InboxEvent, exc: Exception) -> None:
@@ -630,7 +672,7 @@ def _apply_orders(connector: Connector, parsed: InboundEvent, outcome: Outcome) 
 
     channel = connector.channel
     if channel is None:
-        raise InboundProcessingError(
+        raise InboundRefused(
             f"Connector {connector.name} has no sales channel: its orders cannot be placed."
         )
     actor = Actor.connector(connector.name)
@@ -655,6 +697,22 @@ def apply_remote_orders(
 
 
 CANCELLABLE = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED)
+
+
+def record_order_refused(*, connector: Connector, reference: str, error: Exception) -> None:
+    """A store order read outside a delivery (a poll) that the hub refused for good: a
+    problem for ops instead of a retry that could only fail the same way."""
+    message = f"{type(error).__name__}: {error}"[:2000]
+    logger.warning("Connector %s: order %s refused: %s", connector.pk, reference, message)
+    record_problem(
+        connector_id=connector.pk,
+        kind=SyncProblemKind.OTHER,
+        message=f"Order {reference} from {connector.name} was refused and is not retried: "
+        f"{message}",
+        details={"order": reference, "refused": True},
+        # Polls re-read a window before their cursor: one open problem per refused order.
+        subject=f"order:{reference}",
+    )
 
 
 def _apply_order(
@@ -698,14 +756,25 @@ def _apply_order(
         if not lines:
             outcome.notes.append(f"order {remote.reference}: no SKU the hub knows")
             return
-        order = place_order(
+        # The store has sold it already: what cannot be held is recorded as a shortfall,
+        # which stops the channel offering those units again, never refused.
+        placed = place_order(
             channel=channel,
             reference=remote.reference,
             lines=lines,
             actor=actor,
             shipping_latitude=remote.latitude,
             shipping_longitude=remote.longitude,
-        ).order
+            accept_shortfall=True,
+        )
+        order = placed.order
+        short = [
+            f"{line.variant.sku} {line.short_quantity}" for line in placed.lines if line.is_short
+        ]
+        if placed.created and short:
+            outcome.notes.append(
+                f"order {remote.reference} is short (sold, not held): {', '.join(short)}"
+            )
     if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
         # Not retried: the hub's hold is gone and the order's reference is taken.
         outcome.notes.append(
@@ -784,6 +853,13 @@ def apply_remote_stock(
     delivery = source
     overwrite: set[int] = set(followed)
     touched: dict[int, SkuMapping] = {}
+    selling: list[set[str]] = []  # SKUs of the store's orders not applied yet, read once
+
+    def is_being_sold(mapping: SkuMapping) -> bool:
+        if not selling:
+            selling.append(_unapplied_order_skus(connector))
+        return mapping.variant.sku in selling[0]
+
     for item in items:
         mapping = _find(mappings, item)
         if mapping is None:
@@ -832,6 +908,13 @@ def apply_remote_stock(
             elif pushed is not None and item.quantity == pushed:
                 outcome.echoes += 1  # an older push of ours coming back; a newer one follows
                 overwrite.add(mapping.variant_id)
+            elif wanted is not None and item.quantity < wanted and is_being_sold(mapping):
+                # The store already sold what its order delivery, still waiting, will tell
+                # the hub: raising its figure now would offer those units again.
+                outcome.notes.append(
+                    f"{label}: the store shows {item.quantity}, the hub {wanted}; not "
+                    "overwritten while the store's order for it is not applied"
+                )
             else:
                 outcome.drifted.append(
                     {
@@ -905,6 +988,46 @@ def _follow_manage_stock(
         mapping.save(update_fields=["is_managed", "updated_at"])
         changed.add(mapping.variant_id)
     return changed
+
+
+# Order deliveries read to find what a store sold before the hub applied it: a backlog
+# longer than this is a stuck inbox, which its own problems report.
+UNAPPLIED_ORDERS_READ = 500
+
+
+def _unapplied_order_skus(connector: Connector) -> set[str]:
+    """SKUs on this connector's order deliveries not applied yet (received or failed) that
+    are new to the hub: the store's own figure already counts them, the hub's does not."""
+    events = list(
+        InboxEvent.objects.filter(
+            connector=connector,
+            state__in=[InboxState.RECEIVED, InboxState.FAILED],
+            topic__startswith="order",
+        )
+        .order_by("pk")
+        .values_list("headers", "body")[:UNAPPLIED_ORDERS_READ]
+    )
+    if not events:
+        return set()
+    store = build_connector(connector, session=_SHARED_SESSION)
+    orders: dict[str, set[str]] = {}
+    for headers, body in events:
+        try:
+            parsed = store.parse_inbound(
+                headers=CaseInsensitiveDict(headers), body=body.encode("utf-8")
+            )
+        except Exception:
+            continue  # unreadable: its own processing reports it
+        for remote in parsed.orders:
+            if remote.state != OrderState.RELEASED:
+                orders.setdefault(remote.reference, set()).update(line.sku for line in remote.lines)
+    if connector.channel_id is not None and orders:
+        applied = Order.objects.filter(
+            channel_id=connector.channel_id, reference__in=list(orders)
+        ).values_list("reference", flat=True)
+        for reference in applied:
+            orders.pop(reference, None)
+    return set().union(*orders.values()) if orders else set()
 
 
 def _find(mappings: dict[str, SkuMapping], item: RemoteStock) -> SkuMapping | None:

@@ -174,6 +174,10 @@ def _per_source(
             if level is not None and location_mapping.warehouse.is_active:
                 available = level.available + expired.get(level.pk, 0)
                 available = shares.get((variant.pk, level.warehouse_id), available)
+                # Only what the hub holds for this channel's orders is added back, so the
+                # shortfall of a short Magento order stays subtracted by Magento's own
+                # reservation (the whole order): subtracting it here too would count it
+                # twice and offer less than the hub may sell.
                 quantity = max(available + own_held.get(level.pk, 0), 0)
             if not variant.manage_stock or quantity > 0:
                 status = RemoteStatus.IN_STOCK

@@ -13,11 +13,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -291,6 +292,17 @@ def _react_to_status_forced(variant_id: int) -> None:
         )
     except Exception:
         logger.exception("Could not publish status.forced for variant %s", variant_id)
+
+
+def shortfall_changed_in_transaction(variant_ids: Iterable[int]) -> None:
+    """A store order's shortfall was recorded or resolved: what these variants' channels
+    may sell changed without any level changing. Queues the connector pushes inside the
+    writing transaction and drops the cached storefront answers after commit."""
+    variant_ids = frozenset(variant_ids)
+    if not variant_ids:
+        return
+    stock_changed_in_transaction(variant_ids)
+    transaction.on_commit(partial(_react, _invalidate_availability, set(variant_ids)))
 
 
 ORDERS_GROUP = "orders"

@@ -32,7 +32,13 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from connectors.engine.problems import record_problem, resolve_problems
-from connectors.inbox import Outcome, apply_remote_orders, apply_remote_stock
+from connectors.inbox import (
+    Outcome,
+    apply_remote_orders,
+    apply_remote_stock,
+    is_deterministic_refusal,
+    record_order_refused,
+)
 from connectors.models import Connector, SyncProblemKind, SyncRun, SyncRunKind
 from connectors.sync.common import (
     LIST_LIMIT,
@@ -211,6 +217,10 @@ def _apply_order_chunk(connector, chunk, report: PollReport) -> None:
             with transaction.atomic():
                 apply_remote_orders(connector=connector, orders=[order])
         except Exception as exc:
+            if is_deterministic_refusal(exc):
+                # No later poll could apply it either: reported, and the cursor moves on.
+                record_order_refused(connector=connector, reference=order.reference, error=exc)
+                continue
             # Kept for the next poll (the cursor does not move past it) and reported.
             logger.warning(
                 "Polling connector %s: order %s not applied: %s",

@@ -5,6 +5,6 @@ change goes through a form that calls one `stock.services` function with the use
 and source ADMIN, and shows the service's refusal on the form with nothing written.
 """
 
-from . import catalogue, history, levels
+from . import catalogue, history, levels, orders
 
-__all__ = ["catalogue", "history", "levels"]
+__all__ = ["catalogue", "history", "levels", "orders"]

@@ -10,6 +10,16 @@ urlpatterns = [
     path("orders/<int:pk>/pay/", orders.PayOrderView.as_view(), name="order-pay"),
     path("orders/<int:pk>/ship/", orders.ShipOrderView.as_view(), name="order-ship"),
     path("orders/<int:pk>/cancel/", orders.CancelOrderView.as_view(), name="order-cancel"),
+    path(
+        "orders/<int:pk>/fill-shortfall/",
+        orders.FillShortfallView.as_view(),
+        name="order-fill-shortfall",
+    ),
+    path(
+        "orders/<int:pk>/cancel-short-units/",
+        orders.CancelShortUnitsView.as_view(),
+        name="order-cancel-short-units",
+    ),
     path("availability/", availability.AvailabilityView.as_view(), name="availability"),
     path("products/", catalogue.ProductListView.as_view(), name="products"),
     path("products/<int:pk>/", catalogue.ProductDetailView.as_view(), name="product"),

@@ -158,13 +158,14 @@ INSERT_ORDER_SQL = f"""
         RETURNING id
     ), new_line AS (
         INSERT INTO {OrderLine._meta.db_table} (
-            order_id, line_number, variant_id, quantity, backordered_quantity, status)
+            order_id, line_number, variant_id, quantity, backordered_quantity, short_quantity,
+            status)
         SELECT new_order.id, line.line_number, line.variant_id, line.quantity,
-               line.backordered_quantity, %s
+               line.backordered_quantity, line.short_quantity, %s
           FROM new_order,
                json_to_recordset(%s::json) AS line(
                    line_number smallint, variant_id bigint, quantity integer,
-                   backordered_quantity integer)
+                   backordered_quantity integer, short_quantity integer)
         RETURNING id, line_number
     ), new_allocation AS (
         INSERT INTO {Allocation._meta.db_table} (
@@ -218,6 +219,7 @@ def insert_order(order: Order, lines: list[OrderLine], allocations: list[Allocat
                             "variant_id": line.variant_id,
                             "quantity": line.quantity,
                             "backordered_quantity": line.backordered_quantity,
+                            "short_quantity": line.short_quantity,
                         }
                         for line in lines
                     ]

@@ -14,6 +14,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from stock.actors import Actor
@@ -31,6 +32,7 @@ from stock.events import (
     StockChanged,
     publish_order_changed,
     publish_stock_changed,
+    shortfall_changed_in_transaction,
     stock_change_needs_transaction,
 )
 from stock.models import (
@@ -45,7 +47,7 @@ from stock.models import (
     StockLevel,
     Variant,
 )
-from warehouses.models import SalesChannel, Warehouse
+from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
 from .ledger import (
     MAX_QUANTITY,
@@ -102,6 +104,7 @@ def place_order(
     shipping_latitude: Decimal | float | None = None,
     shipping_longitude: Decimal | float | None = None,
     hold_minutes: int | None = None,
+    accept_shortfall: bool = False,
 ) -> PlacedOrder:
     """Reserve every line from the channel's warehouses, all or nothing.
 
@@ -110,6 +113,13 @@ def place_order(
     Raises InsufficientStock listing each short line, or an input error naming the line,
     with nothing written. The same (channel, reference) again returns the existing order
     (created=False) and changes nothing. Emits stock.changed and order.changed after commit.
+
+    `accept_shortfall` is for an order a store has already sold: instead of refusing, it
+    holds what the channel's warehouses can cover and records the rest of each line as
+    its `short_quantity` (a line nothing stocks is short whole), in the same transaction,
+    through the locked path. The shortfall then counts against what the channel may sell
+    (`stock.selectors.channel_salable_many`) until it is filled, cancelled or its order
+    closes, and the connectors concerned are queued a push.
     """
     reference = _require_reference(reference)
     latitude, longitude = _require_coordinates(shipping_latitude, shipping_longitude)
@@ -129,7 +139,7 @@ def place_order(
     try:
         placed = _place_planned(**arguments) if connection.vendor == "postgresql" else None
         if placed is None:
-            placed = _reserve_in_transaction(arguments)
+            placed = _reserve_in_transaction(arguments, accept_shortfall=accept_shortfall)
     except IntegrityError as exc:
         if "order_reference_unique_per_channel" not in str(exc):
             raise
@@ -401,6 +411,7 @@ def _write_planned(
                 "variant_id": variant_id,
                 "quantity": line.quantity,
                 "backordered_quantity": 0,
+                "short_quantity": 0,
             },
             {"order": order} if variant is None else {"order": order, "variant": variant},
         )
@@ -428,7 +439,7 @@ class _ExpiredHoldsBusy(Exception):
 EXPIRED_HOLD_WAIT_MS = 2000
 
 
-def _reserve_in_transaction(arguments: dict) -> PlacedOrder | None:
+def _reserve_in_transaction(arguments: dict, *, accept_shortfall: bool) -> PlacedOrder | None:
     """`_reserve` in a transaction of its own.
 
     A line short only while expired holds on its levels belong to orders another
@@ -440,11 +451,11 @@ def _reserve_in_transaction(arguments: dict) -> PlacedOrder | None:
     may_wait = not connection.in_atomic_block
     try:
         with transaction.atomic():
-            return _reserve(**arguments, may_wait=may_wait)
+            return _reserve(**arguments, may_wait=may_wait, accept_shortfall=accept_shortfall)
     except _ExpiredHoldsBusy as busy:
         _wait_for_orders(busy.order_ids)
     with transaction.atomic():
-        return _reserve(**arguments, may_wait=False)
+        return _reserve(**arguments, may_wait=False, accept_shortfall=accept_shortfall)
 
 
 def _wait_for_orders(order_ids: list[int]) -> None:
@@ -463,6 +474,7 @@ def _wait_for_orders(order_ids: list[int]) -> None:
 def _reserve(
     *,
     may_wait: bool = False,
+    accept_shortfall: bool = False,
     channel: SalesChannel,
     reference: str,
     lines: Sequence[OrderLineInput],
@@ -490,7 +502,8 @@ def _reserve(
         ensure_levels(missing)
         context = lock_for_order(channel=channel, reference=reference, skus=skus)
     levels = context.levels
-    _refuse_unsellable(managed, variants, levels)
+    if not accept_shortfall:
+        _refuse_unsellable(managed, variants, levels)
     now = timezone.now()
     shipping = (float(latitude), float(longitude)) if latitude is not None else None
 
@@ -523,7 +536,7 @@ def _reserve(
         for plan, request in zip(plans, managed, strict=True)
         if plan.short_by
     ]
-    if short:
+    if short and not accept_shortfall:
         raise InsufficientStock(
             "Not enough stock for "
             + ", ".join(
@@ -549,6 +562,9 @@ def _reserve(
             variant=variants[request.line_number],
             quantity=request.quantity,
             backordered_quantity=plan_by_line[request.line_number].backordered
+            if request.line_number in plan_by_line
+            else 0,
+            short_quantity=plan_by_line[request.line_number].short_by
             if request.line_number in plan_by_line
             else 0,
         )
@@ -584,6 +600,7 @@ def _reserve(
     ]
     # The references name the order just inserted: none can be a replay.
     _apply(changes, levels, actor=actor, occurred_at=now, has_new_references=True)
+    shortfall_changed_in_transaction(line.variant_id for line in order_lines if line.is_short)
     transaction.on_commit(partial(publish_order_changed, order.pk, channel.pk))
     return PlacedOrder(order=order, created=True, lines=order_lines)
 
@@ -655,6 +672,8 @@ def ship_order(*, order: Order, actor: Actor, line_numbers: Sequence[int] | None
         if not still_open:
             order.shipped_at = now
         order.save(update_fields=["status", "paid_at", "expires_at", "shipped_at"])
+        # A shipped line's shortfall stops counting.
+        shortfall_changed_in_transaction(line.variant_id for line in to_ship if line.is_short)
         transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
     return order
 
@@ -683,11 +702,172 @@ def cancel_order(*, order: Order, actor: Actor) -> Order:
         Allocation.objects.filter(pk__in=[a.pk for a in allocations]).update(
             status=Allocation.Status.RELEASED
         )
+        short_variants = list(
+            order.lines.filter(status=OrderLine.Status.OPEN, short_quantity__gt=0).values_list(
+                "variant_id", flat=True
+            )
+        )
         order.lines.filter(status=OrderLine.Status.OPEN).update(status=OrderLine.Status.RELEASED)
+        shortfall_changed_in_transaction(short_variants)
         order.status = OrderStatus.CANCELLED
         order.closed_at = now
         order.expires_at = None
         order.save(update_fields=["status", "closed_at", "expires_at"])
+        transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
+    return order
+
+
+# --- Short orders: a store sold more than the hub could hold --------------------------------
+
+
+def fill_shortfall(*, order: Order, actor: Actor) -> Order:
+    """Hold, for each open short line, what the channel's warehouses can cover now (after a
+    restock or a transfer), and reduce its shortfall by as much. Filling again when nothing
+    more is available changes nothing.
+
+    Locks the order row, then the levels in primary-key order. Holds follow the channel's
+    source selection, like `place_order`'s, and expire with the order. Refuses a cancelled
+    or expired order, and an unpaid one whose hold ran out.
+    """
+    with transaction.atomic():
+        order = _lock_order(order)
+        _refuse_closed(order)
+        now = timezone.now()
+        if order.status == OrderStatus.PLACED:
+            _refuse_expired(order, now)
+        short_lines = {
+            line.line_number: line
+            for line in order.lines.filter(
+                status=OrderLine.Status.OPEN, short_quantity__gt=0
+            ).select_related("variant")
+        }
+        if not short_lines:
+            return order
+        links = list(
+            ChannelWarehouse.objects.filter(channel_id=order.channel_id, warehouse__is_active=True)
+            .select_related("warehouse")
+            .order_by("priority", "warehouse__code")
+        )
+        warehouses = {link.warehouse_id: link.warehouse for link in links}
+        levels = lock_levels(
+            {(line.variant_id, wid) for line in short_lines.values() for wid in warehouses},
+            create_missing=False,
+        )
+        # Holds past their expiry count as available, as for a new order.
+        _release_expired_on_levels(levels, now=now)
+        shipping = (
+            (float(order.shipping_latitude), float(order.shipping_longitude))
+            if order.shipping_latitude is not None
+            else None
+        )
+        plans = plan_allocations(
+            strategy=order.channel.source_selection,
+            candidates=[
+                Candidate(
+                    warehouse_id=link.warehouse_id,
+                    warehouse_code=link.warehouse.code,
+                    priority=link.priority,
+                    latitude=link.warehouse.latitude,
+                    longitude=link.warehouse.longitude,
+                )
+                for link in links
+            ],
+            lines=[
+                LineRequest(
+                    line_number=line.line_number,
+                    variant_id=line.variant_id,
+                    quantity=line.short_quantity,
+                    allows_backorders=False,
+                )
+                for line in short_lines.values()
+            ],
+            available={key: max(level.available, 0) for key, level in levels.items()},
+            shipping=shipping,
+        )
+        held = {
+            (allocation.line_id, allocation.level_id): allocation
+            for allocation in Allocation.objects.filter(
+                line__in=list(short_lines.values()), status=Allocation.Status.HELD
+            )
+        }
+        changes, filled = [], []
+        for plan in plans:
+            line = short_lines[plan.line_number]
+            for warehouse_id, quantity in plan.allocations:
+                level = levels[(line.variant_id, warehouse_id)]
+                allocation = held.get((line.pk, level.pk))
+                if allocation is None:
+                    Allocation.objects.create(
+                        line=line,
+                        level=level,
+                        warehouse_id=warehouse_id,
+                        quantity=quantity,
+                        expires_at=order.expires_at,
+                    )
+                else:
+                    # One allocation per line and level: its release frees the whole hold.
+                    Allocation.objects.filter(pk=allocation.pk).update(
+                        quantity=F("quantity") + quantity
+                    )
+                changes.append(
+                    LevelChange(
+                        variant=line.variant,
+                        warehouse=warehouses[warehouse_id],
+                        kind=MovementKind.RESERVE,
+                        reason=ReasonCode.ORDER,
+                        note="shortfall filled",
+                        delta_reserved=quantity,
+                        document=order.document,
+                        # The shortfall only shrinks, so its size before this fill is new.
+                        reference=(
+                            f"order:{order.pk}/line:{line.line_number}/wh:{warehouse_id}"
+                            f"/fill:{line.short_quantity}"
+                        ),
+                    )
+                )
+            if plan.short_by != line.short_quantity:
+                OrderLine.objects.filter(pk=line.pk).update(short_quantity=plan.short_by)
+                filled.append(line.variant_id)
+        if not changes:
+            return order
+        _apply(changes, levels, actor=actor, occurred_at=now)
+        shortfall_changed_in_transaction(filled)
+        transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
+    return order
+
+
+def cancel_short_units(*, order: Order, actor: Actor) -> Order:
+    """The store refunds what the hub could not hold: each open short line keeps only its
+    held units (a line with none is released), and its shortfall stops counting. An order
+    left with no open line is cancelled, or shipped when some of it was. Cancelling short
+    units again changes nothing.
+
+    Locks the order row; no stock moves. Refuses a cancelled or expired order.
+    """
+    with transaction.atomic():
+        order = _lock_order(order)
+        _refuse_closed(order)
+        short_lines = list(order.lines.filter(status=OrderLine.Status.OPEN, short_quantity__gt=0))
+        if not short_lines:
+            return order
+        for line in short_lines:
+            if line.short_quantity >= line.quantity:
+                line.status = OrderLine.Status.RELEASED
+            else:
+                line.quantity -= line.short_quantity
+                line.short_quantity = 0
+            line.save(update_fields=["quantity", "short_quantity", "status"])
+        if not order.lines.filter(status=OrderLine.Status.OPEN).exists():
+            now = timezone.now()
+            if order.lines.filter(status=OrderLine.Status.SHIPPED).exists():
+                order.status = OrderStatus.SHIPPED
+                order.shipped_at = now
+            else:
+                order.status = OrderStatus.CANCELLED
+                order.closed_at = now
+            order.expires_at = None
+            order.save(update_fields=["status", "shipped_at", "closed_at", "expires_at"])
+        shortfall_changed_in_transaction(line.variant_id for line in short_lines)
         transaction.on_commit(partial(publish_order_changed, order.pk, order.channel_id))
     return order
 
@@ -735,12 +915,23 @@ def release_expired_holds(
             OrderLine.objects.filter(order_id__in=order_ids, status=OrderLine.Status.OPEN).update(
                 status=OrderLine.Status.RELEASED
             )
+            _announce_expired_shortfalls(order_ids)
             Order.objects.filter(pk__in=order_ids).update(
                 status=OrderStatus.EXPIRED, closed_at=now, expires_at=None
             )
             transaction.on_commit(partial(publish_order_changed, None, None))
         expired_total += len(order_ids)
     return expired_total
+
+
+def _announce_expired_shortfalls(order_ids: list[int]) -> None:
+    """Expired short orders: what their channels may sell went up, maybe with no level
+    changing (a line nothing was held for), so their stores are queued a push."""
+    shortfall_changed_in_transaction(
+        OrderLine.objects.filter(order_id__in=order_ids, short_quantity__gt=0).values_list(
+            "variant_id", flat=True
+        )
+    )
 
 
 def _release_expired_set_based(
@@ -778,6 +969,7 @@ def _release_expired_batches(
             if not batch.order_ids:
                 break
             announce_stock_changes(batch.changed)
+            _announce_expired_shortfalls(batch.order_ids)
             transaction.on_commit(partial(publish_order_changed, None, None))
         expired_total += len(batch.order_ids)
         batches += 1

@@ -30,6 +30,7 @@ from stock.selectors import (
     channel_salable_many,
     open_forced_statuses,
     recent_activity,
+    short_orders,
     stock_history,
     stock_levels,
 )
@@ -293,7 +294,8 @@ class OrderSection:
 
 
 def orders_context(*, channel_id: int | None) -> dict:
-    """Open holds by expiry, then the latest paid, shipped, cancelled and expired orders."""
+    """Short orders (incidents) first, when there are any; then open holds by expiry, and the
+    latest paid, shipped, cancelled and expired orders."""
     now = timezone.now()
     base = Order.objects.select_related("channel")
     if channel_id is not None:
@@ -309,9 +311,21 @@ def orders_context(*, channel_id: int | None) -> dict:
         status: list(base.filter(status=status).order_by("-placed_at", "-pk")[:ORDERS_PER_SECTION])
         for status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
     }
-    everything = placed + paid + [order for orders in closed.values() for order in orders]
+    short = list(short_orders(base).order_by("placed_at", "pk")[:ORDERS_PER_SECTION])
+    everything = short + placed + paid + [o for orders in closed.values() for o in orders]
     _attach_lines(everything)
-    sections = [
+    sections = []
+    if short:
+        sections.append(
+            OrderSection(
+                key="short",
+                title="Short orders: sold on a store, not all held",
+                orders=short,
+                total=short_orders(base).count(),
+                empty_text="",
+            )
+        )
+    sections += [
         OrderSection(
             key="placed",
             title="Open holds",

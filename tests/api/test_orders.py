@@ -113,12 +113,14 @@ def test_placing_reserves_and_answers_201_with_where_each_line_is_held(
     assert parse_datetime(body["expires_at"]) == order.expires_at
     assert parse_datetime(body["placed_at"]) == order.placed_at
     assert (body["paid_at"], body["shipped_at"], body["closed_at"]) == (None, None, None)
+    assert body["is_short"] is False
     assert body["lines"] == [
         {
             "line": 1,
             "sku": "SHEET",
             "quantity": 12,
             "backordered_quantity": 0,
+            "short_quantity": 0,
             "status": "open",
             "allocations": [
                 {"warehouse": "BAL", "quantity": 10, "status": "held"},
@@ -130,6 +132,7 @@ def test_placing_reserves_and_answers_201_with_where_each_line_is_held(
             "sku": "PILLOW",
             "quantity": 2,
             "backordered_quantity": 0,
+            "short_quantity": 0,
             "status": "open",
             "allocations": [{"warehouse": "BAL", "quantity": 2, "status": "held"}],
         },
@@ -930,3 +933,113 @@ def test_same_reference_posted_at_once_with_different_keys_makes_one_order(
     assert {attempt.result.json()["id"] for attempt in attempts} == {Order.objects.get().pk}
     assert balances(sheet)["BAL"] == (10, 3)
     verify_ledger_clean()
+
+
+# --- Short orders: sold on a store, not all held ----------------------------------------------
+
+
+def short_order(channel, reference: str = "S-1", quantity: int = 25):
+    """A store order for more than the channel's warehouses have (SHEET: 20 in America)."""
+    return place(channel, reference, ("SHEET", quantity), accept_shortfall=True).order
+
+
+def test_a_short_order_shows_each_lines_shortfall(ops_client, america, sheet):
+    order = short_order(america)
+
+    body = ops_client.get(f"{URL}{order.pk}/").json()
+
+    assert body["is_short"] is True
+    line = body["lines"][0]
+    assert (line["quantity"], line["short_quantity"]) == (25, 5)
+    assert sum(allocation["quantity"] for allocation in line["allocations"]) == 20
+
+
+def test_list_filters_short_orders(ops_client, america, sheet):
+    place(america, "A-1", ("SHEET", 1))
+    short = short_order(america, "S-1", 24)
+
+    only_short = ops_client.get(URL, {"is_short": "true"}).json()
+    not_short = ops_client.get(URL, {"is_short": "false"}).json()
+
+    assert [order["reference"] for order in only_short["results"]] == [short.reference]
+    assert [order["reference"] for order in not_short["results"]] == ["A-1"]
+
+
+def test_a_cancelled_short_order_is_no_longer_listed_as_short(ops_client, america, sheet):
+    order = short_order(america)
+    ops_client.post(action_url(order, "cancel"))
+
+    response = ops_client.get(URL, {"is_short": "true"})
+
+    assert response.json()["results"] == []
+
+
+def test_fill_shortfall_holds_restocked_units(ops_client, america, baltimore, sheet):
+    order = short_order(america)
+    stocked(sheet, baltimore, 3)
+
+    response = ops_client.post(action_url(order, "fill-shortfall"))
+
+    assert response.status_code == 200
+    line = response.json()["lines"][0]
+    assert line["short_quantity"] == 2
+    assert sum(allocation["quantity"] for allocation in line["allocations"]) == 23
+    assert response.json()["is_short"] is True
+
+
+def test_cancel_short_units_keeps_the_held_units(ops_client, america, sheet):
+    order = short_order(america)
+
+    response = ops_client.post(action_url(order, "cancel-short-units"))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["is_short"], body["status"]) == (False, OrderStatus.PLACED)
+    assert (body["lines"][0]["quantity"], body["lines"][0]["short_quantity"]) == (20, 0)
+
+
+def test_fill_shortfall_on_a_cancelled_order_is_409(ops_client, america, sheet):
+    order = short_order(america)
+    ops_client.post(action_url(order, "cancel"))
+    before = orders_state()
+
+    response = ops_client.post(action_url(order, "fill-shortfall"))
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "invalid_order_state"
+    assert orders_state() == before
+
+
+@pytest.mark.parametrize("action", ["fill-shortfall", "cancel-short-units"])
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.WAREHOUSE_MANAGER])
+def test_viewer_and_manager_cannot_resolve_a_short_order(
+    make_client, america, baltimore, sheet, role, action
+):
+    order = short_order(america)
+    client = make_client(role, warehouses=[baltimore])
+    before = orders_state()
+
+    response = client.post(action_url(order, action))
+
+    assert response.status_code == 403
+    assert orders_state() == before
+
+
+@pytest.mark.parametrize("action", ["fill-shortfall", "cancel-short-units"])
+def test_another_channels_integration_cannot_resolve_a_short_order(
+    make_client, america, europe, sheet, action
+):
+    order = short_order(america)
+    foreign = make_client(Role.INTEGRATION, username="eu-shop", channels=[europe])
+
+    response = foreign.post(action_url(order, action))
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize("action", ["fill-shortfall", "cancel-short-units"])
+def test_resolving_an_unknown_order_is_404(ops_client, action):
+    response = ops_client.post(f"{URL}999999999/{action}/")
+
+    assert response.status_code == 404

@@ -298,6 +298,7 @@ def test_one_sku_shows_every_level_totals_and_each_active_channels_salable_quant
         "salable": 6,
         "total_available": 7,
         "buffer": 1,
+        "shortfall": 0,
         "cap": None,
         "status": "in_stock",
         "forced_status": "in_stock",

@@ -32,7 +32,6 @@ from connectors.tasks import sweep_inbox_task
 from stock.actors import Actor
 from stock.models import MovementSource, Order, OrderStatus, ReasonCode, StockMovement
 from stock.selectors import channel_salable_many
-from stock.services import receive_stock
 from tests.connectors import engine_fakes
 from tests.connectors.engine_fakes import SECRET, SOURCES_KIND, make_hub, sign
 from tests.stock.factories import balance_of, ledger_ids
@@ -354,11 +353,25 @@ def test_polled_records_follow_the_same_ownership_rules():
 # --- Failures, dead letters, replay -----------------------------------------------------------
 
 
-def test_failing_event_retries_with_backoff_then_goes_dead_and_replays(client, settings):
+def database_unavailable(monkeypatch):
+    """Every order placement fails as a database that went away does, until undone."""
+    from django.db import OperationalError
+
+    def unavailable(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("stock.services.orders.place_order", unavailable)
+    return monkeypatch
+
+
+def test_failing_event_retries_with_backoff_then_goes_dead_and_replays(
+    client, settings, monkeypatch
+):
     settings.CONNECTORS_INBOX_MAX_ATTEMPTS = 3
     hub = make_hub(None, on_hand=1)
-    # Refused (insufficient stock) until stock arrives: a failure worth retrying.
-    deliver(client, hub.connector, order("5001", "hold", hub.variant.sku, 5), delivery="big")
+    # A transient failure (the database went away): worth retrying.
+    database_unavailable(monkeypatch)
+    deliver(client, hub.connector, order("5001", "hold", hub.variant.sku, 1), delivery="big")
     event = InboxEvent.objects.get()
 
     states = []
@@ -366,12 +379,12 @@ def test_failing_event_retries_with_backoff_then_goes_dead_and_replays(client, s
         InboxEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now())
         states.append(process_inbox_event(event_id=event.pk))
     failed = InboxEvent.objects.get(pk=event.pk)
-    receive_stock(variant=hub.variant, warehouse=hub.warehouse, quantity=10, actor=ACTOR)
+    monkeypatch.undo()
     replayed = replay_dead_letters(connector_id=hub.connector.pk)
     process_all()
 
     assert states == [InboxState.FAILED, InboxState.FAILED, InboxState.DEAD]
-    assert "insufficient" in failed.last_error.lower()
+    assert "OperationalError" in failed.last_error
     assert SyncProblem.objects.filter(kind=SyncProblemKind.DEAD_LETTER).count() == 1
     assert replayed == 1
     event.refresh_from_db()
@@ -380,9 +393,10 @@ def test_failing_event_retries_with_backoff_then_goes_dead_and_replays(client, s
     assert replay_dead_letters(connector_id=hub.connector.pk) == 0
 
 
-def test_a_failed_event_waits_for_its_backoff(client):
+def test_a_failed_event_waits_for_its_backoff(client, monkeypatch):
     hub = make_hub(None, on_hand=1)
-    deliver(client, hub.connector, order("6001", "hold", hub.variant.sku, 5), delivery="x")
+    database_unavailable(monkeypatch)
+    deliver(client, hub.connector, order("6001", "hold", hub.variant.sku, 1), delivery="x")
     event = InboxEvent.objects.get()
 
     first = process_inbox_event(event_id=event.pk)
@@ -392,6 +406,72 @@ def test_a_failed_event_waits_for_its_backoff(client):
     assert (first, early) == (InboxState.FAILED, None)
     assert event.attempts == 1
     assert event.next_attempt_at > timezone.now()
+
+
+def test_an_order_the_hub_cannot_hold_whole_is_recorded_short_at_once(client, verify_ledger_clean):
+    hub = make_hub(None, on_hand=13)
+    deliver(client, hub.connector, order("7001", "hold", hub.variant.sku, 18), delivery="o")
+    event = InboxEvent.objects.get()
+
+    state = process_inbox_event(event_id=event.pk)
+
+    event.refresh_from_db()
+    assert (state, event.attempts, event.last_error) == (InboxState.PROCESSED, 1, "")
+    assert "short (sold, not held): " + hub.variant.sku + " 5" in event.result
+    line = Order.objects.get(reference="7001").lines.get()
+    assert (line.quantity, line.short_quantity) == (18, 5)
+    assert balance_of(hub.variant.levels.get()).reserved == 13
+    assert channel_salable_many(hub.channel, [hub.variant])[hub.variant.pk].salable == 0
+    assert not SyncProblem.objects.filter(kind=SyncProblemKind.DEAD_LETTER).exists()
+    verify_ledger_clean()
+
+
+def test_a_short_order_queues_a_push_even_when_it_holds_nothing(client):
+    hub = make_hub(None, on_hand=0)
+    deliver(client, hub.connector, order("7002", "hold", hub.variant.sku, 2), delivery="o")
+
+    process_all()
+
+    assert Order.objects.get(reference="7002").lines.get().short_quantity == 2
+    assert OutboxItem.objects.filter(
+        connector=hub.connector, variant=hub.variant, state=OutboxState.PENDING
+    ).exists()
+
+
+def test_an_order_for_a_connector_without_a_channel_is_refused_at_once(client):
+    hub = make_hub(None, on_hand=5)
+    Connector.objects.filter(pk=hub.connector.pk).update(channel=None)
+    deliver(client, hub.connector, order("7003", "hold", hub.variant.sku, 1), delivery="o")
+    event = InboxEvent.objects.get()
+
+    state = process_inbox_event(event_id=event.pk)
+
+    event.refresh_from_db()
+    assert (state, event.attempts, event.next_attempt_at) == (InboxState.DEAD, 1, None)
+    assert "has no sales channel" in event.last_error
+    problem = SyncProblem.objects.get(kind=SyncProblemKind.DEAD_LETTER)
+    assert "refused and is not retried" in problem.message
+    assert not Order.objects.exists()
+
+
+def test_a_stock_refusal_is_refused_at_once_and_replays_once_fixed(client):
+    hub = make_hub(None, on_hand=5)
+    retired = hub.variant
+    retired.is_active = False
+    retired.save(update_fields=["is_active"])
+    deliver(client, hub.connector, order("7004", "hold", retired.sku, 1), delivery="o")
+    event = InboxEvent.objects.get()
+
+    state = process_inbox_event(event_id=event.pk)
+    event.refresh_from_db()
+    retired.is_active = True
+    retired.save(update_fields=["is_active"])
+    replay_dead_letters(connector_id=hub.connector.pk)
+    process_all()
+
+    assert (state, event.attempts) == (InboxState.DEAD, 1)
+    assert "NotSellable" in event.last_error
+    assert Order.objects.get(reference="7004").status == OrderStatus.PLACED
 
 
 def test_store_class_crash_while_parsing_keeps_the_delivery(client, settings):

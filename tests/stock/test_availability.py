@@ -8,6 +8,7 @@ from django.core.cache import cache
 from stock.availability import storefront_availability
 from stock.models import BackorderPolicy
 from stock.services import force_status, receive_stock
+from stock.services.orders import cancel_short_units
 from tests.stock.factories import (
     SYSTEM,
     VariantFactory,
@@ -204,15 +205,15 @@ def test_answer_reveals_no_per_warehouse_numbers(channel, north, south, sheet):
 # --- Cached, and dropped when stock changes -------------------------------------------------
 
 
-def test_first_answer_reads_the_stock_in_five_queries(
+def test_first_answer_reads_the_stock_in_six_queries(
     channel, north, sheet, django_assert_num_queries
 ):
     stocked(sheet, north, 7)
     VariantFactory(sku="PILLOW")
 
     # Variants by SKU; then, for all SKUs at once: channel links, levels, expired holds,
-    # forced statuses.
-    with django_assert_num_queries(5):
+    # forced statuses, open shortfalls.
+    with django_assert_num_queries(6):
         answers, _ = availability(channel, "SHEET", "PILLOW")
 
     assert [a.salable_quantity for a in answers] == [7, 0]
@@ -265,6 +266,21 @@ def test_placing_an_order_drops_the_cached_answer(
 
     answer = answer_for(channel, "SHEET")
     assert (answer.salable_quantity, answer.status) == (4, "only_n_left")
+
+
+def test_cancelling_short_units_drops_the_cached_answer(
+    channel, north, sheet, django_capture_on_commit_callbacks
+):
+    stocked(sheet, north, 2)
+    placed = place(channel, "A-1", ("SHEET", 6), accept_shortfall=True)
+    receive_stock(variant=sheet, warehouse=north, quantity=9, actor=SYSTEM)
+    assert answer_for(channel, "SHEET").salable_quantity == 5
+
+    # No level changes: the shortfall alone stops counting.
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_short_units(order=placed.order, actor=SYSTEM)
+
+    assert answer_for(channel, "SHEET").salable_quantity == 9
 
 
 def test_stock_change_drops_the_cached_answer_on_every_channel(

@@ -976,6 +976,18 @@ def test_variant_page_shows_each_warehouse_channels_chart_and_holding_orders(
     assert "europe/E-7" in html and "3 at BAL" in html
 
 
+def test_variant_page_shows_a_channels_shortfall_in_its_salable_breakdown(
+    ops, variant, level, baltimore
+):
+    channel = channel_selling_from(baltimore, code="woo", name="WooCommerce")
+    place(channel, "SHORT-1", (variant.sku, 13), accept_shortfall=True)
+
+    html = ops.get(f"/variants/{variant.sku}/").content.decode()
+
+    assert '<td class="num" data-field="shortfall">\N{MINUS SIGN}3</td>' in html
+    assert '<span class="big" data-field="salable">0</span>' in html
+
+
 def test_orders_page_sorts_orders_into_their_sections(ops, variant, level, baltimore):
     channel = channel_selling_from(baltimore, code="north-america", name="North America")
     place(channel, "HOLD-1", (variant.sku, 1))
@@ -990,6 +1002,35 @@ def test_orders_page_sorts_orders_into_their_sections(ops, variant, level, balti
     assert '<span class="order-ref">PAID-1</span>' in sections["paid"]
     assert "HOLD-1" not in sections["paid"]
     assert "No order has shipped yet." in sections["shipped"]
+
+
+def test_orders_page_flags_short_orders_as_incidents_with_their_shortfall(
+    ops, variant, level, baltimore
+):
+    channel = channel_selling_from(baltimore, code="woo", name="WooCommerce")
+    place(channel, "HOLD-1", (variant.sku, 1))
+    short = place(channel, "SHORT-1", (variant.sku, 13), accept_shortfall=True).order
+
+    html = ops.get("/orders/").content.decode()
+
+    sections = dict(re.findall(r'<section id="orders-(\w+)".*?</h2>(.*?)</section>', html, re.S))
+    assert list(sections)[:2] == ["short", "placed"]
+    assert f'<tr id="short-order-{short.pk}"' in sections["short"]
+    assert (
+        '<span class="status status--out_of_stock" data-field="short">4 short</span>'
+        in (sections["short"])
+    )
+    assert "HOLD-1" not in sections["short"]
+    assert "SHORT-1" in sections["placed"]
+
+
+def test_orders_page_has_no_short_section_without_short_orders(ops, variant, level, baltimore):
+    channel = channel_selling_from(baltimore, code="woo", name="WooCommerce")
+    place(channel, "HOLD-1", (variant.sku, 1))
+
+    html = ops.get("/orders/").content.decode()
+
+    assert 'id="orders-short"' not in html
 
 
 def test_orders_page_answers_a_resync_with_its_region(ops):

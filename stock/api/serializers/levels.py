@@ -35,10 +35,15 @@ class ContributionOutput(serializers.Serializer):
 class ChannelSalableOutput(serializers.Serializer):
     channel = serializers.CharField(source="channel_code")
     salable = serializers.IntegerField(
-        help_text="Σ counted - buffer, capped, never negative: what the channel may sell."
+        help_text="Σ counted - buffer - shortfall, capped, never negative: what the channel "
+        "may sell."
     )
     total_available = serializers.IntegerField(help_text="Σ counted over the breakdown.")
     buffer = serializers.IntegerField(help_text="The channel's safety buffer.")
+    shortfall = serializers.IntegerField(
+        help_text="Units of the channel's open store orders the hub could not hold: already "
+        "sold, so subtracted after the buffer."
+    )
     cap = serializers.IntegerField(allow_null=True, help_text="The channel's cap; null: none.")
     status = serializers.CharField(help_text=f"What the stock alone says: {STATUS_HELP}")
     forced_status = serializers.ChoiceField(

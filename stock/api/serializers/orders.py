@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inventory_hub.api.serializers import StrictIntegerField, StrictSerializer
-from stock.models import Allocation, Order, OrderLine
+from stock.models import OPEN_ORDER_STATUSES, Allocation, Order, OrderLine
 from stock.services.ledger import MAX_QUANTITY
 from stock.services.orders import MAX_HOLD_MINUTES, MAX_LINES
 
@@ -107,7 +107,23 @@ class OrderLineOutput(serializers.ModelSerializer):
 
     class Meta:
         model = OrderLine
-        fields = ["line", "sku", "quantity", "backordered_quantity", "status", "allocations"]
+        fields = [
+            "line",
+            "sku",
+            "quantity",
+            "backordered_quantity",
+            "short_quantity",
+            "status",
+            "allocations",
+        ]
+        extra_kwargs = {
+            "short_quantity": {
+                "help_text": "Units the store sold that the hub could not hold (a short order: "
+                "an incident). They count against what the channel may sell while the line is "
+                "open; fill-shortfall holds them once stock is there, cancel-short-units drops "
+                "them."
+            }
+        }
 
 
 class ShippingOutput(serializers.Serializer):
@@ -118,6 +134,10 @@ class ShippingOutput(serializers.Serializer):
 class OrderOutput(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.code", help_text="Sales channel code.")
     shipping = serializers.SerializerMethodField()
+    is_short = serializers.SerializerMethodField(
+        help_text="An open line has a shortfall: an incident to resolve (restock or transfer, "
+        "then fill-shortfall; cancel-short-units; or cancel)."
+    )
     lines = OrderLineOutput(many=True)
 
     class Meta:
@@ -133,11 +153,20 @@ class OrderOutput(serializers.ModelSerializer):
             "paid_at",
             "shipped_at",
             "closed_at",
+            "is_short",
             "lines",
         ]
         extra_kwargs = {
             "expires_at": {"help_text": "When an unpaid hold runs out; null once paid or closed."}
         }
+
+    def get_is_short(self, order: Order) -> bool:
+        if order.status not in OPEN_ORDER_STATUSES:
+            return False
+        return any(
+            line.short_quantity and line.status == OrderLine.Status.OPEN
+            for line in order.lines.all()
+        )
 
     @extend_schema_field(ShippingOutput(allow_null=True))
     def get_shipping(self, order: Order) -> dict | None:

@@ -1,4 +1,5 @@
-"""Orders: place (reserve), list and read, pay, ship (all or some lines), cancel.
+"""Orders: place (reserve), list and read, pay, ship (all or some lines), cancel; resolve a
+short order (fill its shortfall, cancel its short units).
 
 Who may write: ops staff on any channel and an integration on the channels assigned to it;
 shipping also a warehouse manager assigned to every warehouse that holds what ships.
@@ -29,10 +30,12 @@ from inventory_hub.api.scopes import require_channel_scope
 from stock.api.serializers.orders import NoInput, OrderInput, OrderOutput, ShipInput
 from stock.errors import InvalidOrder
 from stock.models import Allocation, Order, OrderLine, OrderStatus
-from stock.selectors import get_channel_by_code
+from stock.selectors import get_channel_by_code, short_orders
 from stock.services.orders import (
     OrderLineInput,
     cancel_order,
+    cancel_short_units,
+    fill_shortfall,
     pay_order,
     place_order,
     ship_order,
@@ -67,11 +70,19 @@ class OrderFilter(django_filters.FilterSet):
     placed_before = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="lt", help_text="Placed before (ISO 8601)."
     )
+    is_short = django_filters.BooleanFilter(
+        method="filter_is_short",
+        help_text="true: only open orders with a shortfall (incidents); false: none of those.",
+    )
     ordering = StableOrderingFilter(fields=["placed_at", "id"])
 
     class Meta:
         model = Order
-        fields = ["channel", "status", "reference", "placed_after", "placed_before"]
+        fields = ["channel", "status", "reference", "placed_after", "placed_before", "is_short"]
+
+    def filter_is_short(self, queryset: QuerySet[Order], name: str, value: bool) -> QuerySet:
+        short = short_orders(queryset)
+        return short if value else queryset.exclude(pk__in=short.values("pk"))
 
 
 PLACE_ERRORS = {
@@ -244,6 +255,58 @@ class CancelOrderView(_OrderActionView):
         order = self.get_order(pk)
         require_channel_scope(request.user, order.channel)
         cancel_order(order=order, actor=actor_for(request))
+        return _answer(order.pk)
+
+
+class FillShortfallView(_OrderActionView):
+    @extend_schema(
+        operation_id="orders_fill_shortfall",
+        summary="Short order: hold what is available now (after a restock or a transfer) "
+        "and reduce each line's shortfall by as much",
+        request=None,
+        responses={
+            200: OpenApiResponse(
+                OrderOutput,
+                description="Each open line's short_quantity after the fill; unchanged when "
+                "nothing more is available, or the order is not short.",
+            ),
+            **ACTION_ERRORS,
+            409: error_response(
+                "hold_expired (an unpaid hold ran out), invalid_order_state (cancelled or expired)"
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        validated(NoInput, request)
+        order = self.get_order(pk)
+        require_channel_scope(request.user, order.channel)
+        fill_shortfall(order=order, actor=actor_for(request))
+        return _answer(order.pk)
+
+
+class CancelShortUnitsView(_OrderActionView):
+    @extend_schema(
+        operation_id="orders_cancel_short_units",
+        summary="Short order: drop the units the hub could not hold (the store refunds them)",
+        request=None,
+        responses={
+            200: OpenApiResponse(
+                OrderOutput,
+                description="Each short line keeps only its held units (a line with none is "
+                "released; an order left with no open line is cancelled). Unchanged when the "
+                "order is not short.",
+            ),
+            **ACTION_ERRORS,
+            409: error_response("invalid_order_state: the order is cancelled or expired"),
+        },
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        validated(NoInput, request)
+        order = self.get_order(pk)
+        require_channel_scope(request.user, order.channel)
+        cancel_short_units(order=order, actor=actor_for(request))
         return _answer(order.pk)
 
 
