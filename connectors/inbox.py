@@ -56,6 +56,13 @@ from connectors.base import (
     RemoteOrder,
     RemoteStock,
 )
+from connectors.engine.accounting import (
+    StoreReading,
+    count_store_order,
+    keeps_accounts,
+    lock_order_mappings,
+    read_store_figure,
+)
 from connectors.engine.problems import record_problem
 from connectors.models import (
     Connector,
@@ -637,13 +644,33 @@ def _apply_orders(connector: Connector, parsed: InboundEvent, outcome: Outcome) 
         )
     actor = Actor.connector(connector.name)
     for remote in parsed.orders:
+        # The store took (or gave back) these units on its own before the hub heard of
+        # the order: counted as already done there, so no push rewrites them.
+        mappings = lock_order_mappings(connector, remote)
+        status_before = _order_status(channel, remote.reference)
         _apply_order(connector, channel, remote, actor, outcome)
+        if mappings:
+            count_store_order(
+                connector=connector,
+                remote=remote,
+                order=Order.objects.filter(channel=channel, reference=remote.reference).first(),
+                status_before=status_before,
+                mappings=mappings,
+            )
         outcome.orders += 1
     for reference in parsed.deleted_order_references:
         order = Order.objects.filter(channel=channel, reference=reference).first()
         if order is not None and order.status in CANCELLABLE:
             cancel_order(order=order, actor=actor)
             outcome.orders += 1
+
+
+def _order_status(channel, reference: str) -> str | None:
+    return (
+        Order.objects.filter(channel=channel, reference=reference)
+        .values_list("status", flat=True)
+        .first()
+    )
 
 
 def apply_remote_orders(
@@ -822,6 +849,29 @@ def apply_remote_stock(
                 outcome.counted += 1
             else:
                 outcome.in_sync += 1
+        elif keeps_accounts(connector.kind):
+            wanted = desired.get((mapping.pk, item.location))
+            reading = read_store_figure(mapping, item.location, item.quantity, wanted)
+            if reading == StoreReading.IN_SYNC:
+                outcome.in_sync += 1
+            elif reading == StoreReading.ECHO:
+                outcome.echoes += 1
+            elif reading == StoreReading.BELOW:
+                # Sales the store made that the hub has not heard of yet: never undone.
+                outcome.notes.append(
+                    f"{label}: the store holds {item.quantity}, below the hub's "
+                    f"{mapping.accounted.get(item.location)}: sales not reported yet, kept"
+                )
+            else:
+                outcome.drifted.append(
+                    {
+                        "sku": mapping.variant.sku,
+                        "location": item.location,
+                        "store": item.quantity,
+                        "hub": wanted,
+                    }
+                )
+                overwrite.add(mapping.variant_id)
         else:
             wanted = desired.get((mapping.pk, item.location))
             pushed = mapping.last_pushed.get(item.location)
@@ -853,6 +903,7 @@ def apply_remote_stock(
         mapping.save(
             update_fields=[
                 "last_confirmed",
+                "accounted",
                 "location_updated_at",
                 "remote_updated_at",
                 "updated_at",
