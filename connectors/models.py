@@ -76,8 +76,10 @@ class Connector(models.Model):
 
     # Health, written by the engine.
     last_pull_at = models.DateTimeField(null=True, blank=True)
-    # The separate, frequent orders read (option order_poll_interval_seconds): its cursor.
+    # The separate, frequent orders read (option order_poll_interval_seconds): its cursor
+    # (the start of the last read that applied everything) and when the next one is due.
     orders_pulled_at = models.DateTimeField(null=True, blank=True)
+    next_order_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_push_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)

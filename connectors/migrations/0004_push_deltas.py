@@ -15,6 +15,11 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
+            model_name="connector",
+            name="next_order_poll_at",
+            field=models.DateTimeField(blank=True, db_index=True, null=True),
+        ),
+        migrations.AddField(
             model_name="skumapping",
             name="accounted",
             field=models.JSONField(blank=True, default=dict),
