@@ -59,6 +59,7 @@ from connectors.base import (
 from connectors.engine.accounting import (
     StoreReading,
     count_store_order,
+    forget_store_order,
     keeps_accounts,
     lock_order_mappings,
     read_store_figure,
@@ -663,6 +664,8 @@ def _apply_orders(connector: Connector, parsed: InboundEvent, outcome: Outcome) 
         if order is not None and order.status in CANCELLABLE:
             cancel_order(order=order, actor=actor)
             outcome.orders += 1
+        # A trashed order keeps what the store took; the hub's release is pushed as such.
+        forget_store_order(connector, reference)
 
 
 def _order_status(channel, reference: str) -> str | None:

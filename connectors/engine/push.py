@@ -542,11 +542,14 @@ def _finish_sent(
 
 def _value_record(result: PushResult) -> dict:
     item = result.item
-    return {
+    record = {
         "quantity": item.quantity,
         "confirmed_quantity": result.confirmed_quantity,
         **status_record(item),
     }
+    if item.delta is not None:
+        record["delta"] = item.delta
+    return record
 
 
 def _store_confirmed(

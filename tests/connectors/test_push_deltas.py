@@ -337,3 +337,25 @@ def sell_elsewhere_lamp(hub, quantity: int):
         lines=[OrderLineInput(sku="LAMP", quantity=quantity)],
         actor=ACTOR,
     )
+
+
+def test_reconciliation_keeps_a_figure_below_while_an_order_of_the_store_is_open(magento):
+    hub, connector = magento_hub(magento, 10)
+    magento.add_order(entity_id=502, state="processing", items=[("LAMP", 3)])
+    poll_connector(connector_id=connector.pk)
+    magento.set_quantity("LAMP", "lamps", 7)  # shipped on Magento; the hub not told yet
+
+    reconcile_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    assert magento.source_item("LAMP", "lamps")["quantity"] == 7
+    assert source_pushes(magento) == []
+
+    magento.orders[0]["state"] = magento.orders[0]["status"] = "complete"
+    poll_connector(connector_id=connector.pk)
+    reconcile_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    assert hub.salable("LAMP") == 7
+    assert magento.source_item("LAMP", "lamps")["quantity"] == 7
+    assert source_pushes(magento) == []
