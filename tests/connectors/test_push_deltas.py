@@ -359,3 +359,32 @@ def test_reconciliation_keeps_a_figure_below_while_an_order_of_the_store_is_open
     assert hub.salable("LAMP") == 7
     assert magento.source_item("LAMP", "lamps")["quantity"] == 7
     assert source_pushes(magento) == []
+
+
+def test_store_sales_and_hub_changes_interleaved_never_give_back_a_sold_unit(live_server):
+    from tests.fakes.woocommerce import FakeWooCommerce
+
+    with FakeWooCommerce(delivery_mode="queue") as woo:
+        hub, connector, product_id = woo_hub(woo, 20)
+        subscribe(woo, connector, live_server, "order.created", "order.updated", "product.updated")
+        for step in range(1, 7):
+            woo.create_order([("MUG", 1)], status="processing")  # the hub hears later
+            sell_elsewhere(hub, 1, reference=f"other-{step}")
+            if step % 2:
+                receive_stock(
+                    variant=hub.variants["MUG"], warehouse=hub.warehouse, quantity=1, actor=ACTOR
+                )
+            push_all(connector)
+            received = (step + 1) // 2
+            # Exactly the store's own sales and the hub's changes, none undone.
+            assert store_quantity(woo, product_id) == 20 - 2 * step + received
+
+        woo.deliver_queued()
+        process_received()
+        push_all(connector)
+        woo.deliver_queued()
+        process_received()
+        push_all(connector)
+
+        assert hub.salable("MUG") == 20 - 12 + 3
+        assert store_quantity(woo, product_id) == hub.salable("MUG")
