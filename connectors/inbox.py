@@ -648,7 +648,7 @@ def _apply_orders(connector: Connector, parsed: InboundEvent, outcome: Outcome) 
         # The store took (or gave back) these units on its own before the hub heard of
         # the order: counted as already done there, so no push rewrites them.
         mappings = lock_order_mappings(connector, remote)
-        status_before = _order_status(channel, remote.reference)
+        status_before = _order_status(channel, remote.reference) if mappings else None
         _apply_order(connector, channel, remote, actor, outcome)
         if mappings:
             count_store_order(

@@ -253,11 +253,12 @@ def lock_order_mappings(connector: Connector, remote: RemoteOrder) -> dict[int, 
     skus = sorted({line.sku for line in remote.lines if line.sku})
     if not skus:
         return {}
+    # Items the store does not count (WooCommerce without manage_stock) have no figure.
     return {
         mapping.variant_id: mapping
         for mapping in SkuMapping.objects.select_for_update(no_key=True, of=("self",))
         .select_related("variant")
-        .filter(connector=connector, variant__sku__in=skus)
+        .filter(connector=connector, variant__sku__in=skus, is_managed=True)
         .order_by("pk")
     }
 

@@ -59,6 +59,8 @@ ORDER_CHUNK = 50
 
 
 ORDER_POLL_OPTION = "order_poll_interval_seconds"
+# The kinds whose store class takes the option (WooCommerce's orders come by webhook).
+ORDER_POLL_KINDS = ("magento",)
 # A sweep marks what it queues as taken for this long, so a slow or lost order poll is
 # neither queued again every sweep nor forgotten.
 ORDER_POLL_CLAIM_SECONDS = 30.0
@@ -77,6 +79,8 @@ def order_overlap_seconds() -> float:
 def order_poll_interval(connector: Connector) -> int | None:
     """The connector's `order_poll_interval_seconds` (checked by its store class), or None."""
     value = (connector.options or {}).get(ORDER_POLL_OPTION)
+    if connector.kind not in ORDER_POLL_KINDS:
+        return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         return None
     return value
@@ -291,7 +295,7 @@ def due_order_poll_ids(*, now: datetime | None = None) -> list[int]:
     never swept yet is due as soon as it has the option."""
     now = now or timezone.now()
     due = list(
-        Connector.objects.filter(is_active=True)
+        Connector.objects.filter(is_active=True, kind__in=ORDER_POLL_KINDS)
         .filter(
             Q(next_order_poll_at__lte=now)
             | Q(next_order_poll_at__isnull=True, options__has_key=ORDER_POLL_OPTION)
