@@ -69,6 +69,8 @@ from connectors.models import (
     Connector,
     InboxEvent,
     InboxState,
+    OutboxItem,
+    OutboxState,
     SkuMapping,
     SyncProblemKind,
 )
@@ -97,6 +99,10 @@ _SHARED_SESSION = requests.Session()
 
 def inbox_max_attempts() -> int:
     return int(getattr(settings, "CONNECTORS_INBOX_MAX_ATTEMPTS", 8))
+
+
+def store_rise_grace_seconds() -> float:
+    return float(getattr(settings, "CONNECTORS_STORE_RISE_GRACE_SECONDS", 2.0))
 
 
 def inbox_backoff_seconds(attempts: int) -> float:
@@ -812,6 +818,7 @@ def apply_remote_stock(
     actor = Actor.connector(connector.name)
     delivery = source
     overwrite: set[int] = set()
+    overwrite_later: set[int] = set()
     touched: dict[int, SkuMapping] = {}
     for item in items:
         mapping = _find(mappings, item)
@@ -859,6 +866,9 @@ def apply_remote_stock(
                 outcome.in_sync += 1
             elif reading == StoreReading.ECHO:
                 outcome.echoes += 1
+                # An older push of ours, or a figure that only looks like one: the push
+                # worker compares again and sends only what still differs.
+                (overwrite_later if mapping.store_orders else overwrite).add(mapping.variant_id)
             elif reading == StoreReading.BELOW:
                 # Sales the store made that the hub has not heard of yet: never undone.
                 outcome.notes.append(
@@ -874,7 +884,9 @@ def apply_remote_stock(
                         "hub": wanted,
                     }
                 )
-                overwrite.add(mapping.variant_id)
+                # A rise the store's own open orders could explain (a cancellation whose
+                # order event is on its way) waits a moment for it; any other at once.
+                (overwrite_later if mapping.store_orders else overwrite).add(mapping.variant_id)
         else:
             wanted = desired.get((mapping.pk, item.location))
             pushed = mapping.last_pushed.get(item.location)
@@ -914,6 +926,21 @@ def apply_remote_stock(
         )
     if overwrite:
         enqueue_connector_pushes(connector.pk, overwrite)
+    if overwrite_later - overwrite:
+        # A push already waiting goes as due (it brings the rise down too): never delayed.
+        waiting = set(
+            OutboxItem.objects.filter(
+                connector=connector,
+                state=OutboxState.PENDING,
+                variant_id__in=overwrite_later - overwrite,
+            ).values_list("variant_id", flat=True)
+        )
+        if overwrite_later - overwrite - waiting:
+            enqueue_connector_pushes(
+                connector.pk,
+                overwrite_later - overwrite - waiting,
+                delay_seconds=store_rise_grace_seconds(),
+            )
     if outcome.drifted:
         record_problem(
             connector_id=connector.pk,

@@ -39,8 +39,12 @@ together, and no push rewrites the value the store already holds.
 - below A: sales the store has not reported yet. Kept: never pushed back up; the order
   will come and match it;
 - above A: drift (a merchant's edit, a cancellation not yet applied): the next push
-  brings the store down. A cancellation applied afterwards then leaves the store short,
-  which reconciliation repairs.
+  brings the store down. Where the store's own open orders could explain the rise, that
+  push waits `CONNECTORS_STORE_RISE_GRACE_SECONDS` (2 s) for the cancellation's news,
+  which then leaves nothing to send; a cancellation later than that leaves the store
+  short, which reconciliation repairs.
+- An echo (equal to the figure a push of ours left) is compared again by the push worker
+  too: a figure that only looks like an old push of ours is still corrected.
 
 **Lost answers.** The delta of a relative push is written to `in_flight` before the
 request. When its answer is lost (a timeout, a 5xx, a worker that died: the next run finds

@@ -173,6 +173,57 @@ def test_the_stores_own_order_and_cancellation_cause_no_push(woo, live_server):
     )
 
 
+def test_a_cancellations_stock_news_before_its_order_news_pushes_nothing(
+    woo, live_server, settings
+):
+    settings.CONNECTORS_STORE_RISE_GRACE_SECONDS = 30
+    hub, connector, product_id = woo_hub(woo, 10)
+    order_id = woo.create_order([("MUG", 2)], status="processing")
+    with transaction.atomic():
+        apply_remote_orders(
+            connector=connector, orders=list(build_connector(connector).pull_orders())
+        )
+    push_all(connector)
+    subscribe(woo, connector, live_server, "product.updated")
+
+    # The store gives the 2 back; its product.updated comes first, the order's news later.
+    woo.update_order_status(order_id, "cancelled")
+    process_received()
+    push_outbox(connector_id=connector.pk)  # a worker running in between
+
+    assert woo.requests_to("/products/batch") == []
+    assert store_quantity(woo, product_id) == 10
+
+    with transaction.atomic():
+        apply_remote_orders(
+            connector=connector, orders=list(build_connector(connector).pull_orders())
+        )
+    OutboxItem.objects.filter(connector=connector).update(due_at="2000-01-01T00:00:00Z")
+    push_all(connector)
+
+    assert hub.salable("MUG") == 10
+    assert store_quantity(woo, product_id) == 10
+    assert woo.requests_to("/products/batch") == []
+
+
+def test_a_merchant_raise_to_a_figure_the_hub_once_pushed_is_still_brought_down(woo, live_server):
+    _hub, connector, product_id = woo_hub(woo, 10)  # the hub's last push was 10
+    woo.create_order([("MUG", 3)], status="processing")
+    with transaction.atomic():
+        apply_remote_orders(
+            connector=connector, orders=list(build_connector(connector).pull_orders())
+        )
+    push_all(connector)
+    subscribe(woo, connector, live_server, "product.updated")
+    assert woo.requests_to("/products/batch") == []
+
+    woo.set_stock(product_id, stock_quantity=10)  # the merchant types the old figure back
+    process_received()
+    push_all(connector)
+
+    assert store_quantity(woo, product_id) == 7
+
+
 def test_a_pending_order_then_paid_ends_with_the_store_showing_the_hubs_figure(woo, live_server):
     hub, connector, product_id = woo_hub(woo, 10)
     subscribe(woo, connector, live_server, "order.created", "order.updated", "product.updated")
