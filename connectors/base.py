@@ -85,6 +85,10 @@ class RemoteOrder:
     updated_at: datetime | None = None
     latitude: float | None = None
     longitude: float | None = None
+    # Whether the store has taken the lines from its own stock in this state (WooCommerce
+    # reduces stock at processing/on-hold/completed and restores it on cancel); None: the
+    # store kind does not say, or this state leaves it as it was.
+    is_stock_reduced: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,12 @@ class PushItem:
     is_managed: bool = True
     status: RemoteStatus | None = None  # pushed only where the store does not derive it
     forced_status: RemoteStatus | None = None
+    # A relative push (WooCommerce `inventory_delta`): the store adds `delta` to what it
+    # holds, and `quantity` is the figure expected afterwards. None: `quantity` is absolute.
+    delta: int | None = None
+    # How far the hub's figure moved since the store's figure was last accounted for: added
+    # to `SkuMapping.accounted` once the store confirms (connectors/engine/accounting.py).
+    hub_change: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

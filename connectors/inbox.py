@@ -60,11 +60,21 @@ from connectors.base import (
     RemoteOrder,
     RemoteStock,
 )
+from connectors.engine.accounting import (
+    StoreReading,
+    count_store_order,
+    forget_store_order,
+    keeps_accounts,
+    lock_order_mappings,
+    read_store_figure,
+)
 from connectors.engine.problems import record_problem
 from connectors.models import (
     Connector,
     InboxEvent,
     InboxState,
+    OutboxItem,
+    OutboxState,
     SkuMapping,
     SyncProblemKind,
 )
@@ -93,6 +103,10 @@ _SHARED_SESSION = requests.Session()
 
 def inbox_max_attempts() -> int:
     return int(getattr(settings, "CONNECTORS_INBOX_MAX_ATTEMPTS", 8))
+
+
+def store_rise_grace_seconds() -> float:
+    return float(getattr(settings, "CONNECTORS_STORE_RISE_GRACE_SECONDS", 2.0))
 
 
 def inbox_backoff_seconds(attempts: int) -> float:
@@ -677,13 +691,35 @@ def _apply_orders(connector: Connector, parsed: InboundEvent, outcome: Outcome) 
         )
     actor = Actor.connector(connector.name)
     for remote in parsed.orders:
+        # The store took (or gave back) these units on its own before the hub heard of
+        # the order: counted as already done there, so no push rewrites them.
+        mappings = lock_order_mappings(connector, remote)
+        status_before = _order_status(channel, remote.reference) if mappings else None
         _apply_order(connector, channel, remote, actor, outcome)
+        if mappings:
+            count_store_order(
+                connector=connector,
+                remote=remote,
+                order=Order.objects.filter(channel=channel, reference=remote.reference).first(),
+                status_before=status_before,
+                mappings=mappings,
+            )
         outcome.orders += 1
     for reference in parsed.deleted_order_references:
         order = Order.objects.filter(channel=channel, reference=reference).first()
         if order is not None and order.status in CANCELLABLE:
             cancel_order(order=order, actor=actor)
             outcome.orders += 1
+        # A trashed order keeps what the store took; the hub's release is pushed as such.
+        forget_store_order(connector, reference)
+
+
+def _order_status(channel, reference: str) -> str | None:
+    return (
+        Order.objects.filter(channel=channel, reference=reference)
+        .values_list("status", flat=True)
+        .first()
+    )
 
 
 def apply_remote_orders(
@@ -852,6 +888,7 @@ def apply_remote_stock(
     actor = Actor.connector(connector.name)
     delivery = source
     overwrite: set[int] = set(followed)
+    overwrite_later: set[int] = set()
     touched: dict[int, SkuMapping] = {}
     selling: list[set[str]] = []  # SKUs of the store's orders not applied yet, read once
 
@@ -899,6 +936,34 @@ def apply_remote_stock(
                 outcome.counted += 1
             else:
                 outcome.in_sync += 1
+        elif keeps_accounts(connector.kind):
+            wanted = desired.get((mapping.pk, item.location))
+            reading = read_store_figure(mapping, item.location, item.quantity, wanted)
+            if reading == StoreReading.IN_SYNC:
+                outcome.in_sync += 1
+            elif reading == StoreReading.ECHO:
+                outcome.echoes += 1
+                # An older push of ours, or a figure that only looks like one: the push
+                # worker compares again and sends only what still differs.
+                (overwrite_later if mapping.store_orders else overwrite).add(mapping.variant_id)
+            elif reading == StoreReading.BELOW:
+                # Sales the store made that the hub has not heard of yet: never undone.
+                outcome.notes.append(
+                    f"{label}: the store holds {item.quantity}, below the hub's "
+                    f"{mapping.accounted.get(item.location)}: sales not reported yet, kept"
+                )
+            else:
+                outcome.drifted.append(
+                    {
+                        "sku": mapping.variant.sku,
+                        "location": item.location,
+                        "store": item.quantity,
+                        "hub": wanted,
+                    }
+                )
+                # A rise the store's own open orders could explain (a cancellation whose
+                # order event is on its way) waits a moment for it; any other at once.
+                (overwrite_later if mapping.store_orders else overwrite).add(mapping.variant_id)
         else:
             wanted = desired.get((mapping.pk, item.location))
             pushed = mapping.last_pushed.get(item.location)
@@ -937,6 +1002,7 @@ def apply_remote_stock(
         mapping.save(
             update_fields=[
                 "last_confirmed",
+                "accounted",
                 "location_updated_at",
                 "remote_updated_at",
                 "updated_at",
@@ -944,6 +1010,21 @@ def apply_remote_stock(
         )
     if overwrite:
         enqueue_connector_pushes(connector.pk, overwrite)
+    if overwrite_later - overwrite:
+        # A push already waiting goes as due (it brings the rise down too): never delayed.
+        waiting = set(
+            OutboxItem.objects.filter(
+                connector=connector,
+                state=OutboxState.PENDING,
+                variant_id__in=overwrite_later - overwrite,
+            ).values_list("variant_id", flat=True)
+        )
+        if overwrite_later - overwrite - waiting:
+            enqueue_connector_pushes(
+                connector.pk,
+                overwrite_later - overwrite - waiting,
+                delay_seconds=store_rise_grace_seconds(),
+            )
     if outcome.drifted:
         record_problem(
             connector_id=connector.pk,

@@ -83,6 +83,9 @@ class Connector(models.Model):
         blank=True,
         help_text="Start of the last poll whose orders read applied all (the orders cursor).",
     )
+    # The separate, frequent orders read (option order_poll_interval_seconds) shares that
+    # cursor; this says when the next one is due.
+    next_order_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_push_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
@@ -159,6 +162,11 @@ class SkuMapping(models.Model):
 
     `last_pushed` and `last_confirmed` are {location: quantity}; `last_confirmed_status` is
     {location: {"status": …, "forced_status": …}} for what is pushed besides quantities.
+    `accounted` ({location: quantity}) is the hub's figure that the store's stock stands for:
+    what the store would hold had it made no change the hub has not matched yet (see
+    connectors/engine/accounting.py). `in_flight` ({location: delta}) is a relative push
+    sent and not yet answered; `store_orders` ({order reference: {location: units}}) the
+    units of the store's own open orders already counted as taken from its stock.
     `remote_updated_at` is the store's timestamp of the newest applied event (any
     location); `location_updated_at` keeps it per location ({location: ISO time}), so an
     older event for one source is recorded but never rolls stock back.
@@ -174,6 +182,9 @@ class SkuMapping(models.Model):
     last_pushed = models.JSONField(default=dict, blank=True)
     last_confirmed = models.JSONField(default=dict, blank=True)
     last_confirmed_status = models.JSONField(default=dict, blank=True)
+    accounted = models.JSONField(default=dict, blank=True)
+    in_flight = models.JSONField(default=dict, blank=True)
+    store_orders = models.JSONField(default=dict, blank=True)
     last_confirmed_at = models.DateTimeField(null=True, blank=True)
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     location_updated_at = models.JSONField(default=dict, blank=True)

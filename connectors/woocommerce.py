@@ -82,6 +82,17 @@ DEFAULT_ORDER_STATES: dict[str, OrderState | None] = {
     "trash": None,
 }
 
+# Whether WooCommerce has taken an order's lines from its own stock in each status
+# (wc_maybe_reduce_stock_levels on processing, on-hold and completed; restored on cancelled
+# and pending). Others (refunded, failed, plugins' statuses) leave it as it was.
+STOCK_REDUCED_BY_STATUS: dict[str, bool] = {
+    "processing": True,
+    "on-hold": True,
+    "completed": True,
+    "pending": False,
+    "cancelled": False,
+}
+
 PING_BODY = re.compile(rb"webhook_id=\d+")
 
 
@@ -117,10 +128,12 @@ class WooCommerceConnector(Connector):
     Ids: remote_id is the product or variation id; parent_id the parent product id of a
     variation ("" for a product); location is always "".
 
-    Pushes send `stock_quantity` to items that manage stock (WooCommerce derives their
-    status) and `stock_status` to those that do not, never both. Credentials never appear
-    in log lines or exception messages; request URLs (which may carry query-string keys)
-    are never logged.
+    Pushes send `stock_status` to items that do not manage stock, and a quantity to those
+    that do (WooCommerce derives their status): `inventory_delta` for a relative change
+    (`PushItem.delta`, the hub's usual push, which never undoes a sale the store made
+    meanwhile), `stock_quantity` for an absolute one; never a status and a quantity both.
+    Credentials never appear in log lines or exception messages; request URLs (which may
+    carry query-string keys) are never logged.
     """
 
     kind = "woocommerce"
@@ -388,6 +401,7 @@ class WooCommerceConnector(Connector):
             state=state,
             lines=tuple(lines),
             updated_at=_gmt(payload, "date_modified_gmt"),
+            is_stock_reduced=STOCK_REDUCED_BY_STATUS.get(status),
         )
 
     def _stock_or_skip(self, payload: Mapping, parent_id: str = "") -> Iterator[RemoteStock]:
@@ -610,7 +624,9 @@ def _stock(payload: Mapping, *, parent_id: str = "") -> RemoteStock | None:
 
 def _update_body(item: PushItem) -> dict:
     body: dict[str, object] = {"id": int(item.remote_id)}
-    if item.is_managed:
+    if item.is_managed and item.delta is not None:
+        body["inventory_delta"] = item.delta
+    elif item.is_managed:
         body["stock_quantity"] = item.quantity
     else:
         body["stock_status"] = STATUS_TO_WOO[_unmanaged_status(item)]
@@ -651,6 +667,9 @@ def _push_result(item: PushItem, answered: object) -> PushResult:
                 is_confirmed=False,
                 error="the store does not manage stock for this item: map it as unmanaged",
             )
+        if item.delta is not None and confirmed_quantity is not None:
+            # Applied to what the store held by then: its own sales since show in the figure.
+            return PushResult(item=item, is_confirmed=True, confirmed_quantity=confirmed_quantity)
         if confirmed_quantity != item.quantity:
             return PushResult(
                 item=item,

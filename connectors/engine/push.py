@@ -6,11 +6,15 @@ Guarantees:
   holds and rows are sent in order.
 - Rows are claimed with `FOR UPDATE SKIP LOCKED` and a lease (`claimed_until`). A worker
   that dies mid-push leaves its rows pending; once the lease has passed they are claimed
-  again. Values are absolute and computed at send time, so the second push sends the
-  latest value and a repeat never doubles anything.
+  again. Values are computed at send time, so the second push sends the latest value; a
+  relative change left `in_flight` by a dead worker is settled before anything is sent.
 - A row becomes `sent` only if no change arrived while it was being pushed (its
   `change_count` is unchanged); otherwise it stays pending and goes again.
-- Only values that differ from what the store last confirmed are sent.
+- Only values that differ from what the store last confirmed are sent. Where the hub keeps
+  accounts of the store's figure (connectors/engine/accounting.py), a WooCommerce item that
+  manages stock gets a relative change (`inventory_delta`) and a Magento source item a
+  figure that never undoes a decrement the store made on its own; a relative change whose
+  answer is lost is counted the way that leaves the store offering less, never twice.
 - Failures back off exponentially per row; a 429 pauses the connector until Retry-After;
   after `failures_to_open` consecutive failures the circuit opens, a single trial row is
   tried after a cool-down that doubles with each failed trial (half-open), and the first
@@ -46,6 +50,12 @@ from connectors.base import (
     RemoteError,
     RemoteRejected,
     RemoteThrottled,
+)
+from connectors.engine.accounting import (
+    confirm_push,
+    note_in_flight,
+    plan_push,
+    settle_in_flight,
 )
 from connectors.engine.http import RateLimitedSession
 from connectors.engine.locks import try_connector_lock
@@ -262,6 +272,14 @@ def _push_round(
             connector=connector, variant_id__in=[row.variant_id for row in rows]
         ).select_related("variant")
     }
+    if any(mapping.in_flight for mapping in mappings.values()):
+        # Left by a run that died with a request out: settled before anything is planned.
+        left = [
+            (mapping, location) for mapping in mappings.values() for location in mapping.in_flight
+        ]
+        _close_in_flight(left, is_lost=True)
+        for mapping in mappings.values():
+            mapping.refresh_from_db()
     try:
         desired = desired_push_items(connector, list(mappings.values()))
     except MissingChannel as exc:
@@ -275,7 +293,11 @@ def _push_round(
     nothing_to_send: list[ClaimedRow] = []
     for row in rows:
         mapping = mappings.get(row.variant_id)
-        items = desired.get(mapping.pk, []) if mapping is not None else []
+        items = (
+            [plan_push(connector.kind, mapping, item) for item in desired.get(mapping.pk, [])]
+            if mapping is not None
+            else []
+        )
         fresh = [item for item in items if not is_confirmed(mapping, item)]
         report.skipped += len(items) - len(fresh)
         if fresh:
@@ -348,6 +370,7 @@ def _push_round(
 
     report.confirmed += sum(1 for result in results.values() if result.is_confirmed)
     report.sent_rows += _finish_sent(confirmed_rows, results, mappings, wanted=wanted)
+    _close_unconfirmed(connector, to_send, wanted, results, failure)
     for row, error in retry_rows:
         _release([row], config, error=error)
     report.retried_rows += len(retry_rows)
@@ -401,18 +424,74 @@ def _describe(failure: BaseException) -> str:
 
 def _remember_pushed(connector: Connector, items: list[PushItem]) -> None:
     """Record what is about to be pushed before the request, so the store's echo of it
-    (which may arrive before the answer) is recognised as the hub's own write."""
-    by_remote: dict[str, dict[str, int]] = {}
+    (which may arrive before the answer) is recognised as the hub's own write, and a
+    relative change is known to be out should its answer never come."""
+    by_remote: dict[str, list[PushItem]] = {}
     for item in items:
-        by_remote.setdefault(item.remote_id, {})[item.location] = item.quantity
+        by_remote.setdefault(item.remote_id, []).append(item)
     with transaction.atomic():
         for mapping in (
             SkuMapping.objects.select_for_update(no_key=True)
             .filter(connector=connector, remote_id__in=list(by_remote))
             .order_by("pk")
         ):
-            mapping.last_pushed = {**mapping.last_pushed, **by_remote[mapping.remote_id]}
-            mapping.save(update_fields=["last_pushed", "updated_at"])
+            for item in by_remote[mapping.remote_id]:
+                mapping.last_pushed = {**mapping.last_pushed, item.location: item.quantity}
+                note_in_flight(mapping, item)
+            mapping.save(update_fields=["last_pushed", "in_flight", "updated_at"])
+
+
+def _close_unconfirmed(
+    connector: Connector,
+    rows: list[ClaimedRow],
+    wanted: dict[int, list[PushItem]],
+    results: dict[PushItem, PushResult],
+    failure: BaseException | None,
+) -> None:
+    """Settle the relative changes the store did not confirm. Without an answer (a timeout,
+    a 5xx, no result for the item) the store may have applied one; a refusal, a 429 or an
+    item answered with an error certainly was not."""
+    may_be_applied = failure is not None and not isinstance(
+        failure, RemoteThrottled | RemoteAuthFailed | RemoteRejected
+    )
+    lost: list[PushItem] = []
+    refused: list[PushItem] = []
+    for row in rows:
+        for item in wanted[row.id]:
+            if item.delta is None:
+                continue
+            answer = results.get(item)
+            if answer is None:
+                (lost if may_be_applied else refused).append(item)
+            elif not answer.is_confirmed:
+                refused.append(item)
+    if not (lost or refused):
+        return
+    by_remote = {item.remote_id: item for item in lost + refused}
+    with transaction.atomic():
+        for mapping in (
+            SkuMapping.objects.select_for_update(no_key=True)
+            .filter(connector=connector, remote_id__in=list(by_remote))
+            .order_by("pk")
+        ):
+            item = by_remote[mapping.remote_id]
+            settle_in_flight(mapping, item.location, is_lost=item in lost)
+            mapping.save(update_fields=["accounted", "last_confirmed", "in_flight", "updated_at"])
+
+
+def _close_in_flight(pairs: list[tuple[SkuMapping, str]], *, is_lost: bool) -> None:
+    by_pk: dict[int, list[str]] = {}
+    for mapping, location in pairs:
+        by_pk.setdefault(mapping.pk, []).append(location)
+    with transaction.atomic():
+        for mapping in (
+            SkuMapping.objects.select_for_update(no_key=True)
+            .filter(pk__in=list(by_pk))
+            .order_by("pk")
+        ):
+            for location in by_pk[mapping.pk]:
+                settle_in_flight(mapping, location, is_lost=is_lost)
+            mapping.save(update_fields=["accounted", "last_confirmed", "in_flight", "updated_at"])
 
 
 def _finish_sent(
@@ -461,11 +540,14 @@ def _finish_sent(
 
 def _value_record(result: PushResult) -> dict:
     item = result.item
-    return {
+    record = {
         "quantity": item.quantity,
         "confirmed_quantity": result.confirmed_quantity,
         **status_record(item),
     }
+    if item.delta is not None:
+        record["delta"] = item.delta
+    return record
 
 
 def _store_confirmed(
@@ -494,7 +576,7 @@ def _store_confirmed(
                 else item.quantity
             )
             if item.is_managed:
-                mapping.last_confirmed = {**mapping.last_confirmed, item.location: quantity}
+                confirm_push(mapping, item, quantity)
             mapping.last_confirmed_status = {
                 **mapping.last_confirmed_status,
                 item.location: status_record(item),
@@ -503,6 +585,8 @@ def _store_confirmed(
         mapping.save(
             update_fields=[
                 "last_confirmed",
+                "accounted",
+                "in_flight",
                 "last_confirmed_status",
                 "last_confirmed_at",
                 "updated_at",

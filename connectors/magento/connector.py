@@ -121,6 +121,9 @@ class MagentoConnector(Connector):
       - `source_codes` ([]): read only these sources in `pull_stock` (all when empty).
       - `stock_id` (unset): the Magento stock that stands for the connector's hub channel;
         setup fills it when exactly one stock links every mapped source of that channel.
+      - `order_poll_interval_seconds` (unset; 2 to 3600): read new and changed orders this
+        often, one incremental request (`updated_at` filter) apart from the full poll, so
+        a sale on Magento reaches the hub within seconds.
 
     remote_id is the SKU; location is the source code ("default" in legacy mode).
     """

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 DEFAULT_SOURCE = "default"
 # Magento's optional web API input limit: 20 entities per list (reference §3).
 DEFAULT_MAX_ITEMS_PER_REQUEST = 20
+# The separate orders read: no faster than this (each is one request to the store).
+MIN_ORDER_POLL_INTERVAL_SECONDS = 2
+MAX_ORDER_POLL_INTERVAL_SECONDS = 3600
 # With the input limit on, pageSize above 300 is refused (reference §3).
 MAX_PAGE_SIZE = 300
 DEFAULT_PAGE_SIZE = 100
@@ -25,6 +28,8 @@ class MagentoOptions:
     source_codes: tuple[str, ...] = ()
     # The Magento stock that stands for the connector's hub channel (None: not mapped yet).
     stock_id: int | None = None
+    # Read new and changed orders this often, apart from the full poll (None: only with it).
+    order_poll_interval_seconds: int | None = None
 
     @classmethod
     def from_config(cls, options: Mapping[str, object]) -> MagentoOptions:
@@ -38,6 +43,7 @@ class MagentoOptions:
             "is_legacy_single_source",
             "source_codes",
             "stock_id",
+            "order_poll_interval_seconds",
         }
         unknown = sorted(set(options) - known)
         if unknown:
@@ -66,6 +72,18 @@ class MagentoOptions:
         attribute = options.get("force_status_attribute", "force_stock_status")
         if not isinstance(attribute, str):
             raise ValueError("force_status_attribute must be an attribute code ('' to disable)")
+        order_interval = options.get("order_poll_interval_seconds")
+        if order_interval is not None and (
+            isinstance(order_interval, bool)
+            or not isinstance(order_interval, int)
+            or not MIN_ORDER_POLL_INTERVAL_SECONDS
+            <= order_interval
+            <= MAX_ORDER_POLL_INTERVAL_SECONDS
+        ):
+            raise ValueError(
+                "order_poll_interval_seconds must be a whole number of seconds from "
+                f"{MIN_ORDER_POLL_INTERVAL_SECONDS} to {MAX_ORDER_POLL_INTERVAL_SECONDS}"
+            )
         return cls(
             store_code=store_code,
             page_size=page_size,
@@ -80,6 +98,7 @@ class MagentoOptions:
             stock_id=(
                 None if options.get("stock_id") is None else _positive_int(options, "stock_id", 1)
             ),
+            order_poll_interval_seconds=order_interval,
         )
 
 

@@ -18,6 +18,14 @@ poll tries it again, while the other part's progress counts; the run's details a
 
 The beat sweeper (`due_connector_ids`) polls each active connector whose
 `poll_interval_seconds` (0: never) has passed since its last poll started.
+
+Orders alone, often (`poll_orders`): a connector with the option
+`order_poll_interval_seconds` (Magento, which sends no webhooks) also reads just its new and
+changed orders that often: one incremental request (`updated_at` from its own cursor,
+`Connector.orders_pulled_at`, less `CONNECTORS_ORDER_POLL_OVERLAP_SECONDS`), applied
+through the same inbound path, without reading stock. Its own beat sweep
+(`due_order_poll_ids`, every `CONNECTORS_ORDER_POLL_SWEEP_SECONDS`) is one query on the
+indexed `next_order_poll_at`; the full poll keeps its own interval and cursor.
 """
 
 from __future__ import annotations
@@ -59,8 +67,32 @@ STOCK_CHUNK = 200
 ORDER_CHUNK = 50
 
 
+ORDER_POLL_OPTION = "order_poll_interval_seconds"
+# The kinds whose store class takes the option (WooCommerce's orders come by webhook).
+ORDER_POLL_KINDS = ("magento",)
+# A sweep marks what it queues as taken for this long, so a slow or lost order poll is
+# neither queued again every sweep nor forgotten.
+ORDER_POLL_CLAIM_SECONDS = 30.0
+# After a failed order read, wait at least this long before the next one.
+ORDER_POLL_RETRY_SECONDS = 10.0
+
+
 def overlap_seconds() -> float:
     return float(getattr(settings, "CONNECTORS_POLL_OVERLAP_SECONDS", 120.0))
+
+
+def order_overlap_seconds() -> float:
+    return float(getattr(settings, "CONNECTORS_ORDER_POLL_OVERLAP_SECONDS", 5.0))
+
+
+def order_poll_interval(connector: Connector) -> int | None:
+    """The connector's `order_poll_interval_seconds` (checked by its store class), or None."""
+    value = (connector.options or {}).get(ORDER_POLL_OPTION)
+    if connector.kind not in ORDER_POLL_KINDS:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    return value
 
 
 @dataclass(slots=True)
@@ -231,6 +263,87 @@ def _apply_order_chunk(connector, chunk, report: PollReport) -> None:
             report.failures.append(f"order {order.reference}: {describe(exc)}")
         else:
             report.orders += 1
+
+
+def poll_orders(*, connector_id: int) -> PollReport:
+    """Read and apply the store's orders changed since the last order poll, nothing else
+    (see the module docstring). Status "busy" while another order poll of it runs, "off"
+    when the connector does not ask for it (it is then no longer swept)."""
+    with connector_job_lock("orders", connector_id) as acquired:
+        if not acquired:
+            return PollReport(connector_id=connector_id, status="busy")
+        connector = Connector.objects.filter(pk=connector_id).first()
+        if connector is None or not connector.is_active:
+            return PollReport(connector_id=connector_id, status="inactive")
+        interval = order_poll_interval(connector)
+        if interval is None or connector.channel_id is None or not has_been_set_up(connector):
+            # Set up (SKUs matched) by the full poll first; until then nothing to apply to.
+            Connector.objects.filter(pk=connector.pk).update(
+                next_order_poll_at=None
+                if interval is None
+                else timezone.now() + timedelta(seconds=ORDER_POLL_RETRY_SECONDS)
+            )
+            return PollReport(connector_id=connector_id, status="off")
+        return _poll_orders(connector, interval)
+
+
+def _poll_orders(connector: Connector, interval: int) -> PollReport:
+    started_at = timezone.now()
+    cursor = connector.orders_pulled_at or connector.last_pull_at or connector.created_at
+    since = cursor - timedelta(seconds=order_overlap_seconds())
+    report = PollReport(connector_id=connector.pk, orders_since=since.isoformat())
+    error = ""
+    try:
+        store = open_store(connector)
+        for chunk in chunked(store.pull_orders(modified_after=since), ORDER_CHUNK):
+            _apply_order_chunk(connector, chunk, report)
+    except STORE_FAILURES as exc:
+        error = describe(exc)
+    if error or report.failures:
+        report.status = "failed"
+        message = error or f"{len(report.failures)} order(s) not applied: {report.failures[0]}"
+        logger.warning("Polling orders of connector %s: %s", connector.pk, message)
+        record_problem(
+            connector_id=connector.pk,
+            kind=SyncProblemKind.POLL_FAILED,
+            message=f"Polling {connector.name}'s orders: {message}",
+            details={"failures": report.failures[:100]},
+            once=True,
+        )
+        # The cursor stays: the next read tries the same orders again.
+        Connector.objects.filter(pk=connector.pk).update(
+            last_error=message[:2000],
+            next_order_poll_at=started_at
+            + timedelta(seconds=max(interval, ORDER_POLL_RETRY_SECONDS)),
+        )
+    else:
+        Connector.objects.filter(pk=connector.pk).update(
+            orders_pulled_at=started_at,
+            next_order_poll_at=started_at + timedelta(seconds=interval),
+        )
+    return report
+
+
+def due_order_poll_ids(*, now: datetime | None = None) -> list[int]:
+    """Active connectors whose order poll is due, marked as taken for a while (one query
+    on the indexed `next_order_poll_at`, plus a write only when something is due). One
+    never swept yet is due as soon as it has the option."""
+    now = now or timezone.now()
+    due = list(
+        Connector.objects.filter(is_active=True, kind__in=ORDER_POLL_KINDS)
+        .filter(
+            Q(next_order_poll_at__lte=now)
+            | Q(next_order_poll_at__isnull=True, options__has_key=ORDER_POLL_OPTION)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if due:
+        # Beat is one process: nobody else claims these between the read and this write.
+        Connector.objects.filter(pk__in=due).update(
+            next_order_poll_at=now + timedelta(seconds=ORDER_POLL_CLAIM_SECONDS)
+        )
+    return due
 
 
 def due_connector_ids(*, now: datetime | None = None) -> list[int]:

@@ -49,6 +49,7 @@ from django.utils import timezone
 
 from connectors.base import Connector as StoreConnector
 from connectors.base import PushItem, RemoteRejected, RemoteStatus, RemoteStock
+from connectors.engine.accounting import settle_below_figures
 from connectors.engine.problems import record_problem, resolve_problems
 from connectors.inbox import apply_remote_stock
 from connectors.models import (
@@ -480,6 +481,9 @@ def _reconcile_chunk(
             source=source,
             details={"reconciliation": report.pk},
         )
+        # A store below the hub's accounts is kept while sales may be unreported; here,
+        # with nothing from the store waiting, it is a merchant's edit and is corrected.
+        settle_below_figures(connector=connector, mapping_ids=[mapping.pk for mapping in hub_owned])
         if status_resets:
             _reset_confirmed_status(connector, status_resets, always_status=always_status)
         for forced in forced_findings.values():

@@ -30,6 +30,25 @@ def sweep_polls_task() -> int:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def poll_orders_task(connector_id: int) -> str:
+    from connectors.sync.polling import poll_orders
+
+    return poll_orders(connector_id=connector_id).status
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_order_polls_task() -> int:
+    """Beat, every second or two: queue an orders read for each connector that asks for
+    one and whose order poll interval has passed."""
+    from connectors.sync.polling import due_order_poll_ids
+
+    connector_ids = due_order_poll_ids()
+    for connector_id in connector_ids:
+        poll_orders_task.delay(connector_id)
+    return len(connector_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def reconcile_connector_task(connector_id: int, report_id: int | None = None) -> int:
     from connectors.sync.reconcile import reconcile_connector
 

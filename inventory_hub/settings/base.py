@@ -193,6 +193,14 @@ if not 0 <= CONNECTORS_RECONCILE_HOUR <= 23:
         "CONNECTORS_RECONCILE_HOUR must be an hour from 0 to 23 (UTC), "
         f"got {CONNECTORS_RECONCILE_HOUR}"
     )
+# How often beat looks for due order polls, and how far each re-reads before its cursor.
+CONNECTORS_ORDER_POLL_SWEEP_SECONDS = env_int("CONNECTORS_ORDER_POLL_SWEEP_SECONDS", 1)
+CONNECTORS_ORDER_POLL_OVERLAP_SECONDS = env_int("CONNECTORS_ORDER_POLL_OVERLAP_SECONDS", 5)
+if CONNECTORS_ORDER_POLL_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "CONNECTORS_ORDER_POLL_SWEEP_SECONDS must be at least 1 (seconds), "
+        f"got {CONNECTORS_ORDER_POLL_SWEEP_SECONDS}"
+    )
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "inventory_hub.tasks.heartbeat_task",
@@ -229,6 +237,12 @@ CELERY_BEAT_SCHEDULE = {
     "connectors-sweep-polls": {
         "task": "connectors.sync.tasks.sweep_polls_task",
         "schedule": 15.0,
+    },
+    # Stores that ask for it (option order_poll_interval_seconds) have their orders read
+    # every few seconds: this sweep is one indexed query when nothing is due.
+    "connectors-sweep-order-polls": {
+        "task": "connectors.sync.tasks.sweep_order_polls_task",
+        "schedule": float(CONNECTORS_ORDER_POLL_SWEEP_SECONDS),
     },
     "connectors-watch-webhooks": {
         "task": "connectors.sync.tasks.watch_webhooks_task",

@@ -131,7 +131,7 @@ def test_hub_owned_drift_read_by_a_poll_is_overwritten(magento):
     connector = magento_connector(magento, hub.channel)
     LocationMapping.objects.create(connector=connector, warehouse=hub.warehouse, location="lamps")
     set_up(connector)
-    magento.set_quantity("LAMP", "lamps", 2)
+    magento.set_quantity("LAMP", "lamps", 12)
 
     report = poll_connector(connector_id=connector.pk)
     push_all(connector)
@@ -139,6 +139,23 @@ def test_hub_owned_drift_read_by_a_poll_is_overwritten(magento):
     assert report.drifted == 1
     assert magento.source_item("LAMP", "lamps")["quantity"] == 8
     assert SyncProblem.objects.filter(connector=connector, kind=SyncProblemKind.DRIFT).exists()
+
+
+def test_a_lower_figure_read_by_a_poll_is_kept_as_unreported_sales(magento):
+    hub = make_hub({"LAMP": 8}, warehouse_code="LAMPS")
+    magento.add_source("lamps")
+    magento.add_source_item("LAMP", "lamps", 8)
+    connector = magento_connector(magento, hub.channel)
+    LocationMapping.objects.create(connector=connector, warehouse=hub.warehouse, location="lamps")
+    set_up(connector)
+    magento.set_quantity("LAMP", "lamps", 2)
+
+    report = poll_connector(connector_id=connector.pk)
+    push_all(connector)
+
+    assert report.drifted == 0
+    assert magento.source_item("LAMP", "lamps")["quantity"] == 2
+    assert not SyncProblem.objects.filter(connector=connector, kind=SyncProblemKind.DRIFT).exists()
 
 
 def test_unmapped_store_items_are_reported_once_per_open_problem(woo):
