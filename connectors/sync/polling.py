@@ -308,7 +308,6 @@ def _poll_orders(connector: Connector, interval: int) -> PollReport:
             kind=SyncProblemKind.POLL_FAILED,
             message=f"Polling {connector.name}'s orders: {message}",
             details={"failures": report.failures[:100]},
-            once=True,
         )
         # The cursor stays: the next read tries the same orders again.
         Connector.objects.filter(pk=connector.pk).update(
