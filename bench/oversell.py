@@ -72,6 +72,7 @@ class Settings:
     sell: float
     settle: float
     magento_poll: int
+    magento_order_poll: int
 
 
 @dataclass(slots=True)
@@ -129,6 +130,7 @@ def seed(settings: Settings, woo, magento) -> World:
         webhook_secret=WEBHOOK_SECRET,
         channel=magento_channel,
         poll_interval_seconds=settings.magento_poll,
+        options={"order_poll_interval_seconds": settings.magento_order_poll},
         push_rate_per_second=1000.0,
     )
     LocationMapping.objects.create(
@@ -477,7 +479,8 @@ def main() -> int:
         print(
             f"Two stores (WooCommerce and Magento fakes) share {settings.units} units of each SKU "
             f"through one warehouse; checkouts at {settings.rate:g} orders/s per store for "
-            f"{settings.sell:g} s; Magento order polling asked every {settings.magento_poll} s.",
+            f"{settings.sell:g} s; Magento polled every {settings.magento_poll} s, its orders "
+            f"every {settings.magento_order_poll} s.",
             flush=True,
         )
         connections.close_all()
@@ -562,6 +565,13 @@ def parse_settings() -> Settings:
         default=int(environ("BENCH_MAGENTO_POLL", "5")),
         help="the Magento connector's poll_interval_seconds (BENCH_MAGENTO_POLL, default 5)",
     )
+    parser.add_argument(
+        "--magento-order-poll",
+        type=int,
+        default=int(environ("BENCH_MAGENTO_ORDER_POLL", "2")),
+        help="the Magento connector's order_poll_interval_seconds "
+        "(BENCH_MAGENTO_ORDER_POLL, default 2)",
+    )
     arguments = parser.parse_args()
     if not (1 <= arguments.rounds <= 20 and 2 <= arguments.units <= 1000):
         parser.error("--rounds must be 1-20 and --units 2-1000")
@@ -569,6 +579,8 @@ def parse_settings() -> Settings:
         parser.error("--rate must be in (0, 200] and --sell in (0, 120]")
     if not (0 < arguments.settle <= 300 and arguments.magento_poll >= 1):
         parser.error("--settle must be in (0, 300] and --magento-poll at least 1")
+    if not 2 <= arguments.magento_order_poll <= 3600:
+        parser.error("--magento-order-poll must be 2-3600 (the option's range)")
     return Settings(
         database=arguments.database,
         rounds=arguments.rounds,
@@ -577,6 +589,7 @@ def parse_settings() -> Settings:
         sell=arguments.sell,
         settle=arguments.settle,
         magento_poll=arguments.magento_poll,
+        magento_order_poll=arguments.magento_order_poll,
     )
 
 
