@@ -211,6 +211,9 @@ class RoundResult:
     accepted: dict[str, int]
     held: dict[str, int]
     windows_ms: dict[str, float | None]  # None: still showed stock at the end
+    # Times a store's figure went up during the race. Nothing in the race adds stock or
+    # cancels, so only a push can raise it: each one offers again units a store had sold.
+    raised: dict[str, int]
     settled: bool
     problems: list[str] = field(default_factory=list)
 
@@ -273,6 +276,10 @@ def race(settings: Settings, world: World, stores: Stores, sku: str, mode: str) 
     accepted = {store: sum(1 for _, seller in sales if seller == store) for store in STORES}
     held = held_units(sku)
     windows = notice_windows(settings, sales, watched)
+    raised = {
+        store: sum(1 for (_, before), (_, after) in itertools.pairwise(seen) if after > before)
+        for store, seen in watched.items()
+    }
     problems = errors[:3]
     if not settled:
         problems.append(f"the hub had not heard everything after {settings.settle:g} s")
@@ -282,6 +289,7 @@ def race(settings: Settings, world: World, stores: Stores, sku: str, mode: str) 
         accepted=accepted,
         held=held,
         windows_ms=windows,
+        raised=raised,
         settled=settled,
         problems=problems,
     )
@@ -359,8 +367,9 @@ def held_units(sku: str) -> dict[str, int]:
 
 ROUND_HEADER = (
     "| allocation | SKU | accepted Woo | accepted Magento | held Woo | held Magento "
-    "| unholdable | oversold | Woo shows 0 after ms | Magento shows 0 after ms | check |\n"
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "| unholdable | oversold | raised by a push | Woo shows 0 after ms "
+    "| Magento shows 0 after ms | check |\n"
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
@@ -375,6 +384,7 @@ def round_row(settings: Settings, result: RoundResult) -> str:
         f"| {result.mode} | {result.sku} | {result.accepted['woocommerce']} "
         f"| {result.accepted['magento']} | {result.held['woocommerce']} "
         f"| {result.held['magento']} | {unholdable} | {oversold} "
+        f"| {sum(result.raised.values())} "
         f"| {window_text(result.windows_ms['woocommerce'])} "
         f"| {window_text(result.windows_ms['magento'])} "
         f"| {'; '.join(result.problems) or 'ok'} |"
@@ -387,6 +397,7 @@ class ModeSummary:
     held: int
     unholdable: int
     oversold: int
+    raised: int
     windows: list[float]
     never: int
 
@@ -396,7 +407,8 @@ class ModeSummary:
         p95 = percentile(ordered, 0.95) if ordered else float("nan")
         return (
             f"- allocation {mode}: {rounds} rounds of {units} units; accepted {self.accepted}, "
-            f"held {self.held}, unholdable {self.unholdable}, oversold {self.oversold}; "
+            f"held {self.held}, unholdable {self.unholdable}, oversold {self.oversold}, "
+            f"store figures raised by a push {self.raised}; "
             f"notice window p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(ordered)} store "
             f"figures ({self.never} still showing stock when the checkouts stopped)"
         )
@@ -411,6 +423,7 @@ def summarize_mode(settings: Settings, results: list[RoundResult]) -> ModeSummar
         held=sum(sum(result.held.values()) for result in results),
         unholdable=sum(result.unholdable(store) for result in results for store in STORES),
         oversold=sum(max(result.total_accepted - settings.units, 0) for result in results),
+        raised=sum(sum(result.raised.values()) for result in results),
         windows=windows,
         never=sum(1 for result in results for value in result.windows_ms.values() if value is None),
     )
@@ -515,8 +528,9 @@ def main() -> int:
     p95 = round(percentile(ordered, 0.95)) if ordered else -1
     print(
         f"Goal: allocation on, 0 units oversold "
-        f"({'met' if on.oversold == 0 else 'NOT met'}); allocation off, only the hub's notice "
-        f"window left."
+        f"({'met' if on.oversold == 0 else 'NOT met'}); allocation off, no sold unit offered "
+        f"again by a push ({'met' if off.raised == 0 else 'NOT met'}: {off.raised} raised), "
+        f"only the hub's notice window left."
     )
     print(
         f"RESULT oversold_with_allocation={on.oversold} oversold_without={off.oversold} "
