@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -83,7 +84,11 @@ def test_runhub_serves_http_with_worker_and_beat_inside_and_stops_on_sigterm(
         "channel_layer": True,
         "broker": True,
         "worker": True,
+        "processes": True,
     }
+    assert health["checks"]["processes"]["detail"].startswith(
+        "worker and beat (embedded) up since "
+    )
     assert health["checks"]["channel_layer"]["detail"].startswith("EmbeddedChannelLayer:")
     assert health["checks"]["broker"]["detail"] == "memory answered"
     assert later.status == 200
@@ -95,6 +100,7 @@ def test_runhub_serves_http_with_worker_and_beat_inside_and_stops_on_sigterm(
     ] * len(stylesheets)
     assert processes == set(), "worker and beat must be threads of the one process"
     assert code == 0, hub.log()
+    assert "Settings: inventory_hub.settings.local (DEBUG on)" in hub.log()
     # About 2 s when idle: beat wakes each second, the worker polls every 0.1 s.
     assert seconds < 10
     assert "Inventory Hub stopped." in hub.log()
@@ -367,6 +373,99 @@ def test_runhub_refuses_web_only_without_redis():
         pytest.raises(CommandError, match="--web-only needs REDIS_URL"),
     ):
         call_command("runhub", "--web-only")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "why"),
+    [(["--web-only"], "--web-only"), (["--host", "0.0.0.0"], "--host 0.0.0.0")],
+    ids=["web-only", "all-interfaces"],
+)
+def test_runhub_refuses_a_production_start_with_debug_on_naming_the_settings_variable(
+    arguments, why
+):
+    with (
+        override_settings(DEBUG=True, HUB_EMBEDDED_WORKER=False),
+        pytest.raises(CommandError) as refused,
+    ):
+        call_command("runhub", *arguments)
+
+    module = os.environ["DJANGO_SETTINGS_MODULE"]
+    assert str(refused.value) == (
+        f"Refusing to start with DEBUG on ({module}) and {why}: error pages "
+        "would show settings to anyone. Set "
+        "DJANGO_SETTINGS_MODULE=inventory_hub.settings.production (as the Procfile does), "
+        "or DEBUG=0 for a local run."
+    )
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_procfile_web_line_run_by_a_procfile_runner_serves_production_settings(
+    sqlite_database, throwaway_redis_url, tmp_path
+):
+    port = free_port()
+    [web] = [line for line in (REPO / "Procfile").read_text().splitlines() if line[:4] == "web:"]
+    log_path = tmp_path / "web.log"
+    with log_path.open("wb") as log:
+        # As honcho or a PaaS runs it: the line through a shell, in the platform's environment.
+        runner = subprocess.Popen(
+            ["sh", "-c", web.removeprefix("web:")],
+            cwd=REPO,
+            # hub_env says DJANGO_SETTINGS_MODULE=...local: the Procfile's own must win.
+            env=hub_env(
+                DATABASE_URL=sqlite_database,
+                REDIS_URL=throwaway_redis_url,
+                SECRET_KEY="procfile-test-key-" + "x" * 40,
+                PORT=str(port),
+                # The platform's `python` is the one with the hub's requirements.
+                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while b"Settings: " not in log_path.read_bytes():
+                assert runner.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+            time.sleep(1)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page/", timeout=5)
+            except urllib.error.HTTPError as error:
+                missing = error.code, error.read().decode()
+        finally:
+            os.killpg(runner.pid, signal.SIGTERM)
+            runner.wait(30)
+
+    output = log_path.read_text()
+    assert "Settings: inventory_hub.settings.production (DEBUG off)" in output
+    assert missing[0] == 404
+    assert "Django tried these URL patterns" not in missing[1], "DEBUG's page, with the urlconf"
+
+
+def test_procfile_runs_every_process_on_production_settings():
+    lines = [
+        line
+        for line in (REPO / "Procfile").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+
+    assert sorted(line.partition(":")[0] for line in lines) == ["beat", "web", "worker"]
+    for line in lines:
+        command = line.partition(":")[2].split()
+        assert command[0] == "DJANGO_SETTINGS_MODULE=inventory_hub.settings.production", line
+
+
+def test_procfile_variable_assignments_are_left_to_the_runner_not_runhub(tmp_path):
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("worker: A=1 B_2='x y' celery -A inventory_hub worker\nbeat: A=1\n")
+
+    with pytest.raises(CommandError, match=r"Procfile:2: expected 'name: command'"):
+        read_procfile(procfile)
+    procfile.write_text("worker: A=1 B_2='x y' celery -A inventory_hub worker\n")
+    assert read_procfile(procfile) == {"worker": ["celery", "-A", "inventory_hub", "worker"]}
 
 
 def test_runhub_exits_at_once_when_its_port_is_taken(sqlite_database):

@@ -408,9 +408,10 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot listen on {host}:{port}.") from exc
         self._install_signal_handlers(server)
 
+        debug = "on" if settings.DEBUG else "off"
         self.stdout.write(
             f"Inventory Hub on http://{host}:{port}/  (admin: /admin/, health: /healthz)\n"
-            f"Settings: {settings.SETTINGS_MODULE} (DEBUG {'on' if settings.DEBUG else 'off'})\n"
+            f"Settings: {os.environ['DJANGO_SETTINGS_MODULE']} (DEBUG {debug})\n"
             f"Celery worker and beat: {companions.description}"
         )
         self.stdout.flush()
@@ -426,8 +427,9 @@ class Command(BaseCommand):
         if not settings.DEBUG or not (web_only or host not in LOOPBACK_HOSTS):
             return
         why = "--web-only" if web_only else f"--host {host}"
+        module = os.environ["DJANGO_SETTINGS_MODULE"]
         raise CommandError(
-            f"Refusing to start with DEBUG on ({settings.SETTINGS_MODULE}) and {why}: error "
+            f"Refusing to start with DEBUG on ({module}) and {why}: error "
             "pages would show settings to anyone. Set "
             "DJANGO_SETTINGS_MODULE=inventory_hub.settings.production (as the Procfile does), "
             "or DEBUG=0 for a local run."
