@@ -115,5 +115,5 @@ def test_embedded_worker_that_dies_is_replaced_and_consumes_again(empty_memory_b
 
     assert status.name == EMBEDDED_NAME
     assert companions._worker is not first
-    assert first.failure() is None, "the dead pair was stopped, beat included"
+    assert not first._beat.is_alive(), "the dead pair's beat was stopped: one beat at a time"
     assert supervision.statuses() == []
