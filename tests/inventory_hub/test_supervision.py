@@ -61,7 +61,7 @@ def test_healthz_names_the_process_that_is_down_since_when_and_its_restarts(clie
     detail = down.json()["checks"]["processes"]
     assert detail["ok"] is False
     assert re.fullmatch(
-        r"worker down since \S+ \(pid 4100 exited with code -9\), restarting in [12]\.\d s, "
+        r"worker down since \S+ \(pid 4100 exited with code -9\), restarting in [\d.]+ s, "
         r"0 restarts so far; beat \(pid 4101\) up since \S+, 0 restarts so far",
         detail["detail"],
     ), detail

@@ -125,7 +125,7 @@ class EmbeddedCompanions:
         # A replacement being started (old pair stopped, backoff, new pair started).
         self._restarting: threading.Thread | None = None
         self._restart_error: str | None = None
-        self._stopping = False
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         try:
@@ -136,7 +136,7 @@ class EmbeddedCompanions:
         supervision.record_started(name=EMBEDDED_NAME)
 
     def failure(self) -> str | None:
-        if self._stopping:
+        if self._stopping.is_set():
             return None
         if self._restarting is not None:
             if self._restarting.is_alive():
@@ -147,6 +147,8 @@ class EmbeddedCompanions:
                 supervision.record_started(name=EMBEDDED_NAME)
                 logger.warning("Restarted the %s.", EMBEDDED_NAME)
                 return None
+            # A pair that could not even start died at once.
+            self._started_at = time.monotonic()
             return self._died(self._restart_error)
         reason = self._worker.failure()
         return None if reason is None else self._died(reason)
@@ -167,7 +169,8 @@ class EmbeddedCompanions:
     def _restart(self, dead: EmbeddedWorker, delay: float) -> None:
         # What is left of the pair (beat, when only the worker died) must not run twice.
         dead.stop()
-        time.sleep(delay)
+        if self._stopping.wait(delay):
+            return
         self._worker = EmbeddedWorker(app=celery_app)
         try:
             self._worker.start()
@@ -177,7 +180,7 @@ class EmbeddedCompanions:
             self._restart_error = None
 
     def stop(self) -> None:
-        self._stopping = True
+        self._stopping.set()
         if self._restarting is not None:
             self._restarting.join()
         self._worker.stop()
@@ -247,6 +250,7 @@ class ChildProcesses:
                     try:
                         self._spawn(child)
                     except OSError as exc:
+                        child.started_at = time.monotonic()  # a start that failed: a quick death
                         failure = self._died(child, f"could not be started: {exc}")
                         if failure is not None:
                             return failure
