@@ -249,7 +249,7 @@ def wait_until(condition, *, seconds: float, what: str, hub: Hub):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_runhub_restarts_a_killed_worker_and_keeps_serving_in_the_gap(
-    hub_database_url, throwaway_redis_url, tmp_path
+    hub_database_url, throwaway_redis_url, tmp_path, verify_ledger_chain
 ):
     shop = make_hub({"GAP-1": 10})
     with FakeWooCommerce(delivery_mode="sync") as woo:
@@ -330,6 +330,7 @@ def test_runhub_restarts_a_killed_worker_and_keeps_serving_in_the_gap(
     assert order.lines.get().quantity == 2
     level = StockLevel.objects.get(variant=shop.variants["GAP-1"], warehouse=shop.warehouse)
     assert (level.on_hand, level.reserved) == (10, 2)
+    verify_ledger_chain()
     assert "worker died (pid" in hub.log()
     assert code == 0, hub.log()
 
