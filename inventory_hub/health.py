@@ -21,6 +21,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from inventory_hub import supervision
+
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "hub:worker-heartbeat"
@@ -124,6 +126,18 @@ def check_worker() -> CheckResult:
     return CheckResult(is_ok=age <= limit, detail=detail)
 
 
+def check_processes() -> CheckResult | None:
+    """What `runhub` supervises: which worker or beat is down or restarting, since when.
+
+    None when this process supervises nothing (`--web-only`, tests).
+    """
+    statuses = supervision.statuses()
+    if not statuses:
+        return None
+    detail = "; ".join(status.describe() for status in statuses)
+    return CheckResult(is_ok=all(status.is_running for status in statuses), detail=detail)
+
+
 class _Deadline:
     """Runs a check in a daemon thread; a hung check is abandoned, never waited for."""
 
@@ -164,6 +178,9 @@ def run_checks() -> HealthReport:
     worker = _report_errors(check_worker)
     checks = {name: job.result(until=until) for name, job in running.items()}
     checks["worker"] = worker
+    processes = check_processes()
+    if processes is not None:
+        checks["processes"] = processes
     for name, result in checks.items():
         if not result.is_ok:
             logger.warning("Health check %s failed: %s", name, result.detail)

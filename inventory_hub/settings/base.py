@@ -176,6 +176,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # The worker writes a heartbeat every HUB_HEARTBEAT_SECONDS; /healthz reads it.
 HUB_HEARTBEAT_SECONDS = env_int("HUB_HEARTBEAT_SECONDS", 15)
+# `runhub` restarts a dead worker or beat after HUB_RESTART_BACKOFF_SECONDS, doubling up to
+# 60 s while it keeps dying within HUB_QUICK_DEATH_SECONDS of its start; after
+# HUB_RESTART_LIMIT such quick deaths in a row it stops the hub (a crash loop needs a human).
+HUB_RESTART_BACKOFF_SECONDS = env_int("HUB_RESTART_BACKOFF_SECONDS", 1)
+HUB_QUICK_DEATH_SECONDS = env_int("HUB_QUICK_DEATH_SECONDS", 30)
+HUB_RESTART_LIMIT = env_int("HUB_RESTART_LIMIT", 5)
 # Where a stand-alone beat (Procfile) remembers when each periodic task last ran.
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "HUB_BEAT_SCHEDULE_FILE", str(VAR_DIR / "celerybeat-schedule")

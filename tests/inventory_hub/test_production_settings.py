@@ -55,3 +55,19 @@ def test_production_settings_load_with_a_real_key_and_debug_off():
         "False",
         "whitenoise.storage.CompressedManifestStaticFilesStorage",
     ]
+
+
+@pytest.mark.parametrize(
+    "module", ["inventory_hub.asgi", "inventory_hub.wsgi", "inventory_hub.celery"]
+)
+def test_an_app_server_or_celery_started_without_a_settings_module_gets_production(module):
+    env = hub_env(SECRET_KEY=GOOD_SECRET_KEY)
+    del env["DJANGO_SETTINGS_MODULE"]
+    load = f"import {module}; from django.conf import settings; print(settings.SETTINGS_MODULE)"
+
+    result = subprocess.run(
+        [sys.executable, "-c", load], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["inventory_hub.settings.production"]
