@@ -154,4 +154,9 @@ class FailOpenRedisCache(RedisCache):
 
     def ping(self) -> None:
         """Ask Redis itself, skipping nothing; raises when it cannot be reached (/healthz)."""
-        self._cache.get_client().ping()
+        try:
+            self._cache.get_client().ping()
+        except UNREACHABLE as exc:
+            # Counted like any other call, so that the worker check skips Redis too.
+            outages.record("ping", exc)
+            raise

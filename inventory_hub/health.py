@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -137,17 +137,18 @@ def check_broker() -> CheckResult:
 
 def check_cache() -> CheckResult:
     """Whether Redis answers now, and how many cache calls this process answered without it."""
-    backend = type(cache).__name__
-    outage = cache_outage()
-    failed = f"; {outage.failures} calls failed open here" if outage.failures else ""
-    ping = getattr(cache, "ping", None)
+    backend = caches["default"]
+    ping = getattr(backend, "ping", None)
     if ping is None:
-        return CheckResult(is_ok=True, detail=f"{backend} in process{failed}")
+        return CheckResult(is_ok=True, detail=f"{type(backend).__name__} in process")
     try:
         ping()
     except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}; answering uncached and unthrottled{failed}"
-        return CheckResult(is_ok=False, detail=detail)
+        failures = cache_outage().failures
+        detail = f"{type(exc).__name__}: {exc}; answering uncached and unthrottled"
+        return CheckResult(is_ok=False, detail=f"{detail} ({failures} calls failed open here)")
+    failures = cache_outage().failures
+    failed = f" ({failures} calls failed open here since start)" if failures else ""
     return CheckResult(is_ok=True, detail=f"redis answered{failed}")
 
 

@@ -135,7 +135,8 @@ class Hub:
                 last = self.get("/healthz")
             except (urllib.error.URLError, ConnectionError):
                 last = None
-            if last is not None and last.status == 200:
+            # "ok", not only 200: a hub still waiting for its worker answers "degraded".
+            if last is not None and last.status == 200 and last.json()["status"] == "ok":
                 return last
             time.sleep(0.2)
         raise AssertionError(f"/healthz not 200 after {timeout} s: {last}\n{self.log()}")

@@ -66,6 +66,7 @@ def test_runhub_serves_http_with_worker_and_beat_inside_and_stops_on_sigterm(
         "database": True,
         "channel_layer": True,
         "broker": True,
+        "cache": True,
         "worker": True,
     }
     assert health["checks"]["channel_layer"]["detail"].startswith("EmbeddedChannelLayer:")
