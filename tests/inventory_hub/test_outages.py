@@ -163,3 +163,50 @@ def test_a_request_whose_database_connection_was_terminated_gets_503_with_retry_
         assert response.json()["error"]["code"] == "database_unavailable"
     else:
         assert b"503 Service Unavailable" in response.content
+
+
+CLOSED_LAYER = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": "redis://127.0.0.1:6390/0", "socket_connect_timeout": 1}]},
+    }
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_page_is_told_live_updates_are_paused_when_the_channel_layer_is_down():
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+    from django.test import Client
+
+    from inventory_hub.asgi import application
+    from stock.consumers import CLOSE_PAUSED
+
+    user = get_user_model().objects.create_user(username="ops", password="unused")
+    user.groups.add(Group.objects.get_or_create(name=Role.OPS_STAFF.value)[0])
+    browser = Client()
+    browser.force_login(user)
+    headers = [
+        (b"origin", b"http://127.0.0.1"),
+        (b"host", b"127.0.0.1"),
+        (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode()),
+    ]
+
+    async def scenario():
+        socket = WebsocketCommunicator(application, "/ws/live/overview/", headers=headers)
+        connected, _ = await socket.connect(timeout=5)
+        closed = await socket.receive_output(timeout=5)
+        await socket.disconnect()
+        return connected, closed
+
+    with override_settings(CHANNEL_LAYERS=CLOSED_LAYER):
+        from channels.layers import channel_layers
+
+        channel_layers.backends.pop("default", None)
+        try:
+            connected, closed = async_to_sync(scenario)()
+        finally:
+            channel_layers.backends.pop("default", None)
+
+    assert connected is True
+    assert closed == {"type": "websocket.close", "code": CLOSE_PAUSED}
