@@ -102,13 +102,13 @@ def is_running(pid: int) -> bool:
 class Hub:
     """`manage.py runhub` on a free port, its output in a log file."""
 
-    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, *, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.log_path = log_path
         self._log = log_path.open("wb")
         self._seen: dict[int, str] = {}
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "runhub", "--port", str(self.port)],
+            [sys.executable, "manage.py", "runhub", "--port", str(self.port), *args],
             cwd=REPO,
             env=env,
             stdout=self._log,
