@@ -87,20 +87,28 @@ def wait_for(predicate, *, timeout: float, what: str):
         time.sleep(0.5)
 
 
-def live_close_code(hub: Hub, cookie: str) -> int | None:
-    from websockets.exceptions import ConnectionClosed
+def open_live(hub: Hub, cookie: str):
     from websockets.sync.client import connect
 
     url = f"ws://127.0.0.1:{hub.port}/ws/live/overview/"
     headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{hub.port}"}
-    with connect(url, additional_headers=headers, open_timeout=10) as socket:
+    return connect(url, additional_headers=headers, open_timeout=10)
+
+
+def close_code(socket, *, timeout: float = 15) -> int | None:
+    """The code the server closes `socket` with (messages before it are skipped)."""
+    from websockets.exceptions import ConnectionClosed
+
+    deadline = time.monotonic() + timeout
+    with socket:
         try:
-            while True:
-                socket.recv(timeout=10)
+            while time.monotonic() < deadline:
+                socket.recv(timeout=max(0.1, deadline - time.monotonic()))
         except ConnectionClosed as closed:
             return closed.rcvd.code if closed.rcvd else None
         except TimeoutError:
-            return None
+            pass
+    return None
 
 
 @pytest.fixture
@@ -155,6 +163,7 @@ def test_the_hub_answers_from_postgresql_while_redis_is_down_and_loses_nothing(
     try:
         hub.wait_until_healthy(timeout=60)
         assert request(hub, "GET", "/api/v1/stock/", headers=token)[0] == 200
+        watching = open_live(hub, cookie)
 
         redis_server.stop()
         read = request(hub, "GET", "/api/v1/stock/", headers=token)
@@ -170,7 +179,8 @@ def test_the_hub_answers_from_postgresql_while_redis_is_down_and_loses_nothing(
             hub, "POST", f"/connectors/{shop.pk}/inbound/", body=webhook, headers=webhook_headers
         )
         degraded = request(hub, "GET", "/healthz")
-        paused = live_close_code(hub, cookie)
+        paused_open = close_code(watching)
+        paused_new = close_code(open_live(hub, cookie))
 
         redis_server.start()
         companions.restart_dead()
@@ -208,7 +218,8 @@ def test_the_hub_answers_from_postgresql_while_redis_is_down_and_loses_nothing(
     assert degraded[2]["status"] == "degraded", degraded[2]
     assert {"cache", "channel_layer", "broker"} <= set(degraded[2]["degraded"])
     assert degraded[2]["checks"]["database"]["ok"] is True
-    assert paused == CLOSE_PAUSED
+    assert paused_open == CLOSE_PAUSED, "an open live page is told within a few seconds"
+    assert paused_new == CLOSE_PAUSED, "a page opened meanwhile is told at once"
     assert recovered["checks"]["cache"]["ok"] is True
 
     # Nothing lost or doubled: one API order (the replay did not place another), one store

@@ -67,6 +67,7 @@ def test_the_cache_answers_not_cached_when_redis_is_unreachable(redis_down, capl
     assert len(warnings) == 1, "logged once per interval, not once per call"
 
 
+@pytest.mark.redis
 def test_the_cache_tries_redis_again_after_the_retry_interval(monkeypatch):
     if not _redis_url():
         pytest.skip("no Redis server answers at REDIS_URL / 127.0.0.1:6379")
