@@ -116,10 +116,14 @@ def test_api_reads_orders_and_public_availability_answer_with_redis_down(redis_d
 
 
 @pytest.mark.django_db
-def test_dashboard_pages_answer_with_redis_down(redis_down, admin_client):
-    WarehouseFactory(code="BAL")
+@pytest.mark.parametrize(
+    "path", ["/", "/stock/", "/variants/SHEET/", "/orders/", "/connectors/", "/admin/"]
+)
+def test_dashboard_pages_answer_with_redis_down(redis_down, admin_client, path):
+    baltimore = WarehouseFactory(code="BAL")
+    stocked(VariantFactory(sku="SHEET"), baltimore, 10)
 
-    response = admin_client.get("/")
+    response = admin_client.get(path)
 
     assert response.status_code == 200
 
