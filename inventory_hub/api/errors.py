@@ -4,8 +4,11 @@ Domain errors (stock.errors.StockError) keep their own stable code; DRF's errors
 precise codes too. Bad input is always a 4xx naming the field, never a 500.
 """
 
+import sys
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -125,8 +128,39 @@ def not_found(request, exception=None):
     return defaults.page_not_found(request, exception)
 
 
+# Seconds a client is asked to wait when the database cannot be reached (a restart takes a few).
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(request) -> HttpResponse:
+    """503 with Retry-After for a request caught by a database restart or outage.
+
+    The API's error shape under /api/, a short plain page elsewhere. Nothing half-done is
+    left behind: each service is one transaction, which the lost connection rolled back.
+    """
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    message = "The database cannot be reached at the moment; retry in a few seconds."
+    if _is_api(request):
+        body = error_body("database_unavailable", message)
+        return JsonResponse(body, status=503, headers=headers)
+    return HttpResponse(
+        f"503 Service Unavailable\n\n{message}\n",
+        status=503,
+        headers=headers,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def is_database_outage(exc: BaseException | None) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
 def server_error(request):
     """handler500: the API's error shape under /api/, Django's page elsewhere."""
+    # Django calls this inside its `except`: an error raised outside any view (a middleware
+    # reading the session, say) is still at hand.
+    if is_database_outage(sys.exc_info()[1]):
+        return database_unavailable(request)
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", "Something went wrong on our side; it has been logged."),
