@@ -278,9 +278,11 @@ def test_runhub_restarts_a_killed_worker_and_keeps_serving_in_the_gap(
 
             os.kill(worker, signal.SIGKILL)
             gap = wait_until(
-                lambda: (reply := hub.get("/healthz")).status == 200
-                and "processes" in reply.json().get("degraded", [])
-                and reply,
+                lambda: (
+                    (reply := hub.get("/healthz")).status == 200
+                    and "processes" in reply.json().get("degraded", [])
+                    and reply
+                ),
                 seconds=5,
                 what="reporting the dead worker",
                 hub=hub,
