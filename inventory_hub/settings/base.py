@@ -368,3 +368,9 @@ LOGGING = {
         "urllib3": {"level": "INFO"},
     },
 }
+
+# --- Security: secrets at rest, login throttling -----------------------------------------
+# Fernet keys for connector credentials and webhook secrets (inventory_hub/encryption.py):
+# the first encrypts, all decrypt. Unset: one key derived from SECRET_KEY (local runs only;
+# production.py refuses to start without it).
+HUB_SECRET_KEYS = env_list("HUB_SECRET_KEYS", [])
