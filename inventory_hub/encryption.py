@@ -84,17 +84,6 @@ def decrypt_text(token: str) -> str:
         ) from None
 
 
-def is_current(token: str) -> bool:
-    """Whether `token` is empty or decrypts with the first (encrypting) key."""
-    if token == "":
-        return True
-    try:
-        Fernet(configured_keys()[0]).decrypt(token.encode("ascii"))
-    except (InvalidToken, UnicodeEncodeError):
-        return False
-    return True
-
-
 def is_token(value: str) -> bool:
     """Whether `value` is empty or a token some configured key decrypts."""
     try:
