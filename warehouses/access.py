@@ -65,3 +65,15 @@ def can_sell_on(user: AbstractBaseUser, channel: SalesChannel) -> bool:
     if role == Role.INTEGRATION:
         return channel.assigned_users.filter(pk=user.pk).exists()
     return False
+
+
+def readable_channel_ids(user: AbstractBaseUser | AnonymousUser) -> set[int] | None:
+    """Channels whose orders this user may read; None means all of them. An integration
+    reads only its channels' orders (its token answers for one shop, not the others');
+    ops staff, warehouse managers and viewers read every channel's."""
+    role = role_of(user)
+    if role is None:
+        return set()
+    if role == Role.INTEGRATION:
+        return set(SalesChannel.objects.filter(assigned_users=user).values_list("pk", flat=True))
+    return None

@@ -1,5 +1,6 @@
 """Shapes of the connectors API. Credentials and the webhook secret are write-only: no
-output serializer has a field for them, only whether they are set."""
+output serializer has a field for them, only whether they are set. Below ops staff, options
+(and the base URL) that may carry a key are shown masked (connectors.redaction)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from connectors.models import (
     ReconciliationReport,
     SkuMapping,
 )
+from connectors.redaction import masked_options, masked_url, sees_secret_options
 from connectors.sync.configure import LocationInput as LocationValue
 from connectors.sync.selectors import PushState
 from connectors.sync.setup import inbound_url
@@ -213,6 +215,14 @@ class ConnectorOutput(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def to_representation(self, connector: ConnectorRow) -> dict:
+        data = super().to_representation(connector)
+        request = self.context.get("request")
+        if request is not None and not sees_secret_options(request.user):
+            data["base_url"] = masked_url(data["base_url"]) if data["base_url"] else ""
+            data["options"] = masked_options(data["options"])
+        return data
 
     def get_has_credentials(self, connector: ConnectorRow) -> bool:
         return bool(connector.credentials)

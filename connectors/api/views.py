@@ -195,7 +195,7 @@ class ConnectorDetailView(APIView):
         responses={200: ConnectorOutput, **READ_ERRORS, **NOT_FOUND},
     )
     def get(self, request, pk: int):
-        return Response(ConnectorOutput(_connector(pk)).data)
+        return Response(ConnectorOutput(_connector(pk), context={"request": request}).data)
 
     @extend_schema(
         operation_id="connectors_replace",

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Configuration comes only from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -390,3 +391,33 @@ LOGGING = {
         "urllib3": {"level": "INFO"},
     },
 }
+
+# --- Security: secrets at rest, login throttling -----------------------------------------
+# Fernet keys for connector credentials and webhook secrets (inventory_hub/encryption.py):
+# the first encrypts, all decrypt. Unset: one key derived from SECRET_KEY (local runs only;
+# production.py refuses to start without it).
+HUB_SECRET_KEYS = env_list("HUB_SECRET_KEYS", [])
+
+# Failed logins on the admin and the dashboard (django-axes): after AXES_FAILURE_LIMIT
+# failures for one username from one address, that pair is refused (429) for the cool-off.
+# Attempts live in the database, so every process, SQLite or PostgreSQL, sees the same count.
+INSTALLED_APPS = [*INSTALLED_APPS, "axes"]
+# Last, as django-axes asks: it answers the lockout for a login view's refused response.
+MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "inventory_hub.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15)
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be at least 1")
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
+# The client address is REMOTE_ADDR: behind a proxy the server sets it from the proxy's
+# header (uvicorn --forwarded-allow-ips), so a client cannot pick its own address.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Lockouts are warnings; each login's "reset 0 attempts" is not worth a line.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}

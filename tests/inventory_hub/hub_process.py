@@ -29,6 +29,7 @@ _CONFIGURATION = {
     "REDIS_URL",
     "DEBUG",
     "SECRET_KEY",
+    "HUB_SECRET_KEYS",
     "PORT",
     "DJANGO_SETTINGS_MODULE",
 }

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -422,6 +423,9 @@ def test_procfile_web_line_run_by_a_procfile_runner_serves_production_settings(
                 DATABASE_URL=sqlite_database,
                 REDIS_URL=throwaway_redis_url,
                 SECRET_KEY="procfile-test-key-" + "x" * 40,
+                HUB_SECRET_KEYS=Fernet.generate_key().decode(),
+                # Plain HTTP on loopback here: a proxy would terminate TLS in production.
+                SECURE_SSL_REDIRECT="0",
                 PORT=str(port),
                 # The platform's `python` is the one with the hub's requirements.
                 PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),

@@ -30,7 +30,7 @@ from inventory_hub.api.scopes import require_channel_scope
 from stock.api.serializers.orders import NoInput, OrderInput, OrderOutput, ShipInput
 from stock.errors import InvalidOrder
 from stock.models import Allocation, Order, OrderLine, OrderStatus
-from stock.selectors import get_channel_by_code, short_orders
+from stock.selectors import get_channel_by_code, orders_readable_by, short_orders
 from stock.services.orders import (
     OrderLineInput,
     cancel_order,
@@ -111,7 +111,9 @@ class OrdersView(generics.ListAPIView):
     filterset_class = OrderFilter
 
     def get_queryset(self) -> QuerySet[Order]:
-        return orders_with_lines().order_by("-placed_at", "-id")
+        return orders_readable_by(self.request.user, orders_with_lines()).order_by(
+            "-placed_at", "-id"
+        )
 
     @extend_schema(
         operation_id="orders_list",
@@ -162,7 +164,8 @@ class OrderDetailView(generics.RetrieveAPIView):
     serializer_class = OrderOutput
 
     def get_queryset(self) -> QuerySet[Order]:
-        return orders_with_lines()
+        # Another channel's order is not found: its existence is not the token's business.
+        return orders_readable_by(self.request.user, orders_with_lines())
 
     @extend_schema(
         operation_id="orders_retrieve",
