@@ -4,8 +4,13 @@ Domain errors (stock.errors.StockError) keep their own stable code; DRF's errors
 precise codes too. Bad input is always a 4xx naming the field, never a 500.
 """
 
+from http import HTTPStatus
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -133,3 +138,60 @@ def server_error(request):
             status=500,
         )
     return defaults.server_error(request)
+
+
+# Codes for errors Django answers before or around the API's views.
+HTTP_CODES = {
+    400: "bad_request",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    500: "server_error",
+}
+
+
+class ApiErrorShapeMiddleware(MiddlewareMixin):
+    """Under /api/, every error is answered in the one error shape, whoever answers it.
+
+    DRF's views already do; this covers what happens around them: a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE (Django calls it a 400 bad request: here 413), a path no
+    URL matches and any page Django renders itself (with DEBUG on, its debug pages).
+    """
+
+    def process_exception(self, request, exception):
+        if _is_api(request) and isinstance(exception, RequestDataTooBig):
+            return too_large()
+        return None
+
+    def process_response(self, request, response):
+        if (
+            not _is_api(request)
+            or response.status_code < 400
+            or response.streaming
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        return shaped_error(response.status_code)
+
+
+def too_large() -> JsonResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return JsonResponse(
+        error_body(
+            "request_too_large",
+            f"The request body is larger than the {limit} bytes allowed.",
+            {"limit": limit},
+        ),
+        status=413,
+    )
+
+
+def shaped_error(status_code: int) -> JsonResponse:
+    try:
+        message = HTTPStatus(status_code).phrase
+    except ValueError:
+        message = "Error"
+    return JsonResponse(
+        error_body(HTTP_CODES.get(status_code, "error"), f"{message}."), status=status_code
+    )
