@@ -621,6 +621,7 @@ class InboxEventAdmin(ReadOnlyAdmin):
         "received_at",
         "processed_at",
         "next_attempt_at",
+        "last_error",  # why a delivery was refused at the door, or failed
     ]
     list_filter = ["state", "connector", "topic"]
     search_fields = ["delivery_id", "topic", "last_error", "result"]

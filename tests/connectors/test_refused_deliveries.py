@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.urls import reverse
 
 from connectors.inbox import process_connector_inbox
 from connectors.magento import sign_hub_body
@@ -148,3 +149,16 @@ def test_a_hostile_body_with_a_bad_signature_is_401_and_nothing_is_kept(hub_http
 
     assert response.status_code == 401
     assert not InboxEvent.objects.exists()
+
+
+def test_refused_deliveries_are_listed_in_the_admin_with_why(hub_http, woo, admin_client):
+    body = json.dumps({**PRODUCT, "stock_quantity": 1e308}).encode()
+    hub_http.post(woo.pk, body, woo_headers("product.updated", body))
+
+    page = admin_client.get(
+        reverse("admin:connectors_inboxevent_changelist"), {"state__exact": "malformed"}
+    )
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "stock_quantity: 1e+308 is out of range" in html
