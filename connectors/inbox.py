@@ -4,8 +4,10 @@ Guarantees:
 - `receive_delivery` stores a verified delivery (raw body, headers without credentials)
   with one statement before the store gets its 200, and queues processing on commit.
   A bad signature stores nothing (it is logged, and one open `bad_signature` problem says
-  so); a malformed body is kept (state `malformed`) and answered 400 with the reason; a
-  delivery id seen before is answered 200 and stored once (unique per connector).
+  so); a malformed body is kept (state `malformed`, never applied) and answered 400 with
+  the reason: unreadable, refused by the store class, or refused by `check_json_body` and
+  `check_inbound_event` (depth, NUL, numbers the hub cannot hold); a delivery id seen
+  before is answered 200 and stored once (unique per connector).
   `read_delivery` is every one of those rules but the writing, and `INSERT_EVENT_SQL` the
   writing: the ASGI fast path (connectors.fast_inbound) stores the common case with both.
 - Processing is queued by a kick per connector, at most one message per connector per
