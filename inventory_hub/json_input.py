@@ -23,6 +23,10 @@ class UnacceptableJson(ValueError):
     """A body that is not JSON the hub can take; the message says what and where."""
 
 
+class NotJson(UnacceptableJson):
+    """Not JSON at all: a syntax error."""
+
+
 def load_json(data: bytes | str, *, values: bool = True) -> object:
     """The parsed body, nested at most `MAX_JSON_DEPTH` deep.
 
@@ -36,7 +40,7 @@ def load_json(data: bytes | str, *, values: bool = True) -> object:
     except UnacceptableJson:
         raise
     except ValueError as error:
-        raise UnacceptableJson(f"the body is not JSON ({error})") from None
+        raise NotJson(f"the body is not JSON ({error})") from None
     # A NUL can only be in a string as the escape \u0000 (JSON refuses raw control
     # characters there), so most bodies need no look at their strings.
     escape = b"\\u0000" if isinstance(data, bytes) else "\\u0000"
@@ -128,7 +132,8 @@ def _name_the_problem(value: object, *, values: bool) -> None:
 
 
 def _no_constant(name: str) -> object:
-    raise UnacceptableJson(f"the body is not JSON ({name} is not a JSON number)")
+    # Python's json reads them; JSON has no such numbers, and no quantity is one.
+    raise UnacceptableJson(f"{name} is not a JSON number")
 
 
 def _printable(path: str) -> str:

@@ -106,11 +106,16 @@ NESTED = b'{"id": 42, "status": "processing", "meta": ' + b"[" * 10_000 + b"]" *
         ),
         (
             "product.updated",
+            json.dumps({**PRODUCT, "stock_quantity": float("nan")}).encode(),
+            "NaN is not a JSON number",
+        ),
+        (
+            "product.updated",
             json.dumps({**PRODUCT, "stock_status": ["instock"]}).encode(),
             "product 9 has stock_status ['instock']",
         ),
     ],
-    ids=["nested", "nul", "2^70", "2^40", "1e308", "wrong-type"],
+    ids=["nested", "nul", "2^70", "2^40", "1e308", "nan", "wrong-type"],
 )
 def test_a_hostile_woocommerce_delivery_is_400_kept_refused_and_never_applied(
     hub_http, woo, topic, body, reason
