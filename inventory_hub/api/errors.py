@@ -151,16 +151,22 @@ HTTP_CODES = {
 }
 
 
+JSON_VIEWS = frozenset({"connectors:inbound"})
+
+
 class ApiErrorShapeMiddleware(MiddlewareMixin):
     """Under /api/, every error is answered in the one error shape, whoever answers it.
 
     DRF's views already do; this covers what happens around them: a body over
     DATA_UPLOAD_MAX_MEMORY_SIZE (Django calls it a 400 bad request: here 413), a path no
     URL matches and any page Django renders itself (with DEBUG on, its debug pages).
+    The webhook endpoint answers a body over the limit the same way.
     """
 
     def process_exception(self, request, exception):
-        if _is_api(request) and isinstance(exception, RequestDataTooBig):
+        if isinstance(exception, RequestDataTooBig) and (
+            _is_api(request) or _is_json_endpoint(request)
+        ):
             return too_large()
         return None
 
@@ -173,6 +179,12 @@ class ApiErrorShapeMiddleware(MiddlewareMixin):
         ):
             return response
         return shaped_error(response.status_code)
+
+
+def _is_json_endpoint(request) -> bool:
+    """Views outside /api/ that answer JSON to machines (a store's webhook delivery)."""
+    match = request.resolver_match
+    return match is not None and match.view_name in JSON_VIEWS
 
 
 def too_large() -> JsonResponse:

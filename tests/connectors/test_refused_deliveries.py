@@ -167,3 +167,14 @@ def test_refused_deliveries_are_listed_in_the_admin_with_why(hub_http, woo, admi
     html = page.content.decode()
     assert page.status_code == 200
     assert "stock_quantity: 1e+308 is out of range" in html
+
+
+def test_a_delivery_over_the_size_limit_is_a_json_413_and_nothing_is_kept(hub_http, woo, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({**ORDER, "note": "x" * 2000}).encode()
+
+    response = hub_http.post(woo.pk, body, woo_headers("order.created", body))
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert not InboxEvent.objects.exists()
