@@ -11,8 +11,6 @@ call the engine's services.
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
@@ -55,6 +53,7 @@ from connectors.sync.feeds import (
     kind_reads_csv_feeds,
     upload_feed,
 )
+from inventory_hub.json_input import load_json
 from stock.admin.common import form_page
 
 # Listed, not excluded: a field added to the model later must not appear (and be shown
@@ -147,7 +146,7 @@ class ConnectorForm(forms.ModelForm):
         if not raw:
             return None
         try:
-            value = json.loads(raw)
+            value = load_json(raw)  # refuses NUL (jsonb holds none) and deep nesting
         except ValueError:
             # The message must not echo the input: it is a secret.
             raise forms.ValidationError("Credentials must be a JSON object.") from None
@@ -649,6 +648,7 @@ class InboxEventAdmin(ReadOnlyAdmin):
         "received_at",
         "processed_at",
         "next_attempt_at",
+        "last_error",  # why a delivery was refused at the door, or failed
     ]
     list_filter = ["state", "connector", "topic"]
     search_fields = ["delivery_id", "topic", "last_error", "result"]

@@ -10,7 +10,6 @@ from the state at push time, so the last push of a burst shows its final state.
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import time
@@ -20,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
 
+from inventory_hub.json_input import load_json
 from stock.events import FEED_GROUP, ORDERS_GROUP, variant_group, warehouse_group
 from stock.models import StockLevel, Variant
 from stock.views import kpis
@@ -109,7 +109,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if text_data is None:
             return
         try:
-            content = json.loads(text_data)
+            content = load_json(text_data, values=False)
         except ValueError:
             return
         await self.receive_json(content)

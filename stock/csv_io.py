@@ -160,7 +160,7 @@ def read_counts(data: bytes, *, filename: str) -> CountsFile:
         filename=PurePath(filename).name or "upload.csv", sha256=hashlib.sha256(data).hexdigest()
     )
     text = _decode(data, counts.errors)
-    if text is None:
+    if text is None or _has_nul(text, counts.errors):
         return counts
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -192,6 +192,30 @@ def _decode(data: bytes, errors: list[RowError]) -> str | None:
             )
         )
         return None
+
+
+def _has_nul(text: str, errors: list[RowError]) -> bool:
+    """PostgreSQL text holds no NUL: a file with one is refused whole, naming each place."""
+    if "\x00" not in text:
+        return False
+    message = "Contains a NUL character (byte 0x00); remove it and upload the file again."
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    previous_end = 0
+    try:
+        for record in reader:
+            line, previous_end = previous_end + 1, reader.line_num
+            header = header or [name.strip().lower() for name in record]
+            for index, value in enumerate(record):
+                if "\x00" in value:
+                    named = line > 1 and index < len(header) and "\x00" not in header[index]
+                    column = header[index] if named else f"column {index + 1}"
+                    errors.append(RowError(line=line, column=column, message=message))
+    except csv.Error:
+        pass
+    if not errors:
+        errors.append(RowError(line=text[: text.index("\x00")].count("\n") + 1, message=message))
+    return True
 
 
 def _read_header(reader: Iterator[list[str]], errors: list[RowError]) -> list[str] | None:

@@ -5,10 +5,14 @@ precise codes too. Bad input is always a 4xx naming the field, never a 500.
 """
 
 import sys
+from http import HTTPStatus
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -167,3 +171,72 @@ def server_error(request):
             status=500,
         )
     return defaults.server_error(request)
+
+
+# Codes for errors Django answers before or around the API's views.
+HTTP_CODES = {
+    400: "bad_request",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    500: "server_error",
+}
+
+
+JSON_VIEWS = frozenset({"connectors:inbound"})
+
+
+class ApiErrorShapeMiddleware(MiddlewareMixin):
+    """Under /api/, every error is answered in the one error shape, whoever answers it.
+
+    DRF's views already do; this covers what happens around them: a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE (Django calls it a 400 bad request: here 413), a path no
+    URL matches and any page Django renders itself (with DEBUG on, its debug pages).
+    The webhook endpoint answers a body over the limit the same way.
+    """
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RequestDataTooBig) and (
+            _is_api(request) or _is_json_endpoint(request)
+        ):
+            return too_large()
+        return None
+
+    def process_response(self, request, response):
+        if (
+            not _is_api(request)
+            or response.status_code < 400
+            or response.streaming
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        return shaped_error(response.status_code)
+
+
+def _is_json_endpoint(request) -> bool:
+    """Views outside /api/ that answer JSON to machines (a store's webhook delivery)."""
+    match = request.resolver_match
+    return match is not None and match.view_name in JSON_VIEWS
+
+
+def too_large() -> JsonResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return JsonResponse(
+        error_body(
+            "request_too_large",
+            f"The request body is larger than the {limit} bytes allowed.",
+            {"limit": limit},
+        ),
+        status=413,
+    )
+
+
+def shaped_error(status_code: int) -> JsonResponse:
+    try:
+        message = HTTPStatus(status_code).phrase
+    except ValueError:
+        message = "Error"
+    return JsonResponse(
+        error_body(HTTP_CODES.get(status_code, "error"), f"{message}."), status=status_code
+    )

@@ -301,6 +301,26 @@ def test_update_refused_for_one_bad_link_changes_neither_settings_nor_links(ops_
     assert _state() == before
 
 
+@pytest.mark.parametrize(
+    ("link", "missing"),
+    [({"priority": 1}, "warehouse"), ({"warehouse": "AUS"}, "priority"), ({}, "warehouse")],
+)
+def test_patch_with_an_incomplete_link_is_400_naming_the_field(
+    ops_client, warehouses, link, missing
+):
+    channel_selling_from(warehouses["BAL"], code="na", name="NA")
+    before = _state()
+
+    response = ops_client.patch(f"{URL}na/", {"warehouses": [link]}, format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["message"] == f"warehouses[0].{missing}: This field is required."
+    assert error["details"]["warehouses"]["0"][missing] == ["This field is required."]
+    assert _state() == before
+
+
 def test_update_may_repeat_the_code_but_not_change_it(ops_client):
     SalesChannelFactory(code="na", name="NA")
 

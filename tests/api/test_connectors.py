@@ -573,6 +573,45 @@ def test_a_malformed_feed_is_a_400_naming_line_and_column_and_nothing_is_kept(
     assert worker_tasks == []
 
 
+@pytest.mark.parametrize(
+    ("data", "message", "column"),
+    [
+        (
+            b"sku,quantity\nMUG,7\nCUP,1e308\n",
+            "line 3: column 'quantity': '1e308' is out of range (at most 1000000000)",
+            "quantity",
+        ),
+        (
+            b"sku,quantity\nMUG,7\nCUP,1180591620717411303424\n",
+            "line 3: column 'quantity': '1180591620717411303424' is out of range "
+            "(at most 1000000000)",
+            "quantity",
+        ),
+        (
+            b"sku,quantity\nMUG,7\nC\x00P,1\n",
+            "line 3: column 'sku' contains a NUL character",
+            "sku",
+        ),
+    ],
+    ids=["1e308", "2^70", "nul"],
+)
+def test_a_feed_with_a_value_the_hub_cannot_hold_is_a_400_before_it_is_kept(
+    ops_client, worker_tasks, data, message, column
+):
+    partner = feed_partner()
+
+    response = ops_client.post(f"{URL}{partner.pk}/feed/", data=data, content_type="text/csv")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "malformed_feed",
+        "message": message,
+        "details": {"line": 3, "column": column},
+    }
+    assert not InboxEvent.objects.exists()
+    assert worker_tasks == []
+
+
 def test_the_same_idempotency_key_replays_the_upload_and_refuses_another_file(
     ops_client, worker_tasks, django_capture_on_commit_callbacks
 ):

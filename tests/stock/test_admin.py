@@ -1112,6 +1112,23 @@ def test_import_page_lists_each_bad_line_and_applies_nothing(admin_client, shop)
     assert ledger_state() == before
 
 
+def test_import_page_names_the_line_and_column_of_a_nul_byte_and_applies_nothing(
+    admin_client, shop
+):
+    before = ledger_state()
+
+    response = upload(admin_client, b"sku,warehouse,counted\nSHEET-Q,BAL,18\nSHEET-Q,A\x00US,3\n")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "1 problem found: nothing was applied." in html
+    assert (
+        "<tr><td>3</td><td>warehouse</td><td>Contains a NUL character (byte 0x00); remove it "
+        "and upload the file again.</td></tr>" in html
+    )
+    assert ledger_state() == before
+
+
 def test_import_page_twice_with_the_same_file_changes_nothing_the_second_time(admin_client, shop):
     content = b"sku,warehouse,counted\nSHEET-Q,BAL,18\nPILLOW,AUS,4\n"
     upload(admin_client, content)

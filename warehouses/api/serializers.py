@@ -161,6 +161,9 @@ class ChannelLinkInput(StrictSerializer):
     priority = StrictIntegerField(min_value=1, max_value=SMALLINT_MAX, help_text="1 is used first.")
 
 
+LINK_FIELDS = tuple(ChannelLinkInput().fields)
+
+
 class ChannelInput(IdentifierRequiredOnCreate, StrictSerializer):
     code = CodeField()
     name = serializers.CharField(max_length=120)
@@ -205,6 +208,14 @@ class ChannelInput(IdentifierRequiredOnCreate, StrictSerializer):
         return check_identifier(self, value, field="code", model=SalesChannel)
 
     def validate_warehouses(self, links: list[dict]) -> list[ChannelLink]:
+        # A PATCH makes DRF skip `required` in nested items too: a link must still be whole.
+        missing = {
+            index: {name: ["This field is required."] for name in LINK_FIELDS if name not in link}
+            for index, link in enumerate(links)
+            if any(name not in link for name in LINK_FIELDS)
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
         codes = [link["warehouse"] for link in links]
         found = {
             warehouse.code: warehouse for warehouse in Warehouse.objects.filter(code__in=codes)
