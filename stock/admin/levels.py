@@ -111,13 +111,14 @@ class StockLevelAdmin(admin.ModelAdmin):
             return link
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:+d}</td><td>{}</td><td>{}</td></tr>",
+            # format_html_join escapes each value to text first, so the sign is added here.
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     movement.recorded_at.strftime("%Y-%m-%d %H:%M"),
                     movement.get_kind_display(),
                     movement.get_reason_display(),
-                    movement.delta_on_hand,
+                    f"{movement.delta_on_hand:+d}",
                     movement.on_hand_after,
                     movement.actor_label,
                 )

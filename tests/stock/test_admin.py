@@ -1,5 +1,6 @@
 import datetime
 import hashlib
+import re
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -200,6 +201,18 @@ def test_stock_change_pages_load_for_a_superuser(admin_client, shop):
     }
 
     assert statuses == dict.fromkeys(statuses, 200)
+
+
+def test_stock_level_page_is_titled_sku_at_warehouse_and_lists_its_movements(admin_client, shop):
+    level = shop["towel_bal"]
+
+    html = admin_client.get(level_url(level)).content.decode()
+
+    assert "<title>TOWEL-B @ BAL |" in html
+    assert f"{level.variant_id}@{level.warehouse_id}" not in html
+    movements = re.search(r"<th>when</th>.*?</tbody>", html, re.S).group(0)
+    deltas = re.findall(r"<td>([+-]\d+)</td>", movements)
+    assert deltas == ["-2", "+2"]
 
 
 def test_variant_page_shows_real_and_forced_status_per_channel(admin_client, shop):
