@@ -337,8 +337,10 @@ class CountsPlan:
     errors: list[RowError] = field(default_factory=list)
 
 
-def plan_counts(counts: CountsFile) -> CountsPlan:
-    """Resolve SKUs and warehouses and refuse rows the engine would refuse. Reads only."""
+def plan_counts(counts: CountsFile, *, warehouse_ids: set[int] | None = None) -> CountsPlan:
+    """Resolve SKUs and warehouses and refuse rows the engine would refuse. Reads only.
+
+    `warehouse_ids`: where the importing user may change stock (None: everywhere)."""
     plan = CountsPlan()
     variants = _variants_by_sku({row.sku for row in counts.rows})
     warehouses = {
@@ -375,6 +377,14 @@ def plan_counts(counts: CountsFile) -> CountsPlan:
                     line=row.line,
                     column="warehouse",
                     message=f"Warehouse {row.warehouse} is inactive: it takes no counts.",
+                )
+            )
+        elif warehouse_ids is not None and warehouse.pk not in warehouse_ids:
+            plan.errors.append(
+                RowError(
+                    line=row.line,
+                    column="warehouse",
+                    message=f"You may not change stock at {row.warehouse}.",
                 )
             )
         if len(plan.errors) > found:
@@ -431,7 +441,12 @@ class ImportReport:
 
 
 def import_counts(
-    data: bytes, *, filename: str, actor: Actor, check_only: bool = False
+    data: bytes,
+    *,
+    filename: str,
+    actor: Actor,
+    check_only: bool = False,
+    warehouse_ids: set[int] | None = None,
 ) -> ImportReport:
     """Check the whole file, then apply every row as one batch, or nothing at all.
 
@@ -441,7 +456,7 @@ def import_counts(
     """
     counts = read_counts(data, filename=filename)
     # Rows that read well are looked up even when others did not: one pass lists it all.
-    plan = plan_counts(counts)
+    plan = plan_counts(counts, warehouse_ids=warehouse_ids)
     report = ImportReport(filename=counts.filename, sha256=counts.sha256, rows=len(counts.rows))
     if counts.errors or plan.errors:
         report.errors = sorted(counts.errors + plan.errors, key=lambda error: error.line)

@@ -1,5 +1,7 @@
 """Admin forms whose input a stock service checks once more."""
 
+from collections.abc import Sequence
+
 from django import forms
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db import models
@@ -72,6 +74,10 @@ class StockAdjustmentForm(ServiceForm):
     )
 
     quantity_fields = frozenset({"quantity", "delta", "counted", "safety_stock"})
+
+    def __init__(self, *args, operations: Sequence[Operation] = tuple(Operation), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["operation"].choices = [(op.value, op.label) for op in operations]
 
     def clean(self) -> dict:
         data = super().clean()
