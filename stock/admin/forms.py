@@ -185,7 +185,8 @@ class ClearStatusForm(ServiceForm):
 
 class ImportCountsForm(forms.Form):
     file = forms.FileField(
-        help_text="CSV, UTF-8, header sku,warehouse,counted (optionally also reason,note)."
+        help_text="CSV, UTF-8, header sku,warehouse,counted (optionally also reason,note), "
+        "or an export with its counted column filled in."
     )
     check_only = forms.BooleanField(
         required=False, label="Only check the file", help_text="Report problems, apply nothing."

@@ -1024,8 +1024,8 @@ def test_export_action_streams_the_selected_levels(admin_client, shop):
     assert response["Content-Disposition"].startswith('attachment; filename="stock-levels-')
     assert streamed(response) == (
         HEADER
-        + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5\r\n"
-        + "TOWEL-B,Bath towel,BAL,0,0,0,0,0,0,backorder,5\r\n"
+        + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5,\r\n"
+        + "TOWEL-B,Bath towel,BAL,0,0,0,0,0,0,backorder,5,\r\n"
     )
 
 
@@ -1038,7 +1038,7 @@ def test_export_of_all_matching_follows_the_changelist_filters(admin_client, sho
         reverse("admin:stock_stocklevel_export"), {"below_threshold": "yes", "q": "sheet"}
     )
 
-    assert streamed(response) == HEADER + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5\r\n"
+    assert streamed(response) == HEADER + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5,\r\n"
 
 
 def test_export_of_all_without_filters_lists_every_level(admin_client, shop):
@@ -1046,10 +1046,10 @@ def test_export_of_all_without_filters_lists_every_level(admin_client, shop):
 
     assert streamed(response) == (
         HEADER
-        + "PILLOW,Down pillow,AUS,0,0,0,0,0,0,out_of_stock,5\r\n"
-        + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5\r\n"
-        + "SHEET-Q,Percale sheet,BAL,20,0,0,0,0,20,in_stock,5\r\n"
-        + "TOWEL-B,Bath towel,BAL,0,0,0,0,0,0,backorder,5\r\n"
+        + "PILLOW,Down pillow,AUS,0,0,0,0,0,0,out_of_stock,5,\r\n"
+        + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5,\r\n"
+        + "SHEET-Q,Percale sheet,BAL,20,0,0,0,0,20,in_stock,5,\r\n"
+        + "TOWEL-B,Bath towel,BAL,0,0,0,0,0,0,backorder,5,\r\n"
     )
 
 

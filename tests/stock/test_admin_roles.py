@@ -1,5 +1,7 @@
 """The stock admin as each role sees it: what is shown is what may be used."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -7,9 +9,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from stock import demo
+from stock.csv_io import read_counts
 from stock.models import StockMovement
 from tests.stock import test_admin
 from tests.stock.test_admin import CHANGELIST, adjust_url, level_url
+from tests.stock.test_csv_io import fill_counted
 from warehouses.access import Role
 
 pytestmark = pytest.mark.django_db
@@ -132,3 +137,39 @@ def test_ops_staff_see_adjust_on_every_row(shop):
 
     assert adjust_links(html) == 4
     assert "adjust_selected" in html
+
+
+def test_admin_export_edited_and_uploaded_back_as_counts_changes_only_the_counted_rows(shop):
+    ops = admin_as(Role.OPS_STAFF)
+    exported = b"".join(
+        ops.get(reverse("admin:stock_stocklevel_export"), {"warehouse__id__exact": shop["bal"].pk})
+    ).decode()
+    edited = fill_counted(exported, {("SHEET-Q", "BAL"): "18"})
+
+    response = ops.post(
+        reverse("admin:stock_stocklevel_import_counts"),
+        {"file": SimpleUploadedFile("levels.csv", edited.encode(), content_type="text/csv")},
+    )
+
+    report = response.context["report"]
+    assert (report.errors, report.rows, report.applied) == ([], 1, 1)
+    assert [(v.sku, v.warehouse, v.variance) for v in report.variances] == [("SHEET-Q", "BAL", -2)]
+    shop["towel_bal"].refresh_from_db()
+    assert shop["towel_bal"].on_hand == 0
+
+
+def test_import_page_example_names_skus_and_warehouses_of_the_demo(shop):
+    page = admin_as(Role.OPS_STAFF).get(reverse("admin:stock_stocklevel_import_counts"))
+    example = re.search(r'<pre id="import-example">(.*?)</pre>', page.content.decode(), re.S)
+    demo_skus = {
+        f"{spec.code}-{size}-{colour}"
+        for spec in demo.PRODUCTS
+        for size in spec.sizes
+        for colour in spec.colours
+    }
+
+    counts = read_counts(example.group(1).encode(), filename="example.csv")
+
+    assert counts.errors == [] and len(counts.rows) == 2
+    assert {row.sku for row in counts.rows} <= demo_skus
+    assert {row.warehouse for row in counts.rows} <= {spec.code for spec in demo.WAREHOUSES}
