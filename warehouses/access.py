@@ -57,6 +57,11 @@ def can_change_stock_at(user: AbstractBaseUser, warehouse: Warehouse) -> bool:
     return allowed is None or warehouse.pk in allowed
 
 
+def can_change_stock_somewhere(user: AbstractBaseUser) -> bool:
+    allowed = writable_warehouse_ids(user)
+    return allowed is None or bool(allowed)
+
+
 def can_sell_on(user: AbstractBaseUser, channel: SalesChannel) -> bool:
     """Place, pay and cancel orders on this channel."""
     role = role_of(user)
