@@ -156,6 +156,8 @@ def test_the_hub_answers_from_postgresql_while_redis_is_down_and_loses_nothing(
         REDIS_URL=redis_server.url,
         HUB_HEARTBEAT_SECONDS="1",
         HUB_BEAT_SCHEDULE_FILE=str(tmp_path / "celerybeat-schedule"),
+        # runhub refuses --web-only with DEBUG on (a production-like start).
+        DEBUG="0",
     )
     companions = ProcfileCompanions(env=env, log_dir=tmp_path)
     companions.start()
