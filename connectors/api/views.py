@@ -16,6 +16,7 @@ import django_filters
 from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
@@ -150,6 +151,8 @@ class ConnectorFilter(django_filters.FilterSet):
 
 class ConnectorListView(generics.ListAPIView):
     serializer_class = ConnectorOutput
+    # Only the filterset's ordering: DRF's own would document `ordering` as any text.
+    filter_backends = [DjangoFilterBackend]
     filterset_class = ConnectorFilter
 
     def get_queryset(self) -> QuerySet[Connector]:

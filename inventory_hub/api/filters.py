@@ -2,17 +2,31 @@
 
 A filter value the API cannot read is a 400 naming the parameter, never silently ignored:
 django-filter's own BooleanFilter treats `?is_active=maybe` as "no filter", and DRF's
-OrderingFilter drops an unknown `?ordering=`.
+OrderingFilter drops an unknown `?ordering=`. An empty boolean or moment (`?since=`) is
+refused too, as the schema (a boolean, a date-time) says: leave the parameter out instead.
 """
 
 from datetime import UTC
 
 import django_filters
 from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 
+class _StrictBooleanField(forms.TypedChoiceField):
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError("Give true or false, or leave the parameter out.")
+        return super().clean(value)
+
+
+# Documented as the boolean it is (`true`/`false` in the query), not a string enum.
+@extend_schema_field(OpenApiTypes.BOOL)
 class StrictBooleanFilter(django_filters.TypedChoiceFilter):
     """`true` or `false`; anything else is a 400 naming the parameter."""
+
+    field_class = _StrictBooleanField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
@@ -34,6 +48,8 @@ class _UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
     """ISO 8601 turned to UTC: Python accepts offsets up to ±23:59, PostgreSQL only ±15:59."""
 
     def to_python(self, value):
+        if value == "":
+            raise forms.ValidationError("Give an ISO 8601 moment, or leave the parameter out.")
         moment = super().to_python(value)
         if moment is None:
             return None

@@ -1,6 +1,7 @@
 """Helpers every API view uses: input validation and the documented error responses."""
 
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
 from inventory_hub.api.serializers import ErrorSerializer
 
@@ -33,3 +34,54 @@ def validated(serializer_class, request, **kwargs) -> dict:
     serializer = serializer_class(data=request.data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def refuse_unknown_fields(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing: every request body object says what the API does,
+    `additionalProperties: false` (StrictSerializer refuses a field it does not know)."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    return result
+
+
+# Bodies that take exactly one of two fields.
+EXACTLY_ONE_OF = {
+    "AdjustmentInputRequest": ("delta", "counted"),
+    "BulkRowInputRequest": ("counted", "delta"),
+}
+
+
+def document_exclusive_fields(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing: `oneOf` for the bodies whose validate() asks for
+    exactly one of two fields, which no field definition can say."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for component, names in EXACTLY_ONE_OF.items():
+        schemas[component]["oneOf"] = [{"required": [name]} for name in names]
+    return result
+
+
+# Lists a service, not the serializer, refuses empty (with its own error code).
+REFUSED_EMPTY_BY_SERVICE = {("OrderInputRequest", "lines")}
+
+
+def document_list_minimums(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing: a list that refuses to be empty (`allow_empty=False`,
+    `min_length`) says so with `minItems`, which drf-spectacular leaves out."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for component, name in REFUSED_EMPTY_BY_SERVICE:
+        schemas[component]["properties"][name]["minItems"] = 1
+    for component in generator.registry._components.values():
+        properties = schemas.get(component.name, {}).get("properties", {})
+        fields = getattr(component.object, "fields", None)
+        if component.type != "schemas" or not properties or fields is None:
+            continue
+        for name, field in fields.items():
+            if name not in properties or not isinstance(
+                field, serializers.ListSerializer | serializers.ListField
+            ):
+                continue
+            minimum = max(field.min_length or 0, 0 if field.allow_empty else 1)
+            if minimum:
+                properties[name]["minItems"] = minimum
+    return result

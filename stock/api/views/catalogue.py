@@ -254,8 +254,14 @@ class VariantListView(generics.ListAPIView):
         parameters=[
             OpenApiParameter(
                 "attribute",
-                OpenApiTypes.STR,
-                many=True,
+                # name:value, the name not blank, no NUL (AttributeField's check).
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "pattern": r"^[^:\x00]*[^:\s\x00][^:\x00]*:[^\x00]*$",
+                    },
+                },
                 description="name:value, such as size:queen. Repeat it: different names must "
                 "all match, the same name repeated matches any of its values.",
             )
@@ -292,7 +298,7 @@ class VariantDetailView(APIView):
 
     @extend_schema(
         operation_id="variants_replace",
-        summary="Replace a variant's details (the SKU cannot change)",
+        summary="Replace a variant's details, the SKU repeated unchanged",
         request=VariantInput,
         responses={200: VariantOutput, **UPDATE_ERRORS, **VARIANT_NOT_FOUND, **BACKORDER_REFUSED},
     )
