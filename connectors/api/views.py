@@ -17,7 +17,6 @@ from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -517,7 +516,11 @@ class FeedUploadView(APIView):
         "a webhook delivery), and a worker applies it by ownership: counts where the partner "
         "owns stock, drift overwritten by a push where the hub does. Send it as multipart "
         f"field `file` or as a text/csv body; at most {MAX_FEED_BYTES // (1024 * 1024)} MB.",
-        request={"multipart/form-data": FeedUploadInput, "text/csv": OpenApiTypes.STR},
+        # An empty text/csv body is refused like a missing file.
+        request={
+            "multipart/form-data": FeedUploadInput,
+            "text/csv": {"type": "string", "minLength": 1},
+        },
         responses={
             202: FeedQueuedOutput,
             **WRITE_ERRORS,

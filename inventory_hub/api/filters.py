@@ -34,8 +34,18 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
+class _NonEmptyCSVField(django_filters.fields.BaseCSVField):
+    def clean(self, value):
+        # `?ordering=` arrives as an empty list; absent, it is None.
+        if value == []:
+            raise forms.ValidationError("Give a field to order by, or leave the parameter out.")
+        return super().clean(value)
+
+
 class StableOrderingFilter(django_filters.OrderingFilter):
     """Ordering by the given fields, then by primary key so that pages never overlap."""
+
+    base_field_class = _NonEmptyCSVField
 
     def filter(self, qs, value):
         ordered = super().filter(qs, value)

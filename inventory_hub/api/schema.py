@@ -54,10 +54,12 @@ EXACTLY_ONE_OF = {
 
 def document_exclusive_fields(result: dict, generator, request, public) -> dict:
     """drf-spectacular postprocessing: `oneOf` for the bodies whose validate() asks for
-    exactly one of two fields, which no field definition can say."""
+    exactly one of two fields (delta or counted), which no field definition can say."""
     schemas = result.get("components", {}).get("schemas", {})
     for component, names in EXACTLY_ONE_OF.items():
         schemas[component]["oneOf"] = [{"required": [name]} for name in names]
+        # A delta of 0 changes nothing and is refused.
+        schemas[component]["properties"]["delta"]["not"] = {"enum": [0]}
     return result
 
 

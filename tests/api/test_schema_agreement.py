@@ -86,11 +86,26 @@ def test_lists_the_api_refuses_empty_are_documented_non_empty(schema, component,
 
 
 @pytest.mark.parametrize("component", ["AdjustmentInputRequest", "BulkRowInputRequest"])
-def test_delta_or_counted_is_documented_as_exactly_one_of_them(schema, component):
-    assert sorted(map(str, components(schema)[component]["oneOf"])) == [
+def test_delta_or_counted_is_documented_as_exactly_one_of_them_and_delta_never_0(schema, component):
+    body = components(schema)[component]
+
+    assert sorted(map(str, body["oneOf"])) == [
         "{'required': ['counted']}",
         "{'required': ['delta']}",
     ]
+    assert body["properties"]["delta"]["not"] == {"enum": [0]}
+
+
+def test_an_uploaded_feed_is_documented_as_not_empty(schema):
+    content = schema["paths"]["/api/v1/connectors/{id}/feed/"]["post"]["requestBody"]["content"]
+
+    assert content["text/csv"]["schema"]["minLength"] == 1
+
+
+def test_the_connector_list_documents_the_orderings_it_accepts(schema):
+    ordering = query_parameter(schema, "/api/v1/connectors/", "ordering")["schema"]
+
+    assert ordering["items"]["enum"] == ["-created_at", "-name", "created_at", "name"]
 
 
 def test_a_warehouse_time_zone_is_documented_as_one_of_the_names_accepted(schema):
@@ -136,9 +151,10 @@ def test_attribute_names_the_schema_refuses_the_api_refuses(ops_client):
         ("/api/v1/movements/", "recorded_before"),
         ("/api/v1/movements/", "occurred_after"),
         ("/api/v1/warehouses/", "is_active"),
+        ("/api/v1/products/", "ordering"),
     ],
 )
-def test_an_empty_moment_or_boolean_filter_is_refused_naming_it(ops_client, path, name):
+def test_an_empty_moment_boolean_or_ordering_filter_is_refused_naming_it(ops_client, path, name):
     response = ops_client.get(f"{path}?{name}=")
 
     assert response.status_code == 400
