@@ -47,7 +47,7 @@ from connectors.sync.reconcile import start_reconciliation
 from connectors.sync.selectors import drift_history, sync_health
 from connectors.sync.tasks import poll_connector_task, set_up_connector_task
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter
+from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter, StrictFilterSet
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.schema import (
     LIST_ERRORS,
@@ -122,7 +122,7 @@ def _settings_refused(error: InvalidConnectorSettings) -> serializers.Validation
     return serializers.ValidationError({error.field: [str(error)]})
 
 
-class ConnectorFilter(django_filters.FilterSet):
+class ConnectorFilter(StrictFilterSet):
     is_active = StrictBooleanFilter()
     archived = StrictBooleanFilter(
         method="filter_archived",

@@ -73,3 +73,19 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """An ISO 8601 moment with any offset Python reads, compared in UTC (never a 500)."""
 
     field_class = _UtcIsoDateTimeField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filterset that refuses an empty value (`?kind=`) for every filter but free text,
+    naming it: django-filter reads it as "no filter", where the schema documents a choice,
+    a number or a moment."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        for name, value in self.data.items():
+            free_text = isinstance(self.filters.get(name), django_filters.CharFilter)
+            if value == "" and name in self.form.fields and not free_text:
+                if name not in self.form.errors:
+                    self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid

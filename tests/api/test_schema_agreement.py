@@ -152,10 +152,20 @@ def test_attribute_names_the_schema_refuses_the_api_refuses(ops_client):
         ("/api/v1/movements/", "occurred_after"),
         ("/api/v1/warehouses/", "is_active"),
         ("/api/v1/products/", "ordering"),
+        ("/api/v1/connectors/", "kind"),
+        ("/api/v1/channels/", "kind"),
+        ("/api/v1/orders/", "status"),
+        ("/api/v1/movements/", "kind"),
+        ("/api/v1/orders/", "page"),
     ],
 )
-def test_an_empty_moment_boolean_or_ordering_filter_is_refused_naming_it(ops_client, path, name):
+def test_an_empty_filter_or_page_is_refused_naming_it(ops_client, path, name):
     response = ops_client.get(f"{path}?{name}=")
 
     assert response.status_code == 400
     assert list(response.json()["error"]["details"]) == [name]
+
+
+@pytest.mark.django_db
+def test_an_empty_free_text_filter_is_still_no_filter(ops_client):
+    assert ops_client.get("/api/v1/orders/?reference=").status_code == 200

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter
+from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter, StrictFilterSet
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.schema import (
     LIST_ERRORS,
@@ -75,7 +75,7 @@ def _product(pk: int) -> Product:
         ) from None
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(StrictFilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the name.")
     is_active = StrictBooleanFilter()
     ordering = StableOrderingFilter(fields=["id", "name", "created_at"])
@@ -201,7 +201,7 @@ class AttributeFilter(django_filters.Filter):
         return qs
 
 
-class VariantFilter(django_filters.FilterSet):
+class VariantFilter(StrictFilterSet):
     sku = django_filters.CharFilter(help_text="Exact SKU.")
     product = django_filters.ModelChoiceFilter(
         queryset=Product.objects.all(), help_text="The product's id."

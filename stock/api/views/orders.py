@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from inventory_hub.api.actors import actor_for
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter, UtcIsoDateTimeFilter
+from inventory_hub.api.filters import StableOrderingFilter, StrictFilterSet, UtcIsoDateTimeFilter
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.permissions import OrderWriters
 from inventory_hub.api.schema import (
@@ -58,7 +58,7 @@ def _answer(order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response
     return Response(OrderOutput(orders_with_lines().get(pk=order_id)).data, status=status_code)
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StrictFilterSet):
     channel = django_filters.CharFilter(field_name="channel__code", help_text="Channel code.")
     status = django_filters.MultipleChoiceFilter(
         choices=OrderStatus.choices, help_text="Repeat to match any of several."
