@@ -63,6 +63,29 @@ def document_exclusive_fields(result: dict, generator, request, public) -> dict:
     return result
 
 
+def document_query_minimums(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing: `?ordering=` is refused (leave it out instead), so an
+    ordering list has at least one field."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter["name"] == "ordering" and parameter["schema"].get("type") == "array":
+                    parameter["schema"]["minItems"] = 1
+    return result
+
+
+def document_text_without_nul(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing: DRF's CharField refuses a NUL character (PostgreSQL
+    stores none), so a free-text body field says so with a pattern."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request"):
+            continue
+        for field in component.get("properties", {}).values():
+            if field.get("type") == "string" and not {"enum", "format", "pattern"} & set(field):
+                field["pattern"] = "^[^\\x00]*$"
+    return result
+
+
 # Lists a service, not the serializer, refuses empty (with its own error code).
 REFUSED_EMPTY_BY_SERVICE = {("OrderInputRequest", "lines")}
 

@@ -353,6 +353,8 @@ SPECTACULAR_SETTINGS = {
         "inventory_hub.api.schema.refuse_unknown_fields",
         "inventory_hub.api.schema.document_list_minimums",
         "inventory_hub.api.schema.document_exclusive_fields",
+        "inventory_hub.api.schema.document_query_minimums",
+        "inventory_hub.api.schema.document_text_without_nul",
     ],
 }
 # Idempotency-Key answers are kept at least this long.

@@ -169,3 +169,25 @@ def test_an_empty_filter_or_page_is_refused_naming_it(ops_client, path, name):
 @pytest.mark.django_db
 def test_an_empty_free_text_filter_is_still_no_filter(ops_client):
     assert ops_client.get("/api/v1/orders/?reference=").status_code == 200
+
+
+def test_an_ordering_is_documented_as_at_least_one_field(schema):
+    ordering = query_parameter(schema, "/api/v1/products/", "ordering")["schema"]
+
+    assert ordering["minItems"] == 1
+
+
+def test_free_text_body_fields_are_documented_without_nul(schema):
+    name = components(schema)["ProductInputRequest"]["properties"]["name"]
+
+    assert name["pattern"] == "^[^\\x00]*$"
+
+
+@pytest.mark.django_db
+def test_is_short_takes_true_or_false_only_as_documented(ops_client):
+    answers = [
+        ops_client.get("/api/v1/orders/", {"is_short": value}).status_code
+        for value in ("true", "false", "null")
+    ]
+
+    assert answers == [200, 200, 400]

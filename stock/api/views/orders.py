@@ -16,7 +16,12 @@ from rest_framework.views import APIView
 
 from inventory_hub.api.actors import actor_for
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter, StrictFilterSet, UtcIsoDateTimeFilter
+from inventory_hub.api.filters import (
+    StableOrderingFilter,
+    StrictBooleanFilter,
+    StrictFilterSet,
+    UtcIsoDateTimeFilter,
+)
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.permissions import OrderWriters
 from inventory_hub.api.schema import (
@@ -70,7 +75,7 @@ class OrderFilter(StrictFilterSet):
     placed_before = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="lt", help_text="Placed before (ISO 8601)."
     )
-    is_short = django_filters.BooleanFilter(
+    is_short = StrictBooleanFilter(
         method="filter_is_short",
         help_text="true: only open orders with a shortfall (incidents); false: none of those.",
     )
