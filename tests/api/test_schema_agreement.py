@@ -5,6 +5,7 @@ import pytest
 import yaml
 from django.test import Client
 
+from connectors.models import Connector
 from tests.stock.factories import VariantFactory
 from tests.warehouses.factories import WarehouseFactory
 
@@ -191,3 +192,13 @@ def test_is_short_takes_true_or_false_only_as_documented(ops_client):
     ]
 
     assert answers == [200, 200, 400]
+
+
+@pytest.mark.django_db
+def test_a_connector_put_is_the_whole_record_so_an_empty_body_is_refused(ops_client):
+    connector = Connector.objects.create(name="shop", kind="woocommerce", base_url="http://x")
+
+    response = ops_client.put(f"/api/v1/connectors/{connector.pk}/", {}, format="json")
+
+    assert response.status_code == 400
+    assert sorted(response.json()["error"]["details"]) == ["kind", "name"]
