@@ -123,12 +123,6 @@ class ConnectorInput(StrictSerializer):
         help_text="When given, replaces every location mapping of the connector.",
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance is not None:
-            self.fields["name"].required = False
-            self.fields["kind"].required = False
-
     def validate_name(self, value: str) -> str:
         taken = ConnectorRow.objects.filter(name=value)
         if self.instance is not None:

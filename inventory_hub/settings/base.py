@@ -372,6 +372,14 @@ SPECTACULAR_SETTINGS = {
         "MovementKindEnum": "stock.models.MovementKind",
         "ConnectorKindEnum": "connectors.models.ConnectorKind",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "inventory_hub.api.schema.refuse_unknown_fields",
+        "inventory_hub.api.schema.document_list_minimums",
+        "inventory_hub.api.schema.document_exclusive_fields",
+        "inventory_hub.api.schema.document_query_minimums",
+        "inventory_hub.api.schema.document_text_without_nul",
+    ],
 }
 # Idempotency-Key answers are kept at least this long.
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)

@@ -16,7 +16,12 @@ from rest_framework.views import APIView
 
 from inventory_hub.api.actors import actor_for
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter, UtcIsoDateTimeFilter
+from inventory_hub.api.filters import (
+    StableOrderingFilter,
+    StrictBooleanFilter,
+    StrictFilterSet,
+    UtcIsoDateTimeFilter,
+)
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.permissions import OrderWriters
 from inventory_hub.api.schema import (
@@ -58,7 +63,7 @@ def _answer(order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response
     return Response(OrderOutput(orders_with_lines().get(pk=order_id)).data, status=status_code)
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StrictFilterSet):
     channel = django_filters.CharFilter(field_name="channel__code", help_text="Channel code.")
     status = django_filters.MultipleChoiceFilter(
         choices=OrderStatus.choices, help_text="Repeat to match any of several."
@@ -70,7 +75,7 @@ class OrderFilter(django_filters.FilterSet):
     placed_before = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="lt", help_text="Placed before (ISO 8601)."
     )
-    is_short = django_filters.BooleanFilter(
+    is_short = StrictBooleanFilter(
         method="filter_is_short",
         help_text="true: only open orders with a shortfall (incidents); false: none of those.",
     )
