@@ -19,7 +19,12 @@ from connectors.redaction import masked_options, masked_url, sees_secret_options
 from connectors.sync.configure import LocationInput as LocationValue
 from connectors.sync.selectors import PushState
 from connectors.sync.setup import inbound_url
-from inventory_hub.api.serializers import StrictBooleanField, StrictIntegerField, StrictSerializer
+from inventory_hub.api.serializers import (
+    StrictBooleanField,
+    StrictIntegerField,
+    StrictSerializer,
+    require_whole_items,
+)
 from warehouses.models import SalesChannel, Warehouse
 
 MAX_POLL_INTERVAL_SECONDS = 7 * 24 * 3600
@@ -145,6 +150,7 @@ class ConnectorInput(StrictSerializer):
         return channel
 
     def validate_locations(self, items: list[dict]) -> list[LocationValue]:
+        require_whole_items(items, LocationInput())
         codes = [item["warehouse"] for item in items]
         found = {w.code: w for w in Warehouse.objects.filter(code__in=codes)}
         errors: dict[int, dict] = {}

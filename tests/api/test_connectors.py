@@ -257,6 +257,22 @@ def test_unknown_channel_and_warehouse_are_named(ops_client):
     assert details["locations"] == {"0": {"warehouse": ["No warehouse has code 'NOWHERE'."]}}
 
 
+@pytest.mark.parametrize(
+    ("location", "missing"),
+    [({"location": ""}, "warehouse"), ({"warehouse": "BAL"}, "location"), ({}, "location")],
+)
+def test_patch_with_an_incomplete_location_is_400_naming_the_field(ops_client, location, missing):
+    target = connector()
+
+    response = ops_client.patch(f"{URL}{target.pk}/", {"locations": [location]}, format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"] == f"locations[0].{missing}: This field is required."
+    assert error["details"]["locations"]["0"][missing] == ["This field is required."]
+    assert not target.location_mappings.exists()
+
+
 def test_only_ops_staff_change_connectors_and_every_role_reads_them(make_client):
     viewer = make_client(Role.VIEWER)
     existing = connector()

@@ -4,7 +4,12 @@ from zoneinfo import available_timezones
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inventory_hub.api.serializers import StrictBooleanField, StrictIntegerField, StrictSerializer
+from inventory_hub.api.serializers import (
+    StrictBooleanField,
+    StrictIntegerField,
+    StrictSerializer,
+    require_whole_items,
+)
 from warehouses.models import (
     ChannelWarehouse,
     SalesChannel,
@@ -159,9 +164,6 @@ class ChannelLinkInput(StrictSerializer):
     priority = StrictIntegerField(min_value=1, max_value=SMALLINT_MAX, help_text="1 is used first.")
 
 
-LINK_FIELDS = tuple(ChannelLinkInput().fields)
-
-
 class ChannelInput(StrictSerializer):
     code = CodeField()
     name = serializers.CharField(max_length=120)
@@ -206,14 +208,7 @@ class ChannelInput(StrictSerializer):
         return check_identifier(self, value, field="code", model=SalesChannel)
 
     def validate_warehouses(self, links: list[dict]) -> list[ChannelLink]:
-        # A PATCH makes DRF skip `required` in nested items too: a link must still be whole.
-        missing = {
-            index: {name: ["This field is required."] for name in LINK_FIELDS if name not in link}
-            for index, link in enumerate(links)
-            if any(name not in link for name in LINK_FIELDS)
-        }
-        if missing:
-            raise serializers.ValidationError(missing)
+        require_whole_items(links, ChannelLinkInput())
         codes = [link["warehouse"] for link in links]
         found = {
             warehouse.code: warehouse for warehouse in Warehouse.objects.filter(code__in=codes)
