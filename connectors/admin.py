@@ -39,6 +39,7 @@ from connectors.models import (
 )
 from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
 from connectors.partner.csv_feed import MalformedFeed
+from connectors.redaction import masked_options, masked_url, sees_secret_options
 from connectors.sync.configure import (
     InvalidConnectorSettings,
     LocationInput,
@@ -54,6 +55,7 @@ from connectors.sync.feeds import (
     kind_reads_csv_feeds,
     upload_feed,
 )
+from inventory_hub.json_input import load_json
 from stock.admin.common import form_page
 
 # Listed, not excluded: a field added to the model later must not appear (and be shown
@@ -146,7 +148,7 @@ class ConnectorForm(forms.ModelForm):
         if not raw:
             return None
         try:
-            value = json.loads(raw)
+            value = load_json(raw)  # refuses NUL (jsonb holds none) and deep nesting
         except ValueError:
             # The message must not echo the input: it is a secret.
             raise forms.ValidationError("Credentials must be a JSON object.") from None
@@ -369,6 +371,8 @@ class ConnectorAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [
         "secrets_stored",
+        "options_shown",
+        "base_url_shown",
         "last_pull_at",
         "last_push_at",
         "last_error",
@@ -530,6 +534,25 @@ class ConnectorAdmin(admin.ModelAdmin):
         secret = "webhook secret set" if connector.webhook_secret else "no webhook secret"
         return f"{credentials}; {secret}"
 
+    @admin.display(description="options")
+    def options_shown(self, connector: Connector) -> str:
+        return json.dumps(masked_options(connector.options or {}), indent=2)
+
+    @admin.display(description="base URL")
+    def base_url_shown(self, connector: Connector) -> str:
+        return masked_url(connector.base_url) if connector.base_url else "-"
+
+    def get_fieldsets(self, request: HttpRequest, obj: Connector | None = None) -> list:
+        # Below ops staff, options and the base URL may carry keys: shown masked, read-only.
+        fieldsets = super().get_fieldsets(request, obj)
+        if sees_secret_options(request.user):
+            return fieldsets
+        shown = {"options": "options_shown", "base_url": "base_url_shown"}
+        return [
+            (name, {**spec, "fields": [shown.get(field, field) for field in spec["fields"]]})
+            for name, spec in fieldsets
+        ]
+
     def save_model(self, request, obj: Connector, form, change: bool) -> None:
         """Nothing yet: `save_related` saves the connector with its locations in one call."""
 
@@ -627,6 +650,7 @@ class InboxEventAdmin(ReadOnlyAdmin):
         "received_at",
         "processed_at",
         "next_attempt_at",
+        "last_error",  # why a delivery was refused at the door, or failed
     ]
     list_filter = ["state", "connector", "topic"]
     search_fields = ["delivery_id", "topic", "last_error", "result"]

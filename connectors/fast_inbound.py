@@ -17,7 +17,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE, a database this path cannot reach, SQLite, or a fas
 switched off (`CONNECTORS_FAST_INBOUND = False`). Both paths store the same row and give
 the same answer; the fast path's response carries the headers Django's middleware adds.
 
-Connector settings (kind, secret, options) are cached per process for
+Connector settings (kind, secret, options) are cached per process, decrypted, for
 `CONNECTORS_INBOUND_CACHE_SECONDS` (default 5 s): a deactivated connector, or a webhook
 secret rotated away, is refused here within that time at most. A delivery signed with a
 new secret is accepted at once (it fails the cached check, goes to Django, which reads the
@@ -56,6 +56,7 @@ from connectors.inbox import (
 )
 from connectors.models import Connector, InboxState
 from connectors.registry import build_connector
+from inventory_hub.encryption import decrypt_text
 from stock.services.ledger import NEVER_BY_COUNT
 
 logger = logging.getLogger(__name__)
@@ -188,12 +189,13 @@ class ConnectorCache:
             self._entries.pop(connector_id, None)
             return None
         kind, base_url, credentials, webhook_secret, options, timeout_seconds = found
+        # Decrypted once per cached entry, not per delivery.
         row = Connector(
             pk=connector_id,
             kind=kind,
             base_url=base_url,
-            credentials=credentials,
-            webhook_secret=webhook_secret,
+            credentials=json.loads(decrypt_text(credentials)) if credentials else {},
+            webhook_secret=decrypt_text(webhook_secret),
             options=options,
             timeout_seconds=timeout_seconds,
         )

@@ -4,8 +4,10 @@ Guarantees:
 - `receive_delivery` stores a verified delivery (raw body, headers without credentials)
   with one statement before the store gets its 200, and queues processing on commit.
   A bad signature stores nothing (it is logged, and one open `bad_signature` problem says
-  so); a malformed body is kept (state `malformed`) and answered 400 with the reason; a
-  delivery id seen before is answered 200 and stored once (unique per connector).
+  so); a malformed body is kept (state `malformed`, never applied) and answered 400 with
+  the reason: unreadable, refused by the store class, or refused by `check_json_body` and
+  `check_inbound_event` (depth, NUL, numbers the hub cannot hold); a delivery id seen
+  before is answered 200 and stored once (unique per connector).
   `read_delivery` is every one of those rules but the writing, and `INSERT_EVENT_SQL` the
   writing: the ASGI fast path (connectors.fast_inbound) stores the common case with both.
 - Processing is queued by a kick per connector, at most one message per connector per
@@ -88,8 +90,10 @@ from connectors.selectors import (
     own_channel_held,
 )
 from connectors.sync.locks import connector_job_lock
+from inventory_hub.json_input import NotJson, UnacceptableJson, load_json
 from stock.actors import Actor
 from stock.models import MovementSource, Order, OrderStatus, ReasonCode, StockLevel, Variant
+from stock.services.ledger import MAX_QUANTITY
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +225,9 @@ def read_delivery(
         delivery_id = (store.delivery_id(headers=headers, body=body) or "")[:255]
         if unreadable:
             raise MalformedInbound(unreadable)
+        check_json_body(body)
         parsed = store.parse_inbound(headers=headers, body=body)
+        check_inbound_event(parsed)
     except MalformedInbound as exc:
         message = str(exc) or "The body could not be read."
         # Kept without its delivery id: a corrected resend under the same id is accepted.
@@ -262,6 +268,54 @@ def read_delivery(
     if parsed is None:
         return ReadDelivery(Reading.UNPARSED, row, error=error)
     return ReadDelivery(Reading.VALID, row)
+
+
+def check_json_body(body: bytes) -> None:
+    """Refuse a JSON body no store class should be handed (`inventory_hub.json_input`):
+    nested past its depth, a NUL in a string, a number out of range. Raises
+    `MalformedInbound`; a body that is not JSON at all is left to the store class to name."""
+    try:
+        load_json(body)
+    except NotJson:
+        return
+    except UnacceptableJson as exc:
+        raise MalformedInbound(str(exc)) from None
+
+
+def check_inbound_event(parsed: InboundEvent) -> None:
+    """Refuse what a store class read but the hub cannot hold: a quantity that is not a
+    whole number within MAX_QUANTITY, a SKU, reference or location that is not text or has
+    a NUL. Checked before the 200, so such a delivery never reaches the worker."""
+    for index, item in enumerate(parsed.stock):
+        where = f"stock[{index}]"
+        _check_text(f"{where}.sku", item.sku)
+        _check_text(f"{where}.remote_id", item.remote_id)
+        _check_text(f"{where}.location", item.location)
+        if item.quantity is not None:
+            _check_quantity(f"{where}.quantity", item.quantity, minimum=-MAX_QUANTITY)
+    for index, order in enumerate(parsed.orders):
+        where = f"orders[{index}]"
+        _check_text(f"{where}.reference", order.reference)
+        for number, line in enumerate(order.lines):
+            _check_text(f"{where}.lines[{number}].sku", line.sku)
+            _check_quantity(f"{where}.lines[{number}].quantity", line.quantity, minimum=0)
+    for index, reference in enumerate(parsed.deleted_order_references):
+        _check_text(f"deleted_order_references[{index}]", reference)
+
+
+def _check_text(where: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise MalformedInbound(f"{where}: expected text, got {type(value).__name__}")
+    if "\x00" in value:
+        raise MalformedInbound(f"{where}: contains NUL")
+
+
+def _check_quantity(where: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedInbound(f"{where}: expected a whole number, got {value!r}"[:300])
+    if not minimum <= value <= MAX_QUANTITY:
+        shown = str(value) if abs(value) < 10**15 else f"{value:.3e}"
+        raise MalformedInbound(f"{where}: {shown} is out of range ({minimum} to {MAX_QUANTITY})")
 
 
 def stored_receipt(row: InboxRow, event_id: int | None) -> Receipt:

@@ -9,7 +9,8 @@ Guarantees kept by the database itself:
 - one SKU mapping per (connector, variant) and per (connector, remote id).
 
 `Connector.credentials` and `Connector.webhook_secret` are write-only: no admin page, API
-answer or log line shows them back (`__str__`/`repr` never include them).
+answer or log line shows them back (`__str__`/`repr` never include them). Their columns hold
+Fernet tokens (inventory_hub/encryption.py): reading a row decrypts them.
 """
 
 from django.core.validators import MinValueValidator
@@ -18,6 +19,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from inventory_hub.encryption import EncryptedJSONField, EncryptedTextField
 from stock.models import Variant
 from warehouses.models import SalesChannel, Warehouse
 
@@ -46,11 +48,11 @@ class Connector(models.Model):
     kind = models.CharField(max_length=20, choices=ConnectorKind.choices)
     is_active = models.BooleanField(default=True)
     base_url = models.URLField(max_length=500, blank=True)
-    credentials = models.JSONField(
+    credentials = EncryptedJSONField(
         default=dict, blank=True, help_text="Write-only: never shown back or logged."
     )
-    webhook_secret = models.CharField(
-        max_length=255, blank=True, help_text="Write-only: never shown back or logged."
+    webhook_secret = EncryptedTextField(
+        blank=True, help_text="Write-only: never shown back or logged."
     )
     options = models.JSONField(
         default=dict, blank=True, help_text="Store-specific settings (see the store class)."

@@ -585,7 +585,8 @@ def _stock(payload: Mapping, *, parent_id: str = "") -> RemoteStock | None:
         return None
     if product_type == "variable" and manage_stock is not True:
         return None  # its status is derived from its variations, which carry the stock
-    status = STATUS_FROM_WOO.get(payload.get("stock_status"))
+    stock_status = payload.get("stock_status")
+    status = STATUS_FROM_WOO.get(stock_status) if isinstance(stock_status, str) else None
     if status is None:
         raise ValueError(
             f"product {remote_id} has stock_status {payload.get('stock_status')!r}, "

@@ -2,7 +2,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_hub.settings.local")
+# An ASGI or WSGI server pointed here directly is a production start; `make run` and
+# `manage.py` set their own (local) settings before importing this.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_hub.settings.production")
 # Django must be set up before anything imports models (consumers, routing).
 django_asgi_app = get_asgi_application()
 

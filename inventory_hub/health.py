@@ -1,8 +1,13 @@
-"""/healthz: database, channel layer, broker and worker heartbeat, as JSON.
+"""/healthz: database, cache, channel layer, broker and worker heartbeat, as JSON.
 
-200 when every check passes, 503 otherwise. Each check that talks to a server runs in its own
-thread with a deadline, so a dead or unreachable Redis or database makes the answer late by
-at most CHECK_TIMEOUT_SECONDS instead of by the client libraries' own retries.
+"ok" (200) when every check passes. "degraded" (still 200, naming the failed checks) when
+only parts the hub can serve without fail: with Redis or a worker down the API and pages
+answer from PostgreSQL, uncached and without live updates, and webhooks wait in the inbox.
+"unhealthy" (503) when the database fails, since then nothing can be answered.
+
+Each check that talks to a server runs in its own thread with a deadline, so a dead or
+unreachable Redis or database makes the answer late by at most CHECK_TIMEOUT_SECONDS instead
+of by the client libraries' own retries.
 """
 
 import asyncio
@@ -15,16 +20,21 @@ from dataclasses import dataclass
 
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from inventory_hub import supervision
+from inventory_hub.cache import cache_outage
+
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "hub:worker-heartbeat"
 CHECK_TIMEOUT_SECONDS = 1.5
+# Without these nothing can be answered; any other failed check only degrades the hub.
+ESSENTIAL_CHECKS = frozenset({"database"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +52,25 @@ class HealthReport:
 
     @property
     def is_healthy(self) -> bool:
-        return all(result.is_ok for result in self.checks.values())
+        checks = self.checks.items()
+        return all(result.is_ok for name, result in checks if name in ESSENTIAL_CHECKS)
+
+    @property
+    def degraded(self) -> list[str]:
+        return [name for name, result in self.checks.items() if not result.is_ok]
+
+    @property
+    def status(self) -> str:
+        if not self.is_healthy:
+            return "unhealthy"
+        return "degraded" if self.degraded else "ok"
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "status": "ok" if self.is_healthy else "unhealthy",
-            "checks": {name: result.as_json() for name, result in self.checks.items()},
-        }
+        body: dict[str, object] = {"status": self.status}
+        if self.degraded:
+            body["degraded"] = self.degraded
+        body["checks"] = {name: result.as_json() for name, result in self.checks.items()}
+        return body
 
 
 def record_heartbeat(*, at: float | None = None) -> float:
@@ -114,7 +136,27 @@ def check_broker() -> CheckResult:
         return CheckResult(is_ok=True, detail=f"{broker.transport.driver_name} answered")
 
 
+def check_cache() -> CheckResult:
+    """Whether Redis answers now, and how many cache calls this process answered without it."""
+    backend = caches["default"]
+    ping = getattr(backend, "ping", None)
+    if ping is None:
+        return CheckResult(is_ok=True, detail=f"{type(backend).__name__} in process")
+    try:
+        ping()
+    except Exception as exc:
+        failures = cache_outage().failures
+        detail = f"{type(exc).__name__}: {exc}; answering uncached and unthrottled"
+        return CheckResult(is_ok=False, detail=f"{detail} ({failures} calls failed open here)")
+    failures = cache_outage().failures
+    failed = f" ({failures} calls failed open here since start)" if failures else ""
+    return CheckResult(is_ok=True, detail=f"redis answered{failed}")
+
+
 def check_worker() -> CheckResult:
+    if cache_outage().is_skipping:
+        # Workers beat into the cache: with it unreachable their state is unknown.
+        return CheckResult(is_ok=False, detail="unknown: the cache holding heartbeats is down")
     beat = cache.get(HEARTBEAT_KEY)
     limit = settings.HUB_HEARTBEAT_SECONDS * 3
     if beat is None:
@@ -122,6 +164,18 @@ def check_worker() -> CheckResult:
     age = time.time() - beat
     detail = f"last heartbeat {age:.1f} s ago (limit {limit} s)"
     return CheckResult(is_ok=age <= limit, detail=detail)
+
+
+def check_processes() -> CheckResult | None:
+    """What `runhub` supervises: which worker or beat is down or restarting, since when.
+
+    None when this process supervises nothing (`--web-only`, tests).
+    """
+    statuses = supervision.statuses()
+    if not statuses:
+        return None
+    detail = "; ".join(status.describe() for status in statuses)
+    return CheckResult(is_ok=all(status.is_running for status in statuses), detail=detail)
 
 
 class _Deadline:
@@ -161,9 +215,14 @@ def run_checks() -> HealthReport:
     }
     # Read here, not in a thread: the cache's own socket timeouts bound it (settings), and
     # a thread of its own would open a new Redis connection pool on every request.
+    cached = _report_errors(check_cache)
     worker = _report_errors(check_worker)
     checks = {name: job.result(until=until) for name, job in running.items()}
+    checks["cache"] = cached
     checks["worker"] = worker
+    processes = check_processes()
+    if processes is not None:
+        checks["processes"] = processes
     for name, result in checks.items():
         if not result.is_ok:
             logger.warning("Health check %s failed: %s", name, result.detail)

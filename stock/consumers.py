@@ -9,7 +9,7 @@ from the state at push time, so the last push of a burst shows its final state.
 """
 
 import asyncio
-import json
+import contextlib
 import logging
 import math
 import time
@@ -17,7 +17,9 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
 
+from inventory_hub.json_input import load_json
 from stock.events import FEED_GROUP, ORDERS_GROUP, variant_group, warehouse_group
 from stock.models import StockLevel, Variant
 from stock.views import kpis
@@ -39,6 +41,13 @@ logger = logging.getLogger(__name__)
 # Closing codes the pages understand; the htmx ws extension does not retry either.
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+# The channel layer (Redis) cannot be reached: the page says live updates are paused and
+# reconnects until it can, then re-reads what it shows.
+CLOSE_PAUSED = 4503
+# How often an open socket checks that the layer still carries its messages: a pub/sub
+# connection that lost Redis waits for it quietly, and the page would show "Live" meanwhile.
+LAYER_CHECK_SECONDS = 5.0
+LAYER_UNREACHABLE = (RedisError, OSError, asyncio.TimeoutError)
 # A stock page shows at most 100 rows; more than this is not a page.
 MAX_WATCHED_LEVELS = 500
 
@@ -60,6 +69,24 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.joined: set[str] = set()
         self._push_task: asyncio.Task | None = None
         self._last_push = -math.inf
+        self._layer_watch: asyncio.Task | None = None
+        self._accepted = False
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_UNREACHABLE as exc:
+            # Raised by the layer before the socket was accepted (its own channel cannot be
+            # created) or while it was open: either way the page is told, not dropped.
+            logger.warning("Live updates paused, the channel layer is unreachable: %s", exc)
+            if not self._accepted:
+                await receive()  # the client's websocket.connect
+                await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": CLOSE_PAUSED})
+
+    async def accept(self, *args, **kwargs) -> None:
+        await super().accept(*args, **kwargs)
+        self._accepted = True
 
     async def connect(self) -> None:
         self.role = await database_sync_to_async(role_of)(self.scope["user"])
@@ -70,6 +97,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         if refusal is not None:
             await self.close(code=refusal)
+        elif self.channel_layer is not None:
+            self._layer_watch = asyncio.create_task(self._watch_layer())
 
     async def start(self) -> int | None:
         """Join the groups of what the page shows; or return the code to close with."""
@@ -80,7 +109,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if text_data is None:
             return
         try:
-            content = json.loads(text_data)
+            content = load_json(text_data, values=False)
         except ValueError:
             return
         await self.receive_json(content)
@@ -88,7 +117,26 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self._push_task is not None:
             self._push_task.cancel()
-        await self.set_groups(set())
+        if self._layer_watch is not None:
+            self._layer_watch.cancel()
+        # Groups of an unreachable layer are gone with its connection: nothing to leave.
+        with contextlib.suppress(*LAYER_UNREACHABLE):
+            await self.set_groups(set())
+
+    async def _watch_layer(self) -> None:
+        while True:
+            await asyncio.sleep(LAYER_CHECK_SECONDS)
+            message = {"type": "live.ping"}
+            try:
+                send = self.channel_layer.send(self.channel_name, message)
+                await asyncio.wait_for(send, LAYER_CHECK_SECONDS)
+            except LAYER_UNREACHABLE as exc:
+                logger.warning("Live updates paused, the channel layer is unreachable: %s", exc)
+                await self.close(code=CLOSE_PAUSED)
+                return
+
+    async def live_ping(self, event: dict) -> None:
+        pass
 
     async def set_groups(self, groups: set[str]) -> None:
         for group in self.joined - groups:

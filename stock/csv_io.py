@@ -41,6 +41,8 @@ EXPORT_COLUMNS = (
     "available",
     "status",
     "threshold",
+    # Left empty: fill in what was counted and import the file back as counts.
+    "counted",
 )
 # Rows fetched per database round trip and written per yielded chunk: memory stays flat
 # whatever the number of levels.
@@ -83,6 +85,7 @@ def export_rows(queryset: QuerySet[StockLevel] | None = None) -> Iterator[tuple]
             available,
             status.value,
             threshold,
+            "",
         )
 
 
@@ -109,6 +112,10 @@ def export_csv_chunks(
 
 REQUIRED_COLUMNS = ("sku", "warehouse", "counted")
 OPTIONAL_COLUMNS = ("reason", "note")
+# The export's other columns: read back as they are and ignored, so an export is a counts file.
+EXPORT_ONLY_COLUMNS = tuple(
+    name for name in EXPORT_COLUMNS if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+)
 DEFAULT_REASON = ReasonCode.STOCKTAKE
 # ReasonCode.values builds a new list on each access; a file may have 500,000 rows.
 _REASONS = frozenset(ReasonCode.values)
@@ -160,7 +167,7 @@ def read_counts(data: bytes, *, filename: str) -> CountsFile:
         filename=PurePath(filename).name or "upload.csv", sha256=hashlib.sha256(data).hexdigest()
     )
     text = _decode(data, counts.errors)
-    if text is None:
+    if text is None or _has_nul(text, counts.errors):
         return counts
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -194,6 +201,30 @@ def _decode(data: bytes, errors: list[RowError]) -> str | None:
         return None
 
 
+def _has_nul(text: str, errors: list[RowError]) -> bool:
+    """PostgreSQL text holds no NUL: a file with one is refused whole, naming each place."""
+    if "\x00" not in text:
+        return False
+    message = "Contains a NUL character (byte 0x00); remove it and upload the file again."
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    previous_end = 0
+    try:
+        for record in reader:
+            line, previous_end = previous_end + 1, reader.line_num
+            header = header or [name.strip().lower() for name in record]
+            for index, value in enumerate(record):
+                if "\x00" in value:
+                    named = line > 1 and index < len(header) and "\x00" not in header[index]
+                    column = header[index] if named else f"column {index + 1}"
+                    errors.append(RowError(line=line, column=column, message=message))
+    except csv.Error:
+        pass
+    if not errors:
+        errors.append(RowError(line=text[: text.index("\x00")].count("\n") + 1, message=message))
+    return True
+
+
 def _read_header(reader: Iterator[list[str]], errors: list[RowError]) -> list[str] | None:
     expected = ",".join(REQUIRED_COLUMNS)
     try:
@@ -210,7 +241,7 @@ def _read_header(reader: Iterator[list[str]], errors: list[RowError]) -> list[st
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         problems.append(f"missing column(s): {', '.join(missing)}")
-    allowed = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    allowed = REQUIRED_COLUMNS + OPTIONAL_COLUMNS + EXPORT_ONLY_COLUMNS
     unknown = [name or "(empty)" for name in names if name not in allowed]
     if unknown:
         problems.append(f"unknown column(s): {', '.join(unknown)}")
@@ -244,6 +275,8 @@ def _read_rows(reader, header: list[str], counts: CountsFile) -> None:
             )
             continue
         values = {name: value.strip() for name, value in zip(header, record, strict=True)}
+        if _not_counted(header, values):
+            continue
         row = _read_row(line, values, counts.errors)
         key = (values["sku"], values["warehouse"])
         if all(key):
@@ -260,6 +293,11 @@ def _read_rows(reader, header: list[str], counts: CountsFile) -> None:
             first_line_of[key] = line
         if row is not None:
             counts.rows.append(row)
+
+
+def _not_counted(header: list[str], values: dict[str, str]) -> bool:
+    """An exported file comes back with `counted` filled in only on the rows counted."""
+    return not values["counted"] and set(EXPORT_ONLY_COLUMNS).issubset(header)
 
 
 def _read_row(line: int, values: dict[str, str], errors: list[RowError]) -> CountRow | None:
@@ -337,8 +375,10 @@ class CountsPlan:
     errors: list[RowError] = field(default_factory=list)
 
 
-def plan_counts(counts: CountsFile) -> CountsPlan:
-    """Resolve SKUs and warehouses and refuse rows the engine would refuse. Reads only."""
+def plan_counts(counts: CountsFile, *, warehouse_ids: set[int] | None = None) -> CountsPlan:
+    """Resolve SKUs and warehouses and refuse rows the engine would refuse. Reads only.
+
+    `warehouse_ids`: where the importing user may change stock (None: everywhere)."""
     plan = CountsPlan()
     variants = _variants_by_sku({row.sku for row in counts.rows})
     warehouses = {
@@ -375,6 +415,14 @@ def plan_counts(counts: CountsFile) -> CountsPlan:
                     line=row.line,
                     column="warehouse",
                     message=f"Warehouse {row.warehouse} is inactive: it takes no counts.",
+                )
+            )
+        elif warehouse_ids is not None and warehouse.pk not in warehouse_ids:
+            plan.errors.append(
+                RowError(
+                    line=row.line,
+                    column="warehouse",
+                    message=f"You may not change stock at {row.warehouse}.",
                 )
             )
         if len(plan.errors) > found:
@@ -431,7 +479,12 @@ class ImportReport:
 
 
 def import_counts(
-    data: bytes, *, filename: str, actor: Actor, check_only: bool = False
+    data: bytes,
+    *,
+    filename: str,
+    actor: Actor,
+    check_only: bool = False,
+    warehouse_ids: set[int] | None = None,
 ) -> ImportReport:
     """Check the whole file, then apply every row as one batch, or nothing at all.
 
@@ -441,7 +494,7 @@ def import_counts(
     """
     counts = read_counts(data, filename=filename)
     # Rows that read well are looked up even when others did not: one pass lists it all.
-    plan = plan_counts(counts)
+    plan = plan_counts(counts, warehouse_ids=warehouse_ids)
     report = ImportReport(filename=counts.filename, sha256=counts.sha256, rows=len(counts.rows))
     if counts.errors or plan.errors:
         report.errors = sorted(counts.errors + plan.errors, key=lambda error: error.line)

@@ -22,6 +22,7 @@ from stock.models import (
     Variant,
 )
 from stock.models.levels import status_for
+from warehouses.access import readable_channel_ids
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
 
@@ -296,6 +297,13 @@ def short_orders(queryset: QuerySet | None = None) -> QuerySet:
             )
         )
     )
+
+
+def orders_readable_by(user, queryset: QuerySet | None = None) -> QuerySet:
+    """The orders `user` may read: an integration its channels' only (warehouses.access)."""
+    queryset = queryset if queryset is not None else Order.objects.all()
+    channel_ids = readable_channel_ids(user)
+    return queryset if channel_ids is None else queryset.filter(channel_id__in=channel_ids)
 
 
 def expired_held_quantity(

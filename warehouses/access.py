@@ -57,6 +57,11 @@ def can_change_stock_at(user: AbstractBaseUser, warehouse: Warehouse) -> bool:
     return allowed is None or warehouse.pk in allowed
 
 
+def can_change_stock_somewhere(user: AbstractBaseUser) -> bool:
+    allowed = writable_warehouse_ids(user)
+    return allowed is None or bool(allowed)
+
+
 def can_sell_on(user: AbstractBaseUser, channel: SalesChannel) -> bool:
     """Place, pay and cancel orders on this channel."""
     role = role_of(user)
@@ -65,3 +70,15 @@ def can_sell_on(user: AbstractBaseUser, channel: SalesChannel) -> bool:
     if role == Role.INTEGRATION:
         return channel.assigned_users.filter(pk=user.pk).exists()
     return False
+
+
+def readable_channel_ids(user: AbstractBaseUser | AnonymousUser) -> set[int] | None:
+    """Channels whose orders this user may read; None means all of them. An integration
+    reads only its channels' orders (its token answers for one shop, not the others');
+    ops staff, warehouse managers and viewers read every channel's."""
+    role = role_of(user)
+    if role is None:
+        return set()
+    if role == Role.INTEGRATION:
+        return set(SalesChannel.objects.filter(assigned_users=user).values_list("pk", flat=True))
+    return None

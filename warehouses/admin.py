@@ -1,9 +1,14 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import ChannelWarehouse, SalesChannel, Warehouse
-from .services import CHANNEL_SALABLE_FIELDS, update_channel
+from .services import CHANNEL_SALABLE_FIELDS, set_assigned_users, set_user_scope, update_channel
 
 
 def _set_active(
@@ -75,8 +80,20 @@ class WarehouseChannelInline(admin.TabularInline):
         return super().get_queryset(request).select_related("channel")
 
 
+class AssignedUsersMixin:
+    """`assigned_users` saved through the service, not by the form's own many-to-many save."""
+
+    filter_horizontal = ["assigned_users"]
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        users = form.cleaned_data.pop("assigned_users", None)
+        super().save_related(request, form, formsets, change)
+        if users is not None:
+            set_assigned_users(target=form.instance, users=users)
+
+
 @admin.register(Warehouse)
-class WarehouseAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class WarehouseAdmin(AssignedUsersMixin, DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
     list_display = [
         "code",
         "name",
@@ -95,6 +112,7 @@ class WarehouseAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
         (None, {"fields": ["code", "name", "is_active"]}),
         ("Location", {"fields": ["address", "latitude", "longitude", "timezone"]}),
         ("Logistics", {"fields": ["lead_time_days", "daily_dispatch_capacity"]}),
+        ("Who may change stock here", {"fields": ["assigned_users"]}),
         ("Record", {"fields": ["created_at"]}),
     ]
 
@@ -104,7 +122,7 @@ class WarehouseAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(SalesChannel)
-class SalesChannelAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class SalesChannelAdmin(AssignedUsersMixin, DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
     list_display = [
         "code",
         "name",
@@ -132,6 +150,7 @@ class SalesChannelAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
             {"fields": ["allocation_threshold", "allocation_minimum"]},
         ),
         ("Orders", {"fields": ["hold_minutes"]}),
+        ("Integrations selling here", {"fields": ["assigned_users"]}),
         ("Record", {"fields": ["created_at"]}),
     ]
 
@@ -142,3 +161,49 @@ class SalesChannelAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
             # Again through the service, so the stores concerned (those sharing its
             # warehouses too, when allocation splits them) get pushes and caches are dropped.
             update_channel(channel=obj, **{name: getattr(obj, name) for name in salable})
+
+
+class ScopedUserChangeForm(UserChangeForm):
+    warehouses = forms.ModelMultipleChoiceField(
+        queryset=Warehouse.objects.order_by("code"),
+        required=False,
+        widget=FilteredSelectMultiple("warehouses", is_stacked=False),
+        help_text="Warehouse managers and integrations change stock only here.",
+    )
+    channels = forms.ModelMultipleChoiceField(
+        queryset=SalesChannel.objects.order_by("code"),
+        required=False,
+        widget=FilteredSelectMultiple("channels", is_stacked=False),
+        help_text="Integrations place orders on these channels and change stock at their "
+        "warehouses.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["warehouses"] = list(self.instance.assigned_warehouses.all())
+            self.initial["channels"] = list(self.instance.assigned_channels.all())
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ScopedUserAdmin(UserAdmin):
+    """The user admin with the user's role scope: README's "assign warehouses and channels"."""
+
+    form = ScopedUserChangeForm
+    fieldsets = [
+        *UserAdmin.fieldsets,
+        ("Warehouses and channels (role scope)", {"fields": ["warehouses", "channels"]}),
+    ]
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if "warehouses" in form.cleaned_data:
+            set_user_scope(
+                user=form.instance,
+                warehouses=form.cleaned_data["warehouses"],
+                channels=form.cleaned_data["channels"],
+            )

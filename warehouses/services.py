@@ -19,6 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -190,6 +191,26 @@ def set_channel_links(*, channel: SalesChannel, links: Sequence[ChannelLink]) ->
 
 
 # --- Per-channel cache generation ----------------------------------------------------------
+
+
+@transaction.atomic
+def set_user_scope(
+    *,
+    user: AbstractBaseUser,
+    warehouses: Iterable[Warehouse],
+    channels: Iterable[SalesChannel],
+) -> None:
+    """Where a user acts (warehouses.access reads it): every assignment of the user at once."""
+    user.assigned_warehouses.set(warehouses)
+    user.assigned_channels.set(channels)
+
+
+@transaction.atomic
+def set_assigned_users(
+    *, target: Warehouse | SalesChannel, users: Iterable[AbstractBaseUser]
+) -> None:
+    """Who acts at one warehouse or on one channel; the same scope seen from its side."""
+    target.assigned_users.set(users)
 
 
 def _generation_key(channel_id: int) -> str:

@@ -1,5 +1,6 @@
 """Shapes of the connectors API. Credentials and the webhook secret are write-only: no
-output serializer has a field for them, only whether they are set."""
+output serializer has a field for them, only whether they are set. Below ops staff, options
+(and the base URL) that may carry a key are shown masked (connectors.redaction)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,16 @@ from connectors.models import (
     ReconciliationReport,
     SkuMapping,
 )
+from connectors.redaction import masked_options, masked_url, sees_secret_options
 from connectors.sync.configure import LocationInput as LocationValue
 from connectors.sync.selectors import PushState
 from connectors.sync.setup import inbound_url
-from inventory_hub.api.serializers import StrictBooleanField, StrictIntegerField, StrictSerializer
+from inventory_hub.api.serializers import (
+    StrictBooleanField,
+    StrictIntegerField,
+    StrictSerializer,
+    require_whole_items,
+)
 from warehouses.models import SalesChannel, Warehouse
 
 MAX_POLL_INTERVAL_SECONDS = 7 * 24 * 3600
@@ -121,12 +128,6 @@ class ConnectorInput(StrictSerializer):
         help_text="When given, replaces every location mapping of the connector.",
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance is not None:
-            self.fields["name"].required = False
-            self.fields["kind"].required = False
-
     def validate_name(self, value: str) -> str:
         taken = ConnectorRow.objects.filter(name=value)
         if self.instance is not None:
@@ -149,6 +150,7 @@ class ConnectorInput(StrictSerializer):
         return channel
 
     def validate_locations(self, items: list[dict]) -> list[LocationValue]:
+        require_whole_items(items, LocationInput())
         codes = [item["warehouse"] for item in items]
         found = {w.code: w for w in Warehouse.objects.filter(code__in=codes)}
         errors: dict[int, dict] = {}
@@ -213,6 +215,14 @@ class ConnectorOutput(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def to_representation(self, connector: ConnectorRow) -> dict:
+        data = super().to_representation(connector)
+        request = self.context.get("request")
+        if request is not None and not sees_secret_options(request.user):
+            data["base_url"] = masked_url(data["base_url"]) if data["base_url"] else ""
+            data["options"] = masked_options(data["options"])
+        return data
 
     def get_has_credentials(self, connector: ConnectorRow) -> bool:
         return bool(connector.credentials)

@@ -16,7 +16,7 @@ import django_filters
 from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -47,7 +47,7 @@ from connectors.sync.reconcile import start_reconciliation
 from connectors.sync.selectors import drift_history, sync_health
 from connectors.sync.tasks import poll_connector_task, set_up_connector_task
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter
+from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter, StrictFilterSet
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.schema import (
     LIST_ERRORS,
@@ -122,7 +122,7 @@ def _settings_refused(error: InvalidConnectorSettings) -> serializers.Validation
     return serializers.ValidationError({error.field: [str(error)]})
 
 
-class ConnectorFilter(django_filters.FilterSet):
+class ConnectorFilter(StrictFilterSet):
     is_active = StrictBooleanFilter()
     archived = StrictBooleanFilter(
         method="filter_archived",
@@ -150,6 +150,8 @@ class ConnectorFilter(django_filters.FilterSet):
 
 class ConnectorListView(generics.ListAPIView):
     serializer_class = ConnectorOutput
+    # Only the filterset's ordering: DRF's own would document `ordering` as any text.
+    filter_backends = [DjangoFilterBackend]
     filterset_class = ConnectorFilter
 
     def get_queryset(self) -> QuerySet[Connector]:
@@ -195,7 +197,7 @@ class ConnectorDetailView(APIView):
         responses={200: ConnectorOutput, **READ_ERRORS, **NOT_FOUND},
     )
     def get(self, request, pk: int):
-        return Response(ConnectorOutput(_connector(pk)).data)
+        return Response(ConnectorOutput(_connector(pk), context={"request": request}).data)
 
     @extend_schema(
         operation_id="connectors_replace",
@@ -514,7 +516,11 @@ class FeedUploadView(APIView):
         "a webhook delivery), and a worker applies it by ownership: counts where the partner "
         "owns stock, drift overwritten by a push where the hub does. Send it as multipart "
         f"field `file` or as a text/csv body; at most {MAX_FEED_BYTES // (1024 * 1024)} MB.",
-        request={"multipart/form-data": FeedUploadInput, "text/csv": OpenApiTypes.STR},
+        # An empty text/csv body is refused like a missing file.
+        request={
+            "multipart/form-data": FeedUploadInput,
+            "text/csv": {"type": "string", "minLength": 1},
+        },
         responses={
             202: FeedQueuedOutput,
             **WRITE_ERRORS,

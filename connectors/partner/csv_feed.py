@@ -50,6 +50,7 @@ def parse_stock_csv(
         header_row = next(reader, None)
         if header_row is None or not any(cell.strip() for cell in header_row):
             raise MalformedFeed("line 1: the file is empty, expected a header line", line=1)
+        _refuse_nul(header_row, None, line=1)
         header_names = [cell.strip() for cell in header_row]
         positions: dict[str, int] = {}
         for name, column in columns.items():
@@ -66,6 +67,7 @@ def parse_stock_csv(
         first_line_of: dict[tuple[str, str], int] = {}
         for row in reader:
             line = reader.line_num
+            _refuse_nul(row, header_names, line=line)
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header_names):
@@ -130,3 +132,16 @@ def parse_stock_csv(
     except csv.Error as failure:
         raise MalformedFeed(f"line {reader.line_num}: {failure}", line=reader.line_num) from None
     return records
+
+
+def _refuse_nul(row: list[str], header: list[str] | None, *, line: int) -> None:
+    """PostgreSQL text holds no NUL, and no SKU or location has one: any cell with it
+    refuses the file, whichever column it is in."""
+    for index, cell in enumerate(row):
+        if "\x00" in cell:
+            named = header is not None and index < len(header)
+            column = header[index] if named else None  # type: ignore[index]
+            where = f"column {column!r}" if column is not None else f"field {index + 1}"
+            raise MalformedFeed(
+                f"line {line}: {where} contains a NUL character", line=line, column=column
+            )

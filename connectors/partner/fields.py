@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from connectors.base import MalformedInbound, RemoteStatus
+from stock.services.ledger import MAX_QUANTITY
 
 # A path that leads nowhere (unlike a present null).
 MISSING = object()
@@ -67,6 +68,8 @@ def whole_number(value: object, where: str) -> int:
         raise MalformedInbound(f"{where}: {value!r} is not a whole number")
     if number < 0:
         raise MalformedInbound(f"{where}: {value!r} is negative")
+    if number > MAX_QUANTITY:
+        raise MalformedInbound(f"{where}: {value!r} is out of range (at most {MAX_QUANTITY})")
     return int(number)
 
 

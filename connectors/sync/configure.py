@@ -307,3 +307,19 @@ def delete_connector(*, connector_id: int) -> None:
             raise ConnectorHasHistory(locked, history)
         locked.delete()
         forget_mapping_state()
+
+
+def reencrypt_connector_secrets() -> int:
+    """Rewrite every connector's credentials and webhook secret with the first key of
+    HUB_SECRET_KEYS (reading decrypts with any key), so older keys can then be dropped.
+    One transaction, rows locked in id order; `updated_at` is kept (nothing changed for the
+    store). Returns how many connectors were rewritten. Safe to run again."""
+    count = 0
+    with transaction.atomic():
+        rows = Connector.objects.select_for_update().order_by("pk")
+        for row in rows.only("pk", "credentials", "webhook_secret"):
+            Connector.objects.filter(pk=row.pk).update(
+                credentials=row.credentials, webhook_secret=row.webhook_secret
+            )
+            count += 1
+    return count

@@ -4,8 +4,15 @@ Domain errors (stock.errors.StockError) keep their own stable code; DRF's errors
 precise codes too. Bad input is always a 4xx naming the field, never a 500.
 """
 
+import sys
+from http import HTTPStatus
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -125,11 +132,111 @@ def not_found(request, exception=None):
     return defaults.page_not_found(request, exception)
 
 
+# Seconds a client is asked to wait when the database cannot be reached (a restart takes a few).
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(request) -> HttpResponse:
+    """503 with Retry-After for a request caught by a database restart or outage.
+
+    The API's error shape under /api/, a short plain page elsewhere. Nothing half-done is
+    left behind: each service is one transaction, which the lost connection rolled back.
+    """
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    message = "The database cannot be reached at the moment; retry in a few seconds."
+    if _is_api(request):
+        body = error_body("database_unavailable", message)
+        return JsonResponse(body, status=503, headers=headers)
+    return HttpResponse(
+        f"503 Service Unavailable\n\n{message}\n",
+        status=503,
+        headers=headers,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def is_database_outage(exc: BaseException | None) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
 def server_error(request):
     """handler500: the API's error shape under /api/, Django's page elsewhere."""
+    # Django calls this inside its `except`: an error raised outside any view (a middleware
+    # reading the session, say) is still at hand.
+    if is_database_outage(sys.exc_info()[1]):
+        return database_unavailable(request)
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", "Something went wrong on our side; it has been logged."),
             status=500,
         )
     return defaults.server_error(request)
+
+
+# Codes for errors Django answers before or around the API's views.
+HTTP_CODES = {
+    400: "bad_request",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    500: "server_error",
+}
+
+
+JSON_VIEWS = frozenset({"connectors:inbound"})
+
+
+class ApiErrorShapeMiddleware(MiddlewareMixin):
+    """Under /api/, every error is answered in the one error shape, whoever answers it.
+
+    DRF's views already do; this covers what happens around them: a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE (Django calls it a 400 bad request: here 413), a path no
+    URL matches and any page Django renders itself (with DEBUG on, its debug pages).
+    The webhook endpoint answers a body over the limit the same way.
+    """
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RequestDataTooBig) and (
+            _is_api(request) or _is_json_endpoint(request)
+        ):
+            return too_large()
+        return None
+
+    def process_response(self, request, response):
+        if (
+            not _is_api(request)
+            or response.status_code < 400
+            or response.streaming
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        return shaped_error(response.status_code)
+
+
+def _is_json_endpoint(request) -> bool:
+    """Views outside /api/ that answer JSON to machines (a store's webhook delivery)."""
+    match = request.resolver_match
+    return match is not None and match.view_name in JSON_VIEWS
+
+
+def too_large() -> JsonResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return JsonResponse(
+        error_body(
+            "request_too_large",
+            f"The request body is larger than the {limit} bytes allowed.",
+            {"limit": limit},
+        ),
+        status=413,
+    )
+
+
+def shaped_error(status_code: int) -> JsonResponse:
+    try:
+        message = HTTPStatus(status_code).phrase
+    except ValueError:
+        message = "Error"
+    return JsonResponse(
+        error_body(HTTP_CODES.get(status_code, "error"), f"{message}."), status=status_code
+    )

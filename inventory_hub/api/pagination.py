@@ -38,6 +38,14 @@ class PagePagination(_StrictPageSize, PageNumberPagination):
     page_size = 50
     max_page_size = 500
 
+    def get_page_number(self, request, paginator):
+        # DRF reads `?page=` as page 1; the schema says a page is a number.
+        if request.query_params.get(self.page_query_param) == "":
+            raise ValidationError(
+                {self.page_query_param: ["Give a page number, or leave the parameter out."]}
+            )
+        return super().get_page_number(request, paginator)
+
 
 class LedgerCursorPagination(_StrictPageSize, CursorPagination):
     """The ledger grows without bound: a cursor keeps deep pages as cheap as the first."""

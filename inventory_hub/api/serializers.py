@@ -24,6 +24,22 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def require_whole_items(items: list[dict], item: serializers.Serializer) -> None:
+    """Each item of a nested list has every field its serializer requires.
+
+    A PATCH makes DRF skip `required` in nested list items too, so a partial update must
+    still check them. The errors are keyed by index, the shape DRF gives a list's items.
+    """
+    required = [name for name, field in item.fields.items() if field.required]
+    missing = {
+        index: {name: ["This field is required."] for name in required if name not in entry}
+        for index, entry in enumerate(items)
+        if any(name not in entry for name in required)
+    }
+    if missing:
+        raise serializers.ValidationError(missing)
+
+
 def is_storable_text(text: str) -> bool:
     """PostgreSQL stores no NUL character, and no text can hold a lone UTF-16 surrogate."""
     return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Configuration comes only from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "inventory_hub.api.errors.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -51,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "inventory_hub.outages.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "inventory_hub.urls"
@@ -136,7 +139,8 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Fails open: with Redis down the hub answers uncached and unthrottled.
+            "BACKEND": "inventory_hub.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "hub",
             "OPTIONS": {
@@ -176,6 +180,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # The worker writes a heartbeat every HUB_HEARTBEAT_SECONDS; /healthz reads it.
 HUB_HEARTBEAT_SECONDS = env_int("HUB_HEARTBEAT_SECONDS", 15)
+# `runhub` restarts a dead worker or beat after HUB_RESTART_BACKOFF_SECONDS, doubling up to
+# 60 s while it keeps dying within HUB_QUICK_DEATH_SECONDS of its start; after
+# HUB_RESTART_LIMIT such quick deaths in a row it stops the hub (a crash loop needs a human).
+HUB_RESTART_BACKOFF_SECONDS = env_int("HUB_RESTART_BACKOFF_SECONDS", 1)
+HUB_QUICK_DEATH_SECONDS = env_int("HUB_QUICK_DEATH_SECONDS", 30)
+HUB_RESTART_LIMIT = env_int("HUB_RESTART_LIMIT", 5)
 # Where a stand-alone beat (Procfile) remembers when each periodic task last ran.
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "HUB_BEAT_SCHEDULE_FILE", str(VAR_DIR / "celerybeat-schedule")
@@ -318,7 +328,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["inventory_hub.api.permissions.ReadAnyRoleWriteOps"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["inventory_hub.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -362,6 +372,14 @@ SPECTACULAR_SETTINGS = {
         "MovementKindEnum": "stock.models.MovementKind",
         "ConnectorKindEnum": "connectors.models.ConnectorKind",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "inventory_hub.api.schema.refuse_unknown_fields",
+        "inventory_hub.api.schema.document_list_minimums",
+        "inventory_hub.api.schema.document_exclusive_fields",
+        "inventory_hub.api.schema.document_query_minimums",
+        "inventory_hub.api.schema.document_text_without_nul",
+    ],
 }
 # Idempotency-Key answers are kept at least this long.
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
@@ -382,3 +400,33 @@ LOGGING = {
         "urllib3": {"level": "INFO"},
     },
 }
+
+# --- Security: secrets at rest, login throttling -----------------------------------------
+# Fernet keys for connector credentials and webhook secrets (inventory_hub/encryption.py):
+# the first encrypts, all decrypt. Unset: one key derived from SECRET_KEY (local runs only;
+# production.py refuses to start without it).
+HUB_SECRET_KEYS = env_list("HUB_SECRET_KEYS", [])
+
+# Failed logins on the admin and the dashboard (django-axes): after AXES_FAILURE_LIMIT
+# failures for one username from one address, that pair is refused (429) for the cool-off.
+# Attempts live in the database, so every process, SQLite or PostgreSQL, sees the same count.
+INSTALLED_APPS = [*INSTALLED_APPS, "axes"]
+# Last, as django-axes asks: it answers the lockout for a login view's refused response.
+MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "inventory_hub.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15)
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be at least 1")
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
+# The client address is REMOTE_ADDR: behind a proxy the server sets it from the proxy's
+# header (uvicorn --forwarded-allow-ips), so a client cannot pick its own address.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Lockouts are warnings; each login's "reset 0 attempts" is not worth a line.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}

@@ -1,7 +1,8 @@
 /*
  * The live pages' only hand-written script, on top of htmx and its ws extension.
  *
- * - #live-status says in words whether pushes are arriving (Connecting / Live / Offline).
+ * - #live-status says in words whether pushes are arriving (Connecting / Live / Offline /
+ *   Paused: the server answers but cannot carry live updates, its Redis being down).
  * - After a reconnect every element listening for "live:resync" re-fetches itself, so
  *   nothing missed while offline stays on screen.
  * - The "live" extension filters pushes before htmx swaps them: a fragment older than
@@ -24,6 +25,8 @@
   var connectedBefore = new WeakSet(); // socket elements that have been open once
   var lastUpdate = null; // Date the figures on screen were last known to be current
   var state = "connecting";
+  var CLOSE_PAUSED = 4503; // stock/consumers.py: the channel layer cannot be reached
+  var confirming = null; // timer: a socket opened while paused must stay open to count
 
   function setState(next, text) {
     state = next;
@@ -162,19 +165,27 @@
   });
 
   document.addEventListener("htmx:wsConnecting", function () {
-    if (state !== "offline") setState("connecting", "Connecting…");
+    if (state !== "offline" && state !== "paused") setState("connecting", "Connecting…");
   });
 
   document.addEventListener("htmx:wsOpen", function (event) {
     socket = event.detail.socketWrapper;
-    lastUpdate = new Date();
-    setState("live", "Live");
-    sendWatch(true);
-    if (connectedBefore.has(event.target)) {
-      // A reconnect: pushes sent while we were away are lost, so re-read what is shown.
-      htmx.trigger(document.body, "live:resync");
-    }
+    var isReconnect = connectedBefore.has(event.target);
     connectedBefore.add(event.target);
+    function goLive() {
+      confirming = null;
+      lastUpdate = new Date();
+      setState("live", "Live");
+      sendWatch(true);
+      if (isReconnect) {
+        // A reconnect: pushes sent while we were away are lost, so re-read what is shown.
+        htmx.trigger(document.body, "live:resync");
+      }
+    }
+    // While paused the server accepts and at once closes with CLOSE_PAUSED: only a socket
+    // still open a moment later means live updates are back.
+    if (state === "paused") confirming = setTimeout(goLive, 1000);
+    else goLive();
   });
 
   document.addEventListener("htmx:wsClose", function (event) {
@@ -185,8 +196,16 @@
       setState("denied", "Offline: sign in again to get live figures");
       return;
     }
+    if (confirming) {
+      clearTimeout(confirming);
+      confirming = null;
+    }
     if (!document.body.contains(source)) return; // the page moved on; a new socket follows
-    setState("offline", "Offline — reconnecting…");
+    if (code === CLOSE_PAUSED) {
+      setState("paused", "Live updates paused — they resume on their own");
+    } else {
+      setState("offline", "Offline — reconnecting…");
+    }
     if (RETRIED_BY_EXTENSION.indexOf(code) < 0) {
       // A clean close (a restarting server says "going away") is not retried by the
       // extension; retry it here, with a little jitter so clients do not arrive at once.

@@ -1,5 +1,7 @@
 """Admin forms whose input a stock service checks once more."""
 
+from collections.abc import Sequence
+
 from django import forms
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db import models
@@ -72,6 +74,10 @@ class StockAdjustmentForm(ServiceForm):
     )
 
     quantity_fields = frozenset({"quantity", "delta", "counted", "safety_stock"})
+
+    def __init__(self, *args, operations: Sequence[Operation] = tuple(Operation), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["operation"].choices = [(op.value, op.label) for op in operations]
 
     def clean(self) -> dict:
         data = super().clean()
@@ -179,7 +185,8 @@ class ClearStatusForm(ServiceForm):
 
 class ImportCountsForm(forms.Form):
     file = forms.FileField(
-        help_text="CSV, UTF-8, header sku,warehouse,counted (optionally also reason,note)."
+        help_text="CSV, UTF-8, header sku,warehouse,counted (optionally also reason,note), "
+        "or an export with its counted column filled in."
     )
     check_only = forms.BooleanField(
         required=False, label="Only check the file", help_text="Report problems, apply nothing."

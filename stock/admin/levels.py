@@ -12,11 +12,18 @@ from django.utils.html import format_html, format_html_join
 from stock.actors import Actor
 from stock.admin.common import csv_download, form_page
 from stock.admin.filters import BelowThresholdListFilter, ChannelListFilter, StatusListFilter
-from stock.admin.forms import ImportCountsForm, StockAdjustmentForm
+from stock.admin.forms import ImportCountsForm, Operation, StockAdjustmentForm
 from stock.csv_io import ImportReport, import_counts
 from stock.errors import StockError
 from stock.models import StockLevel
 from stock.services import ChangeOutcome
+from warehouses.access import (
+    Role,
+    can_change_stock_at,
+    can_change_stock_somewhere,
+    role_of,
+    writable_warehouse_ids,
+)
 
 # An import report lists at most this many problems or changes; the totals count them all.
 MAX_SHOWN_ROWS = 500
@@ -34,7 +41,6 @@ class StockLevelAdmin(admin.ModelAdmin):
         *LEVEL_QUANTITIES,
         "threshold",
         "status",
-        "adjust_link",
     ]
     list_display_links = ["sku"]
     list_select_related = ["variant", "variant__product", "warehouse"]
@@ -94,9 +100,25 @@ class StockLevelAdmin(admin.ModelAdmin):
     def status(self, level: StockLevel) -> str:
         return level.status.label
 
-    @admin.display(description="")
-    def adjust_link(self, level: StockLevel) -> str:
-        return format_html('<a href="{}">Adjust…</a>', self._adjust_url(level))
+    def get_list_display(self, request: HttpRequest) -> list:
+        allowed = writable_warehouse_ids(request.user)
+        if allowed is not None and not allowed:
+            return self.list_display
+
+        # A link on exactly the rows this user may change: elsewhere it would only lead to 403.
+        @admin.display(description="")
+        def adjust_link(level: StockLevel) -> str:
+            if allowed is not None and level.warehouse_id not in allowed:
+                return ""
+            return format_html('<a href="{}">Adjust…</a>', self._adjust_url(level))
+
+        return [*self.list_display, adjust_link]
+
+    def has_adjust_permission(self, request: HttpRequest) -> bool:
+        return can_change_stock_somewhere(request.user)
+
+    def may_adjust(self, request: HttpRequest, level: StockLevel) -> bool:
+        return can_change_stock_at(request.user, level.warehouse)
 
     @admin.display(description="recent movements")
     def recent_movements(self, level: StockLevel) -> str:
@@ -111,13 +133,14 @@ class StockLevelAdmin(admin.ModelAdmin):
             return link
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:+d}</td><td>{}</td><td>{}</td></tr>",
+            # format_html_join escapes each value to text first, so the sign is added here.
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     movement.recorded_at.strftime("%Y-%m-%d %H:%M"),
                     movement.get_kind_display(),
                     movement.get_reason_display(),
-                    movement.delta_on_hand,
+                    f"{movement.delta_on_hand:+d}",
                     movement.on_hand_after,
                     movement.actor_label,
                 )
@@ -158,17 +181,25 @@ class StockLevelAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "has_import_permission": self.has_change_permission(request),
+            "has_import_permission": self.has_adjust_permission(request),
         }
         return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        level = self.get_object(request, unquote(object_id))
+        extra_context = {
+            **(extra_context or {}),
+            "may_adjust": level is not None and self.may_adjust(request, level),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def adjust_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         level = self.get_object(request, unquote(object_id))
         if level is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_change_permission(request, level):
+        if not self.may_adjust(request, level):
             raise PermissionDenied
-        form = StockAdjustmentForm(request.POST or None)
+        form = StockAdjustmentForm(request.POST or None, operations=_operations_for(request.user))
         if request.method == "POST" and form.is_valid():
             try:
                 outcome = form.apply(level=level, actor=Actor.for_user(request.user))
@@ -200,7 +231,7 @@ class StockLevelAdmin(admin.ModelAdmin):
         return csv_download(request, changelist.queryset)
 
     def import_counts_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_change_permission(request):
+        if not self.has_adjust_permission(request):
             raise PermissionDenied
         form = ImportCountsForm(request.POST or None, request.FILES or None)
         report: ImportReport | None = None
@@ -211,6 +242,7 @@ class StockLevelAdmin(admin.ModelAdmin):
                 filename=upload.name,
                 actor=Actor.for_user(request.user),
                 check_only=form.cleaned_data["check_only"],
+                warehouse_ids=writable_warehouse_ids(request.user),
             )
         return form_page(
             self,
@@ -229,7 +261,7 @@ class StockLevelAdmin(admin.ModelAdmin):
     def export_selected(self, request: HttpRequest, queryset: QuerySet[StockLevel]):
         return csv_download(request, queryset)
 
-    @admin.action(description="Adjust the selected level…", permissions=["change"])
+    @admin.action(description="Adjust the selected level…", permissions=["adjust"])
     def adjust_selected(self, request: HttpRequest, queryset: QuerySet[StockLevel]):
         pks = list(queryset.values_list("pk", flat=True)[:2])
         if len(pks) != 1:
@@ -237,7 +269,19 @@ class StockLevelAdmin(admin.ModelAdmin):
                 request, "Select exactly one stock level to adjust.", messages.WARNING
             )
             return None
+        if not self.may_adjust(request, queryset.select_related("warehouse").get()):
+            self.message_user(
+                request, "You may not change stock at that warehouse.", messages.WARNING
+            )
+            return None
         return HttpResponseRedirect(reverse("admin:stock_stocklevel_adjust", args=[quote(pks[0])]))
+
+
+def _operations_for(user) -> tuple[Operation, ...]:
+    # Managers change stock as the API and the dashboard let them: adjustments and counts.
+    if role_of(user) == Role.OPS_STAFF:
+        return tuple(Operation)
+    return (Operation.ADJUST, Operation.COUNT)
 
 
 def _outcome_message(outcome: ChangeOutcome) -> str:

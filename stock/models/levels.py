@@ -83,7 +83,8 @@ class StockLevel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.variant_id}@{self.warehouse_id}"
+        # Admin titles and breadcrumbs show this: what people call a level, not its ids.
+        return f"{self.variant.sku} @ {self.warehouse.code}"
 
     @property
     def threshold(self) -> int:

@@ -111,7 +111,11 @@ def _form_response(
     context = {**_forms(request, **{form_name: form}), "variant": variant, "result": result}
     response = render(request, template, context, status=status)
     if result is not None and result.is_change:
-        response.content += render_variant_parts(variant, parts=parts, level_ids=level_ids).encode()
+        # The sections carry buttons (End override) that only some roles see.
+        extra = {"can_force_status": context["can_force_status"]}
+        response.content += render_variant_parts(
+            variant, parts=parts, level_ids=level_ids, extra=extra
+        ).encode()
     return response
 
 
@@ -161,7 +165,12 @@ def _stock_form_view(
                 parts=(),
                 status=422,
             )
-        fresh = form_class(prefix=prefix, warehouses=writable_warehouses(request.user))
+        # The next change most often goes to the same warehouse: keep it chosen.
+        fresh = form_class(
+            prefix=prefix,
+            warehouses=writable_warehouses(request.user),
+            initial={"warehouse": form.cleaned_data["warehouse"]},
+        )
         return _form_response(
             request,
             variant,

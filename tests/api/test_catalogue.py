@@ -406,12 +406,26 @@ def test_variant_patch_replaces_the_attributes_and_keeps_the_rest(ops_client):
     assert (variant.attributes, variant.barcode) == ({"size": "king"}, "111")
 
 
+def test_variant_put_is_the_whole_record_so_it_requires_the_sku(ops_client):
+    variant = VariantFactory(sku="SH-Q", barcode="111")
+
+    response = ops_client.put(
+        f"{VARIANTS}SH-Q/", {"product": variant.product_id, "barcode": "222"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == ["sku"]
+    assert Variant.objects.get(sku="SH-Q").barcode == "111"
+
+
 def test_variant_put_requires_the_product_and_may_move_the_variant_to_another(ops_client):
     VariantFactory(sku="SH-Q")
     other = ProductFactory(name="Other")
 
-    without_product = ops_client.put(f"{VARIANTS}SH-Q/", {"barcode": "1"}, format="json")
-    moved = ops_client.put(f"{VARIANTS}SH-Q/", {"product": other.pk}, format="json")
+    without_product = ops_client.put(
+        f"{VARIANTS}SH-Q/", {"sku": "SH-Q", "barcode": "1"}, format="json"
+    )
+    moved = ops_client.put(f"{VARIANTS}SH-Q/", {"sku": "SH-Q", "product": other.pk}, format="json")
 
     assert without_product.status_code == 400
     assert list(without_product.json()["error"]["details"]) == ["product"]

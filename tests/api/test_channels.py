@@ -232,6 +232,7 @@ def test_put_with_links_replaces_them_keeping_the_rows_of_warehouses_that_stay(
     response = ops_client.put(
         f"{URL}na/",
         {
+            "code": "na",
             "name": "North America",
             "warehouses": [
                 {"warehouse": "AUS", "priority": 1},
@@ -299,6 +300,36 @@ def test_update_refused_for_one_bad_link_changes_neither_settings_nor_links(ops_
 
     assert response.status_code == 400
     assert _state() == before
+
+
+@pytest.mark.parametrize(
+    ("link", "missing"),
+    [({"priority": 1}, "warehouse"), ({"warehouse": "AUS"}, "priority"), ({}, "warehouse")],
+)
+def test_patch_with_an_incomplete_link_is_400_naming_the_field(
+    ops_client, warehouses, link, missing
+):
+    channel_selling_from(warehouses["BAL"], code="na", name="NA")
+    before = _state()
+
+    response = ops_client.patch(f"{URL}na/", {"warehouses": [link]}, format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["message"] == f"warehouses[0].{missing}: This field is required."
+    assert error["details"]["warehouses"]["0"][missing] == ["This field is required."]
+    assert _state() == before
+
+
+def test_put_is_the_whole_record_so_it_requires_the_code(ops_client):
+    SalesChannelFactory(code="na", name="North America")
+
+    response = ops_client.put(f"{URL}na/", {"name": "Renamed"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == ["code"]
+    assert SalesChannel.objects.get(code="na").name == "North America"
 
 
 def test_update_may_repeat_the_code_but_not_change_it(ops_client):

@@ -257,6 +257,22 @@ def test_unknown_channel_and_warehouse_are_named(ops_client):
     assert details["locations"] == {"0": {"warehouse": ["No warehouse has code 'NOWHERE'."]}}
 
 
+@pytest.mark.parametrize(
+    ("location", "missing"),
+    [({"location": ""}, "warehouse"), ({"warehouse": "BAL"}, "location"), ({}, "location")],
+)
+def test_patch_with_an_incomplete_location_is_400_naming_the_field(ops_client, location, missing):
+    target = connector()
+
+    response = ops_client.patch(f"{URL}{target.pk}/", {"locations": [location]}, format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"] == f"locations[0].{missing}: This field is required."
+    assert error["details"]["locations"]["0"][missing] == ["This field is required."]
+    assert not target.location_mappings.exists()
+
+
 def test_only_ops_staff_change_connectors_and_every_role_reads_them(make_client):
     viewer = make_client(Role.VIEWER)
     existing = connector()
@@ -568,6 +584,45 @@ def test_a_malformed_feed_is_a_400_naming_line_and_column_and_nothing_is_kept(
         "code": "malformed_feed",
         "message": "line 3: column 'quantity': 'lots' is not a whole number",
         "details": {"line": 3, "column": "quantity"},
+    }
+    assert not InboxEvent.objects.exists()
+    assert worker_tasks == []
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "column"),
+    [
+        (
+            b"sku,quantity\nMUG,7\nCUP,1e308\n",
+            "line 3: column 'quantity': '1e308' is out of range (at most 1000000000)",
+            "quantity",
+        ),
+        (
+            b"sku,quantity\nMUG,7\nCUP,1180591620717411303424\n",
+            "line 3: column 'quantity': '1180591620717411303424' is out of range "
+            "(at most 1000000000)",
+            "quantity",
+        ),
+        (
+            b"sku,quantity\nMUG,7\nC\x00P,1\n",
+            "line 3: column 'sku' contains a NUL character",
+            "sku",
+        ),
+    ],
+    ids=["1e308", "2^70", "nul"],
+)
+def test_a_feed_with_a_value_the_hub_cannot_hold_is_a_400_before_it_is_kept(
+    ops_client, worker_tasks, data, message, column
+):
+    partner = feed_partner()
+
+    response = ops_client.post(f"{URL}{partner.pk}/feed/", data=data, content_type="text/csv")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "malformed_feed",
+        "message": message,
+        "details": {"line": 3, "column": column},
     }
     assert not InboxEvent.objects.exists()
     assert worker_tasks == []

@@ -207,7 +207,7 @@ def test_put_replaces_the_details_given(ops_client):
     WarehouseFactory(code="BAL", name="Baltimore", lead_time_days=1)
 
     response = ops_client.put(
-        f"{URL}BAL/", {"name": "Baltimore DC", "lead_time_days": 4}, format="json"
+        f"{URL}BAL/", {"code": "BAL", "name": "Baltimore DC", "lead_time_days": 4}, format="json"
     )
 
     assert response.status_code == 200, response.json()
@@ -218,11 +218,21 @@ def test_put_replaces_the_details_given(ops_client):
 def test_put_requires_the_name(ops_client):
     WarehouseFactory(code="BAL", name="Baltimore")
 
-    response = ops_client.put(f"{URL}BAL/", {"lead_time_days": 4}, format="json")
+    response = ops_client.put(f"{URL}BAL/", {"code": "BAL", "lead_time_days": 4}, format="json")
 
     assert response.status_code == 400
     assert list(response.json()["error"]["details"]) == ["name"]
     assert Warehouse.objects.get(code="BAL").lead_time_days == 1
+
+
+def test_put_is_the_whole_record_so_it_requires_the_code(ops_client):
+    WarehouseFactory(code="BAL", name="Baltimore")
+
+    response = ops_client.put(f"{URL}BAL/", {"name": "Baltimore DC"}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == ["code"]
+    assert Warehouse.objects.get(code="BAL").name == "Baltimore"
 
 
 def test_update_may_repeat_the_code_but_not_change_it(ops_client):

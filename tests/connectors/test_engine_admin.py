@@ -88,6 +88,22 @@ def test_credentials_that_are_not_a_json_object_are_refused_without_echo(admin_c
     assert CREDENTIAL not in html
 
 
+@pytest.mark.parametrize(
+    "raw",
+    ['{"token": ' + "[" * 10_000 + "]" * 10_000 + "}", '{"token": "a\\u0000b"}'],
+    ids=["nested", "nul"],
+)
+def test_credentials_nested_too_deep_or_with_nul_are_a_form_error(admin_client, raw):
+    hub = make_hub(None)
+
+    response = admin_client.post(
+        change_url(hub.connector), form_data(hub.connector, new_credentials=raw)
+    )
+
+    assert response.status_code == 200
+    assert "Credentials must be a JSON object." in response.content.decode()
+
+
 def change_url(connector: Connector) -> str:
     return f"/admin/connectors/connector/{connector.pk}/change/"
 

@@ -150,10 +150,23 @@ def test_a_feed_that_no_longer_reads_retries_then_is_a_dead_letter_to_replay(
         (b"sku,quantity\nMUG,1\n,2\n", 3, "sku", "line 3: column 'sku' is empty"),
         (b"sku,quantity\nMUG,1,x\n", 2, None, "line 2: 3 fields, the header has 2"),
         (b"sku,quantity\n", 2, None, "line 2: no stock rows after the header line"),
-        (b"sku,quantity\nMUG,1\nC\x00P,1\n", 3, None, "line 3: the file contains a NUL"),
+        (b"sku,quantity\nMUG,1\nC\x00P,1\n", 3, "sku", "line 3: column 'sku' contains a NUL"),
+        (b"sku,qu\x00antity\nMUG,1\n", 1, None, "line 1: field 2 contains a NUL"),
+        (
+            b"sku,quantity\nMUG,1\nCUP,1e308\n",
+            3,
+            "quantity",
+            "line 3: column 'quantity': '1e308' is out of range (at most 1000000000)",
+        ),
+        (
+            b"sku,quantity\nMUG,1180591620717411303424\n",
+            2,
+            "quantity",
+            "line 2: column 'quantity': '1180591620717411303424' is out of range",
+        ),
         ("sku,quantity\nTASSE-GRÜN,1\n".encode("latin-1"), 2, None, "line 2: the file is not"),
     ],
-    ids=["quantity", "sku", "fields", "no-rows", "nul", "not-utf8"],
+    ids=["quantity", "sku", "fields", "no-rows", "nul", "nul-header", "1e308", "2^70", "not-utf8"],
 )
 def test_a_malformed_feed_names_its_line_and_column_and_nothing_is_kept(
     worker, data, line, column, message

@@ -29,6 +29,7 @@ _CONFIGURATION = {
     "REDIS_URL",
     "DEBUG",
     "SECRET_KEY",
+    "HUB_SECRET_KEYS",
     "PORT",
     "DJANGO_SETTINGS_MODULE",
 }
@@ -102,13 +103,13 @@ def is_running(pid: int) -> bool:
 class Hub:
     """`manage.py runhub` on a free port, its output in a log file."""
 
-    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, *, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.log_path = log_path
         self._log = log_path.open("wb")
         self._seen: dict[int, str] = {}
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "runhub", "--port", str(self.port)],
+            [sys.executable, "manage.py", "runhub", "--port", str(self.port), *args],
             cwd=REPO,
             env=env,
             stdout=self._log,
@@ -135,7 +136,8 @@ class Hub:
                 last = self.get("/healthz")
             except (urllib.error.URLError, ConnectionError):
                 last = None
-            if last is not None and last.status == 200:
+            # "ok", not only 200: a hub still waiting for its worker answers "degraded".
+            if last is not None and last.status == 200 and last.json()["status"] == "ok":
                 return last
             time.sleep(0.2)
         raise AssertionError(f"/healthz not 200 after {timeout} s: {last}\n{self.log()}")

@@ -1,5 +1,6 @@
 import datetime
 import hashlib
+import re
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -200,6 +201,18 @@ def test_stock_change_pages_load_for_a_superuser(admin_client, shop):
     }
 
     assert statuses == dict.fromkeys(statuses, 200)
+
+
+def test_stock_level_page_is_titled_sku_at_warehouse_and_lists_its_movements(admin_client, shop):
+    level = shop["towel_bal"]
+
+    html = admin_client.get(level_url(level)).content.decode()
+
+    assert "<title>TOWEL-B @ BAL |" in html
+    assert f"{level.variant_id}@{level.warehouse_id}" not in html
+    movements = re.search(r"<th>when</th>.*?</tbody>", html, re.S).group(0)
+    deltas = re.findall(r"<td>([+-]\d+)</td>", movements)
+    assert deltas == ["-2", "+2"]
 
 
 def test_variant_page_shows_real_and_forced_status_per_channel(admin_client, shop):
@@ -1011,8 +1024,8 @@ def test_export_action_streams_the_selected_levels(admin_client, shop):
     assert response["Content-Disposition"].startswith('attachment; filename="stock-levels-')
     assert streamed(response) == (
         HEADER
-        + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5\r\n"
-        + "TOWEL-B,Bath towel,BAL,0,0,0,0,0,0,backorder,5\r\n"
+        + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5,\r\n"
+        + "TOWEL-B,Bath towel,BAL,0,0,0,0,0,0,backorder,5,\r\n"
     )
 
 
@@ -1025,7 +1038,7 @@ def test_export_of_all_matching_follows_the_changelist_filters(admin_client, sho
         reverse("admin:stock_stocklevel_export"), {"below_threshold": "yes", "q": "sheet"}
     )
 
-    assert streamed(response) == HEADER + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5\r\n"
+    assert streamed(response) == HEADER + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5,\r\n"
 
 
 def test_export_of_all_without_filters_lists_every_level(admin_client, shop):
@@ -1033,10 +1046,10 @@ def test_export_of_all_without_filters_lists_every_level(admin_client, shop):
 
     assert streamed(response) == (
         HEADER
-        + "PILLOW,Down pillow,AUS,0,0,0,0,0,0,out_of_stock,5\r\n"
-        + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5\r\n"
-        + "SHEET-Q,Percale sheet,BAL,20,0,0,0,0,20,in_stock,5\r\n"
-        + "TOWEL-B,Bath towel,BAL,0,0,0,0,0,0,backorder,5\r\n"
+        + "PILLOW,Down pillow,AUS,0,0,0,0,0,0,out_of_stock,5,\r\n"
+        + "SHEET-Q,Percale sheet,AUS,3,0,0,0,0,3,low_stock,5,\r\n"
+        + "SHEET-Q,Percale sheet,BAL,20,0,0,0,0,20,in_stock,5,\r\n"
+        + "TOWEL-B,Bath towel,BAL,0,0,0,0,0,0,backorder,5,\r\n"
     )
 
 
@@ -1108,6 +1121,23 @@ def test_import_page_lists_each_bad_line_and_applies_nothing(admin_client, shop)
     assert "<tr><td>3</td><td>sku</td><td>Unknown SKU &#x27;NOPE&#x27;.</td></tr>" in html
     assert (
         "<tr><td>4</td><td>counted</td><td>counted must not be negative, got -1.</td></tr>" in html
+    )
+    assert ledger_state() == before
+
+
+def test_import_page_names_the_line_and_column_of_a_nul_byte_and_applies_nothing(
+    admin_client, shop
+):
+    before = ledger_state()
+
+    response = upload(admin_client, b"sku,warehouse,counted\nSHEET-Q,BAL,18\nSHEET-Q,A\x00US,3\n")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "1 problem found: nothing was applied." in html
+    assert (
+        "<tr><td>3</td><td>warehouse</td><td>Contains a NUL character (byte 0x00); remove it "
+        "and upload the file again.</td></tr>" in html
     )
     assert ledger_state() == before
 

@@ -298,6 +298,7 @@ def test_malformed_watch_messages_are_ignored(ops, variant, baltimore):
         await socket.send_json_to({"type": "watch", "levels": "everything"})
         await socket.send_json_to(["not", "an", "object"])
         await socket.send_to(text_data="{not json")
+        await socket.send_to(text_data="[" * 10_000 + "]" * 10_000)
         await socket.send_to(bytes_data=b"\x00\x01")
 
         await in_db(receive_stock)(variant=variant, warehouse=baltimore, quantity=1, actor=SYSTEM)

@@ -1,4 +1,6 @@
+import csv
 import hashlib
+import io
 from io import StringIO
 
 import pytest
@@ -376,9 +378,9 @@ def test_export_lists_every_level_with_status_and_effective_threshold():
 
     assert text == (
         ",".join(EXPORT_COLUMNS) + "\r\n"
-        'A-1,"Percale, queen",AUS,3,0,0,0,0,3,in_stock,0\r\n'
-        'A-1,"Percale, queen",BAL,10,0,0,0,0,10,in_stock,5\r\n'
-        "B-2,'=HYPERLINK(),BAL,2,0,0,2,0,0,out_of_stock,2\r\n"
+        'A-1,"Percale, queen",AUS,3,0,0,0,0,3,in_stock,0,\r\n'
+        'A-1,"Percale, queen",BAL,10,0,0,0,0,10,in_stock,5,\r\n'
+        "B-2,'=HYPERLINK(),BAL,2,0,0,2,0,0,out_of_stock,2,\r\n"
     )
 
 
@@ -430,7 +432,7 @@ def test_export_stock_command_writes_the_csv_to_a_file(shelf, tmp_path):
     assert path.read_bytes().decode() == (
         ",".join(EXPORT_COLUMNS)
         + "\r\n"
-        + f"A-1,{shelf['a1'].product.name},AUS,4,0,0,0,0,4,low_stock,5\r\n"
+        + f"A-1,{shelf['a1'].product.name},AUS,4,0,0,0,0,4,low_stock,5,\r\n"
     )
 
 
@@ -441,3 +443,56 @@ def test_export_stock_command_writes_to_stdout(shelf):
 
     assert out.getvalue() == "".join(export_csv_chunks(StockLevel.objects.all()))
     assert out.getvalue().count("\r\n") == 4
+
+
+# --- Export → edit → import ------------------------------------------------------------------
+
+
+def fill_counted(exported: str, counts: dict[tuple[str, str], str]) -> str:
+    """What a person does in a spreadsheet: type counts into the export's counted column."""
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        row["counted"] = counts.get((row["sku"], row["warehouse"]), "")
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def test_export_edited_and_imported_back_with_the_commands_sets_the_counted_rows(shelf, tmp_path):
+    exported, edited = tmp_path / "levels.csv", tmp_path / "counted.csv"
+    call_command("export_stock", "--output", str(exported), stderr=StringIO())
+    edited.write_text(
+        fill_counted(exported.read_text(), {("A-1", "BAL"): "12", ("B-2", "BAL"): "7"}),
+        encoding="utf-8",
+    )
+    out = StringIO()
+
+    call_command("import_counts", str(edited), stdout=out)
+
+    assert "2 rows, 1 applied, 1 unchanged, 0 replayed, 0 errors." in out.getvalue()
+    on_hand = {key: value[0] for key, value in balances().items()}
+    assert on_hand == {("A-1", "BAL"): 12, ("A-1", "AUS"): 4, ("B-2", "BAL"): 7}
+    movement = StockMovement.objects.latest("pk")
+    assert (movement.kind, movement.source, movement.delta_on_hand) == (
+        MovementKind.COUNT,
+        MovementSource.CSV,
+        2,
+    )
+
+
+def test_an_export_without_any_count_filled_in_is_refused_and_changes_nothing(shelf):
+    exported = "".join(export_csv_chunks(StockLevel.objects.all()))
+    before = snapshot()
+
+    report = import_counts(exported.encode(), filename="levels.csv", actor=SYSTEM)
+
+    assert [error.line for error in report.errors] == [1]
+    assert snapshot() == before
+
+
+def test_a_plain_counts_file_still_refuses_an_empty_counted_cell(shelf):
+    counts = read_counts(b"sku,warehouse,counted\nA-1,BAL,\n", filename="c.csv")
+
+    assert counts.errors == [RowError(line=2, column="counted", message="counted is empty.")]

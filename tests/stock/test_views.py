@@ -689,6 +689,33 @@ def test_adjustment_goes_through_the_service_as_the_user_with_its_reason(
     assert '<section id="variant-chart"' in html
 
 
+def selected_warehouse(html: str, prefix: str) -> str:
+    select = re.search(rf'<select name="{prefix}-warehouse".*?</select>', html, re.S).group(0)
+    chosen = re.search(r'<option value="(\d+)"[^>]*selected', select)
+    # With none marked selected, a browser shows the first option.
+    return (chosen or re.search(r'<option value="(\d+)"', select)).group(1)
+
+
+@pytest.mark.parametrize(
+    ("post", "prefix", "value", "reason"),
+    [(adjust, "adjust", "-1", "damaged"), (count, "count", "4", "cycle_count")],
+)
+def test_stock_form_keeps_the_warehouse_just_used_for_the_next_change(
+    ops, variant, level, baltimore, post, prefix, value, reason
+):
+    # Codes sort AUS, BAL, BER: the form starts on AUS, the first.
+    WarehouseFactory(code="AUS", name="Austin")
+    stocked(variant, WarehouseFactory(code="BER", name="Berlin"), 5)
+    page = ops.get(f"/variants/{variant.sku}/").content.decode()
+    quantity = "delta" if prefix == "adjust" else "counted"
+
+    response = post(ops, variant, warehouse=baltimore.pk, reason=reason, **{quantity: value})
+
+    assert response.status_code == 200
+    assert selected_warehouse(page, prefix) != str(baltimore.pk)
+    assert selected_warehouse(response.content.decode(), prefix) == str(baltimore.pk)
+
+
 @pytest.mark.parametrize(
     ("fields", "field_id", "message"),
     [
@@ -874,6 +901,22 @@ def test_bad_force_is_refused_and_writes_nothing(ops, variant, level, fields, fi
     errors = field_errors(response.content.decode(), field_id)
     assert len(errors) == 1 and (message is None or errors == [message])
     assert ForcedStatus.objects.count() == 0
+
+
+@pytest.mark.parametrize("until", ["", "tomorrow"])
+def test_forced_status_answer_offers_its_end_button_at_once(ops, variant, level, until):
+    expires = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M") if until else ""
+
+    response = force(
+        ops, variant, channel="", status="in_stock", reason="launch", expires_at=expires
+    )
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    forced = re.search(r'<section id="variant-forced".*?</section>', html, re.S).group(0)
+    assert 'data-testid="forced-override"' in forced
+    assert 'data-testid="unforce-button"' in forced
+    assert ("until " in forced) == bool(until)
 
 
 def test_manager_may_not_force_a_status(variant, level, berlin):

@@ -2,11 +2,11 @@
 
 import django_filters
 
-from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter
+from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter, StrictFilterSet
 from warehouses.models import SalesChannel, Warehouse
 
 
-class WarehouseFilter(django_filters.FilterSet):
+class WarehouseFilter(StrictFilterSet):
     is_active = StrictBooleanFilter()
     ordering = StableOrderingFilter(fields=["code", "name", "created_at"])
 
@@ -15,7 +15,7 @@ class WarehouseFilter(django_filters.FilterSet):
         fields = ["is_active"]
 
 
-class ChannelFilter(django_filters.FilterSet):
+class ChannelFilter(StrictFilterSet):
     is_active = StrictBooleanFilter()
     kind = django_filters.ChoiceFilter(choices=SalesChannel.Kind.choices)
     ordering = StableOrderingFilter(fields=["code", "name", "created_at"])

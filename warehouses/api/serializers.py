@@ -1,8 +1,15 @@
 from decimal import Decimal
+from zoneinfo import available_timezones
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inventory_hub.api.serializers import StrictBooleanField, StrictIntegerField, StrictSerializer
+from inventory_hub.api.serializers import (
+    StrictBooleanField,
+    StrictIntegerField,
+    StrictSerializer,
+    require_whole_items,
+)
 from warehouses.models import (
     ChannelWarehouse,
     SalesChannel,
@@ -18,10 +25,19 @@ MAX_LINKS = 200
 
 
 class CodeField(serializers.CharField):
-    """The record's code: set once on create; on update it may be repeated, not changed."""
+    """The record's code: set once on create; a PUT repeats it (a PUT is the whole record), a
+    PATCH may leave it out; neither may change it."""
 
     def __init__(self, **kwargs):
         super().__init__(max_length=32, validators=[code_validator], **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": sorted(available_timezones())})
+class TimezoneField(serializers.CharField):
+    """An IANA time zone name, each one listed in the schema."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, validators=[validate_timezone], **kwargs)
 
 
 def check_identifier(serializer: serializers.Serializer, value: str, *, field: str, model) -> str:
@@ -37,17 +53,6 @@ def check_identifier(serializer: serializers.Serializer, value: str, *, field: s
     if model.objects.filter(**{field: value}).exists():
         raise serializers.ValidationError(f"{value!r} is already taken.")
     return value
-
-
-class IdentifierRequiredOnCreate:
-    """The identifier is required when creating, optional (and unchangeable) when updating."""
-
-    identifier = "code"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance is not None:
-            self.fields[self.identifier].required = False
 
 
 # --- Warehouses ------------------------------------------------------------------------------
@@ -77,7 +82,7 @@ class WarehouseOutput(serializers.ModelSerializer):
         ]
 
 
-class WarehouseInput(IdentifierRequiredOnCreate, StrictSerializer):
+class WarehouseInput(StrictSerializer):
     code = CodeField()
     name = serializers.CharField(max_length=120)
     address = serializers.CharField(required=False, allow_blank=True, max_length=2000)
@@ -97,9 +102,7 @@ class WarehouseInput(IdentifierRequiredOnCreate, StrictSerializer):
         min_value=Decimal("-180"),
         max_value=Decimal("180"),
     )
-    timezone = serializers.CharField(
-        required=False, max_length=64, validators=[validate_timezone], help_text="IANA name."
-    )
+    timezone = TimezoneField(required=False, help_text="IANA name.")
     lead_time_days = StrictIntegerField(required=False, min_value=0, max_value=SMALLINT_MAX)
     daily_dispatch_capacity = StrictIntegerField(
         required=False, allow_null=True, min_value=0, help_text="Empty: unlimited."
@@ -161,7 +164,7 @@ class ChannelLinkInput(StrictSerializer):
     priority = StrictIntegerField(min_value=1, max_value=SMALLINT_MAX, help_text="1 is used first.")
 
 
-class ChannelInput(IdentifierRequiredOnCreate, StrictSerializer):
+class ChannelInput(StrictSerializer):
     code = CodeField()
     name = serializers.CharField(max_length=120)
     kind = serializers.ChoiceField(choices=SalesChannel.Kind.choices, required=False)
@@ -205,6 +208,7 @@ class ChannelInput(IdentifierRequiredOnCreate, StrictSerializer):
         return check_identifier(self, value, field="code", model=SalesChannel)
 
     def validate_warehouses(self, links: list[dict]) -> list[ChannelLink]:
+        require_whole_items(links, ChannelLinkInput())
         codes = [link["warehouse"] for link in links]
         found = {
             warehouse.code: warehouse for warehouse in Warehouse.objects.filter(code__in=codes)

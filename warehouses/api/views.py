@@ -101,7 +101,7 @@ class WarehouseDetailView(APIView):
 
     @extend_schema(
         operation_id="warehouses_replace",
-        summary="Replace a warehouse's details (the code cannot change)",
+        summary="Replace a warehouse's details, the code repeated unchanged",
         request=WarehouseInput,
         responses={200: WarehouseOutput, **UPDATE_ERRORS, **WAREHOUSE_NOT_FOUND},
     )
@@ -207,7 +207,7 @@ class ChannelDetailView(APIView):
 
     @extend_schema(
         operation_id="channels_replace",
-        summary="Replace a channel's settings (the code cannot change)",
+        summary="Replace a channel's settings, the code repeated unchanged",
         description="`warehouses`, when given, replaces every link in one transaction.",
         request=ChannelInput,
         responses={200: ChannelOutput, **UPDATE_ERRORS, **CHANNEL_NOT_FOUND},

@@ -8,7 +8,7 @@ from inventory_hub.api.serializers import (
     is_storable_text,
 )
 from stock.models import BackorderPolicy, Product, Variant
-from warehouses.api.serializers import IdentifierRequiredOnCreate, check_identifier
+from warehouses.api.serializers import check_identifier
 from warehouses.models import code_validator
 
 MAX_ATTRIBUTES = 50
@@ -43,6 +43,11 @@ class ProductInput(StrictSerializer):
         "type": "object",
         "additionalProperties": {"type": "string", "maxLength": MAX_ATTRIBUTE_VALUE},
         "maxProperties": MAX_ATTRIBUTES,
+        # As to_internal_value checks: not blank, no ':' (nor NUL, which jsonb cannot hold).
+        "propertyNames": {
+            "maxLength": MAX_ATTRIBUTE_NAME,
+            "pattern": r"^[^:\x00]*[^:\s\x00][^:\x00]*$",
+        },
         "example": {"size": "queen", "colour": "white", "material": "percale"},
     }
 )
@@ -103,9 +108,7 @@ class VariantOutput(serializers.ModelSerializer):
         ]
 
 
-class VariantInput(IdentifierRequiredOnCreate, StrictSerializer):
-    identifier = "sku"
-
+class VariantInput(StrictSerializer):
     sku = serializers.CharField(max_length=64, validators=[code_validator])
     product = StrictIntegerField(min_value=1, max_value=BIGINT_MAX, help_text="The product's id.")
     attributes = AttributesField(required=False)

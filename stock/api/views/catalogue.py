@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter
+from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter, StrictFilterSet
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.schema import (
     LIST_ERRORS,
@@ -75,7 +75,7 @@ def _product(pk: int) -> Product:
         ) from None
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(StrictFilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the name.")
     is_active = StrictBooleanFilter()
     ordering = StableOrderingFilter(fields=["id", "name", "created_at"])
@@ -201,7 +201,7 @@ class AttributeFilter(django_filters.Filter):
         return qs
 
 
-class VariantFilter(django_filters.FilterSet):
+class VariantFilter(StrictFilterSet):
     sku = django_filters.CharFilter(help_text="Exact SKU.")
     product = django_filters.ModelChoiceFilter(
         queryset=Product.objects.all(), help_text="The product's id."
@@ -254,8 +254,14 @@ class VariantListView(generics.ListAPIView):
         parameters=[
             OpenApiParameter(
                 "attribute",
-                OpenApiTypes.STR,
-                many=True,
+                # name:value, the name not blank, no NUL (AttributeField's check).
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "pattern": r"^[^:\x00]*[^:\s\x00][^:\x00]*:[^\x00]*$",
+                    },
+                },
                 description="name:value, such as size:queen. Repeat it: different names must "
                 "all match, the same name repeated matches any of its values.",
             )
@@ -292,7 +298,7 @@ class VariantDetailView(APIView):
 
     @extend_schema(
         operation_id="variants_replace",
-        summary="Replace a variant's details (the SKU cannot change)",
+        summary="Replace a variant's details, the SKU repeated unchanged",
         request=VariantInput,
         responses={200: VariantOutput, **UPDATE_ERRORS, **VARIANT_NOT_FOUND, **BACKORDER_REFUSED},
     )

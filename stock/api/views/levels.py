@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter
+from inventory_hub.api.filters import StableOrderingFilter, StrictBooleanFilter, StrictFilterSet
 from inventory_hub.api.schema import LIST_ERRORS, READ_ERRORS, error_response
 from inventory_hub.api.serializers import is_storable_text
 from stock.api.serializers.common import LevelOutput
@@ -28,7 +28,7 @@ from stock.selectors import (
 from warehouses.models import SalesChannel, Warehouse
 
 
-class StockLevelFilter(django_filters.FilterSet):
+class StockLevelFilter(StrictFilterSet):
     sku = django_filters.CharFilter(field_name="variant__sku", help_text="Exact SKU.")
     warehouse = django_filters.ModelChoiceFilter(
         queryset=Warehouse.objects.all(), to_field_name="code", help_text="Warehouse code."

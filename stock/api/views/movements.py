@@ -10,7 +10,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 
-from inventory_hub.api.filters import UtcIsoDateTimeFilter
+from inventory_hub.api.filters import StrictFilterSet, UtcIsoDateTimeFilter
 from inventory_hub.api.pagination import LedgerCursorPagination
 from inventory_hub.api.schema import READ_ERRORS, error_response
 from stock.api.serializers.common import MovementOutput
@@ -18,7 +18,7 @@ from stock.models import MovementKind, MovementSource, ReasonCode, StockMovement
 from warehouses.models import Warehouse
 
 
-class MovementFilter(django_filters.FilterSet):
+class MovementFilter(StrictFilterSet):
     sku = django_filters.CharFilter(field_name="variant__sku", help_text="Exact SKU.")
     warehouse = django_filters.ModelChoiceFilter(
         queryset=Warehouse.objects.all(), to_field_name="code", help_text="Warehouse code."

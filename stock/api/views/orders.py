@@ -16,7 +16,12 @@ from rest_framework.views import APIView
 
 from inventory_hub.api.actors import actor_for
 from inventory_hub.api.errors import ApiError
-from inventory_hub.api.filters import StableOrderingFilter, UtcIsoDateTimeFilter
+from inventory_hub.api.filters import (
+    StableOrderingFilter,
+    StrictBooleanFilter,
+    StrictFilterSet,
+    UtcIsoDateTimeFilter,
+)
 from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.permissions import OrderWriters
 from inventory_hub.api.schema import (
@@ -30,7 +35,7 @@ from inventory_hub.api.scopes import require_channel_scope
 from stock.api.serializers.orders import NoInput, OrderInput, OrderOutput, ShipInput
 from stock.errors import InvalidOrder
 from stock.models import Allocation, Order, OrderLine, OrderStatus
-from stock.selectors import get_channel_by_code, short_orders
+from stock.selectors import get_channel_by_code, orders_readable_by, short_orders
 from stock.services.orders import (
     OrderLineInput,
     cancel_order,
@@ -58,7 +63,7 @@ def _answer(order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response
     return Response(OrderOutput(orders_with_lines().get(pk=order_id)).data, status=status_code)
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StrictFilterSet):
     channel = django_filters.CharFilter(field_name="channel__code", help_text="Channel code.")
     status = django_filters.MultipleChoiceFilter(
         choices=OrderStatus.choices, help_text="Repeat to match any of several."
@@ -70,7 +75,7 @@ class OrderFilter(django_filters.FilterSet):
     placed_before = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="lt", help_text="Placed before (ISO 8601)."
     )
-    is_short = django_filters.BooleanFilter(
+    is_short = StrictBooleanFilter(
         method="filter_is_short",
         help_text="true: only open orders with a shortfall (incidents); false: none of those.",
     )
@@ -111,7 +116,9 @@ class OrdersView(generics.ListAPIView):
     filterset_class = OrderFilter
 
     def get_queryset(self) -> QuerySet[Order]:
-        return orders_with_lines().order_by("-placed_at", "-id")
+        return orders_readable_by(self.request.user, orders_with_lines()).order_by(
+            "-placed_at", "-id"
+        )
 
     @extend_schema(
         operation_id="orders_list",
@@ -162,7 +169,8 @@ class OrderDetailView(generics.RetrieveAPIView):
     serializer_class = OrderOutput
 
     def get_queryset(self) -> QuerySet[Order]:
-        return orders_with_lines()
+        # Another channel's order is not found: its existence is not the token's business.
+        return orders_readable_by(self.request.user, orders_with_lines())
 
     @extend_schema(
         operation_id="orders_retrieve",
