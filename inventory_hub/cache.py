@@ -23,10 +23,11 @@ from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from inventory_hub.throttled_log import LOG_INTERVAL_SECONDS
+
 logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 5.0
-LOG_INTERVAL_SECONDS = 60.0
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 T = TypeVar("T")

@@ -20,7 +20,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 
+from inventory_hub.throttled_log import ThrottledLog
+
 logger = logging.getLogger(__name__)
+# With the channel layer down every commit fails to publish: one traceback, then counts.
+publish_failures = ThrottledLog(logger)
 
 FEED_GROUP = "stock-feed"
 # Above this many levels in one commit, variant groups get no individual push: the
@@ -135,7 +139,7 @@ class _Publisher:
                 try:
                     reaction(*args)
                 except Exception:
-                    logger.exception("After-commit reaction %s failed", reaction.__name__)
+                    publish_failures.exception("After-commit reaction %s failed", reaction.__name__)
                     connection.close()  # a broken connection is never reused
             # What arrives meanwhile waits for the next round, merged: under a stream of
             # commits the writers' hand-overs then wake this thread once a round instead
@@ -229,7 +233,7 @@ def _react_to_stock_changed(changes: Sequence[StockChanged]) -> None:
     try:
         _send_to_groups(changes)
     except Exception:
-        logger.exception("Could not publish stock.changed for %d levels", len(changes))
+        publish_failures.exception("Could not publish stock.changed for %d levels", len(changes))
 
 
 def _invalidate_availability(variant_ids: set[int]) -> None:
@@ -239,7 +243,9 @@ def _invalidate_availability(variant_ids: set[int]) -> None:
         invalidate_availability(variant_ids)
     except Exception:
         # The cache entry then lives out its few-second TTL.
-        logger.exception("Could not invalidate availability for %d variants", len(variant_ids))
+        publish_failures.exception(
+            "Could not invalidate availability for %d variants", len(variant_ids)
+        )
 
 
 def _send_to_groups(changes: Sequence[StockChanged]) -> None:
@@ -291,7 +297,7 @@ def _react_to_status_forced(variant_id: int) -> None:
             {"type": "status.forced", "variant_id": variant_id},
         )
     except Exception:
-        logger.exception("Could not publish status.forced for variant %s", variant_id)
+        publish_failures.exception("Could not publish status.forced for variant %s", variant_id)
 
 
 def shortfall_changed_in_transaction(variant_ids: Iterable[int]) -> None:
@@ -324,7 +330,7 @@ def _react_to_orders_changed(changes: Sequence[tuple[int | None, int | None]]) -
         if layer is not None:
             _run_coroutine(_send_order_changes, layer, changes)
     except Exception:
-        logger.exception("Could not publish order.changed for %d orders", len(changes))
+        publish_failures.exception("Could not publish order.changed for %d orders", len(changes))
 
 
 async def _send_order_changes(layer, changes: Sequence[tuple[int | None, int | None]]) -> None:

@@ -80,3 +80,13 @@ def layer():
     async_to_sync(layer.flush)()
     yield layer
     async_to_sync(layer.flush)()
+
+
+@pytest.fixture(autouse=True)
+def fresh_publish_failure_log():
+    """Each test sees its first publish failure logged in full, whatever ran before."""
+    from stock.events import publish_failures
+
+    publish_failures.reset()
+    yield
+    publish_failures.reset()

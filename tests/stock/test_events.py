@@ -6,7 +6,17 @@ import pytest
 from django.db import transaction
 
 from stock.errors import InsufficientStock
-from stock.events import FEED_GROUP, MAX_VARIANT_PUSHES, variant_group, warehouse_group
+from stock.events import (
+    FEED_GROUP,
+    MAX_VARIANT_PUSHES,
+    StockChanged,
+    publish_failures,
+    publish_order_changed,
+    publish_status_forced,
+    publish_stock_changed,
+    variant_group,
+    warehouse_group,
+)
 from stock.models import MovementKind, MovementSource, ReasonCode
 from stock.services import (
     LevelChange,
@@ -291,3 +301,69 @@ def test_change_rolled_back_by_the_caller_is_never_pushed(layer, variant, wareho
 
     assert received(layer, feed) == []
     assert warehouse.levels.count() == 0
+
+
+@pytest.fixture
+def broken_layer(layer, monkeypatch):
+    async def broken_group_send(group, message):
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(layer, "group_send", broken_group_send)
+    return layer
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The publish-failure log's clock, moved by hand: `clock.now += 60`."""
+
+    class Clock:
+        now = 1000.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    frozen = Clock()
+    monkeypatch.setattr(publish_failures, "clock", frozen)
+    return frozen
+
+
+def test_an_outage_logs_one_traceback_then_counts_instead_of_flooding(
+    broken_layer, variant, warehouse, clock, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="stock.events"):
+        for _ in range(50):
+            publish_stock_changed([StockChanged(1, variant.pk, warehouse.pk, 1)])
+
+    assert [(record.levelname, record.exc_info is not None) for record in caplog.records] == [
+        ("ERROR", True)
+    ]
+
+
+def test_after_the_interval_the_next_failure_logs_how_many_were_skipped(
+    broken_layer, variant, warehouse, clock, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="stock.events"):
+        for _ in range(50):
+            publish_stock_changed([StockChanged(1, variant.pk, warehouse.pk, 1)])
+        clock.now += publish_failures.interval_seconds
+        publish_stock_changed([StockChanged(1, variant.pk, warehouse.pk, 1)])
+        publish_stock_changed([StockChanged(1, variant.pk, warehouse.pk, 1)])
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "Could not publish stock.changed for 1 levels",
+        "Could not publish stock.changed for 1 levels"
+        " (again; 49 more failures like it skipped since the last log line)",
+    ]
+    assert caplog.records[1].levelname == "WARNING"
+
+
+def test_each_kind_of_publish_failure_is_throttled_on_its_own(broken_layer, variant, clock, caplog):
+    with caplog.at_level(logging.WARNING, logger="stock.events"):
+        for _ in range(3):
+            publish_status_forced(variant.pk)
+            publish_order_changed(None, None)
+
+    assert [record.getMessage() for record in caplog.records] == [
+        f"Could not publish status.forced for variant {variant.pk}",
+        "Could not publish order.changed for 1 orders",
+    ]
