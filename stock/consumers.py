@@ -30,6 +30,7 @@ from stock.views.fragments import (
     render_kpis,
     render_orders,
     render_stock_rows,
+    resolvable_channel_ids,
     stock_rows_by_id,
     variant_open_orders,
     variant_parts,
@@ -476,4 +477,8 @@ class OrdersConsumer(RegionConsumer):
         self.mark_stale()
 
     def render(self, work: bool) -> str:
-        return render_orders(channel_id=self.channel_id, oob=True)
+        return render_orders(
+            channel_id=self.channel_id,
+            oob=True,
+            resolvable_channel_ids=resolvable_channel_ids(self.scope["user"]),
+        )

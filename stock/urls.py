@@ -14,6 +14,12 @@ urlpatterns = [
     path("variants/<str:sku>/force/", views.force_status, name="force-status"),
     path("variants/<str:sku>/unforce/", views.unforce_status, name="unforce-status"),
     path("orders/", views.orders, name="orders"),
+    path("orders/<int:pk>/fill-shortfall/", views.fill_shortfall, name="fill-shortfall"),
+    path(
+        "orders/<int:pk>/cancel-short-units/",
+        views.cancel_short_units,
+        name="cancel-short-units",
+    ),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -36,6 +36,7 @@ from stock.selectors import (
 )
 from stock.views.charts import Chart, history_charts
 from stock.views.kpis import current_kpis
+from warehouses.access import can_sell_on
 from warehouses.models import SalesChannel, Warehouse
 
 FEED_LENGTH = 30
@@ -393,7 +394,19 @@ def _attach_lines(orders: list[Order]) -> None:
         order.shown_lines = by_order.get(order.pk, [])
 
 
-def render_orders(*, channel_id: int | None, oob: bool) -> str:
+def resolvable_channel_ids(user) -> set[int]:
+    """Channels whose short orders this user may fill or cut down: the API's order rights."""
+    return {channel.pk for channel in SalesChannel.objects.all() if can_sell_on(user, channel)}
+
+
+def render_orders(
+    *, channel_id: int | None, oob: bool, resolvable_channel_ids: set[int] = frozenset()
+) -> str:
     return render_to_string(
-        "stock/partials/orders_region.html", {**orders_context(channel_id=channel_id), "oob": oob}
+        "stock/partials/orders_region.html",
+        {
+            **orders_context(channel_id=channel_id),
+            "resolvable_channel_ids": resolvable_channel_ids,
+            "oob": oob,
+        },
     )

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from stock.models import ForcedStatus, MovementSource, ReasonCode, StockLevel, StockMovement
 from stock.selectors import warehouse_kpis
-from stock.services import adjust_stock, count_stock, force_status
+from stock.services import adjust_stock, count_stock, force_status, receive_stock
 from stock.services.orders import cancel_order, pay_order, ship_order
 from stock.views import kpis
 from tests.stock.factories import (
@@ -29,6 +29,7 @@ from tests.stock.factories import (
     balance_of,
     channel_selling_from,
     ledger_ids,
+    orders_state,
     place,
     reserved,
     stocked,
@@ -1080,6 +1081,106 @@ def test_orders_page_answers_a_resync_with_its_region(ops):
     response = ops.get("/orders/", **htmx("live-region"))
 
     assert response.content.decode().startswith('<div id="live-region"')
+
+
+def short_order(variant, baltimore):
+    """Thirteen sold on the store against ten on hand: three short."""
+    channel = channel_selling_from(baltimore, code="woo", name="WooCommerce")
+    return place(channel, "SHORT-1", (variant.sku, 13), accept_shortfall=True).order
+
+
+def short_quantities(order) -> list[int]:
+    return list(order.lines.order_by("line_number").values_list("short_quantity", flat=True))
+
+
+def test_ops_sees_resolve_buttons_on_each_short_order(ops, variant, level, baltimore):
+    order = short_order(variant, baltimore)
+
+    html = ops.get("/orders/").content.decode()
+
+    assert f'action="/orders/{order.pk}/fill-shortfall/"' in html
+    assert f'action="/orders/{order.pk}/cancel-short-units/"' in html
+    assert "(admin or API)" not in html
+
+
+def test_fill_shortfall_after_a_restock_holds_the_units_and_updates_the_region(
+    ops, variant, level, baltimore, verify_ledger_clean
+):
+    order = short_order(variant, baltimore)
+    receive_stock(variant=variant, warehouse=baltimore, quantity=5, actor=SYSTEM)
+
+    response = ops.post(f"/orders/{order.pk}/fill-shortfall/", **htmx("orders-region"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.startswith('<div id="live-region"')
+    assert 'id="orders-short"' not in html
+    assert "Order SHORT-1: the shortfall was filled" in html
+    assert short_quantities(order) == [0]
+    assert balance_of(level).reserved == 13
+    verify_ledger_clean()
+
+
+def test_cancel_short_units_clears_the_shortfall(
+    ops, variant, level, baltimore, verify_ledger_clean
+):
+    order = short_order(variant, baltimore)
+    before = balance_of(level)
+
+    response = ops.post(f"/orders/{order.pk}/cancel-short-units/", **htmx("orders-region"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="orders-short"' not in html
+    assert "Order SHORT-1: the short units were cancelled" in html
+    assert list(order.lines.values_list("quantity", "short_quantity")) == [(10, 0)]
+    assert balance_of(level) == before
+    verify_ledger_clean()
+
+
+def test_viewer_sees_no_resolve_buttons(variant, level, baltimore):
+    short_order(variant, baltimore)
+
+    html = signed_in(Role.VIEWER).get("/orders/").content.decode()
+
+    assert "ops staff do either from this page" in html
+    assert "fill-shortfall-button" not in html
+    assert "cancel-short-units-button" not in html
+
+
+@pytest.mark.parametrize("action", ["fill-shortfall", "cancel-short-units"])
+def test_viewer_is_refused_a_short_order_action(action, variant, level, baltimore):
+    order = short_order(variant, baltimore)
+    receive_stock(variant=variant, warehouse=baltimore, quantity=5, actor=SYSTEM)
+    before, ledger = orders_state(), ledger_ids()
+
+    response = signed_in(Role.VIEWER).post(f"/orders/{order.pk}/{action}/", **htmx("x"))
+
+    assert response.status_code == 403
+    assert "nothing was changed" in response.content.decode()
+    assert orders_state() == before
+    assert ledger_ids() == ledger
+
+
+@pytest.mark.parametrize("action", ["fill-shortfall", "cancel-short-units"])
+def test_short_order_action_on_a_cancelled_order_answers_with_a_message(
+    action, ops, variant, level, baltimore, verify_ledger_clean
+):
+    order = short_order(variant, baltimore)
+    cancel_order(order=order, actor=SYSTEM)
+    receive_stock(variant=variant, warehouse=baltimore, quantity=5, actor=SYSTEM)
+    before, ledger, balance = orders_state(), ledger_ids(), balance_of(level)
+
+    response = ops.post(f"/orders/{order.pk}/{action}/", **htmx("orders-region"))
+
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert html.startswith('<div id="live-region"')
+    assert "is cancelled. Nothing was changed." in html
+    assert orders_state() == before
+    assert ledger_ids() == ledger
+    assert balance_of(level) == balance
+    verify_ledger_clean()
 
 
 # --- What every page looks like ----------------------------------------------------------------
