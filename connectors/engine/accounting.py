@@ -215,11 +215,17 @@ def settle_below_figures(*, connector: Connector, mapping_ids: list[int]) -> lis
     )
     if waiting.exists():
         return []
+    mappings = list(
+        SkuMapping.objects.select_for_update(no_key=True).filter(pk__in=mapping_ids).order_by("pk")
+    )
     # An open order of the store's channel that the store's figure is not known to include
     # yet (Magento takes its units only when it ships) may explain a figure below: kept.
+    # Read for these mappings' variants only, not every open line of the channel.
     open_lines = (
         OrderLine.objects.filter(
-            order__channel_id=connector.channel_id, order__status__in=OPEN_ORDER_STATUSES
+            order__channel_id=connector.channel_id,
+            order__status__in=OPEN_ORDER_STATUSES,
+            variant_id__in={mapping.variant_id for mapping in mappings},
         ).values_list("variant_id", "order__reference")
         if connector.channel_id is not None
         else []
@@ -228,9 +234,7 @@ def settle_below_figures(*, connector: Connector, mapping_ids: list[int]) -> lis
     for variant_id, reference in open_lines:
         open_orders[variant_id].add(reference)
     variant_ids = []
-    for mapping in (
-        SkuMapping.objects.select_for_update(no_key=True).filter(pk__in=mapping_ids).order_by("pk")
-    ):
+    for mapping in mappings:
         if open_orders.get(mapping.variant_id, set()) - set(mapping.store_orders):
             continue
         settled = [
