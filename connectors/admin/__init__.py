@@ -1,0 +1,5 @@
+"""The connectors admin (see connector.py)."""
+
+from . import connector
+
+__all__ = ["connector"]
