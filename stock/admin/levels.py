@@ -17,6 +17,7 @@ from stock.csv_io import ImportReport, import_counts
 from stock.errors import StockError
 from stock.models import StockLevel
 from stock.services import ChangeOutcome
+from stock.services.catalogue import set_level_threshold
 from warehouses.access import (
     Role,
     can_change_stock_at,
@@ -76,9 +77,9 @@ class StockLevelAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: StockLevel, form, change: bool) -> None:
-        # Only the threshold: a full save would write back the quantities this request
-        # read, undoing any stock change committed since.
-        obj.save(update_fields=["low_stock_threshold"])
+        # Only the threshold (the service writes no other column): a full save would write
+        # back the quantities this request read, undoing any stock change committed since.
+        set_level_threshold(level=obj, threshold=obj.low_stock_threshold)
 
     @admin.display(description="SKU", ordering="variant__sku")
     def sku(self, level: StockLevel) -> str:
