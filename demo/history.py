@@ -1,363 +1,26 @@
-"""Demo data: a sheets-and-linens business with 90 days of stock history.
+"""Ninety days of a linen business's stock history, written through the ledger.
 
 Everything is deterministic (one seeded random generator) and every unit of stock enters
 through `apply_changes`, one call per simulated day backdated with `occurred_at`, so the
-ledger, the balances and the snapshots agree exactly as they would in production. The
-catalogue is created by natural key and never overwritten, so an operator's edits survive
-a second load; the history is written once (detected by any ledger row from the demo
-source) and each movement carries a unique reference besides.
+ledger, the balances and the snapshots agree exactly as they would in production. Each
+movement carries a unique reference.
 """
 
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from zlib import crc32
 
-from django.db import transaction
-
+from demo.catalogue import COLOUR_DEMAND, SIZE_DEMAND, WAREHOUSES, DemoVariant
 from stock.actors import Actor
-from stock.models import (
-    BackorderPolicy,
-    MovementKind,
-    MovementSource,
-    Product,
-    ReasonCode,
-    StockLevel,
-    StockMovement,
-    Variant,
-)
-from stock.services.history import rebuild_snapshots, utc_today
+from stock.models import MovementKind, MovementSource, ReasonCode, StockLevel, Variant
 from stock.services.ledger import LevelChange, apply_changes
-from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
+from warehouses.models import Warehouse
 
-DEMO_SEED = 20240601
 HISTORY_DAYS = 90
 # One apply_changes call per day, at 15:00 UTC: mid-morning in the US, afternoon in Germany.
 DAY_TIME = time(15, 0, tzinfo=UTC)
 ACTOR = Actor.system("demo data")
-
-
-@dataclass(frozen=True)
-class WarehouseSpec:
-    code: str
-    name: str
-    address: str
-    latitude: str
-    longitude: str
-    timezone: str
-    lead_time_days: int
-    daily_dispatch_capacity: int
-    demand: float  # share of a product's demand this warehouse serves
-    supplier_lead_days: int  # purchase order to receipt
-    carries_california_king: bool = True
-    colours_carried: int = 5  # each product's best-selling colours that it stocks
-
-
-WAREHOUSES = [
-    WarehouseSpec(
-        code="BAL",
-        name="Baltimore fulfilment centre",
-        address="2800 Broening Highway, Baltimore, MD 21222, USA",
-        latitude="39.255700",
-        longitude="-76.538300",
-        timezone="America/New_York",
-        lead_time_days=2,
-        daily_dispatch_capacity=1200,
-        demand=1.0,
-        supplier_lead_days=10,
-    ),
-    WarehouseSpec(
-        code="AUS",
-        name="Austin fulfilment centre",
-        address="4100 Smith School Road, Austin, TX 78744, USA",
-        latitude="30.206000",
-        longitude="-97.720600",
-        timezone="America/Chicago",
-        lead_time_days=3,
-        daily_dispatch_capacity=900,
-        demand=0.7,
-        supplier_lead_days=12,
-    ),
-    WarehouseSpec(
-        code="RNO",
-        name="Reno fulfilment centre",
-        address="4800 Longley Lane, Reno, NV 89502, USA",
-        latitude="39.478000",
-        longitude="-119.776000",
-        timezone="America/Los_Angeles",
-        lead_time_days=4,
-        daily_dispatch_capacity=800,
-        demand=0.45,
-        supplier_lead_days=12,
-    ),
-    WarehouseSpec(
-        code="BER",
-        name="Berlin fulfilment centre",
-        address="Lahnstraße 30, 12055 Berlin, Germany",
-        latitude="52.467700",
-        longitude="13.448500",
-        timezone="Europe/Berlin",
-        lead_time_days=2,
-        daily_dispatch_capacity=700,
-        demand=0.55,
-        supplier_lead_days=14,
-        carries_california_king=False,
-        colours_carried=3,
-    ),
-    WarehouseSpec(
-        code="FRA",
-        name="Frankfurt fulfilment centre",
-        address="Cargo City Süd, Gebäude 558, 60549 Frankfurt am Main, Germany",
-        latitude="50.037900",
-        longitude="8.562200",
-        timezone="Europe/Berlin",
-        lead_time_days=2,
-        daily_dispatch_capacity=600,
-        demand=0.4,
-        supplier_lead_days=14,
-        carries_california_king=False,
-        colours_carried=3,
-    ),
-    # The head office keeps a few units of everything for the showroom and ships as a last
-    # resort on both continents.
-    WarehouseSpec(
-        code="HQ",
-        name="Head office and showroom",
-        address="63 Flushing Avenue, Building 3, Brooklyn, NY 11205, USA",
-        latitude="40.700400",
-        longitude="-73.971200",
-        timezone="America/New_York",
-        lead_time_days=5,
-        daily_dispatch_capacity=40,
-        demand=0.04,
-        supplier_lead_days=7,
-        colours_carried=1,
-    ),
-]
-
-
-@dataclass(frozen=True)
-class ChannelSpec:
-    code: str
-    name: str
-    kind: str
-    safety_buffer: int
-    links: tuple[tuple[str, int], ...]  # (warehouse code, priority)
-
-
-CHANNELS = [
-    ChannelSpec(
-        "north-america",
-        "North America",
-        SalesChannel.Kind.MAGENTO,
-        2,
-        (("BAL", 1), ("AUS", 2), ("RNO", 3), ("HQ", 4)),
-    ),
-    ChannelSpec(
-        "europe",
-        "Europe",
-        SalesChannel.Kind.WOOCOMMERCE,
-        1,
-        (("BER", 1), ("FRA", 2), ("HQ", 3)),
-    ),
-]
-
-BED_SIZES = {"T": "twin", "F": "full", "Q": "queen", "K": "king", "CK": "california king"}
-CASE_SIZES = {"STD": "standard", "K": "king"}
-BLANKET_SIZES = {"T": "twin", "FQ": "full/queen", "K": "king"}
-SIZE_DEMAND = {
-    "twin": 0.25,
-    "full": 0.35,
-    "queen": 1.0,
-    "king": 0.6,
-    "california king": 0.12,
-    "standard": 1.0,
-    "full/queen": 1.0,
-}
-# The first colour of a product sells best; each next one a little less.
-COLOUR_DEMAND = (1.0, 0.55, 0.35, 0.2, 0.12)
-
-
-@dataclass(frozen=True)
-class ProductSpec:
-    code: str
-    name: str
-    description: str
-    material: str
-    sizes: dict[str, str]
-    colours: dict[str, str]
-    demand: float  # units a day of the best size and colour at the busiest warehouse
-    low_stock_threshold: int = 5
-    backorder_colours: frozenset[str] = frozenset()
-    discontinued_colours: frozenset[str] = frozenset()
-    is_seasonal: bool = False  # demand grows through the 90 days (flannel in autumn)
-    manage_stock: bool = True
-
-
-PRODUCTS = [
-    ProductSpec(
-        "PCL-SHEET",
-        "Percale sheet set",
-        "Crisp 300-thread-count cotton percale: flat sheet, fitted sheet, two pillowcases.",
-        "cotton percale",
-        BED_SIZES,
-        {"WHT": "white", "IVR": "ivory", "SGE": "sage", "SLT": "slate", "NVY": "navy"},
-        1.5,
-    ),
-    ProductSpec(
-        "STN-SHEET",
-        "Sateen sheet set",
-        "Silky 400-thread-count cotton sateen with a soft sheen.",
-        "cotton sateen",
-        BED_SIZES,
-        {"WHT": "white", "IVR": "ivory", "CHR": "charcoal", "BLS": "blush", "MDN": "midnight"},
-        1.25,
-        discontinued_colours=frozenset({"BLS"}),
-    ),
-    ProductSpec(
-        "LIN-DUVET",
-        "Linen duvet cover",
-        "Stonewashed European flax linen duvet cover with coconut-shell buttons.",
-        "linen",
-        BED_SIZES,
-        {"NAT": "natural", "WHT": "white", "TRC": "terracotta", "OLV": "olive", "STN": "stone"},
-        0.6,
-        backorder_colours=frozenset({"TRC"}),
-    ),
-    ProductSpec(
-        "FLN-CASE",
-        "Flannel pillowcases",
-        "A pair of brushed cotton flannel pillowcases.",
-        "cotton flannel",
-        CASE_SIZES,
-        {"RPL": "red plaid", "GRY": "grey heather", "CRM": "cream", "FST": "forest"},
-        0.5,
-        low_stock_threshold=8,
-        is_seasonal=True,
-    ),
-    ProductSpec(
-        "BMB-SHEET",
-        "Bamboo sheet set",
-        "Cool, breathable sheets woven from bamboo lyocell.",
-        "bamboo lyocell",
-        BED_SIZES,
-        {"WHT": "white", "SND": "sand", "SKY": "sky", "GRP": "graphite"},
-        0.75,
-    ),
-    ProductSpec(
-        "LIN-SHEET",
-        "Linen sheet set",
-        "Stonewashed linen flat sheet, fitted sheet and pillowcases.",
-        "linen",
-        BED_SIZES,
-        {"NAT": "natural", "WHT": "white", "TRC": "terracotta", "OLV": "olive", "STN": "stone"},
-        0.75,
-        backorder_colours=frozenset({"OLV"}),
-    ),
-    ProductSpec(
-        "STN-DUVET",
-        "Sateen duvet cover",
-        "Cotton sateen duvet cover with a hidden zip closure.",
-        "cotton sateen",
-        BED_SIZES,
-        {"WHT": "white", "IVR": "ivory", "CHR": "charcoal", "MDN": "midnight"},
-        0.5,
-    ),
-    ProductSpec(
-        "PCL-CASE",
-        "Percale pillowcases",
-        "A pair of cotton percale pillowcases with an envelope closure.",
-        "cotton percale",
-        CASE_SIZES,
-        {"WHT": "white", "IVR": "ivory", "SGE": "sage", "SLT": "slate", "NVY": "navy"},
-        0.75,
-        low_stock_threshold=8,
-    ),
-    ProductSpec(
-        "LIN-CASE",
-        "Linen pillowcases",
-        "A pair of stonewashed linen pillowcases.",
-        "linen",
-        CASE_SIZES,
-        {"NAT": "natural", "WHT": "white", "TRC": "terracotta", "OLV": "olive", "STN": "stone"},
-        0.5,
-        low_stock_threshold=8,
-    ),
-    ProductSpec(
-        "FLN-SHEET",
-        "Flannel sheet set",
-        "Brushed six-ounce cotton flannel sheets for cold nights.",
-        "cotton flannel",
-        BED_SIZES,
-        {"RPL": "red plaid", "GRY": "grey heather", "CRM": "cream", "FST": "forest"},
-        0.6,
-        is_seasonal=True,
-    ),
-    ProductSpec(
-        "WFL-BLNKT",
-        "Waffle blanket",
-        "A light cotton waffle-weave blanket for all seasons.",
-        "cotton waffle",
-        BLANKET_SIZES,
-        {"WHT": "white", "OAT": "oatmeal", "SGE": "sage", "CLY": "clay"},
-        0.4,
-    ),
-    ProductSpec(
-        "DAC-COMF",
-        "Down-alternative comforter",
-        "Hypoallergenic microfibre fill, baffle-box stitched.",
-        "microfibre",
-        BLANKET_SIZES,
-        {"WHT": "white"},
-        0.5,
-    ),
-    ProductSpec(
-        "MAT-PROT",
-        "Mattress protector",
-        "Waterproof cotton terry mattress protector with deep pockets.",
-        "cotton terry",
-        BED_SIZES,
-        {"WHT": "white"},
-        0.75,
-    ),
-    ProductSpec(
-        "MNG-CASE",
-        "Monogrammed pillowcases (made to order)",
-        "Percale pillowcases embroidered with your initials; sewn after you order.",
-        "cotton percale",
-        CASE_SIZES,
-        {"WHT": "white", "IVR": "ivory"},
-        0,
-        manage_stock=False,
-    ),
-]
-
-
-@dataclass
-class DemoSummary:
-    today: date
-    warehouses_created: int = 0
-    channels_created: int = 0
-    links_created: int = 0
-    products_created: int = 0
-    variants_created: int = 0
-    history_loaded: bool = False
-    history_days: int = 0
-    movements_written: int = 0
-    levels_stocked: int = 0
-    snapshots_written: int = 0
-
-
-@dataclass
-class _DemoVariant:
-    variant: Variant
-    spec: ProductSpec
-    colour_rank: int
-    size: str
-    colour_code: str
 
 
 @dataclass
@@ -397,117 +60,14 @@ class _Level:
         return max(self.available, 0)
 
 
-def load_demo(
-    *, today: date | None = None, seed: int = DEMO_SEED, log: Callable[[str], None] = print
-) -> DemoSummary:
-    """Create the demo business and its history, all in one transaction, or do nothing.
-
-    Idempotent: catalogue rows are found by natural key (code, name, SKU) and never
-    updated; the history is written only when the ledger has no demo movement yet.
-    """
-    today = today or utc_today()
-    summary = DemoSummary(today=today)
-    with transaction.atomic():
-        warehouses = _ensure_warehouses(summary)
-        _ensure_channels(warehouses, summary)
-        variants = _ensure_catalogue(summary)
-        if StockMovement.objects.filter(source=MovementSource.DEMO).exists():
-            log("Demo history already loaded: left as it is.")
-            return summary
-        simulation = _Simulation(
-            variants=variants, warehouses=warehouses, today=today, rng=random.Random(seed)
-        )
-        summary.movements_written = simulation.run()
-        summary.history_loaded = True
-        summary.history_days = HISTORY_DAYS
-        summary.levels_stocked = len(simulation.levels)
-        summary.snapshots_written = rebuild_snapshots()
-    return summary
-
-
-def _ensure_warehouses(summary: DemoSummary) -> dict[str, Warehouse]:
-    warehouses = {}
-    for spec in WAREHOUSES:
-        warehouse, created = Warehouse.objects.get_or_create(
-            code=spec.code,
-            defaults={
-                "name": spec.name,
-                "address": spec.address,
-                "latitude": Decimal(spec.latitude),
-                "longitude": Decimal(spec.longitude),
-                "timezone": spec.timezone,
-                "lead_time_days": spec.lead_time_days,
-                "daily_dispatch_capacity": spec.daily_dispatch_capacity,
-            },
-        )
-        summary.warehouses_created += created
-        warehouses[spec.code] = warehouse
-    return warehouses
-
-
-def _ensure_channels(warehouses: dict[str, Warehouse], summary: DemoSummary) -> None:
-    for spec in CHANNELS:
-        channel, created = SalesChannel.objects.get_or_create(
-            code=spec.code,
-            defaults={"name": spec.name, "kind": spec.kind, "safety_buffer": spec.safety_buffer},
-        )
-        summary.channels_created += created
-        for code, priority in spec.links:
-            _, created = ChannelWarehouse.objects.get_or_create(
-                channel=channel, warehouse=warehouses[code], defaults={"priority": priority}
-            )
-            summary.links_created += created
-
-
-def barcode_for(sku: str) -> str:
-    """An EAN-13 in the 200-299 in-store range, so it never collides with a real GTIN."""
-    digits = f"200{crc32(sku.encode()) % 10**9:09d}"
-    odd_even = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits))
-    return digits + str((10 - odd_even % 10) % 10)
-
-
-def _ensure_catalogue(summary: DemoSummary) -> list[_DemoVariant]:
-    variants = []
-    for spec in PRODUCTS:
-        product, created = Product.objects.get_or_create(
-            name=spec.name, defaults={"description": spec.description}
-        )
-        summary.products_created += created
-        for colour_rank, (colour_code, colour) in enumerate(spec.colours.items()):
-            for size_code, size in spec.sizes.items():
-                sku = f"{spec.code}-{size_code}-{colour_code}"
-                if colour_code in spec.backorder_colours:
-                    backorders = (
-                        BackorderPolicy.ALLOW_AND_NOTIFY
-                        if size == "queen"
-                        else BackorderPolicy.ALLOW
-                    )
-                else:
-                    backorders = BackorderPolicy.DENY
-                variant, created = Variant.objects.get_or_create(
-                    sku=sku,
-                    defaults={
-                        "product": product,
-                        "attributes": {"size": size, "colour": colour, "material": spec.material},
-                        "barcode": barcode_for(sku),
-                        "manage_stock": spec.manage_stock,
-                        "backorders": backorders,
-                        "low_stock_threshold": spec.low_stock_threshold,
-                    },
-                )
-                summary.variants_created += created
-                variants.append(_DemoVariant(variant, spec, colour_rank, size, colour_code))
-    return variants
-
-
-class _Simulation:
+class HistorySimulation:
     """Ninety days of a linen business: opening import, sales, purchase orders, returns,
     damage, cycle counts and safety stock, one `apply_changes` call per day."""
 
     def __init__(
         self,
         *,
-        variants: list[_DemoVariant],
+        variants: list[DemoVariant],
         warehouses: dict[str, Warehouse],
         today: date,
         rng: random.Random,
@@ -518,7 +78,7 @@ class _Simulation:
         self.levels = self._plan_levels(variants, warehouses)
 
     def _plan_levels(
-        self, variants: list[_DemoVariant], warehouses: dict[str, Warehouse]
+        self, variants: list[DemoVariant], warehouses: dict[str, Warehouse]
     ) -> list[_Level]:
         existing = {
             (level.variant_id, level.warehouse_id): level

@@ -16,7 +16,8 @@ from django.db import connection, transaction
 from django.db.models import Max, Min, Sum
 
 from demo import history as demo_history
-from demo.history import DEMO_SEED, HISTORY_DAYS, load_demo
+from demo.history import HISTORY_DAYS
+from demo.loading import DEMO_SEED, load_demo
 from stock.models import (
     BackorderPolicy,
     DailyStockSnapshot,
