@@ -1,11 +1,18 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from inventory_hub.admin_kit import (
+    DeactivateInsteadOfDeleteMixin,
+    FixedIdentifierMixin,
+    adopt_saved,
+    changed_fields,
+)
 
 from .models import ChannelWarehouse, SalesChannel, Warehouse
 from .services import (
@@ -19,72 +26,6 @@ from .services import (
     update_channel,
     update_warehouse,
 )
-
-
-def changed_fields(obj: Model, form: forms.ModelForm, allowed: frozenset[str]) -> dict:
-    """The form's changes that a service writes, with the values the form put on `obj`."""
-    return {name: getattr(obj, name) for name in form.changed_data if name in allowed}
-
-
-def adopt_saved(obj: Model, saved: Model) -> None:
-    """Make the admin's unsaved instance the row that a create service inserted.
-
-    The admin goes on with its own instance (its inlines, the log entry, the redirect), so
-    it takes the saved row's key and every value the database filled in.
-    """
-    for field in obj._meta.concrete_fields:
-        setattr(obj, field.attname, getattr(saved, field.attname))
-    obj._state.adding = False
-    obj._state.db = saved._state.db
-
-
-def _set_active(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, *, is_active: bool
-) -> None:
-    # One record at a time through its service, as the API's deactivate does: a warehouse
-    # or channel switched off or on must reach the stores and drop cached answers. A plain
-    # flag, not a balance: stock and ledger rows keep pointing at the record.
-    changed = 0
-    for obj in queryset.exclude(is_active=is_active).order_by("pk"):
-        modeladmin.set_active(obj, is_active=is_active)
-        changed += 1
-    word = "Activated" if is_active else "Deactivated"
-    modeladmin.message_user(
-        request, f"{word} {changed} {modeladmin.opts.verbose_name_plural}.", messages.SUCCESS
-    )
-
-
-@admin.action(description="Deactivate selected (keeps their history)", permissions=["change"])
-def deactivate(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-    _set_active(modeladmin, request, queryset, is_active=False)
-
-
-@admin.action(description="Activate selected", permissions=["change"])
-def activate(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-    _set_active(modeladmin, request, queryset, is_active=True)
-
-
-class DeactivateInsteadOfDeleteMixin:
-    """Records that stock history refers to are retired with `is_active`, never deleted.
-
-    Each admin using it names the service that switches one record (`set_active`).
-    """
-
-    actions = [deactivate, activate]
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def set_active(self, obj: Model, *, is_active: bool) -> None:
-        raise NotImplementedError
-
-
-class CodeFixedOnceCreatedMixin:
-    """The code is given once, as the API allows: stores and files know the record by it."""
-
-    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        fields = list(super().get_readonly_fields(request, obj))
-        return [*fields, "code"] if obj is not None else fields
 
 
 class ChannelWarehouseInline(admin.TabularInline):
@@ -140,7 +81,7 @@ class AssignedUsersMixin:
 
 @admin.register(Warehouse)
 class WarehouseAdmin(
-    CodeFixedOnceCreatedMixin,
+    FixedIdentifierMixin,
     AssignedUsersMixin,
     DeactivateInsteadOfDeleteMixin,
     admin.ModelAdmin,
@@ -188,7 +129,7 @@ class WarehouseAdmin(
 
 @admin.register(SalesChannel)
 class SalesChannelAdmin(
-    CodeFixedOnceCreatedMixin,
+    FixedIdentifierMixin,
     AssignedUsersMixin,
     DeactivateInsteadOfDeleteMixin,
     admin.ModelAdmin,

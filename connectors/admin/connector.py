@@ -16,7 +16,7 @@ from connectors.partner.csv_feed import MalformedFeed
 from connectors.redaction import masked_options, masked_url, sees_secret_options
 from connectors.sync.configure import connector_history
 from connectors.sync.feeds import FeedNotAccepted, kind_reads_csv_feeds, upload_feed
-from stock.admin.common import form_page
+from inventory_hub.admin_kit import form_page
 
 from .actions import (
     archive_selected,

@@ -9,8 +9,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from inventory_hub.admin_kit import (
+    DeactivateInsteadOfDeleteMixin,
+    FixedIdentifierMixin,
+    adopt_saved,
+    changed_fields,
+    form_page,
+)
 from stock.actors import Actor
-from stock.admin.common import ReadOnlyAdmin, form_page, scope_label
+from stock.admin.common import ReadOnlyAdmin, scope_label
 from stock.admin.filters import OpenForcedStatusListFilter, VariantForcedListFilter
 from stock.admin.forms import ClearStatusForm, ForceStatusForm
 from stock.errors import StockError
@@ -25,7 +32,6 @@ from stock.services.catalogue import (
     update_product,
     update_variant,
 )
-from warehouses.admin import DeactivateInsteadOfDeleteMixin, adopt_saved, changed_fields
 from warehouses.models import SalesChannel
 
 
@@ -115,7 +121,8 @@ class BackorderPolicyRefused(Exception):
 
 
 @admin.register(Variant)
-class VariantAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+    fixed_identifier = "sku"
     list_display = [
         "sku",
         "product",
@@ -193,11 +200,6 @@ class VariantAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
             "<th>forced status</th></tr></thead><tbody>{}</tbody></table>",
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
         )
-
-    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        # The SKU is given once, as the API allows: stores and files know the variant by it.
-        fields = list(super().get_readonly_fields(request, obj))
-        return [*fields, "sku"] if obj is not None else fields
 
     def save_model(self, request: HttpRequest, obj: Variant, form, change: bool) -> None:
         if not change:

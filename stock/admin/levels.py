@@ -9,8 +9,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from inventory_hub.admin_kit import form_page
 from stock.actors import Actor
-from stock.admin.common import csv_download, form_page
+from stock.admin.common import csv_download
 from stock.admin.filters import BelowThresholdListFilter, ChannelListFilter, StatusListFilter
 from stock.admin.forms import ImportCountsForm, Operation, StockAdjustmentForm
 from stock.csv_io import ImportReport, import_counts
