@@ -30,7 +30,11 @@ def adopt_saved(obj: Model, saved: Model) -> None:
 
 
 def _set_active(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, *, is_active: bool
+    modeladmin: "DeactivateInsteadOfDeleteMixin",
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    is_active: bool,
 ) -> None:
     # One record at a time through its service, as the API's deactivate does: a warehouse
     # or channel switched off or on must reach the stores, a variant must drop its cached
@@ -46,16 +50,20 @@ def _set_active(
 
 
 @admin.action(description="Deactivate selected (keeps their history)", permissions=["change"])
-def deactivate(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+def deactivate(
+    modeladmin: "DeactivateInsteadOfDeleteMixin", request: HttpRequest, queryset: QuerySet
+) -> None:
     _set_active(modeladmin, request, queryset, is_active=False)
 
 
 @admin.action(description="Activate selected", permissions=["change"])
-def activate(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+def activate(
+    modeladmin: "DeactivateInsteadOfDeleteMixin", request: HttpRequest, queryset: QuerySet
+) -> None:
     _set_active(modeladmin, request, queryset, is_active=True)
 
 
-class DeactivateInsteadOfDeleteMixin:
+class DeactivateInsteadOfDeleteMixin(admin.ModelAdmin):
     """Records that stock history refers to are retired with `is_active`, never deleted.
 
     Each admin using it names the service that switches one record (`set_active`).
@@ -70,13 +78,13 @@ class DeactivateInsteadOfDeleteMixin:
         raise NotImplementedError
 
 
-class FixedIdentifierMixin:
+class FixedIdentifierMixin(admin.ModelAdmin):
     """The identifier is given once, as the API allows: stores and files know the record
     by it, so it is read-only on a saved record."""
 
     fixed_identifier = "code"
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list:
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, self.fixed_identifier] if obj is not None else fields
 
