@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from connectors.models import Connector, InboxState, LocationMapping, OutboxState
 from connectors.partner.csv_feed import MalformedFeed
 from connectors.redaction import masked_options, masked_url, sees_secret_options
-from connectors.sync.configure import connector_history
+from connectors.sync.configure import ConnectorHasHistory, connector_history, delete_connector
 from connectors.sync.feeds import FeedNotAccepted, kind_reads_csv_feeds, upload_feed
 from inventory_hub.admin_kit import form_page
 
@@ -256,6 +256,14 @@ class ConnectorAdmin(admin.ModelAdmin):
             (name, {**spec, "fields": [shown.get(field, field) for field in spec["fields"]]})
             for name, spec in fieldsets
         ]
+
+    def delete_model(self, request: HttpRequest, obj: Connector) -> None:
+        # Through the API's service: under the connector's row lock it refuses a connector
+        # that gained history since the page was read.
+        try:
+            delete_connector(connector_id=obj.pk)
+        except ConnectorHasHistory as refusal:
+            raise PermissionDenied(str(refusal)) from None
 
     def save_model(self, request, obj: Connector, form, change: bool) -> None:
         """Nothing yet: `save_related` saves the connector with its locations in one call."""
