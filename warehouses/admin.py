@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -7,38 +7,25 @@ from django.contrib.auth.forms import UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from inventory_hub.admin_kit import (
+    DeactivateInsteadOfDeleteMixin,
+    FixedIdentifierMixin,
+    adopt_saved,
+    changed_fields,
+)
+
 from .models import ChannelWarehouse, SalesChannel, Warehouse
-from .services import CHANNEL_SALABLE_FIELDS, set_assigned_users, set_user_scope, update_channel
-
-
-def _set_active(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, *, is_active: bool
-) -> None:
-    # A plain flag, not a balance: stock and ledger rows keep pointing at the record.
-    changed = queryset.exclude(is_active=is_active).update(is_active=is_active)
-    word = "Activated" if is_active else "Deactivated"
-    modeladmin.message_user(
-        request, f"{word} {changed} {modeladmin.opts.verbose_name_plural}.", messages.SUCCESS
-    )
-
-
-@admin.action(description="Deactivate selected (keeps their history)", permissions=["change"])
-def deactivate(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-    _set_active(modeladmin, request, queryset, is_active=False)
-
-
-@admin.action(description="Activate selected", permissions=["change"])
-def activate(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-    _set_active(modeladmin, request, queryset, is_active=True)
-
-
-class DeactivateInsteadOfDeleteMixin:
-    """Records that stock history refers to are retired with `is_active`, never deleted."""
-
-    actions = [deactivate, activate]
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+from .services import (
+    CHANNEL_FIELDS,
+    WAREHOUSE_FIELDS,
+    ChannelLink,
+    create_channel,
+    create_warehouse,
+    set_assigned_users,
+    set_user_scope,
+    update_channel,
+    update_warehouse,
+)
 
 
 class ChannelWarehouseInline(admin.TabularInline):
@@ -93,7 +80,12 @@ class AssignedUsersMixin:
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(AssignedUsersMixin, DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class WarehouseAdmin(
+    FixedIdentifierMixin,
+    AssignedUsersMixin,
+    DeactivateInsteadOfDeleteMixin,
+    admin.ModelAdmin,
+):
     list_display = [
         "code",
         "name",
@@ -120,9 +112,28 @@ class WarehouseAdmin(AssignedUsersMixin, DeactivateInsteadOfDeleteMixin, admin.M
     def has_coordinates(self, warehouse: Warehouse) -> bool:
         return warehouse.has_coordinates
 
+    def save_model(self, request: HttpRequest, obj: Warehouse, form, change: bool) -> None:
+        # Through the service the API uses: switching a warehouse off or on queues pushes to
+        # the stores selling from it and drops its channels' cached answers.
+        if change:
+            changes = changed_fields(obj, form, WAREHOUSE_FIELDS)
+            if changes:
+                update_warehouse(warehouse=obj, **changes)
+            return
+        details = {name: getattr(obj, name) for name in WAREHOUSE_FIELDS - {"name"}}
+        adopt_saved(obj, create_warehouse(code=obj.code, name=obj.name, **details))
+
+    def set_active(self, obj: Warehouse, *, is_active: bool) -> None:
+        update_warehouse(warehouse=obj, is_active=is_active)
+
 
 @admin.register(SalesChannel)
-class SalesChannelAdmin(AssignedUsersMixin, DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class SalesChannelAdmin(
+    FixedIdentifierMixin,
+    AssignedUsersMixin,
+    DeactivateInsteadOfDeleteMixin,
+    admin.ModelAdmin,
+):
     list_display = [
         "code",
         "name",
@@ -155,12 +166,51 @@ class SalesChannelAdmin(AssignedUsersMixin, DeactivateInsteadOfDeleteMixin, admi
     ]
 
     def save_model(self, request: HttpRequest, obj: SalesChannel, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        salable = sorted(set(form.changed_data) & CHANNEL_SALABLE_FIELDS)
-        if change and salable:
-            # Again through the service, so the stores concerned (those sharing its
-            # warehouses too, when allocation splits them) get pushes and caches are dropped.
-            update_channel(channel=obj, **{name: getattr(obj, name) for name in salable})
+        # Through the service the API uses, so the stores concerned (those sharing its
+        # warehouses too, when allocation splits them) get pushes and caches are dropped.
+        if change:
+            changes = changed_fields(obj, form, CHANNEL_FIELDS)
+            if changes:
+                update_channel(channel=obj, **changes)
+            return
+        details = {name: getattr(obj, name) for name in CHANNEL_FIELDS - {"name"}}
+        adopt_saved(obj, create_channel(code=obj.code, name=obj.name, **details))
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not ChannelWarehouse:
+            super().save_formset(request, form, formset, change)
+            return
+        # commit=False only sorts the rows into new, changed and deleted (the change
+        # message reads them); the links are then replaced by the service, like the API's.
+        formset.save(commit=False)
+        if not (formset.new_objects or formset.changed_objects or formset.deleted_objects):
+            return
+        update_channel(channel=form.instance, links=links_after(formset))
+
+    def set_active(self, obj: SalesChannel, *, is_active: bool) -> None:
+        update_channel(channel=obj, is_active=is_active)
+
+
+def links_after(formset) -> list[ChannelLink]:
+    """The channel's links as they stand, with the formset's additions, edits and removals.
+
+    Starts from the rows in the database, not from the forms, so a link added elsewhere
+    since the page was read is kept.
+    """
+    links = {
+        link.pk: link
+        for link in ChannelWarehouse.objects.filter(channel=formset.instance).select_related(
+            "warehouse"
+        )
+    }
+    for link in formset.deleted_objects:
+        links.pop(link.pk, None)
+    for link, _ in formset.changed_objects:
+        links[link.pk] = link
+    return [
+        ChannelLink(warehouse=link.warehouse, priority=link.priority)
+        for link in [*links.values(), *formset.new_objects]
+    ]
 
 
 class ScopedUserChangeForm(UserChangeForm):

@@ -70,3 +70,10 @@ def resolve_open_problems(*, connector_id: int) -> int:
     return SyncProblem.objects.filter(connector_id=connector_id, resolved_at__isnull=True).update(
         resolved_at=timezone.now()
     )
+
+
+def resolve_chosen_problems(*, problem_ids: list[int]) -> int:
+    """Close these problems (ops marked them resolved); one already closed stays as it was."""
+    return SyncProblem.objects.filter(pk__in=problem_ids, resolved_at__isnull=True).update(
+        resolved_at=timezone.now()
+    )

@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "transfers",
     "alerts",
     "connectors",
+    # The top layer: demo data and simulated traffic; no app imports it.
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -9,15 +9,29 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from inventory_hub.admin_kit import (
+    DeactivateInsteadOfDeleteMixin,
+    FixedIdentifierMixin,
+    adopt_saved,
+    changed_fields,
+    form_page,
+)
 from stock.actors import Actor
-from stock.admin.common import ReadOnlyAdmin, form_page, scope_label
+from stock.admin.common import ReadOnlyAdmin, scope_label
 from stock.admin.filters import OpenForcedStatusListFilter, VariantForcedListFilter
 from stock.admin.forms import ClearStatusForm, ForceStatusForm
 from stock.errors import StockError
 from stock.models import ForcedStatus, Product, StockLevel, Variant
 from stock.selectors import channel_salable
-from stock.services import clear_forced_status, force_status, set_backorder_policy
-from warehouses.admin import DeactivateInsteadOfDeleteMixin
+from stock.services import clear_forced_status, force_status
+from stock.services.catalogue import (
+    PRODUCT_FIELDS,
+    VARIANT_FIELDS,
+    create_product,
+    create_variant,
+    update_product,
+    update_variant,
+)
 from warehouses.models import SalesChannel
 
 
@@ -56,6 +70,16 @@ class ProductAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
     @admin.display(description="variants", ordering="variant_total")
     def variant_count(self, product: Product) -> int:
         return product.variant_total
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        if change:
+            update_product(product=obj, **changed_fields(obj, form, PRODUCT_FIELDS))
+            return
+        details = {name: getattr(obj, name) for name in PRODUCT_FIELDS - {"name"}}
+        adopt_saved(obj, create_product(name=obj.name, **details))
+
+    def set_active(self, obj: Product, *, is_active: bool) -> None:
+        update_product(product=obj, is_active=is_active)
 
 
 class VariantLevelInline(admin.TabularInline):
@@ -97,7 +121,8 @@ class BackorderPolicyRefused(Exception):
 
 
 @admin.register(Variant)
-class VariantAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+    fixed_identifier = "sku"
     list_display = [
         "sku",
         "product",
@@ -178,19 +203,20 @@ class VariantAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Variant, form, change: bool) -> None:
         if not change:
-            super().save_model(request, obj, form, change)
+            details = {name: getattr(obj, name) for name in VARIANT_FIELDS - {"product"}}
+            adopt_saved(obj, create_variant(product=obj.product, sku=obj.sku, **details))
             return
-        # The levels keep a copy of the policy that the database checks; only the service
-        # changes both together, and it may refuse. The other fields are written by name,
-        # so a policy changed elsewhere since this request read the row is not reverted.
-        if "backorders" in form.changed_data:
-            try:
-                set_backorder_policy(variant=obj, policy=obj.backorders)
-            except StockError as error:
-                raise BackorderPolicyRefused(error) from error
-        fields = [name for name in form.changed_data if name != "backorders"]
-        if fields:
-            obj.save(update_fields=fields)
+        # Through the service the API uses: it changes the policy together with the copy on
+        # each level (and may refuse), writes the other fields by name (so a policy changed
+        # elsewhere since this request read the row is not reverted) and drops the cached
+        # storefront answers after commit.
+        try:
+            update_variant(variant=obj, **changed_fields(obj, form, VARIANT_FIELDS))
+        except StockError as error:
+            raise BackorderPolicyRefused(error) from error
+
+    def set_active(self, obj: Variant, *, is_active: bool) -> None:
+        update_variant(variant=obj, is_active=is_active)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

@@ -6,10 +6,8 @@ from functools import partial
 from asgiref.sync import sync_to_async
 from django.contrib import admin
 from django.core.handlers.asgi import ASGIRequest
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
-from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from stock.csv_io import export_csv_chunks
@@ -49,25 +47,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-
-def form_page(
-    model_admin: admin.ModelAdmin,
-    request: HttpRequest,
-    *,
-    template: str,
-    title: str,
-    obj: models.Model | None = None,
-    **context,
-) -> TemplateResponse:
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
-        "title": title,
-        "original": obj,
-        **context,
-    }
-    return TemplateResponse(request, template, context)
 
 
 def scope_label(forced: ForcedStatus) -> str:

@@ -9,14 +9,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from inventory_hub.admin_kit import form_page
 from stock.actors import Actor
-from stock.admin.common import csv_download, form_page
+from stock.admin.common import csv_download
 from stock.admin.filters import BelowThresholdListFilter, ChannelListFilter, StatusListFilter
 from stock.admin.forms import ImportCountsForm, Operation, StockAdjustmentForm
 from stock.csv_io import ImportReport, import_counts
 from stock.errors import StockError
 from stock.models import StockLevel
 from stock.services import ChangeOutcome
+from stock.services.catalogue import set_level_threshold
 from warehouses.access import (
     Role,
     can_change_stock_at,
@@ -76,9 +78,9 @@ class StockLevelAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: StockLevel, form, change: bool) -> None:
-        # Only the threshold: a full save would write back the quantities this request
-        # read, undoing any stock change committed since.
-        obj.save(update_fields=["low_stock_threshold"])
+        # Only the threshold (the service writes no other column): a full save would write
+        # back the quantities this request read, undoing any stock change committed since.
+        set_level_threshold(level=obj, threshold=obj.low_stock_threshold)
 
     @admin.display(description="SKU", ordering="variant__sku")
     def sku(self, level: StockLevel) -> str:

@@ -131,6 +131,19 @@ def set_backorder_policy(*, variant: Variant, policy: str) -> Variant:
     return variant
 
 
+def set_level_threshold(*, level: StockLevel, threshold: int | None) -> StockLevel:
+    """Set one level's own low-stock threshold; None lets its variant's apply.
+
+    Writes that one column, so quantities the caller read earlier are never written back
+    over a stock change committed since. The storefront reads the variant's threshold, not
+    the level's, so no cached answer changes.
+    """
+    with transaction.atomic():
+        level.low_stock_threshold = threshold
+        level.save(update_fields=["low_stock_threshold"])
+    return level
+
+
 def _drop_cached_availability(variant: Variant) -> None:
     transaction.on_commit(partial(_invalidate_quietly, [variant.pk]))
 

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from stock import demo
+from demo import catalogue as demo
 from stock.csv_io import read_counts
 from stock.models import StockMovement
 from tests.stock import test_admin

@@ -392,7 +392,7 @@ class Command(BaseCommand):
             if not 0 < simulate <= 1000:
                 raise CommandError("--simulate takes a rate above 0 and at most 1000 per second.")
             # Imported only when asked for: the simulation is a demo, not part of the hub.
-            from stock.management.commands.simulate import SimulatorThread
+            from demo.simulation import SimulatorThread
 
             companions = WithSimulation(companions, SimulatorThread(rate=simulate))
         config = uvicorn.Config(

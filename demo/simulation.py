@@ -1,4 +1,4 @@
-"""`manage.py simulate`: demo activity through the services, so a running hub looks alive.
+"""Demo activity through the services, so a running hub looks alive (`manage.py simulate`).
 
 Places, pays, ships and cancels orders on the demo channels and receives stock where it
 runs low, at a chosen rate, until Ctrl-C or `--duration`. Every change goes through the
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
@@ -284,39 +284,3 @@ class SimulatorThread:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-
-
-class Command(BaseCommand):
-    help = (
-        "Keep placing, paying, shipping and cancelling orders and receiving stock on the demo "
-        "channels, through the services, until Ctrl-C or --duration."
-    )
-
-    def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--rate", type=float, default=2.0, help="Actions per second (default 2)."
-        )
-        parser.add_argument(
-            "--duration", type=float, default=None, help="Stop after this many seconds."
-        )
-        parser.add_argument("--seed", type=int, default=None, help="Repeatable randomness.")
-
-    def handle(self, *args, rate: float, duration: float | None, seed: int | None, **options):
-        if not 0 < rate <= 1000:
-            raise CommandError("--rate must be above 0 and at most 1000 actions per second.")
-        if duration is not None and duration <= 0:
-            raise CommandError("--duration must be a positive number of seconds.")
-        simulator = Simulator(rate=rate, seed=seed, log=self.stdout.write)
-        stop = threading.Event()
-        self.stdout.write(
-            f"Simulating {rate:g} actions/s on {', '.join(DEMO_CHANNELS)}"
-            + (f" for {duration:g} s" if duration else "; Ctrl-C stops")
-            + "."
-        )
-        try:
-            tally = simulator.run(stop=stop, duration=duration)
-        except KeyboardInterrupt:
-            stop.set()
-            tally = simulator.tally
-            self.stdout.write("Interrupted.")
-        self.stdout.write(f"Done: {tally.line()}.")

@@ -18,8 +18,8 @@ from django.db import connection
 from django.test import Client
 from websockets.sync.client import connect as websocket_connect
 
+from demo.simulation import REFERENCE_PREFIX, Simulator, SimulatorThread
 from inventory_hub.management.commands.runhub import Command as RunHub
-from stock.management.commands.simulate import REFERENCE_PREFIX, Simulator, SimulatorThread
 from stock.models import MovementSource, Order, OrderStatus, StockMovement
 from tests.browser_support import database_url
 from tests.inventory_hub.hub_process import REPO, free_port, hub_env

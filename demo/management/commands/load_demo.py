@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
-from stock.demo import load_demo
+from demo.loading import load_demo
 
 
 class Command(BaseCommand):

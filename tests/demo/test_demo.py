@@ -15,8 +15,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Max, Min, Sum
 
-import stock.demo
-from stock.demo import DEMO_SEED, HISTORY_DAYS, load_demo
+from demo import history as demo_history
+from demo.history import HISTORY_DAYS
+from demo.loading import DEMO_SEED, load_demo
 from stock.models import (
     BackorderPolicy,
     DailyStockSnapshot,
@@ -47,7 +48,7 @@ def quiet(_message: str) -> None:
 @pytest.mark.django_db
 def test_an_interrupted_load_leaves_nothing_behind(monkeypatch):
     assert Warehouse.objects.count() == 0, "runs before the module's demo fixture"
-    real_apply = stock.demo.apply_changes
+    real_apply = demo_history.apply_changes
     days = []
 
     def fail_on_the_third_day(changes, **kwargs):
@@ -56,7 +57,7 @@ def test_an_interrupted_load_leaves_nothing_behind(monkeypatch):
             raise RuntimeError("worker killed")
         return real_apply(changes, **kwargs)
 
-    monkeypatch.setattr(stock.demo, "apply_changes", fail_on_the_third_day)
+    monkeypatch.setattr(demo_history, "apply_changes", fail_on_the_third_day)
 
     with pytest.raises(RuntimeError, match="worker killed"):
         load_demo(log=quiet)
@@ -93,7 +94,7 @@ def test_the_same_seed_and_day_plan_the_same_history(monkeypatch):
         )
         return []
 
-    monkeypatch.setattr(stock.demo, "apply_changes", record)
+    monkeypatch.setattr(demo_history, "apply_changes", record)
     today = utc_today()
 
     load_demo(today=today, seed=DEMO_SEED, log=quiet)
