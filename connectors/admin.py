@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 
-from connectors.inbox import replay_dead_letters
+from connectors.inbound.queue import replay_dead_letters
 from connectors.models import (
     Connector,
     InboxEvent,

@@ -4,7 +4,7 @@
 API can filter by modification time, everything otherwise) and its orders (always since
 the last poll, or since the connector was created: a first poll never replays a store's
 history of orders), page by page, and hands every record to the inbound path
-(`connectors.inbox.apply_remote_stock` / `apply_remote_orders`): ownership, echoes,
+(`connectors.inbound.rules`: `apply_remote_stock` / `apply_remote_orders`): ownership, echoes,
 staleness and dedupe are decided there, exactly as for a webhook.
 
 Stock and orders are the poll's two parts, each with its own cursor: `last_pull_at` is
@@ -40,13 +40,9 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from connectors.engine.problems import record_problem, resolve_problems
-from connectors.inbox import (
-    Outcome,
-    apply_remote_orders,
-    apply_remote_stock,
-    is_deterministic_refusal,
-    record_order_refused,
-)
+from connectors.inbound.rules.common import Outcome, is_deterministic_refusal
+from connectors.inbound.rules.orders import apply_remote_orders, record_order_refused
+from connectors.inbound.rules.snapshots import apply_remote_stock
 from connectors.models import Connector, SyncProblemKind, SyncRun, SyncRunKind
 from connectors.sync.common import (
     LIST_LIMIT,
@@ -78,11 +74,11 @@ ORDER_POLL_RETRY_SECONDS = 10.0
 
 
 def overlap_seconds() -> float:
-    return float(getattr(settings, "CONNECTORS_POLL_OVERLAP_SECONDS", 120.0))
+    return float(settings.CONNECTORS_POLL_OVERLAP_SECONDS)
 
 
 def order_overlap_seconds() -> float:
-    return float(getattr(settings, "CONNECTORS_ORDER_POLL_OVERLAP_SECONDS", 5.0))
+    return float(settings.CONNECTORS_ORDER_POLL_OVERLAP_SECONDS)
 
 
 def order_poll_interval(connector: Connector) -> int | None:

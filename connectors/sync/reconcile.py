@@ -3,7 +3,7 @@ with what the hub means it to hold, correct by ownership, and keep a report.
 
 - What the hub means a store to hold is `connectors.selectors.desired_push_items`, the
   push worker's own definition; nothing here computes a value of its own.
-- Corrections go through the inbound path (`connectors.inbox.apply_remote_stock`), as a
+- Corrections go through the inbound path (`connectors.inbound.rules`: `apply_remote_stock`), as a
   webhook's records would: a hub-owned location that differs is drift, recorded, and an
   overwrite push is queued; a store-owned location becomes a count movement (reason sync,
   one reference per report, SKU and location, so a report is applied once). A status that
@@ -49,9 +49,10 @@ from django.utils import timezone
 
 from connectors.base import Connector as StoreConnector
 from connectors.base import PushItem, RemoteRejected, RemoteStatus, RemoteStock
+from connectors.dispatch import RECONCILE_CONNECTOR, connector_task
 from connectors.engine.accounting import settle_below_figures
 from connectors.engine.problems import record_problem, resolve_problems
-from connectors.inbox import apply_remote_stock
+from connectors.inbound.rules.snapshots import apply_remote_stock
 from connectors.models import (
     Connector,
     OutboxItem,
@@ -117,19 +118,15 @@ class _Tally:
 
 def start_reconciliation(*, connector_id: int) -> ReconciliationReport:
     """A report row for a run that a worker performs after the caller's commit."""
-    from connectors.sync.tasks import reconcile_connector_task
-
     with transaction.atomic():
         report = ReconciliationReport.objects.create(connector_id=connector_id)
-        transaction.on_commit(
-            partial(_queue, reconcile_connector_task, connector_id=connector_id, report=report.pk)
-        )
+        transaction.on_commit(partial(_queue, connector_id=connector_id, report=report.pk))
     return report
 
 
-def _queue(task, *, connector_id: int, report: int) -> None:
+def _queue(*, connector_id: int, report: int) -> None:
     try:
-        task.delay(connector_id, report)
+        connector_task(RECONCILE_CONNECTOR).delay(connector_id, report)
     except Exception:
         # The report stays unfinished (is_ok empty); the next nightly run covers the store.
         logger.exception("Could not queue the reconciliation of connector %s", connector_id)

@@ -26,7 +26,7 @@ from django.utils import timezone
 from connectors.base import Connector as StoreConnector
 from connectors.base import RemoteStock
 from connectors.engine.problems import record_problem, resolve_problems
-from connectors.inbox import apply_remote_stock
+from connectors.inbound.rules.snapshots import apply_remote_stock
 from connectors.models import (
     Connector,
     LocationMapping,
@@ -68,7 +68,7 @@ class SetupBusy(Exception):
 
 def public_base_url() -> str:
     """HUB_PUBLIC_BASE_URL without its trailing slash ("" when unset)."""
-    return str(getattr(settings, "HUB_PUBLIC_BASE_URL", "") or "").rstrip("/")
+    return str(settings.HUB_PUBLIC_BASE_URL or "").rstrip("/")
 
 
 def inbound_url(connector: Connector) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 
+from connectors.dispatch import POLL_CONNECTOR, connector_task
 from connectors.engine.problems import record_problem, resolve_problems
 from connectors.models import Connector, SyncProblemKind, SyncRun, SyncRunKind
 from connectors.sync.common import STORE_FAILURES, RunClock, describe, finish_run, open_store
@@ -77,9 +78,7 @@ def check_webhooks(*, connector_id: int) -> WatchdogReport:
             details=asdict(report),
         )
     if report.has_repaired:
-        from connectors.sync.tasks import poll_connector_task
-
-        poll_connector_task.delay(connector_id)
+        connector_task(POLL_CONNECTOR).delay(connector_id)
     return report
 
 
