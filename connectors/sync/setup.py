@@ -39,7 +39,7 @@ from connectors.sync.common import (
 )
 from connectors.sync.configure import InvalidConnectorSettings, update_connector
 from connectors.sync.locks import connector_job_lock
-from connectors.sync.setup_skus import SetupResult
+from connectors.sync.setup_skus import SetupResult, map_matching_skus
 from connectors.sync.stocks import StockLayout, channel_sources, stock_mapping_store
 from warehouses.models import Warehouse
 
@@ -92,7 +92,7 @@ def set_up_connector(
             if stock_mapping_store(store):
                 _map_stock(connector, store, result)
             if match_skus:
-                match_skus(connector, store, run, result)
+                map_matching_skus(connector, store, run, result)
             if register_webhooks:
                 _register_webhooks(connector, store, result)
         except STORE_FAILURES as exc:

@@ -61,7 +61,7 @@ class SetupResult:
         return data
 
 
-def match_skus(
+def map_matching_skus(
     connector: Connector, store: StoreConnector, run: SyncRun, result: SetupResult
 ) -> None:
     by_remote: dict[str, list[RemoteStock]] = defaultdict(list)
