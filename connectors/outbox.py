@@ -31,11 +31,13 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors.dispatch import PUSH_OUTBOX, connector_task
 from connectors.engine.kicks import Debouncer
 from connectors.engine.kicks import kick_interval_seconds as kick_interval_seconds
+from connectors.models import Connector, SkuMapping
 
 logger = logging.getLogger(__name__)
 
@@ -246,10 +248,6 @@ def enqueue_channel_pushes(
     Runs inside the caller's transaction (warehouses.services); one query when no
     connector is concerned.
     """
-    from django.db.models import Q
-
-    from connectors.models import Connector
-
     channel_ids = list(channel_ids)
     warehouse_ids = list(warehouse_ids)
     connector_ids = list(
@@ -272,8 +270,6 @@ def enqueue_recent_mappings(*, now=None) -> int:
     window has passed since their creation (the sweeper calls this on every run). A repeat
     costs no store request: a value equal to what the store confirmed is not pushed.
     """
-    from connectors.models import SkuMapping
-
     now = now or timezone.now()
     window = timedelta(seconds=mapping_check_seconds())
     recent = (

@@ -20,9 +20,11 @@ from dataclasses import asdict, dataclass, field
 from connectors.dispatch import POLL_CONNECTOR, connector_task
 from connectors.engine.problems import record_problem, resolve_problems
 from connectors.models import Connector, SyncProblemKind, SyncRun, SyncRunKind
+from connectors.registry import connector_class
 from connectors.sync.common import STORE_FAILURES, RunClock, describe, finish_run, open_store
 from connectors.sync.locks import connector_job_lock
 from connectors.sync.setup import ensure_webhook_secret, inbound_url, public_base_url
+from connectors.woocommerce import DEFAULT_WEBHOOK_TOPICS
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +45,6 @@ class WatchdogReport:
 
 
 def takes_webhooks(connector: Connector) -> bool:
-    from connectors.registry import connector_class
-
     return hasattr(connector_class(connector.kind), "register_webhooks")
 
 
@@ -136,8 +136,6 @@ def _check(connector: Connector, report: WatchdogReport) -> None:
 
 
 def _default_topics(store) -> tuple[str, ...]:
-    from connectors.woocommerce import DEFAULT_WEBHOOK_TOPICS
-
     return DEFAULT_WEBHOOK_TOPICS if store.kind == "woocommerce" else ()
 
 
