@@ -5,6 +5,8 @@ class ConnectorsConfig(AppConfig):
     name = "connectors"
 
     def ready(self) -> None:
+        # Registers the tasks that services queue by name (connectors.dispatch).
+        from connectors import tasks  # noqa: F401
         from connectors.outbox import enqueue_channel_pushes
         from warehouses.events import on_selling_changed
 

@@ -4,13 +4,14 @@ A store's webhook needs a fast 2xx (WooCommerce disables a webhook after a few s
 deliveries), and most deliveries are the common case: an active connector, a valid
 signature, a readable body. `FastInbound` wraps the Django ASGI application and answers
 those on the server's event loop: it reads the body, verifies and reads the delivery with
-the connector's store class (`connectors.inbox.read_delivery`), stores it with one
+the connector's store class (`connectors.inbound.receiving.read_delivery`), stores it with one
 autocommit statement (`INSERT_EVENT_SQL`) through an async psycopg connection of its own,
 kicks the connector's inbox drain (`kick_inbox`, which never waits for the broker) and
 answers 200. No thread hop, no middleware, no URL resolver, no Django transaction.
 
 Everything else goes to the Django view with the body already read, so each rule keeps
-its one home in `connectors.inbox.receive_delivery`: a bad signature (401, logged), a ping,
+its one home in `connectors.inbound.receiving.receive_delivery`: a bad signature (401,
+logged), a ping,
 a malformed body (400, kept), a delivery the store class fails to read, an unknown or
 inactive connector (404), a Host not in ALLOWED_HOSTS, a body over
 DATA_UPLOAD_MAX_MEMORY_SIZE, a database this path cannot reach, SQLite, or a fast path
@@ -46,11 +47,11 @@ from django.db import connections
 from django.urls import reverse
 
 from connectors.base import Connector as StoreConnector
-from connectors.inbox import (
+from connectors.inbound.queue import kick_inbox
+from connectors.inbound.receiving import (
     INSERT_EVENT_SQL,
     Reading,
     Receipt,
-    kick_inbox,
     read_delivery,
     stored_receipt,
 )
@@ -86,15 +87,15 @@ _SESSION = requests.Session()
 
 
 def cache_seconds() -> float:
-    return float(getattr(settings, "CONNECTORS_INBOUND_CACHE_SECONDS", 5.0))
+    return float(settings.CONNECTORS_INBOUND_CACHE_SECONDS)
 
 
 def connection_count() -> int:
-    return int(getattr(settings, "CONNECTORS_FAST_INBOUND_CONNECTIONS", 4))
+    return int(settings.CONNECTORS_FAST_INBOUND_CONNECTIONS)
 
 
 def is_enabled() -> bool:
-    return bool(getattr(settings, "CONNECTORS_FAST_INBOUND", True)) and _is_postgresql()
+    return bool(settings.CONNECTORS_FAST_INBOUND) and _is_postgresql()
 
 
 @functools.cache

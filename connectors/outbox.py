@@ -24,7 +24,6 @@ still reaches the store.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from datetime import timedelta
@@ -32,7 +31,13 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
+
+from connectors.dispatch import PUSH_OUTBOX, connector_task
+from connectors.engine.kicks import Debouncer
+from connectors.engine.kicks import kick_interval_seconds as kick_interval_seconds
+from connectors.models import Connector, SkuMapping
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +57,7 @@ HUB_OWNS_STOCK_SQL = f"""(
 
 
 def mapping_check_seconds() -> float:
-    return float(getattr(settings, "CONNECTORS_MAPPING_CHECK_SECONDS", 5.0))
+    return float(settings.CONNECTORS_MAPPING_CHECK_SECONDS)
 
 
 class _MappingState:
@@ -243,10 +248,6 @@ def enqueue_channel_pushes(
     Runs inside the caller's transaction (warehouses.services); one query when no
     connector is concerned.
     """
-    from django.db.models import Q
-
-    from connectors.models import Connector
-
     channel_ids = list(channel_ids)
     warehouse_ids = list(warehouse_ids)
     connector_ids = list(
@@ -269,8 +270,6 @@ def enqueue_recent_mappings(*, now=None) -> int:
     window has passed since their creation (the sweeper calls this on every run). A repeat
     costs no store request: a value equal to what the store confirmed is not pushed.
     """
-    from connectors.models import SkuMapping
-
     now = now or timezone.now()
     window = timedelta(seconds=mapping_check_seconds())
     recent = (
@@ -290,49 +289,14 @@ def enqueue_recent_mappings(*, now=None) -> int:
     return total
 
 
-def kick_interval_seconds() -> float:
-    return float(getattr(settings, "CONNECTORS_KICK_INTERVAL_SECONDS", 0.1))
+class _Kicker(Debouncer):
+    """At most one `push_outbox_task` message per connector per interval from this process,
+    the first of a burst sent at once by the committing caller (`connectors.engine.kicks`)."""
 
+    sends_in_caller = True
 
-class _Kicker:
-    """At most one `push_outbox_task` message per connector per interval from this process.
-
-    A busy order stream commits hundreds of changes a second; one run of the push task
-    sends all that is due, so one message per interval is enough. A kick inside the
-    interval is not dropped: it is sent when the interval ends (a timer thread), so the
-    last change of a burst is never left waiting for the sweeper.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.last_sent: dict[int, float] = {}
-        self.waiting: set[int] = set()
-        self.timer: threading.Timer | None = None
-
-    def kick(self, connector_ids: Iterable[int]) -> None:
-        interval = kick_interval_seconds()
-        now = time.monotonic()
-        send_now = []
-        with self.lock:
-            for connector_id in connector_ids:
-                if now - self.last_sent.get(connector_id, float("-inf")) >= interval:
-                    self.last_sent[connector_id] = now
-                    send_now.append(connector_id)
-                else:
-                    self.waiting.add(connector_id)
-            if self.waiting and self.timer is None:
-                self.timer = threading.Timer(interval, self.flush)
-                self.timer.daemon = True
-                self.timer.start()
-        _send_kicks(send_now)
-
-    def flush(self) -> None:
-        with self.lock:
-            waiting, self.waiting, self.timer = sorted(self.waiting), set(), None
-            now = time.monotonic()
-            for connector_id in waiting:
-                self.last_sent[connector_id] = now
-        _send_kicks(waiting)
+    def send(self, connector_ids: list[int]) -> None:
+        _send_kicks(connector_ids)
 
 
 _kicker = _Kicker()
@@ -344,11 +308,9 @@ def kick_push_tasks(connector_ids: list[int]) -> None:
 
 
 def _send_kicks(connector_ids: Iterable[int]) -> None:
-    from connectors.tasks import push_outbox_task
-
     for connector_id in connector_ids:
         try:
-            push_outbox_task.delay(connector_id)
+            connector_task(PUSH_OUTBOX).delay(connector_id)
         except Exception:
             # The rows are committed; the beat sweeper sends them within seconds.
             logger.exception("Could not queue push_outbox_task for connector %s", connector_id)

@@ -4,7 +4,7 @@ A live dashboard page that lives here, not in stock, so that stock never depends
 connectors; it reuses the dashboard's base template, access checks and live consumer from
 stock. Read through this app's models and selectors (connector_health: the queue depths
 the admin and the API show); a replay goes through its service,
-connectors.inbox.replay_dead_letters, as the admin's and the API's do. The engine publishes
+connectors.inbound.queue.replay_dead_letters, as the admin's and the API's do. The engine publishes
 no events of its own: the page's socket re-reads these tables every few seconds and on
 every stock change (which queues pushes), and pushes the region only when it changed.
 """
@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from connectors.inbox import replay_dead_letters
+from connectors.inbound.queue import replay_dead_letters
 from connectors.models import Connector, InboxEvent, InboxState, ReconciliationReport
 from connectors.selectors import ConnectorHealth, connector_health
 from connectors.sync.selectors import PushState, failed_poll_parts, push_state

@@ -14,6 +14,16 @@ from celery import shared_task
 from django.db.models import Q
 from django.utils import timezone
 
+from connectors.engine.push import has_due_rows, push_outbox
+from connectors.inbound.queue import (
+    DrainStatus,
+    has_waiting_events,
+    process_connector_inbox,
+    process_inbox_event,
+)
+from connectors.models import Connector, InboxEvent, InboxState, OutboxItem, OutboxState, SyncRun
+from connectors.outbox import enqueue_recent_mappings
+
 # Received events older than this with no worker on them lost their kick: the sweeper
 # queues them again.
 STUCK_EVENT_SECONDS = 30
@@ -23,8 +33,6 @@ INBOX_SWEEP_LIMIT = 500
 @shared_task(acks_late=True, ignore_result=True)
 def push_outbox_task(connector_id: int) -> str:
     """Push every due outbox row of one connector; queue itself again if rows remain."""
-    from connectors.engine.push import has_due_rows, push_outbox
-
     report = push_outbox(connector_id=connector_id)
     # Checked after the lock is released: a row committed while this run was finishing
     # had its own kick refused as "busy", and must not wait for the sweeper.
@@ -38,9 +46,6 @@ def sweep_outbox_task() -> int:
     """Beat, every few seconds: queue a push run for each connector with due rows, after
     a pause or a breaker cool-down too, so a store that comes back is resumed by itself.
     Also runs the catch-up for just-created mappings (see connectors.outbox)."""
-    from connectors.models import Connector, OutboxState
-    from connectors.outbox import enqueue_recent_mappings
-
     enqueue_recent_mappings()
     now = timezone.now()
     connector_ids = list(
@@ -62,17 +67,13 @@ def sweep_outbox_task() -> int:
 def process_inbox_event_task(event_id: int) -> str | None:
     """Apply one stored delivery (no-op unless it is still waiting to be processed): retries
     and replays; fresh deliveries go through `process_connector_inbox_task`."""
-    from connectors.inbox import process_inbox_event
-
     return process_inbox_event(event_id=event_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def process_connector_inbox_task(connector_id: int) -> str:
     """Apply one connector's received events in arrival order; queue itself again if some
-    remain (the kick of `connectors.inbox.kick_inbox`)."""
-    from connectors.inbox import DrainStatus, has_waiting_events, process_connector_inbox
-
+    remain (the kick of `connectors.inbound.queue.kick_inbox`)."""
     status = process_connector_inbox(connector_id=connector_id)
     # Checked after the lock is released: an event stored while this drain was finishing
     # had its own drain refused as "busy", and must not wait for the sweeper.
@@ -87,8 +88,6 @@ def process_connector_inbox_task(connector_id: int) -> str:
 def sweep_inbox_task() -> int:
     """Beat: queue events whose retry is due, and a drain for each connector with received
     events whose kick was lost. Returns the number of messages sent."""
-    from connectors.models import InboxEvent, InboxState
-
     now = timezone.now()
     failed = list(
         InboxEvent.objects.filter(state=InboxState.FAILED, next_attempt_at__lte=now)
@@ -115,8 +114,6 @@ def sweep_inbox_task() -> int:
 def purge_connector_history_task(days: int = 30) -> int:
     """Beat, hourly: drop sent outbox rows, finished inbox events and sync runs past `days`
     (dead and malformed ones stay until someone deals with them)."""
-    from connectors.models import InboxEvent, InboxState, OutboxItem, OutboxState, SyncRun
-
     cutoff = timezone.now() - timedelta(days=days)
     deleted = OutboxItem.objects.filter(state=OutboxState.SENT, sent_at__lt=cutoff).delete()[0]
     deleted += InboxEvent.objects.filter(

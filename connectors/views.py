@@ -1,4 +1,4 @@
-"""The inbound webhook endpoint: verify, store, answer fast (see connectors.inbox)."""
+"""The inbound webhook endpoint: verify, store, answer fast (see connectors.inbound.receiving)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from connectors.inbox import receive_delivery
+from connectors.inbound.receiving import receive_delivery
 from connectors.models import Connector
 
 

@@ -22,7 +22,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from connectors.inbox import replay_dead_letters
+from connectors.inbound.queue import replay_dead_letters
 from connectors.models import (
     Connector,
     ConnectorKind,

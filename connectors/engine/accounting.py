@@ -67,7 +67,8 @@ from dataclasses import replace
 from enum import StrEnum
 
 from connectors.base import PushItem, RemoteOrder
-from connectors.models import Connector, LocationMapping, SkuMapping
+from connectors.models import Connector, InboxEvent, InboxState, LocationMapping, SkuMapping
+from connectors.outbox import enqueue_connector_pushes
 from stock.models import Allocation, Order, OrderLine, OrderStatus
 from stock.models.orders import OPEN_ORDER_STATUSES
 
@@ -205,9 +206,6 @@ def settle_below_figures(*, connector: Connector, mapping_ids: list[int]) -> lis
     """Reconciliation: take the store's figures below the hub's accounts as the merchant's,
     unless a delivery from the store still waits to be applied (it may hold the order that
     explains them). Queues the pushes that bring them back; returns their variant ids."""
-    from connectors.models import InboxEvent, InboxState
-    from connectors.outbox import enqueue_connector_pushes
-
     if not keeps_accounts(connector.kind) or not mapping_ids:
         return []
     waiting = InboxEvent.objects.filter(
@@ -318,8 +316,6 @@ def count_store_order(
     if moved:
         # The hub's own figure may not move with this event (a hold it already made, a
         # payment): the push worker compares again, and sends nothing if nothing differs.
-        from connectors.outbox import enqueue_connector_pushes
-
         enqueue_connector_pushes(connector.pk, moved)
 
 

@@ -96,7 +96,7 @@ class PushSettings:
 
 def push_settings() -> PushSettings:
     """`settings.CONNECTORS_PUSH` (a dict) overrides the defaults field by field."""
-    overrides = getattr(settings, "CONNECTORS_PUSH", {}) or {}
+    overrides = settings.CONNECTORS_PUSH or {}
     known = {item.name for item in fields(PushSettings)}
     return replace(PushSettings(), **{k: v for k, v in overrides.items() if k in known})
 

@@ -80,18 +80,7 @@ def parse_normalised_stock(
     `updated_at` is ISO 8601 or Magento's "YYYY-MM-DD HH:MM:SS", UTC when it has no offset.
     Raises `MalformedInbound` naming the first field that is wrong.
     """
-    payload = _json_document(body)
-    if not isinstance(payload, dict):
-        raise MalformedInbound("body: expected a JSON object with 'warehouse' and 'data'")
-    warehouse = payload.get("warehouse")
-    if not isinstance(warehouse, str) or not warehouse.strip():
-        raise MalformedInbound("warehouse: required, the Magento source or warehouse code")
-    source_url = payload.get("source_url")
-    if source_url is not None and not isinstance(source_url, str):
-        raise MalformedInbound("source_url: expected a string")
-    rows = payload.get("data")
-    if not isinstance(rows, list):
-        raise MalformedInbound("data: required, a list of stock records")
+    warehouse, rows = _normalised_document(body)
     forced_words: dict[str, RemoteStatus] = {
         "in_stock": RemoteStatus.IN_STOCK,
         "out_of_stock": RemoteStatus.OUT_OF_STOCK,
@@ -111,35 +100,7 @@ def parse_normalised_stock(
                 f"{where}.sku: {sku!r} appears twice (also data[{first_row_of[sku]}])"
             )
         first_row_of[sku] = number
-        if "qty_on_hand" not in row:
-            raise MalformedInbound(f"{where}.qty_on_hand: required")
-        on_hand = _whole_field(row["qty_on_hand"], f"{where}.qty_on_hand")
-        for name in ("qty_reserved", "available_qty"):
-            if row.get(name) is not None:
-                _number_field(row[name], f"{where}.{name}")
-        status = _status_field(row.get("stock_status"), f"{where}.stock_status")
-        if status is None:
-            status = RemoteStatus.IN_STOCK if on_hand > 0 else RemoteStatus.OUT_OF_STOCK
-        forced = row.get("force_stock_status")
-        if forced in (None, ""):
-            forced_status = None
-        elif str(forced) in forced_words:
-            forced_status = forced_words[str(forced)]
-        else:
-            raise MalformedInbound(
-                f"{where}.force_stock_status: {forced!r} is not null, 'in_stock' or 'out_of_stock'"
-            )
-        records.append(
-            RemoteStock(
-                sku=sku,
-                remote_id=sku,
-                quantity=on_hand,
-                status=status,
-                location=warehouse,
-                forced_status=forced_status,
-                updated_at=_time_field(row.get("updated_at"), f"{where}.updated_at"),
-            )
-        )
+        records.append(_normalised_record(row, where, sku, warehouse, forced_words))
     times = [record.updated_at for record in records if record.updated_at is not None]
     return InboundEvent(
         kind=InboundKind.STOCK if records else InboundKind.IGNORED,
@@ -147,6 +108,55 @@ def parse_normalised_stock(
         delivery_id=delivery_id,
         occurred_at=max(times) if times else None,
         stock=tuple(records),
+    )
+
+
+def _normalised_document(body: bytes) -> tuple[str, list]:
+    """The document's warehouse and its list of records, checked."""
+    payload = _json_document(body)
+    if not isinstance(payload, dict):
+        raise MalformedInbound("body: expected a JSON object with 'warehouse' and 'data'")
+    warehouse = payload.get("warehouse")
+    if not isinstance(warehouse, str) or not warehouse.strip():
+        raise MalformedInbound("warehouse: required, the Magento source or warehouse code")
+    source_url = payload.get("source_url")
+    if source_url is not None and not isinstance(source_url, str):
+        raise MalformedInbound("source_url: expected a string")
+    rows = payload.get("data")
+    if not isinstance(rows, list):
+        raise MalformedInbound("data: required, a list of stock records")
+    return warehouse, rows
+
+
+def _normalised_record(
+    row: dict, where: str, sku: str, warehouse: str, forced_words: Mapping[str, RemoteStatus]
+) -> RemoteStock:
+    if "qty_on_hand" not in row:
+        raise MalformedInbound(f"{where}.qty_on_hand: required")
+    on_hand = _whole_field(row["qty_on_hand"], f"{where}.qty_on_hand")
+    for name in ("qty_reserved", "available_qty"):
+        if row.get(name) is not None:
+            _number_field(row[name], f"{where}.{name}")
+    status = _status_field(row.get("stock_status"), f"{where}.stock_status")
+    if status is None:
+        status = RemoteStatus.IN_STOCK if on_hand > 0 else RemoteStatus.OUT_OF_STOCK
+    forced = row.get("force_stock_status")
+    if forced in (None, ""):
+        forced_status = None
+    elif str(forced) in forced_words:
+        forced_status = forced_words[str(forced)]
+    else:
+        raise MalformedInbound(
+            f"{where}.force_stock_status: {forced!r} is not null, 'in_stock' or 'out_of_stock'"
+        )
+    return RemoteStock(
+        sku=sku,
+        remote_id=sku,
+        quantity=on_hand,
+        status=status,
+        location=warehouse,
+        forced_status=forced_status,
+        updated_at=_time_field(row.get("updated_at"), f"{where}.updated_at"),
     )
 
 

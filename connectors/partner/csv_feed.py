@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
+from dataclasses import replace
 
 from connectors.base import MalformedInbound, RemoteStatus, RemoteStock
 from connectors.partner.fields import parse_time, stock_status, whole_number
@@ -37,32 +38,9 @@ def parse_stock_csv(
     """
     columns = {**DEFAULT_CSV_COLUMNS, **(columns or {})}
     statuses = status_values or DEFAULT_STATUS_VALUES
+    reader = csv.reader(io.StringIO(_decode(data), newline=""), delimiter=delimiter, strict=True)
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as failure:
-        line = data[: failure.start].count(b"\n") + 1
-        raise MalformedFeed(
-            f"line {line}: the file is not UTF-8 text (byte {failure.start} cannot be read)",
-            line=line,
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header_row = next(reader, None)
-        if header_row is None or not any(cell.strip() for cell in header_row):
-            raise MalformedFeed("line 1: the file is empty, expected a header line", line=1)
-        _refuse_nul(header_row, None, line=1)
-        header_names = [cell.strip() for cell in header_row]
-        positions: dict[str, int] = {}
-        for name, column in columns.items():
-            if column in header_names:
-                positions[name] = header_names.index(column)
-            elif name in ("sku", "quantity"):
-                raise MalformedFeed(
-                    f"line 1: no column {column!r} (mapped to {name}); the header has: "
-                    f"{', '.join(header_names)}",
-                    line=1,
-                    column=column,
-                )
+        header_names, positions = _read_header(next(reader, None), columns)
         records: list[RemoteStock] = []
         first_line_of: dict[tuple[str, str], int] = {}
         for row in reader:
@@ -76,62 +54,112 @@ def parse_stock_csv(
                     f"(is the delimiter {delimiter!r} right?)",
                     line=line,
                 )
-
-            def cell(name: str, row: list[str] = row) -> str:
-                return row[positions[name]].strip() if name in positions else ""
-
-            def where(name: str, line: int = line) -> str:
-                return f"line {line}: column {columns.get(name)!r}"
-
-            def refused(name: str, problem: MalformedInbound, line: int = line) -> MalformedFeed:
-                return MalformedFeed(str(problem), line=line, column=columns.get(name))
-
-            sku = cell("sku")
-            if not sku:
-                raise MalformedFeed(f"{where('sku')} is empty", line=line, column=columns["sku"])
-            raw_quantity = cell("quantity")
-            if not raw_quantity:
-                raise MalformedFeed(
-                    f"{where('quantity')} is empty", line=line, column=columns["quantity"]
-                )
-            try:
-                quantity = whole_number(raw_quantity, where("quantity"))
-            except MalformedInbound as problem:
-                raise refused("quantity", problem) from None
-            try:
-                status = stock_status(cell("status") or None, where("status"), statuses)
-            except MalformedInbound as problem:
-                raise refused("status", problem) from None
-            if status is None:
-                status = RemoteStatus.IN_STOCK if quantity > 0 else RemoteStatus.OUT_OF_STOCK
-            location = cell("location") or default_location
-            key = (sku, location)
+            feed_row = _Row(row, line, positions, columns)
+            record = feed_row.record(statuses, default_location)
+            key = (record.sku, record.location)
             if key in first_line_of:
                 raise MalformedFeed(
-                    f"line {line}: SKU {sku!r}"
-                    + (f" at {location!r}" if location else "")
+                    f"line {line}: SKU {record.sku!r}"
+                    + (f" at {record.location!r}" if record.location else "")
                     + f" appears twice (also line {first_line_of[key]})",
                     line=line,
                     column=columns["sku"],
                 )
             first_line_of[key] = line
-            try:
-                updated_at = parse_time(cell("updated_at") or None, where("updated_at"))
-            except MalformedInbound as problem:
-                raise refused("updated_at", problem) from None
-            records.append(
-                RemoteStock(
-                    sku=sku,
-                    remote_id=sku,
-                    quantity=quantity,
-                    status=status,
-                    location=location,
-                    updated_at=updated_at,
-                )
-            )
+            records.append(feed_row.stamped(record))
     except csv.Error as failure:
         raise MalformedFeed(f"line {reader.line_num}: {failure}", line=reader.line_num) from None
     return records
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as failure:
+        line = data[: failure.start].count(b"\n") + 1
+        raise MalformedFeed(
+            f"line {line}: the file is not UTF-8 text (byte {failure.start} cannot be read)",
+            line=line,
+        ) from None
+
+
+def _read_header(
+    header_row: list[str] | None, columns: Mapping[str, str]
+) -> tuple[list[str], dict[str, int]]:
+    """The header's names, and the position of each mapped field it has."""
+    if header_row is None or not any(cell.strip() for cell in header_row):
+        raise MalformedFeed("line 1: the file is empty, expected a header line", line=1)
+    _refuse_nul(header_row, None, line=1)
+    header_names = [cell.strip() for cell in header_row]
+    positions: dict[str, int] = {}
+    for name, column in columns.items():
+        if column in header_names:
+            positions[name] = header_names.index(column)
+        elif name in ("sku", "quantity"):
+            raise MalformedFeed(
+                f"line 1: no column {column!r} (mapped to {name}); the header has: "
+                f"{', '.join(header_names)}",
+                line=1,
+                column=column,
+            )
+    return header_names, positions
+
+
+class _Row:
+    """One data line of the feed, its cells read by the hub's field names."""
+
+    def __init__(
+        self, row: list[str], line: int, positions: dict[str, int], columns: Mapping[str, str]
+    ) -> None:
+        self.row, self.line, self.positions, self.columns = row, line, positions, columns
+
+    def cell(self, name: str) -> str:
+        return self.row[self.positions[name]].strip() if name in self.positions else ""
+
+    def where(self, name: str) -> str:
+        return f"line {self.line}: column {self.columns.get(name)!r}"
+
+    def refused(self, name: str, problem: MalformedInbound) -> MalformedFeed:
+        return MalformedFeed(str(problem), line=self.line, column=self.columns.get(name))
+
+    def record(self, statuses: Mapping[str, RemoteStatus], default_location: str) -> RemoteStock:
+        """The line's record without its time (read once the line is known to be new)."""
+        sku = self.cell("sku")
+        if not sku:
+            raise MalformedFeed(
+                f"{self.where('sku')} is empty", line=self.line, column=self.columns["sku"]
+            )
+        raw_quantity = self.cell("quantity")
+        if not raw_quantity:
+            raise MalformedFeed(
+                f"{self.where('quantity')} is empty",
+                line=self.line,
+                column=self.columns["quantity"],
+            )
+        try:
+            quantity = whole_number(raw_quantity, self.where("quantity"))
+        except MalformedInbound as problem:
+            raise self.refused("quantity", problem) from None
+        try:
+            status = stock_status(self.cell("status") or None, self.where("status"), statuses)
+        except MalformedInbound as problem:
+            raise self.refused("status", problem) from None
+        if status is None:
+            status = RemoteStatus.IN_STOCK if quantity > 0 else RemoteStatus.OUT_OF_STOCK
+        return RemoteStock(
+            sku=sku,
+            remote_id=sku,
+            quantity=quantity,
+            status=status,
+            location=self.cell("location") or default_location,
+        )
+
+    def stamped(self, record: RemoteStock) -> RemoteStock:
+        try:
+            updated_at = parse_time(self.cell("updated_at") or None, self.where("updated_at"))
+        except MalformedInbound as problem:
+            raise self.refused("updated_at", problem) from None
+        return replace(record, updated_at=updated_at)
 
 
 def _refuse_nul(row: list[str], header: list[str] | None, *, line: int) -> None:

@@ -4,7 +4,7 @@ Guarantees: `upload_feed` checks the whole file with the connector's column mapp
 before anything is written; a file with any problem is refused (`MalformedFeed`, naming
 its line and column) and nothing is stored. A good file is stored raw as one inbox event
 (topic `feed.upload`) in one statement, and its processing is queued after the commit: a
-worker applies it like a webhook delivery (`connectors.inbox.process_inbox_event`, which
+worker applies it like a webhook delivery (`connectors.inbound.queue.process_inbox_event`, which
 reads it with `read_uploaded_feed`), so the same ownership, staleness, retry and
 dead-letter rules hold, and an upload is never lost once answered.
 """
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from connectors.base import Connector as StoreConnector
 from connectors.base import InboundEvent, InboundKind
+from connectors.dispatch import PROCESS_INBOX_EVENT, connector_task
 from connectors.models import Connector, InboxEvent, InboxState
 from connectors.partner.csv_feed import MalformedFeed
 from connectors.registry import UnknownConnectorKind, build_connector, connector_class
@@ -92,9 +93,7 @@ def upload_feed(
             state=InboxState.RECEIVED,
             next_attempt_at=now,
         )
-        from connectors.tasks import process_inbox_event_task
-
-        process_inbox_event_task.delay_on_commit(event.pk)
+        connector_task(PROCESS_INBOX_EVENT).delay_on_commit(event.pk)
     return StoredFeed(event_id=event.pk, rows=len(records))
 
 

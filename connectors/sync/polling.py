@@ -4,7 +4,7 @@
 API can filter by modification time, everything otherwise) and its orders (always since
 the last poll, or since the connector was created: a first poll never replays a store's
 history of orders), page by page, and hands every record to the inbound path
-(`connectors.inbox.apply_remote_stock` / `apply_remote_orders`): ownership, echoes,
+(`connectors.inbound.rules`: `apply_remote_stock` / `apply_remote_orders`): ownership, echoes,
 staleness and dedupe are decided there, exactly as for a webhook.
 
 Stock and orders are the poll's two parts, each with its own cursor: `last_pull_at` is
@@ -40,13 +40,9 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from connectors.engine.problems import record_problem, resolve_problems
-from connectors.inbox import (
-    Outcome,
-    apply_remote_orders,
-    apply_remote_stock,
-    is_deterministic_refusal,
-    record_order_refused,
-)
+from connectors.inbound.rules.common import Outcome, is_deterministic_refusal
+from connectors.inbound.rules.orders import apply_remote_orders, record_order_refused
+from connectors.inbound.rules.snapshots import apply_remote_stock
 from connectors.models import Connector, SyncProblemKind, SyncRun, SyncRunKind
 from connectors.sync.common import (
     LIST_LIMIT,
@@ -78,11 +74,11 @@ ORDER_POLL_RETRY_SECONDS = 10.0
 
 
 def overlap_seconds() -> float:
-    return float(getattr(settings, "CONNECTORS_POLL_OVERLAP_SECONDS", 120.0))
+    return float(settings.CONNECTORS_POLL_OVERLAP_SECONDS)
 
 
 def order_overlap_seconds() -> float:
-    return float(getattr(settings, "CONNECTORS_ORDER_POLL_OVERLAP_SECONDS", 5.0))
+    return float(settings.CONNECTORS_ORDER_POLL_OVERLAP_SECONDS)
 
 
 def order_poll_interval(connector: Connector) -> int | None:
@@ -155,6 +151,42 @@ def _poll(connector: Connector, *, full: bool) -> PollReport:
     orders_since = (connector.orders_pulled_at or connector.created_at) - overlap
     report.stock_since = stock_since.isoformat() if stock_since else None
     report.orders_since = orders_since.isoformat()
+    _read_store(connector, run, report, stock_since=stock_since, orders_since=orders_since)
+    if report.unmapped:
+        record_problem(
+            connector_id=connector.pk,
+            kind=SyncProblemKind.UNMAPPED,
+            message=f"Polling {connector.name}: {len(report.unmapped)} store item(s) without "
+            f"a mapping: {', '.join(report.unmapped[:20])}",
+            details={"sync_run": run.pk, "unmapped": report.unmapped[:500]},
+        )
+    cursors, error = _record_failures(connector, run, report, clock)
+    # What was read whole moves on (minus the overlap next time); a failed part re-reads.
+    Connector.objects.filter(pk=connector.pk).update(**cursors)
+    details = asdict(report)
+    details["unmapped"] = report.unmapped[:LIST_LIMIT]
+    finish_run(
+        run,
+        clock,
+        error=error,
+        item_count=report.stock_records + report.orders,
+        changed_count=report.counted + report.drifted + report.orders,
+        failed_count=len(report.failures),
+        details=details,
+    )
+    return report
+
+
+def _read_store(
+    connector: Connector,
+    run: SyncRun,
+    report: PollReport,
+    *,
+    stock_since: datetime | None,
+    orders_since: datetime,
+) -> None:
+    """Read the store's stock and orders since the cursors and apply them; each part that
+    fails is noted in `report.failed_parts`."""
     source = f"poll-{run.pk}"
     try:
         store = open_store(connector)
@@ -180,14 +212,13 @@ def _poll(connector: Connector, *, full: bool) -> PollReport:
                 report.failed_parts["orders"] = (
                     f"{len(report.failures)} order(s) not applied: {report.failures[0]}"
                 )
-    if report.unmapped:
-        record_problem(
-            connector_id=connector.pk,
-            kind=SyncProblemKind.UNMAPPED,
-            message=f"Polling {connector.name}: {len(report.unmapped)} store item(s) without "
-            f"a mapping: {', '.join(report.unmapped[:20])}",
-            details={"sync_run": run.pk, "unmapped": report.unmapped[:500]},
-        )
+
+
+def _record_failures(
+    connector: Connector, run: SyncRun, report: PollReport, clock: RunClock
+) -> tuple[dict, str]:
+    """The cursors to move (the parts read whole) and the poll's error, recorded as a
+    problem (or the problem resolved)."""
     cursors = {}
     if "stock" not in report.failed_parts:
         cursors["last_pull_at"] = clock.started_at
@@ -210,20 +241,7 @@ def _poll(connector: Connector, *, full: bool) -> PollReport:
         )
     else:
         resolve_problems(connector_id=connector.pk, kinds=[SyncProblemKind.POLL_FAILED])
-    # What was read whole moves on (minus the overlap next time); a failed part re-reads.
-    Connector.objects.filter(pk=connector.pk).update(**cursors)
-    details = asdict(report)
-    details["unmapped"] = report.unmapped[:LIST_LIMIT]
-    finish_run(
-        run,
-        clock,
-        error=error,
-        item_count=report.stock_records + report.orders,
-        changed_count=report.counted + report.drifted + report.orders,
-        failed_count=len(report.failures),
-        details=details,
-    )
-    return report
+    return cursors, error
 
 
 def _apply_stock_chunk(connector, chunk, source: str, run: SyncRun, report: PollReport) -> None:

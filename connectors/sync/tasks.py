@@ -3,17 +3,28 @@
 Every job holds its connector's lock for its kind (a second run at once returns "busy")
 and is safe to repeat: polls and reconciliations go through the idempotent inbound path,
 setup only adds what is missing, the watchdog only re-activates. Hence `acks_late=True`.
-Registered through `connectors.tasks`, which imports this module.
+Registered through `connectors.tasks`, which imports this module. The jobs queue these
+tasks by name (`connectors.dispatch`), never by importing this module.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from connectors.models import Connector
+from connectors.sync.polling import (
+    due_connector_ids,
+    due_order_poll_ids,
+    poll_connector,
+    poll_orders,
+)
+from connectors.sync.reconcile import reconcile_connector, start_reconciliation
+from connectors.sync.setup import SetupBusy, set_up_connector
+from connectors.sync.watchdog import check_webhooks, watched_connector_ids
+
 
 @shared_task(acks_late=True, ignore_result=True)
 def poll_connector_task(connector_id: int, full: bool = False) -> str:
-    from connectors.sync.polling import poll_connector
 
     return poll_connector(connector_id=connector_id, full=full).status
 
@@ -21,7 +32,6 @@ def poll_connector_task(connector_id: int, full: bool = False) -> str:
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_polls_task() -> int:
     """Beat: queue a poll for each connector whose poll interval has passed."""
-    from connectors.sync.polling import due_connector_ids
 
     connector_ids = due_connector_ids()
     for connector_id in connector_ids:
@@ -31,7 +41,6 @@ def sweep_polls_task() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def poll_orders_task(connector_id: int) -> str:
-    from connectors.sync.polling import poll_orders
 
     return poll_orders(connector_id=connector_id).status
 
@@ -40,7 +49,6 @@ def poll_orders_task(connector_id: int) -> str:
 def sweep_order_polls_task() -> int:
     """Beat, every second or two: queue an orders read for each connector that asks for
     one and whose order poll interval has passed."""
-    from connectors.sync.polling import due_order_poll_ids
 
     connector_ids = due_order_poll_ids()
     for connector_id in connector_ids:
@@ -50,7 +58,6 @@ def sweep_order_polls_task() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def reconcile_connector_task(connector_id: int, report_id: int | None = None) -> int:
-    from connectors.sync.reconcile import reconcile_connector
 
     return reconcile_connector(connector_id=connector_id, report_id=report_id).pk
 
@@ -58,9 +65,6 @@ def reconcile_connector_task(connector_id: int, report_id: int | None = None) ->
 @shared_task(acks_late=True, ignore_result=True)
 def reconcile_all_task() -> int:
     """Beat, nightly: a reconciliation of every active connector, each its own task."""
-    from connectors.models import Connector
-    from connectors.sync.reconcile import start_reconciliation
-
     connector_ids = list(
         Connector.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
     )
@@ -76,7 +80,6 @@ def set_up_connector_task(
     map_locations: bool = False,
     register_webhooks: bool = True,
 ) -> int | None:
-    from connectors.sync.setup import SetupBusy, set_up_connector
 
     try:
         run = set_up_connector(
@@ -92,7 +95,6 @@ def set_up_connector_task(
 
 @shared_task(acks_late=True, ignore_result=True)
 def check_webhooks_task(connector_id: int) -> str:
-    from connectors.sync.watchdog import check_webhooks
 
     return check_webhooks(connector_id=connector_id).status
 
@@ -100,7 +102,6 @@ def check_webhooks_task(connector_id: int) -> str:
 @shared_task(acks_late=True, ignore_result=True)
 def watch_webhooks_task() -> int:
     """Beat: check the webhooks of every store that takes them."""
-    from connectors.sync.watchdog import watched_connector_ids
 
     connector_ids = watched_connector_ids()
     for connector_id in connector_ids:

@@ -17,11 +17,14 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 
+from connectors.dispatch import POLL_CONNECTOR, connector_task
 from connectors.engine.problems import record_problem, resolve_problems
 from connectors.models import Connector, SyncProblemKind, SyncRun, SyncRunKind
+from connectors.registry import connector_class
 from connectors.sync.common import STORE_FAILURES, RunClock, describe, finish_run, open_store
 from connectors.sync.locks import connector_job_lock
 from connectors.sync.setup import ensure_webhook_secret, inbound_url, public_base_url
+from connectors.woocommerce import DEFAULT_WEBHOOK_TOPICS
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +45,6 @@ class WatchdogReport:
 
 
 def takes_webhooks(connector: Connector) -> bool:
-    from connectors.registry import connector_class
-
     return hasattr(connector_class(connector.kind), "register_webhooks")
 
 
@@ -77,9 +78,7 @@ def check_webhooks(*, connector_id: int) -> WatchdogReport:
             details=asdict(report),
         )
     if report.has_repaired:
-        from connectors.sync.tasks import poll_connector_task
-
-        poll_connector_task.delay(connector_id)
+        connector_task(POLL_CONNECTOR).delay(connector_id)
     return report
 
 
@@ -137,8 +136,6 @@ def _check(connector: Connector, report: WatchdogReport) -> None:
 
 
 def _default_topics(store) -> tuple[str, ...]:
-    from connectors.woocommerce import DEFAULT_WEBHOOK_TOPICS
-
     return DEFAULT_WEBHOOK_TOPICS if store.kind == "woocommerce" else ()
 
 

@@ -271,6 +271,37 @@ HUB_PUBLIC_BASE_URL = env_str("HUB_PUBLIC_BASE_URL", "")
 # Store webhooks' common case is answered in front of Django (connectors/fast_inbound.py).
 CONNECTORS_FAST_INBOUND = env_bool("CONNECTORS_FAST_INBOUND", True)
 
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = env_str(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, got {raw!r}") from exc
+
+
+# The fast path's own connections per server process, and how long it trusts a connector's
+# settings read from the database before reading them again.
+CONNECTORS_FAST_INBOUND_CONNECTIONS = env_int("CONNECTORS_FAST_INBOUND_CONNECTIONS", 4)
+CONNECTORS_INBOUND_CACHE_SECONDS = _env_seconds("CONNECTORS_INBOUND_CACHE_SECONDS", 5.0)
+# Inbox processing: a transiently failing delivery retries after BACKOFF seconds, doubling,
+# and is a dead letter after MAX_ATTEMPTS attempts.
+CONNECTORS_INBOX_MAX_ATTEMPTS = env_int("CONNECTORS_INBOX_MAX_ATTEMPTS", 8)
+CONNECTORS_INBOX_BACKOFF_SECONDS = _env_seconds("CONNECTORS_INBOX_BACKOFF_SECONDS", 2.0)
+# A store's figure risen above the hub's while the store's own orders could explain it (a
+# cancellation whose order event is on its way) is overwritten after this grace.
+CONNECTORS_STORE_RISE_GRACE_SECONDS = _env_seconds("CONNECTORS_STORE_RISE_GRACE_SECONDS", 2.0)
+# At most one push (or inbox drain) message per connector per interval from each process.
+CONNECTORS_KICK_INTERVAL_SECONDS = _env_seconds("CONNECTORS_KICK_INTERVAL_SECONDS", 0.1)
+# How long a process trusts its knowledge that no connector maps anything (connectors.outbox).
+CONNECTORS_MAPPING_CHECK_SECONDS = _env_seconds("CONNECTORS_MAPPING_CHECK_SECONDS", 5.0)
+# How far a stock poll re-reads before its cursor (store clocks and slow writes).
+CONNECTORS_POLL_OVERLAP_SECONDS = _env_seconds("CONNECTORS_POLL_OVERLAP_SECONDS", 120.0)
+# Overrides of the push engine's tuning (connectors.engine.push.PushSettings), by field name.
+CONNECTORS_PUSH: dict[str, object] = {}
+
 # Connections that clear a backlog of expired holds together (stock.services.orders): a
 # batch locks levels only for its ledger rows and balances, so two overlap well on two cores.
 HOLD_EXPIRY_WORKERS = env_int("HOLD_EXPIRY_WORKERS", 2)

@@ -4,6 +4,8 @@ Each is one transaction through `apply_change`; each validates its input first a
 a `StockError` with nothing written when the input or the business rule says no.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from stock.actors import Actor
@@ -11,7 +13,14 @@ from stock.errors import InvalidQuantity, InvalidReason
 from stock.models import MovementKind, MovementSource, ReasonCode, Variant
 from warehouses.models import Warehouse
 
-from .ledger import MAX_QUANTITY, ChangeOutcome, LevelChange, apply_change
+from .ledger import (
+    MAX_QUANTITY,
+    BatchRejected,
+    ChangeOutcome,
+    LevelChange,
+    apply_change,
+    apply_changes,
+)
 
 
 def require_quantity(name: str, value: object, *, minimum: int) -> int:
@@ -161,6 +170,46 @@ def count_stock(
         expected_on_hand=expected_on_hand,
         count=require_quantity("counted", counted, minimum=0),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StockCount:
+    """One counted figure for `count_stock_batch`."""
+
+    variant: Variant
+    warehouse: Warehouse
+    counted: int
+    document: str = ""
+    reference: str | None = None
+
+
+def count_stock_batch(
+    *, counts: Sequence[StockCount], actor: Actor, reason: str, source: str
+) -> list[ChangeOutcome]:
+    """`count_stock` for many levels in one transaction, outcomes in the order given.
+
+    Locks every counted level at once (ascending primary key) and writes the same ledger
+    rows as one `count_stock` per figure: a count equal to the balance writes none
+    ("unchanged"), a reference already in the ledger is "replayed". References must be
+    distinct. A refused count raises its own error, and nothing of the batch is written.
+    """
+    reason = require_reason(reason)
+    changes = [
+        LevelChange(
+            variant=count.variant,
+            warehouse=count.warehouse,
+            kind=MovementKind.COUNT,
+            reason=reason,
+            document=count.document,
+            reference=count.reference,
+            count=require_quantity("counted", count.counted, minimum=0),
+        )
+        for count in counts
+    ]
+    try:
+        return apply_changes(changes, actor=actor, source=source)
+    except BatchRejected as rejected:
+        raise rejected.errors[0][1] from None
 
 
 def mark_unsellable(

@@ -127,7 +127,7 @@ def magento_snapshot(
 
 
 def process_received() -> list[str | None]:
-    from connectors.inbox import process_inbox_event
+    from connectors.inbound.queue import process_inbox_event
 
     ids = InboxEvent.objects.filter(state=InboxState.RECEIVED).order_by("pk")
     return [process_inbox_event(event_id=pk) for pk in ids.values_list("pk", flat=True)]

@@ -9,7 +9,7 @@ from celery.signals import before_task_publish
 from django.db import connection
 from django.utils import timezone
 
-from connectors.inbox import (
+from connectors.inbound.queue import (
     INBOX_DRAIN_JOB,
     DrainStatus,
     kick_inbox,
@@ -330,7 +330,7 @@ def test_polled_records_follow_the_same_ownership_rules():
     from django.db import transaction
 
     from connectors.base import RemoteStatus, RemoteStock
-    from connectors.inbox import apply_remote_stock
+    from connectors.inbound.rules.snapshots import apply_remote_stock
 
     hub = make_hub(None, on_hand=10, ownership="store", locations=[("", None)])
     record = RemoteStock(

@@ -7,7 +7,7 @@ a real store would; processing and pushing are called directly (a worker would).
 import pytest
 
 from connectors.engine.push import push_outbox
-from connectors.inbox import process_inbox_event
+from connectors.inbound.queue import process_inbox_event
 from connectors.models import Connector, InboxEvent, InboxState, OutboxItem, SkuMapping
 from connectors.outbox import forget_mapping_state
 from stock.actors import Actor

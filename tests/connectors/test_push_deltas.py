@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 
 from connectors.engine.push import push_outbox
-from connectors.inbox import apply_remote_orders
+from connectors.inbound.rules.orders import apply_remote_orders
 from connectors.models import LocationMapping, OutboxItem, OutboxState, SkuMapping
 from connectors.registry import build_connector
 from connectors.sync.polling import poll_connector

@@ -12,7 +12,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from connectors.inbox import process_connector_inbox
+from connectors.inbound.queue import process_connector_inbox
 from connectors.magento import sign_hub_body
 from connectors.models import Connector, InboxEvent, InboxState, SyncProblem, SyncProblemKind
 from connectors.woocommerce import webhook_signature

@@ -5,7 +5,7 @@ while the order is on its way."""
 import pytest
 
 from connectors.engine.push import push_outbox
-from connectors.inbox import process_inbox_event
+from connectors.inbound.queue import process_inbox_event
 from connectors.models import (
     Connector,
     InboxEvent,
@@ -251,7 +251,7 @@ def ops_api():
 def test_a_woocommerce_order_for_more_than_the_hub_holds_is_never_offered_again(
     woo, magento, live_server, verify_ledger_clean
 ):
-    from connectors.inbox import process_connector_inbox
+    from connectors.inbound.queue import process_connector_inbox
     from tests.warehouses.factories import ChannelWarehouseFactory, SalesChannelFactory
 
     # The last 13 lamps, shared by WooCommerce (whose figure is stale at 20) and Magento.

@@ -4,7 +4,7 @@ HTTP fake partner)."""
 
 import pytest
 
-from connectors.inbox import replay_dead_letters
+from connectors.inbound.queue import replay_dead_letters
 from connectors.models import (
     Connector,
     InboxEvent,
