@@ -262,10 +262,67 @@ def store_for(connector: Connector) -> StoreConnector:
     return build_connector(connector, session=session)
 
 
+@dataclass(slots=True)
+class _Sent:
+    """What one round's requests came back with."""
+
+    results: dict[PushItem, PushResult] = field(default_factory=dict)
+    rejected: dict[int, str] = field(default_factory=dict)  # row id -> the store's refusal
+    failure: BaseException | None = None
+    reached_store: bool = False
+
+
+@dataclass(slots=True)
+class _SortedRows:
+    """The sent rows by what becomes of them."""
+
+    confirmed: list[ClaimedRow] = field(default_factory=list)
+    retry: list[tuple[ClaimedRow, str]] = field(default_factory=list)
+    dead: list[tuple[ClaimedRow, str]] = field(default_factory=list)
+    unanswered: list[ClaimedRow] = field(default_factory=list)
+
+
 def _push_round(
     connector: Connector, rows: list[ClaimedRow], config: PushSettings, report: PushReport
 ) -> bool:
     """Push one claimed batch. False when the run must stop (store down, throttled)."""
+    mappings = _mappings_for(connector, rows)
+    try:
+        desired = desired_push_items(connector, list(mappings.values()))
+    except MissingChannel as exc:
+        _release(rows, config, error=str(exc))
+        record_problem(connector_id=connector.pk, kind=SyncProblemKind.OTHER, message=str(exc))
+        report.status = "failed"
+        report.errors.append(str(exc))
+        return False
+    wanted = _plan_items(connector, rows, mappings, desired, report)
+    to_send = [row for row in rows if row.id in wanted]
+    if not to_send:
+        return True
+
+    _remember_pushed(connector, [item for row in to_send for item in wanted[row.id]])
+    store = store_for(connector)
+    started_at = timezone.now()
+    clock = time.monotonic()
+    sent = _send(store, connector, to_send, wanted, report)
+    latency_ms = int((time.monotonic() - clock) * 1000)
+    unanswered = _settle_rows(connector, to_send, wanted, mappings, sent, config, report)
+    if sent.failure is None:
+        if sent.reached_store:
+            _record_success(connector)
+        _log_run(connector, started_at, latency_ms, to_send, wanted, sent, None)
+        return True
+
+    message = _describe(sent.failure)
+    report.errors.append(message)
+    _stop_after_failure(connector, sent.failure, message, unanswered, config, report)
+    report.retried_rows += len(unanswered)
+    _log_run(connector, started_at, latency_ms, to_send, wanted, sent, message)
+    return False
+
+
+def _mappings_for(connector: Connector, rows: list[ClaimedRow]) -> dict[int, SkuMapping]:
+    """The claimed rows' mappings by variant id, with no relative change left in flight."""
     mappings = {
         mapping.variant_id: mapping
         for mapping in SkuMapping.objects.filter(
@@ -280,15 +337,17 @@ def _push_round(
         _close_in_flight(left, is_lost=True)
         for mapping in mappings.values():
             mapping.refresh_from_db()
-    try:
-        desired = desired_push_items(connector, list(mappings.values()))
-    except MissingChannel as exc:
-        _release(rows, config, error=str(exc))
-        record_problem(connector_id=connector.pk, kind=SyncProblemKind.OTHER, message=str(exc))
-        report.status = "failed"
-        report.errors.append(str(exc))
-        return False
+    return mappings
 
+
+def _plan_items(
+    connector: Connector,
+    rows: list[ClaimedRow],
+    mappings: dict[int, SkuMapping],
+    desired: dict[int, list[PushItem]],
+    report: PushReport,
+) -> dict[int, list[PushItem]]:
+    """The items to send per row id; rows with nothing the store lacks are finished here."""
     wanted: dict[int, list[PushItem]] = {}
     nothing_to_send: list[ClaimedRow] = []
     for row in rows:
@@ -306,55 +365,59 @@ def _push_round(
             nothing_to_send.append(row)
     if nothing_to_send:
         report.sent_rows += _finish_sent(nothing_to_send, {}, mappings)
-    to_send = [row for row in rows if row.id in wanted]
-    if not to_send:
-        return True
+    return wanted
 
-    _remember_pushed(connector, [item for row in to_send for item in wanted[row.id]])
-    store = store_for(connector)
-    started_at = timezone.now()
-    clock = time.monotonic()
-    results: dict[PushItem, PushResult] = {}
-    rejected: dict[int, str] = {}
-    failure: BaseException | None = None
-    reached_store = False
+
+def _send(
+    store: StoreConnector,
+    connector: Connector,
+    to_send: list[ClaimedRow],
+    wanted: dict[int, list[PushItem]],
+    report: PushReport,
+) -> _Sent:
+    """Send the batch; a refused batch goes again row by row to find the bad item."""
+    sent = _Sent()
     try:
         try:
             items = [item for row in to_send for item in wanted[row.id]]
             report.pushed += len(items)
-            _collect(results, store.push_stock(items))
-            reached_store = True
+            _collect(sent.results, store.push_stock(items))
+            sent.reached_store = True
         except RemoteRejected as exc:
             # Settings naming nowhere to push to refuse every row alike, without a request.
-            reached_store = not isinstance(exc, PushNotConfigured)
-            if len(to_send) == 1 or not reached_store:
-                rejected.update((row.id, str(exc)) for row in to_send)
+            sent.reached_store = not isinstance(exc, PushNotConfigured)
+            if len(to_send) == 1 or not sent.reached_store:
+                sent.rejected.update((row.id, str(exc)) for row in to_send)
             else:
                 # One bad item can spoil a batch: find it by sending row by row.
                 for row in to_send:
                     try:
-                        _collect(results, store.push_stock(wanted[row.id]))
+                        _collect(sent.results, store.push_stock(wanted[row.id]))
                     except RemoteRejected as row_exc:
-                        rejected[row.id] = str(row_exc)
+                        sent.rejected[row.id] = str(row_exc)
     except (RemoteError, requests.RequestException) as exc:
-        failure = exc
+        sent.failure = exc
     except Exception as exc:
         # A defect in a store class must not lose rows: they are released like any failure.
         logger.exception("Store class %s failed while pushing", connector.kind)
-        failure = exc
-    latency_ms = int((time.monotonic() - clock) * 1000)
+        sent.failure = exc
+    return sent
 
-    confirmed_rows: list[ClaimedRow] = []
-    retry_rows: list[tuple[ClaimedRow, str]] = []
-    dead_rows: list[tuple[ClaimedRow, str]] = []
-    unanswered: list[ClaimedRow] = []
+
+def _sort_rows(
+    to_send: list[ClaimedRow],
+    wanted: dict[int, list[PushItem]],
+    sent: _Sent,
+    config: PushSettings,
+) -> _SortedRows:
+    sorted_rows = _SortedRows()
     for row in to_send:
-        if row.id in rejected:
-            dead_rows.append((row, rejected[row.id]))
+        if row.id in sent.rejected:
+            sorted_rows.dead.append((row, sent.rejected[row.id]))
             continue
-        answers = [results.get(item) for item in wanted[row.id]]
+        answers = [sent.results.get(item) for item in wanted[row.id]]
         if all(answer is not None and answer.is_confirmed for answer in answers):
-            confirmed_rows.append(row)
+            sorted_rows.confirmed.append(row)
         elif any(answer is not None for answer in answers):
             error = "; ".join(
                 f"{item.sku}@{item.location or '-'}: {answer.error if answer else 'no answer'}"
@@ -362,32 +425,48 @@ def _push_round(
                 if answer is None or not answer.is_confirmed
             )
             if row.attempts >= config.max_item_attempts:
-                dead_rows.append((row, error))
+                sorted_rows.dead.append((row, error))
             else:
-                retry_rows.append((row, error))
+                sorted_rows.retry.append((row, error))
         else:
-            unanswered.append(row)
+            sorted_rows.unanswered.append(row)
+    return sorted_rows
 
-    report.confirmed += sum(1 for result in results.values() if result.is_confirmed)
-    report.sent_rows += _finish_sent(confirmed_rows, results, mappings, wanted=wanted)
-    _close_unconfirmed(connector, to_send, wanted, results, failure)
-    for row, error in retry_rows:
+
+def _settle_rows(
+    connector: Connector,
+    to_send: list[ClaimedRow],
+    wanted: dict[int, list[PushItem]],
+    mappings: dict[int, SkuMapping],
+    sent: _Sent,
+    config: PushSettings,
+    report: PushReport,
+) -> list[ClaimedRow]:
+    """Finish, retry or bury each answered row; returns the rows nobody answered for."""
+    sorted_rows = _sort_rows(to_send, wanted, sent, config)
+    report.confirmed += sum(1 for result in sent.results.values() if result.is_confirmed)
+    report.sent_rows += _finish_sent(sorted_rows.confirmed, sent.results, mappings, wanted=wanted)
+    _close_unconfirmed(connector, to_send, wanted, sent.results, sent.failure)
+    for row, error in sorted_rows.retry:
         _release([row], config, error=error)
-    report.retried_rows += len(retry_rows)
-    if dead_rows:
+    report.retried_rows += len(sorted_rows.retry)
+    if sorted_rows.dead:
         # A connector set up with nowhere to push to refuses every change the same way:
         # one open problem says so, not one per change.
-        _mark_dead(connector, dead_rows, once=not reached_store)
-        report.dead_rows += len(dead_rows)
+        _mark_dead(connector, sorted_rows.dead, once=not sent.reached_store)
+        report.dead_rows += len(sorted_rows.dead)
+    return sorted_rows.unanswered
 
-    if failure is None:
-        if reached_store:
-            _record_success(connector)
-        _log_run(connector, started_at, latency_ms, to_send, wanted, results, rejected, None)
-        return True
 
-    message = _describe(failure)
-    report.errors.append(message)
+def _stop_after_failure(
+    connector: Connector,
+    failure: BaseException,
+    message: str,
+    unanswered: list[ClaimedRow],
+    config: PushSettings,
+    report: PushReport,
+) -> None:
+    """Release the unanswered rows: after Retry-After on a 429, else with backoff."""
     if isinstance(failure, RemoteThrottled):
         pause = failure.retry_after_seconds
         if pause is None:
@@ -403,9 +482,6 @@ def _push_round(
         _release(unanswered, config, error=message)
         _record_failure(connector, failure, config)
         report.status = "failed"
-    report.retried_rows += len(unanswered)
-    _log_run(connector, started_at, latency_ms, to_send, wanted, results, rejected, message)
-    return False
 
 
 def _collect(results: dict[PushItem, PushResult], answers: Sequence[PushResult]) -> None:
@@ -697,22 +773,21 @@ def _log_run(
     latency_ms: int,
     rows: list[ClaimedRow],
     wanted: dict[int, list[PushItem]],
-    results: dict[PushItem, PushResult],
-    rejected: dict[int, str],
+    sent: _Sent,
     error: str | None,
 ) -> None:
     items = sum(len(wanted[row.id]) for row in rows)
-    confirmed = sum(1 for result in results.values() if result.is_confirmed)
+    confirmed = sum(1 for result in sent.results.values() if result.is_confirmed)
     SyncRun.objects.create(
         connector=connector,
         kind=SyncRunKind.PUSH,
         started_at=started_at,
         finished_at=timezone.now(),
-        is_ok=error is None and not rejected and confirmed == items,
+        is_ok=error is None and not sent.rejected and confirmed == items,
         item_count=items,
         changed_count=confirmed,
         failed_count=items - confirmed,
-        error=(error or "; ".join(rejected.values()))[:2000],
+        error=(error or "; ".join(sent.rejected.values()))[:2000],
         latency_ms=latency_ms,
         details={"rows": len(rows)},
     )
