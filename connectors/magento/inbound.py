@@ -111,34 +111,8 @@ def parse_normalised_stock(
                 f"{where}.sku: {sku!r} appears twice (also data[{first_row_of[sku]}])"
             )
         first_row_of[sku] = number
-        if "qty_on_hand" not in row:
-            raise MalformedInbound(f"{where}.qty_on_hand: required")
-        on_hand = _whole_field(row["qty_on_hand"], f"{where}.qty_on_hand")
-        for name in ("qty_reserved", "available_qty"):
-            if row.get(name) is not None:
-                _number_field(row[name], f"{where}.{name}")
-        status = _status_field(row.get("stock_status"), f"{where}.stock_status")
-        if status is None:
-            status = RemoteStatus.IN_STOCK if on_hand > 0 else RemoteStatus.OUT_OF_STOCK
-        forced = row.get("force_stock_status")
-        if forced in (None, ""):
-            forced_status = None
-        elif str(forced) in forced_words:
-            forced_status = forced_words[str(forced)]
-        else:
-            raise MalformedInbound(
-                f"{where}.force_stock_status: {forced!r} is not null, 'in_stock' or 'out_of_stock'"
-            )
         records.append(
-            RemoteStock(
-                sku=sku,
-                remote_id=sku,
-                quantity=on_hand,
-                status=status,
-                location=warehouse,
-                forced_status=forced_status,
-                updated_at=_time_field(row.get("updated_at"), f"{where}.updated_at"),
-            )
+            _stock_record(row, where, sku=sku, location=warehouse, forced_words=forced_words)
         )
     times = [record.updated_at for record in records if record.updated_at is not None]
     return InboundEvent(
@@ -147,6 +121,39 @@ def parse_normalised_stock(
         delivery_id=delivery_id,
         occurred_at=max(times) if times else None,
         stock=tuple(records),
+    )
+
+
+def _stock_record(
+    row: dict, where: str, *, sku: str, location: str, forced_words: Mapping[str, RemoteStatus]
+) -> RemoteStock:
+    """One record of the push, checked field by field (`where` names it in errors)."""
+    if "qty_on_hand" not in row:
+        raise MalformedInbound(f"{where}.qty_on_hand: required")
+    on_hand = _whole_field(row["qty_on_hand"], f"{where}.qty_on_hand")
+    for name in ("qty_reserved", "available_qty"):
+        if row.get(name) is not None:
+            _number_field(row[name], f"{where}.{name}")
+    status = _status_field(row.get("stock_status"), f"{where}.stock_status")
+    if status is None:
+        status = RemoteStatus.IN_STOCK if on_hand > 0 else RemoteStatus.OUT_OF_STOCK
+    forced = row.get("force_stock_status")
+    if forced in (None, ""):
+        forced_status = None
+    elif str(forced) in forced_words:
+        forced_status = forced_words[str(forced)]
+    else:
+        raise MalformedInbound(
+            f"{where}.force_stock_status: {forced!r} is not null, 'in_stock' or 'out_of_stock'"
+        )
+    return RemoteStock(
+        sku=sku,
+        remote_id=sku,
+        quantity=on_hand,
+        status=status,
+        location=location,
+        forced_status=forced_status,
+        updated_at=_time_field(row.get("updated_at"), f"{where}.updated_at"),
     )
 
 
