@@ -30,10 +30,10 @@ from connectors.registry import PushMode, kind_spec
 from stock.allocation import allocated_shares
 from stock.models import Allocation, StockLevel, StockStatus, Variant
 from stock.selectors import (
-    _forced_lookup,
     channel_salable_many,
     expired_held_quantity,
     forced_status_for,
+    open_forced_statuses_by_scope,
 )
 
 _STATUS = {
@@ -162,7 +162,7 @@ def _per_source(
     expired = expired_held_quantity([level.pk for level in levels.values()], now=now)
     own_held = own_channel_held(connector, levels.values(), now=now)
     shares = _channel_shares(connector, levels.values(), expired, now=now)
-    forced = _forced_lookup(variant.pk for variant in variants)
+    forced = open_forced_statuses_by_scope(variant.pk for variant in variants)
     result: dict[int, list[PushItem]] = {}
     for mapping in mappings:
         variant = mapping.variant

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from connectors.engine.problems import resolve_chosen_problems
-from connectors.inbox import replay_dead_letters
+from connectors.inbound.queue import replay_dead_letters
 from connectors.models import (
     InboxEvent,
     OutboxItem,

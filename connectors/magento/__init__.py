@@ -5,13 +5,15 @@ relies on that the reference marks unverified is said where it is used.
 
 - `connector`: `MagentoConnector`, the store class (kind "magento").
 - `client`: HTTP, tokens, searchCriteria paging, error mapping.
+- `stock_items`: MSI source items pushed in chunks; legacy single-source stock items.
+- `forced_status`: the forced stock status kept in a product attribute.
+- `orders`: order rows and the order states the hub reads.
 - `inbound`: the normalised push a connector module inside Magento sends.
 - `options`: the connector's options, checked when it is built.
 """
 
 from connectors.magento.client import MagentoRejected
 from connectors.magento.connector import (
-    ORDER_STATES,
     MagentoConnector,
     MagentoSource,
     MagentoStock,
@@ -25,6 +27,7 @@ from connectors.magento.inbound import (
     verify_hub_signature,
 )
 from connectors.magento.options import MagentoOptions
+from connectors.magento.orders import ORDER_STATES
 
 __all__ = [
     "DELIVERY_HEADER",

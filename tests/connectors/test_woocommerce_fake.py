@@ -42,7 +42,7 @@ def connect(store) -> WooCommerceConnector:
 
 def api(store, method, path, **kwargs):
     """A signed request through the connector's HTTP layer (store errors raise)."""
-    return connect(store)._request(method, path, **kwargs)
+    return connect(store).client.request(method, path, **kwargs)
 
 
 def subscribe(store, receiver, *topics):

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import redis
 
-from inventory_hub.management.commands.runhub import read_procfile
+from inventory_hub.companions import read_procfile
 from tests.inventory_hub.hub_process import REPO, free_port
 
 PG_VERSION = "15"

@@ -24,7 +24,7 @@ from rest_framework.authtoken.models import Token
 
 from connectors.models import InboxEvent, InboxState, SkuMapping
 from connectors.woocommerce import webhook_signature
-from inventory_hub.management.commands.runhub import read_procfile
+from inventory_hub.companions import read_procfile
 from stock.models import Order, StockLevel
 from tests.connectors.sync_support import WOO_SECRET, make_hub, woo_connector
 from tests.fakes.woocommerce import FakeWooCommerce

@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from inventory_hub import supervision
 from inventory_hub.celery import app as celery_app
-from inventory_hub.management.commands.runhub import EMBEDDED_NAME, EmbeddedCompanions
+from inventory_hub.companions import EMBEDDED_NAME, EmbeddedCompanions
 from tests.inventory_hub.probe import probe_key, remember_token_task
 
 
