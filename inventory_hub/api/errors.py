@@ -1,11 +1,15 @@
 """One error shape for the whole API: {"error": {"code", "message", "details"}}.
 
-Domain errors (stock.errors.StockError) keep their own stable code; DRF's errors are given
-precise codes too. Bad input is always a 4xx naming the field, never a 500.
+Domain errors keep their own stable code: each app registers how its errors are answered
+(`register_domain_error`, in its AppConfig.ready()), since this kit imports no app. DRF's
+errors are given precise codes too. Bad input is always a 4xx naming the field, never a 500.
 """
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -14,24 +18,40 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from inventory_hub.api.serializers import storable
-from stock.errors import StockError
-from stock.services import BatchRejected
 
-# HTTP status per domain error code; anything else a StockError says is a 400.
-DOMAIN_STATUS = {
-    "insufficient_stock": status.HTTP_409_CONFLICT,
-    "conflict_expected_on_hand": status.HTTP_409_CONFLICT,
-    "hold_expired": status.HTTP_409_CONFLICT,
-    "invalid_order_state": status.HTTP_409_CONFLICT,
-    "inactive_warehouse": status.HTTP_409_CONFLICT,
-    "stock_not_managed": status.HTTP_409_CONFLICT,
-    "batch_rejected": status.HTTP_409_CONFLICT,
-}
+
+@dataclass(frozen=True, slots=True)
+class DomainErrorAnswer:
+    """How the API answers a domain error: the status and the error shape's three parts."""
+
+    status: int
+    code: str
+    message: str
+    details: Any = None
+
+
+DomainErrorAnswerer = Callable[[Exception], DomainErrorAnswer]
+_domain_errors: dict[type[Exception], DomainErrorAnswerer] = {}
+
+
+def register_domain_error(error_class: type[Exception], answer: DomainErrorAnswerer) -> None:
+    """Answer `error_class` (and its subclasses, unless they have their own) with `answer`."""
+    _domain_errors[error_class] = answer
+
+
+def domain_error_answer(exc: BaseException) -> DomainErrorAnswer | None:
+    """The registered answer of the closest registered class of `exc`; None if none is."""
+    for cls in type(exc).__mro__:
+        answer = _domain_errors.get(cls)
+        if answer is not None:
+            return answer(exc)
+    return None
+
 
 DRF_CODES = {
     exceptions.ParseError: "malformed_json",
@@ -69,20 +89,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
-    if isinstance(exc, StockError):
+    answer = domain_error_answer(exc)
+    if answer is not None:
         set_rollback()
-        details = exc.details
-        if isinstance(exc, BatchRejected):
-            details = {
-                "errors": [
-                    {"index": index, "code": error.code, "message": error.message, **error.details}
-                    for index, error in exc.errors
-                ]
-            }
-        return Response(
-            error_body(exc.code, exc.message, details),
-            status=DOMAIN_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
-        )
+        return Response(error_body(answer.code, answer.message, answer.details), answer.status)
     if isinstance(exc, ApiError):
         set_rollback()
         return Response(error_body(exc.error_code, str(exc.detail), exc.details), exc.status_code)
