@@ -9,13 +9,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from inventory_hub.shell.consumers import (  # noqa: F401 (CLOSE_* are the pages' codes too)
-    CLOSE_FORBIDDEN,
-    CLOSE_NOT_FOUND,
-    CLOSE_PAUSED,
-    LiveConsumer,
-    RegionConsumer,
-)
+from inventory_hub.shell.consumers import CLOSE_NOT_FOUND, LiveConsumer, RegionConsumer
 from stock.events import FEED_GROUP, ORDERS_GROUP, variant_group, warehouse_group
 from stock.models import StockLevel, Variant
 from stock.views import kpis
