@@ -52,7 +52,7 @@ def variant_group(variant_id: int) -> str:
 # Reactions of the apps above stock, registered in their `AppConfig.ready()`: stock never
 # imports them (STYLE.md: a lower app never imports a higher one), as with
 # warehouses.events for channel changes. Transfers and alerts register the same way.
-InTransactionReaction = Callable[[Collection[int]], None]  # (variant_ids) -> None
+InTransactionReaction = Callable[[Iterable[int]], None]  # (variant_ids) -> None
 WriteCheck = Callable[[], bool]
 CommittedReaction = Callable[[Sequence[StockChanged]], None]
 

@@ -101,7 +101,8 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> Role | None:
     return role
 
 
-def role_may(role: Role | None, capability: Capability) -> bool:
+def role_may(role: str | None, capability: Capability) -> bool:
+    """Whether a role (by name: a Role is its name) has the capability."""
     return role in ROLES_THAT_MAY[capability]
 
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -35,11 +35,13 @@ class DomainErrorAnswer:
     details: Any = None
 
 
-DomainErrorAnswerer = Callable[[Exception], DomainErrorAnswer]
-_domain_errors: dict[type[Exception], DomainErrorAnswerer] = {}
+DomainError = TypeVar("DomainError", bound=Exception)
+_domain_errors: dict[type[Exception], Callable[[Any], DomainErrorAnswer]] = {}
 
 
-def register_domain_error(error_class: type[Exception], answer: DomainErrorAnswerer) -> None:
+def register_domain_error(
+    error_class: type[DomainError], answer: Callable[[DomainError], DomainErrorAnswer]
+) -> None:
     """Answer `error_class` (and its subclasses, unless they have their own) with `answer`."""
     _domain_errors[error_class] = answer
 

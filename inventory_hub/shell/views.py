@@ -28,7 +28,7 @@ def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         role = dashboard_role(request.user)
         if role is None:
             return render(request, "shell/forbidden.html", status=403)
-        request.dashboard_role = role
+        request.dashboard_role = role  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return guarded
