@@ -6,6 +6,7 @@ class ConnectorsConfig(AppConfig):
 
     def ready(self) -> None:
         from connectors.outbox import enqueue_channel_pushes, enqueue_stock_pushes, may_enqueue
+        from inventory_hub.api.errors import register_json_view
         from stock.events import on_stock_changed_in_transaction
         from warehouses.events import on_selling_changed
 
@@ -15,3 +16,5 @@ class ConnectorsConfig(AppConfig):
         # A channel's links, buffer or cap, or a warehouse switched on or off, change what
         # the stores showing that channel must be told: outbox rows, in the same transaction.
         on_selling_changed(enqueue_channel_pushes)
+        # A store's webhook delivery over the size limit is told so in JSON, as the API is.
+        register_json_view("connectors:inbound")

@@ -66,7 +66,6 @@ ROLES_THAT_MAY: Mapping[Capability, frozenset[Role]] = {
     # and counts only.
     Capability.USE_EVERY_STOCK_OPERATION: _OPS,
 }
-DASHBOARD_ROLES = ROLES_THAT_MAY[Capability.OPEN_DASHBOARD]
 
 
 class AdminAccess(StrEnum):

@@ -196,7 +196,14 @@ HTTP_CODES = {
 }
 
 
-JSON_VIEWS = frozenset({"connectors:inbound"})
+# Views outside /api/ that answer JSON to machines, by URL name; the apps that own them
+# register them in their AppConfig.ready() (the connectors: a store's webhook delivery).
+_json_views: set[str] = set()
+
+
+def register_json_view(view_name: str) -> None:
+    """A body over the size limit sent to this view is answered in the API's error shape."""
+    _json_views.add(view_name)
 
 
 class ApiErrorShapeMiddleware(MiddlewareMixin):
@@ -205,7 +212,8 @@ class ApiErrorShapeMiddleware(MiddlewareMixin):
     DRF's views already do; this covers what happens around them: a body over
     DATA_UPLOAD_MAX_MEMORY_SIZE (Django calls it a 400 bad request: here 413), a path no
     URL matches and any page Django renders itself (with DEBUG on, its debug pages).
-    The webhook endpoint answers a body over the limit the same way.
+    The views registered with `register_json_view` (a store's webhook delivery) answer a
+    body over the limit the same way.
     """
 
     def process_exception(self, request, exception):
@@ -229,7 +237,7 @@ class ApiErrorShapeMiddleware(MiddlewareMixin):
 def _is_json_endpoint(request) -> bool:
     """Views outside /api/ that answer JSON to machines (a store's webhook delivery)."""
     match = request.resolver_match
-    return match is not None and match.view_name in JSON_VIEWS
+    return match is not None and match.view_name in _json_views
 
 
 def too_large() -> JsonResponse:
