@@ -1,7 +1,6 @@
 """The connectors page's websocket consumer (see connectors.pages).
 
-Built on the dashboard's RegionConsumer from stock (authorisation, groups, coalesced
-pushes): connectors depend on stock, never the other way round.
+Built on the dashboard shell's RegionConsumer (authorisation, groups, coalesced pushes).
 """
 
 import asyncio
@@ -10,9 +9,9 @@ import re
 from channels.db import database_sync_to_async
 
 from connectors.pages import render_connectors
-from stock.consumers import RegionConsumer
+from inventory_hub.shell.consumers import RegionConsumer
 from stock.events import FEED_GROUP
-from warehouses.access import Role
+from warehouses.access import Capability, role_may
 
 
 class ConnectorsConsumer(RegionConsumer):
@@ -51,7 +50,8 @@ class ConnectorsConsumer(RegionConsumer):
         self.mark_stale()
 
     def _render_region(self) -> str:
-        return render_connectors(can_replay=self.role == Role.OPS_STAFF, oob=True)
+        can_replay = role_may(self.role, Capability.REPLAY_DEAD_LETTERS)
+        return render_connectors(can_replay=can_replay, oob=True)
 
     def render(self, work: bool) -> str:
         return self._render_region()

@@ -1,12 +1,13 @@
 """The connectors page: each store's sync health, dead letters to replay, reconciliations.
 
 A live dashboard page that lives here, not in stock, so that stock never depends on
-connectors; it reuses the dashboard's base template, access checks and live consumer from
-stock. Read through this app's models and selectors (connector_health: the queue depths
-the admin and the API show); a replay goes through its service,
-connectors.inbound.queue.replay_dead_letters, as the admin's and the API's do. The engine publishes
-no events of its own: the page's socket re-reads these tables every few seconds and on
-every stock change (which queues pushes), and pushes the region only when it changed.
+connectors; it builds on the dashboard shell (inventory_hub.shell: the base template, the
+page guard and the live consumer) and asks the role policy (warehouses.access). Read
+through this app's models and selectors (connector_health: the queue depths the admin and
+the API show); a replay goes through its service, connectors.inbound.queue.replay_dead_letters, as
+the admin's and the API's do. The engine publishes no events of its own: the page's socket
+re-reads these tables every few seconds and on every stock change (which queues pushes),
+and pushes the region only when it changed.
 """
 
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from connectors.inbound.queue import replay_dead_letters
 from connectors.models import Connector, InboxEvent, InboxState, ReconciliationReport
 from connectors.selectors import ConnectorHealth, connector_health
 from connectors.sync.selectors import PushState, failed_poll_parts, push_state
-from stock.views.access import dashboard_view, may_force_status
+from inventory_hub.shell.views import dashboard_view
+from warehouses.access import Capability, may
 
 DEAD_LETTERS_SHOWN = 25
 REPORTS_SHOWN = 10
@@ -46,7 +48,7 @@ class ReplayResult:
 
 def may_replay(user) -> bool:
     """Replaying changes stock (the events apply when processed): ops staff, as in the API."""
-    return may_force_status(user)
+    return may(user, Capability.REPLAY_DEAD_LETTERS)
 
 
 def connectors_context() -> dict:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from warehouses.access import Role, role_of
+from warehouses.access import Capability, may
 
 HIDDEN = "(hidden)"
 # Option names that say the value is a credential.
@@ -21,7 +21,7 @@ _SECRET_WORDS = ("secret", "token", "password", "passwd", "apikey", "api_key", "
 
 
 def sees_secret_options(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return role_of(user) == Role.OPS_STAFF
+    return may(user, Capability.SEE_SECRET_OPTIONS)
 
 
 def masked_options(options: Any) -> Any:

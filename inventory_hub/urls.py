@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("inventory_hub.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("inventory_hub.shell.urls")),
     path("connectors/", include("connectors.urls")),
     path("", include("stock.urls")),
 ]

@@ -1,4 +1,5 @@
-"""Every reaction to a stock change, in one place (the one arrow back in STYLE.md).
+"""Every reaction to a stock change goes through here: stock's own, and those the apps above
+register (`on_stock_changed_in_transaction`, `on_stock_committed`).
 
 Services call `publish_stock_changed` through `transaction.on_commit`, so nothing here
 sees an uncommitted change. Live pages treat a push as a hint and re-read through
@@ -11,7 +12,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -48,25 +49,61 @@ def variant_group(variant_id: int) -> str:
     return f"variant-{variant_id}"
 
 
+# Reactions of the apps above stock, registered in their `AppConfig.ready()`: stock never
+# imports them (STYLE.md: a lower app never imports a higher one), as with
+# warehouses.events for channel changes. Transfers and alerts register the same way.
+InTransactionReaction = Callable[[Iterable[int]], None]  # (variant_ids) -> None
+WriteCheck = Callable[[], bool]
+CommittedReaction = Callable[[Sequence[StockChanged]], None]
+
+_in_transaction: list[InTransactionReaction] = []
+_write_checks: list[WriteCheck] = []
+_committed: list[CommittedReaction] = []
+
+
+def on_stock_changed_in_transaction(
+    reaction: InTransactionReaction, *, may_write: WriteCheck | None = None
+) -> InTransactionReaction:
+    """Register (once) a reaction that runs inside the writing transaction.
+
+    `may_write` answers whether the reaction could write anything now; while no check says
+    yes, a change made in one statement may commit on its own (see `place_order`).
+    """
+    if reaction not in _in_transaction:
+        _in_transaction.append(reaction)
+    if may_write is not None and may_write not in _write_checks:
+        _write_checks.append(may_write)
+    return reaction
+
+
+def on_stock_committed(reaction: CommittedReaction) -> CommittedReaction:
+    """Register (once) a reaction to committed level changes. It runs after stock's own
+    (the cache drop and the live pages' push), on the publisher thread when that is on,
+    with a burst's changes merged; it must not raise and must not write stock."""
+    if reaction not in _committed:
+        _committed.append(reaction)
+    return reaction
+
+
 def stock_changed_in_transaction(variant_ids: Iterable[int]) -> None:
     """Reactions that must commit or roll back with the change itself.
 
     Called by the engine inside the writing transaction, after the ledger rows: a change
-    that must reach a store becomes a connector outbox row here, so a crash between the
-    commit and the push loses nothing (ROADMAP: "every outbound change is an outbox row
-    written with the ledger row"). Costs at most one statement on the hot path.
+    that must reach a store becomes a connector outbox row here (the connectors register
+    it), so a crash between the commit and the push loses nothing (ROADMAP: "every outbound
+    change is an outbox row written with the ledger row"). Costs at most one statement per
+    registered reaction on the hot path.
     """
-    from connectors.outbox import enqueue_stock_pushes
-
-    enqueue_stock_pushes(variant_ids)
+    if len(_in_transaction) > 1 and not isinstance(variant_ids, Collection):
+        variant_ids = tuple(variant_ids)  # each reaction reads them all
+    for reaction in _in_transaction:
+        reaction(variant_ids)
 
 
 def stock_change_needs_transaction() -> bool:
     """Whether `stock_changed_in_transaction` may write now: if not, a change made in one
     statement may commit on its own (see `place_order`)."""
-    from connectors.outbox import may_enqueue
-
-    return may_enqueue()
+    return any(may_write() for may_write in _write_checks)
 
 
 # A burst's reactions are gathered this long after the first of them is handled.
@@ -224,6 +261,7 @@ def publish_stock_changed(changes: Sequence[StockChanged]) -> None:
 
     1. Storefront availability of the changed variants is dropped from the cache.
     2. Live pages get stock.changed in the warehouse, variant and feed groups.
+    3. The reactions registered with `on_stock_committed` run.
     """
     _react(_react_to_stock_changed, tuple(changes))
 
@@ -234,6 +272,12 @@ def _react_to_stock_changed(changes: Sequence[StockChanged]) -> None:
         _send_to_groups(changes)
     except Exception:
         publish_failures.exception("Could not publish stock.changed for %d levels", len(changes))
+    for reaction in _committed:
+        try:
+            reaction(changes)
+        except Exception:
+            # The change is committed: one failing reaction does not keep the others from it.
+            publish_failures.exception("After-commit reaction %s failed", reaction.__name__)
 
 
 def _invalidate_availability(variant_ids: set[int]) -> None:

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from stock import views
@@ -20,14 +19,4 @@ urlpatterns = [
         views.cancel_short_units,
         name="cancel-short-units",
     ),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="stock/login.html",
-            redirect_authenticated_user=True,
-            next_page="dashboard:overview",
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
 ]

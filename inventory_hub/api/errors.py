@@ -1,11 +1,15 @@
 """One error shape for the whole API: {"error": {"code", "message", "details"}}.
 
-Domain errors (stock.errors.StockError) keep their own stable code; DRF's errors are given
-precise codes too. Bad input is always a 4xx naming the field, never a 500.
+Domain errors keep their own stable code: each app registers how its errors are answered
+(`register_domain_error`, in its AppConfig.ready()), since this kit imports no app. DRF's
+errors are given precise codes too. Bad input is always a 4xx naming the field, never a 500.
 """
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -14,24 +18,42 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from inventory_hub.api.serializers import storable
-from stock.errors import StockError
-from stock.services import BatchRejected
 
-# HTTP status per domain error code; anything else a StockError says is a 400.
-DOMAIN_STATUS = {
-    "insufficient_stock": status.HTTP_409_CONFLICT,
-    "conflict_expected_on_hand": status.HTTP_409_CONFLICT,
-    "hold_expired": status.HTTP_409_CONFLICT,
-    "invalid_order_state": status.HTTP_409_CONFLICT,
-    "inactive_warehouse": status.HTTP_409_CONFLICT,
-    "stock_not_managed": status.HTTP_409_CONFLICT,
-    "batch_rejected": status.HTTP_409_CONFLICT,
-}
+
+@dataclass(frozen=True, slots=True)
+class DomainErrorAnswer:
+    """How the API answers a domain error: the status and the error shape's three parts."""
+
+    status: int
+    code: str
+    message: str
+    details: Any = None
+
+
+DomainError = TypeVar("DomainError", bound=Exception)
+_domain_errors: dict[type[Exception], Callable[[Any], DomainErrorAnswer]] = {}
+
+
+def register_domain_error(
+    error_class: type[DomainError], answer: Callable[[DomainError], DomainErrorAnswer]
+) -> None:
+    """Answer `error_class` (and its subclasses, unless they have their own) with `answer`."""
+    _domain_errors[error_class] = answer
+
+
+def domain_error_answer(exc: BaseException) -> DomainErrorAnswer | None:
+    """The registered answer of the closest registered class of `exc`; None if none is."""
+    for cls in type(exc).__mro__:
+        answer = _domain_errors.get(cls)
+        if answer is not None:
+            return answer(exc)
+    return None
+
 
 DRF_CODES = {
     exceptions.ParseError: "malformed_json",
@@ -69,20 +91,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
-    if isinstance(exc, StockError):
+    answer = domain_error_answer(exc)
+    if answer is not None:
         set_rollback()
-        details = exc.details
-        if isinstance(exc, BatchRejected):
-            details = {
-                "errors": [
-                    {"index": index, "code": error.code, "message": error.message, **error.details}
-                    for index, error in exc.errors
-                ]
-            }
-        return Response(
-            error_body(exc.code, exc.message, details),
-            status=DOMAIN_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
-        )
+        return Response(error_body(answer.code, answer.message, answer.details), answer.status)
     if isinstance(exc, ApiError):
         set_rollback()
         return Response(error_body(exc.error_code, str(exc.detail), exc.details), exc.status_code)
@@ -184,7 +196,14 @@ HTTP_CODES = {
 }
 
 
-JSON_VIEWS = frozenset({"connectors:inbound"})
+# Views outside /api/ that answer JSON to machines, by URL name; the apps that own them
+# register them in their AppConfig.ready() (the connectors: a store's webhook delivery).
+_json_views: set[str] = set()
+
+
+def register_json_view(view_name: str) -> None:
+    """A body over the size limit sent to this view is answered in the API's error shape."""
+    _json_views.add(view_name)
 
 
 class ApiErrorShapeMiddleware(MiddlewareMixin):
@@ -193,7 +212,8 @@ class ApiErrorShapeMiddleware(MiddlewareMixin):
     DRF's views already do; this covers what happens around them: a body over
     DATA_UPLOAD_MAX_MEMORY_SIZE (Django calls it a 400 bad request: here 413), a path no
     URL matches and any page Django renders itself (with DEBUG on, its debug pages).
-    The webhook endpoint answers a body over the limit the same way.
+    The views registered with `register_json_view` (a store's webhook delivery) answer a
+    body over the limit the same way.
     """
 
     def process_exception(self, request, exception):
@@ -217,7 +237,7 @@ class ApiErrorShapeMiddleware(MiddlewareMixin):
 def _is_json_endpoint(request) -> bool:
     """Views outside /api/ that answer JSON to machines (a store's webhook delivery)."""
     match = request.resolver_match
-    return match is not None and match.view_name in JSON_VIEWS
+    return match is not None and match.view_name in _json_views
 
 
 def too_large() -> JsonResponse:

@@ -1,6 +1,8 @@
 from rest_framework import serializers
 
-from stock.services.ledger import MAX_QUANTITY
+# A StrictIntegerField that names no bound of its own accepts ±this: the largest quantity
+# the hub handles (stock's MAX_QUANTITY, which a test keeps equal; this kit imports no app).
+DEFAULT_INTEGER_BOUND = 1_000_000_000
 
 
 class StrictSerializer(serializers.Serializer):
@@ -81,8 +83,8 @@ class StrictIntegerField(serializers.IntegerField):
     default_error_messages = {"type": "Must be a JSON integer."}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_value", MAX_QUANTITY)
-        kwargs.setdefault("min_value", -MAX_QUANTITY)
+        kwargs.setdefault("max_value", DEFAULT_INTEGER_BOUND)
+        kwargs.setdefault("min_value", -DEFAULT_INTEGER_BOUND)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):

@@ -360,7 +360,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["inventory_hub.api.permissions.ReadAnyRoleWriteOps"],
+    "DEFAULT_PERMISSION_CLASSES": ["warehouses.api.permissions.ReadAnyRoleWriteOps"],
     "DEFAULT_PARSER_CLASSES": ["inventory_hub.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": [

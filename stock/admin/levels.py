@@ -20,10 +20,10 @@ from stock.models import StockLevel
 from stock.services import ChangeOutcome
 from stock.services.catalogue import set_level_threshold
 from warehouses.access import (
-    Role,
+    Capability,
     can_change_stock_at,
     can_change_stock_somewhere,
-    role_of,
+    may,
     writable_warehouse_ids,
 )
 
@@ -281,7 +281,7 @@ class StockLevelAdmin(admin.ModelAdmin):
 
 def _operations_for(user) -> tuple[Operation, ...]:
     # Managers change stock as the API and the dashboard let them: adjustments and counts.
-    if role_of(user) == Role.OPS_STAFF:
+    if may(user, Capability.USE_EVERY_STOCK_OPERATION):
         return tuple(Operation)
     return (Operation.ADJUST, Operation.COUNT)
 

@@ -121,10 +121,6 @@ class HeldOrder:
     line: OrderLine
     held: list[Allocation]
 
-    @property
-    def held_quantity(self) -> int:
-        return sum(allocation.quantity for allocation in self.held)
-
 
 def variant_levels(variant: Variant) -> list[StockLevel]:
     return list(

@@ -6,12 +6,12 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from inventory_hub.shell.views import dashboard_view
 from stock.actors import Actor
 from stock.errors import StockError
 from stock.models import Order
 from stock.services.orders import cancel_short_units as cancel_short_units_service
 from stock.services.orders import fill_shortfall as fill_shortfall_service
-from stock.views.access import dashboard_view
 from stock.views.fragments import orders_context, resolvable_channel_ids
 from stock.views.overview import chosen_id
 from stock.views.variants import ActionResult

@@ -2,7 +2,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
-from stock.views.access import dashboard_view
+from inventory_hub.shell.views import dashboard_view
 from stock.views.fragments import overview_context
 from warehouses.models import Warehouse
 

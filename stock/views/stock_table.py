@@ -20,10 +20,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
+from inventory_hub.shell.views import dashboard_view
 from stock.forms import StockFilterForm
 from stock.models import Product, StockLevel, StockStatus, Variant
 from stock.selectors import levels_with_status, stock_levels
-from stock.views.access import dashboard_view
 from stock.views.fragments import StockRow, stock_rows
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 

@@ -16,15 +16,20 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from inventory_hub.shell.views import dashboard_view
 from stock.actors import Actor
 from stock.errors import StockError
 from stock.forms import AdjustForm, ClearForcedStatusForm, CountForm, ForceStatusForm
 from stock.models import MovementSource, Variant
 from stock.services import ChangeOutcome, adjust_stock, clear_forced_status, count_stock
 from stock.services import force_status as force_status_service
-from stock.views.access import dashboard_view, may_change_stock_somewhere, may_force_status
 from stock.views.fragments import render_variant_parts, variant_context
-from warehouses.access import writable_warehouse_ids
+from warehouses.access import (
+    Capability,
+    can_change_stock_somewhere,
+    may,
+    writable_warehouse_ids,
+)
 from warehouses.models import Warehouse
 
 # What a successful form changes on the page, pushed back out of band with its answer.
@@ -63,8 +68,8 @@ def _forms(request: HttpRequest, **bound) -> dict:
     forms.update(bound)
     return {
         **forms,
-        "can_change_stock": may_change_stock_somewhere(user),
-        "can_force_status": may_force_status(user),
+        "can_change_stock": can_change_stock_somewhere(user),
+        "can_force_status": may(user, Capability.FORCE_STATUS),
     }
 
 
@@ -135,7 +140,7 @@ def _stock_form_view(
             return variant
         form = form_class(request.POST, prefix=prefix, warehouses=writable_warehouses(request.user))
         form_name = f"{prefix}_form"
-        if not may_change_stock_somewhere(request.user):
+        if not can_change_stock_somewhere(request.user):
             form.is_valid()
             form.add_error(None, "Your role may only read stock; nothing was changed.")
             return _form_response(
@@ -268,7 +273,7 @@ def force_status(request: HttpRequest, sku: str) -> HttpResponse:
         "form_name": "force_form",
         "parts": STATUS_FORM_PARTS,
     }
-    if not may_force_status(request.user):
+    if not may(request.user, Capability.FORCE_STATUS):
         form.is_valid()
         form.add_error(None, "Only ops staff may force a status; nothing was changed.")
         return _form_response(request, variant, form=form, result=None, status=403, **respond)
@@ -312,7 +317,7 @@ def unforce_status(request: HttpRequest, sku: str) -> HttpResponse:
         return variant
     form = ClearForcedStatusForm(request.POST)
     status, message = 422, None
-    if not may_force_status(request.user):
+    if not may(request.user, Capability.FORCE_STATUS):
         status, message = 403, "Only ops staff may end a forced status; nothing was changed."
     elif form.is_valid():
         channel = form.cleaned_data["channel"]

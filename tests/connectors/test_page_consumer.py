@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 
 from connectors.consumers import ConnectorsConsumer
 from connectors.models import CircuitState, Connector, ConnectorKind, InboxEvent, InboxState
-from stock.consumers import CLOSE_FORBIDDEN
+from inventory_hub.shell.consumers import CLOSE_FORBIDDEN
 from tests.stock.test_consumers import communicator, in_db, pushes_until_quiet, run, user_with
 from warehouses.access import Role
 

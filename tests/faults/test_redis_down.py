@@ -27,7 +27,7 @@ from rest_framework.authtoken.models import Token
 
 from connectors.models import Connector, InboxEvent, InboxState
 from connectors.woocommerce import webhook_signature
-from stock.consumers import CLOSE_PAUSED
+from inventory_hub.shell.consumers import CLOSE_PAUSED
 from stock.models import Order
 from stock.selectors import ledger_differences
 from tests.faults.servers import ProcfileCompanions, ThrowawayRedis

@@ -185,7 +185,7 @@ def test_a_live_page_is_told_live_updates_are_paused_when_the_channel_layer_is_d
     from django.test import Client
 
     from inventory_hub.asgi import application
-    from stock.consumers import CLOSE_PAUSED
+    from inventory_hub.shell.consumers import CLOSE_PAUSED
 
     user = get_user_model().objects.create_user(username="ops", password="unused")
     user.groups.add(Group.objects.get_or_create(name=Role.OPS_STAFF.value)[0])

@@ -21,7 +21,8 @@ from django.db import connection
 from django.test import Client
 
 from inventory_hub.asgi import application
-from stock.consumers import CLOSE_FORBIDDEN, LiveConsumer, OverviewConsumer
+from inventory_hub.shell.consumers import CLOSE_FORBIDDEN, LiveConsumer
+from stock.consumers import OverviewConsumer
 from stock.events import ORDERS_GROUP
 from stock.models import ForcedStatus, ReasonCode
 from stock.selectors import warehouse_kpis

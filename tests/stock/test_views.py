@@ -1188,7 +1188,7 @@ def test_short_order_action_on_a_cancelled_order_answers_with_a_message(
 # Characters every system font draws: ASCII, Latin-1 and the few symbols of WGL4 the pages
 # use. Anything else (a check mark, a flag, an hourglass) may show as an empty box on a
 # laptop or tablet without a symbol font: the pages draw such symbols as inline SVG
-# (templates/stock/partials/icon_sprite.html).
+# (templates/shell/partials/icon_sprite.html).
 WGL4_SYMBOLS = [
     "EN DASH",
     "EM DASH",

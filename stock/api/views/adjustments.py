@@ -3,15 +3,15 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory_hub.api.actors import actor_for
 from inventory_hub.api.idempotency import idempotent
-from inventory_hub.api.permissions import StockWriters
 from inventory_hub.api.schema import WRITE_ERRORS, error_response, validated
-from inventory_hub.api.scopes import require_stock_scope
+from stock.api.actors import actor_for
 from stock.api.serializers.adjustments import AdjustmentInput, AdjustmentOutput
 from stock.models import MovementSource
 from stock.selectors import get_variant_by_sku, get_warehouse_by_code
 from stock.services import adjust_stock, count_stock
+from warehouses.api.permissions import StockWriters
+from warehouses.api.scopes import require_stock_scope
 
 
 class StockAdjustmentView(APIView):

@@ -12,12 +12,10 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory_hub.api.actors import actor_for
-from inventory_hub.api.errors import DOMAIN_STATUS
 from inventory_hub.api.idempotency import idempotent
-from inventory_hub.api.permissions import StockWriters
 from inventory_hub.api.schema import WRITE_ERRORS, error_response
 from inventory_hub.gc_pause import collector_paused
+from stock.api.actors import actor_for
 from stock.api.bulk import (
     out_of_scope,
     read_bulk_request,
@@ -25,9 +23,11 @@ from stock.api.bulk import (
     report,
     rows_refused,
 )
+from stock.api.errors import DOMAIN_STATUS
 from stock.api.serializers.bulk import BulkStockInput, BulkStockOutput
 from stock.services.bulk import BulkRejected, apply_bulk_stock, plan_bulk_stock
 from warehouses.access import writable_warehouse_ids
+from warehouses.api.permissions import StockWriters
 
 
 class BulkStockView(APIView):
