@@ -19,7 +19,12 @@ from connectors.models import (
     SyncProblem,
     SyncRun,
 )
-from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
+from connectors.sync.configure import (
+    delete_sku_mapping,
+    delete_status_rule,
+    save_sku_mapping,
+    save_status_rule,
+)
 
 
 @admin.register(SkuMapping)
@@ -67,9 +72,14 @@ class SkuMappingAdmin(admin.ModelAdmin):
     ]
 
     def save_model(self, request, obj: SkuMapping, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        forget_mapping_state()
-        enqueue_connector_pushes(obj.connector_id, [obj.variant_id])
+        save_sku_mapping(mapping=obj)
+
+    def delete_model(self, request, obj: SkuMapping) -> None:
+        delete_sku_mapping(mapping=obj)
+
+    def delete_queryset(self, request, queryset: QuerySet) -> None:
+        for mapping in queryset:
+            delete_sku_mapping(mapping=mapping)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -200,6 +210,16 @@ class StatusRuleAdmin(admin.ModelAdmin):
     search_fields = ["variant__sku", "owner__name"]
     autocomplete_fields = ["variant"]
     list_select_related = ["owner", "variant", "channel"]
+
+    def save_model(self, request, obj: StatusRule, form, change: bool) -> None:
+        save_status_rule(rule=obj)
+
+    def delete_model(self, request, obj: StatusRule) -> None:
+        delete_status_rule(rule=obj)
+
+    def delete_queryset(self, request, queryset: QuerySet) -> None:
+        for rule in queryset:
+            delete_status_rule(rule=rule)
 
 
 @admin.register(StatusChange)

@@ -29,7 +29,7 @@ from django.utils import timezone
 from connectors.base import Connector as StoreConnector
 from connectors.base import ConnectorConfig
 from connectors.engine.problems import resolve_open_problems
-from connectors.models import Connector, LocationMapping, Ownership
+from connectors.models import Connector, LocationMapping, Ownership, SkuMapping, StatusRule
 from connectors.outbox import enqueue_connector_pushes, forget_mapping_state
 from connectors.registry import UnknownConnectorKind, connector_class, kind_spec
 from warehouses.models import Warehouse
@@ -215,6 +215,34 @@ def update_connector(
         if locked.is_active and (not was_active or shows_other_things):
             enqueue_connector_pushes(locked.pk)
     return locked
+
+
+def save_sku_mapping(*, mapping: SkuMapping) -> SkuMapping:
+    """Save a SKU mapping made or changed by hand (the admin). Its variant is queued for a
+    push to its store in the same transaction, so the store is told what the hub holds for
+    the item now mapped; this process re-reads what is mapped on its next stock change."""
+    with transaction.atomic():
+        mapping.save()
+        enqueue_connector_pushes(mapping.connector_id, [mapping.variant_id])
+    forget_mapping_state()
+    return mapping
+
+
+def delete_sku_mapping(*, mapping: SkuMapping) -> None:
+    """Stop mapping a variant to a store item: nothing more is pushed for it there."""
+    mapping.delete()
+    forget_mapping_state()
+
+
+def save_status_rule(*, rule: StatusRule) -> StatusRule:
+    """Save a rule naming the store that owns a stock status. It takes effect with that
+    store's next report (status propagation reads the rules as it applies one)."""
+    rule.save()
+    return rule
+
+
+def delete_status_rule(*, rule: StatusRule) -> None:
+    rule.delete()
 
 
 def _replace_locations(connector: Connector, locations: Sequence[LocationInput]) -> bool:

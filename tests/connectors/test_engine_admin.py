@@ -5,7 +5,14 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from connectors.models import Connector, InboxEvent, InboxState, LocationMapping, OutboxItem
+from connectors.models import (
+    Connector,
+    InboxEvent,
+    InboxState,
+    LocationMapping,
+    OutboxItem,
+    SkuMapping,
+)
 from tests.connectors import engine_fakes
 from tests.connectors.engine_fakes import make_hub
 from tests.warehouses.factories import SalesChannelFactory
@@ -523,3 +530,38 @@ def test_the_admin_archives_connectors_and_deletes_only_one_without_history(admi
     assert deleted.status_code == 302
     assert not Connector.objects.filter(pk=without.connector.pk).exists()
     assert "delete_selected" not in dict(actions.fields["action"].choices)
+
+
+def test_a_mapping_edited_in_the_admin_queues_a_push_of_its_variant(admin_client):
+    hub = make_hub(None, skus=("A", "B"))
+    mapping = SkuMapping.objects.get(connector=hub.connector, variant__sku__startswith="B-")
+    OutboxItem.objects.all().delete()
+
+    answer = admin_client.post(
+        f"/admin/connectors/skumapping/{mapping.pk}/change/",
+        {
+            "connector": hub.connector.pk,
+            "variant": mapping.variant_id,
+            "remote_id": "store-item-b",
+            "parent_id": "",
+            "is_managed": "on",
+        },
+    )
+
+    assert answer.status_code == 302
+    mapping.refresh_from_db()
+    assert mapping.remote_id == "store-item-b"
+    assert list(OutboxItem.objects.values_list("variant_id", flat=True)) == [mapping.variant_id]
+
+
+def test_a_mapping_deleted_in_the_admin_is_gone(admin_client):
+    hub = make_hub(None, skus=("A", "B"))
+    mapping = SkuMapping.objects.get(connector=hub.connector, variant__sku__startswith="B-")
+
+    answer = admin_client.post(
+        f"/admin/connectors/skumapping/{mapping.pk}/delete/", {"post": "yes"}
+    )
+
+    assert answer.status_code == 302
+    remaining = SkuMapping.objects.filter(connector=hub.connector)
+    assert [mapping.variant.sku.split("-")[0] for mapping in remaining] == ["A"]
