@@ -1,4 +1,4 @@
-"""`place_order` in one or two statements on PostgreSQL: plan without locks, then reserve.
+"""The planned path's statements (PostgreSQL): the unlocked read and the reserving statement.
 
 The locked path (`locked`) holds a hot SKU's level lock across five round trips. Here
 the plan is made from an unlocked read (or, on a channel whose last order went wholly to
@@ -6,7 +6,8 @@ its first warehouse by priority, from nothing; on one sourcing by most stock, by
 statement itself: see `unread_plan`), and one statement then locks the planned levels
 (primary-key order, as every writer does), checks under that lock everything the plan
 relied on, and only when all of it still holds writes the order, its lines, their
-allocations, the ledger rows and the balances. Checked under the lock: each level's
+allocations, and the ledger rows and balances (those two parts are the ledger's own,
+`ledger.statements`). Checked under the lock: each level's
 available quantity covers its hold, the warehouse is active and still linked to the
 channel, the channel's count of active warehouses and which of them comes first (for a
 plan made in Python), each variant still has its SKU, is sold and manages stock as
