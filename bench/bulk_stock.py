@@ -579,12 +579,16 @@ class StageClock:
         ("stock.api.views.bulk", "plan_bulk_stock", "plan: look up SKUs, warehouses"),
         ("stock.api.views.bulk", "writable_warehouse_ids", "scope"),
         ("stock.api.views.bulk", "apply_bulk_stock", "apply (engine, incl. commit)"),
-        ("stock.services.ledger", "ensure_levels", "  engine: ensure_levels"),
-        ("stock.services.ledger", "lock_levels", "  engine: lock_levels (incl. ensure)"),
-        ("stock.services.ledger", "_evaluate", "  engine: _evaluate (rules)"),
-        ("stock.services.ledger", "_write_postgres", "  engine: ledger rows and balances (SQL)"),
-        ("stock.services.ledger", "_write", "  engine: _write (rows, SQL, events)"),
-        ("stock.services.ledger", "publish_stock_changed", "  publish after commit"),
+        ("stock.services.ledger.locks", "ensure_levels", "  engine: ensure_levels"),
+        ("stock.services.ledger.writes", "lock_levels", "  engine: lock_levels (incl. ensure)"),
+        ("stock.services.ledger.writes", "evaluate", "  engine: evaluate (rules)"),
+        (
+            "stock.services.ledger.writes",
+            "write_rows_postgres",
+            "  engine: ledger rows and balances (SQL)",
+        ),
+        ("stock.services.ledger.writes", "_write", "  engine: _write (rows, SQL, events)"),
+        ("stock.services.ledger.writes", "publish_stock_changed", "  publish after commit"),
         ("stock.api.views.bulk", "report", "build the report"),
         ("rest_framework.renderers", "JSONRenderer.render", "render the JSON answer"),
     )
@@ -594,6 +598,10 @@ class StageClock:
         self._is_measuring = False
         for module_name, function_name, label in self.STAGES:
             self._wrap(module_name, function_name, label)
+        # The write backend holds its functions: chosen again, it holds the wrapped ones.
+        from stock.services.backend import forget_write_backend
+
+        forget_write_backend()
 
     def reset(self) -> None:
         self.totals = {}

@@ -103,7 +103,8 @@ class BatchClock:
     def __call__(self, execute, sql, params, many, context):
         from django.db import transaction
 
-        from stock.services.order_locks import CLAIM_EXPIRED_SQL, LOCK_LEVELS_SQL
+        from stock.services.ledger.statements import LOCK_LEVELS_BY_ID_SQL as LOCK_LEVELS_SQL
+        from stock.services.orders.expiry import CLAIM_EXPIRED_SQL
 
         if sql == CLAIM_EXPIRED_SQL:
             self._claimed.at = time.perf_counter()

@@ -57,8 +57,8 @@ from connectors.inbound.receiving import (
 )
 from connectors.models import Connector, InboxState
 from connectors.registry import build_connector
+from inventory_hub.db import NEVER_BY_COUNT
 from inventory_hub.encryption import decrypt_text
-from stock.services.ledger import NEVER_BY_COUNT
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class InboxWriter:
         params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         self._params = params
         # Its two statements are prepared once per connection, as the engine's hot ones are
-        # (stock.services.ledger.hot_cursor); Django's own threshold (never) otherwise.
+        # (inventory_hub.db.hot_cursor); Django's own threshold (never) otherwise.
         self._prepare = True if settings.HUB_PREPARED_STATEMENTS else None
         if self._prepare and params.get("prepare_threshold") is None:
             params["prepare_threshold"] = NEVER_BY_COUNT

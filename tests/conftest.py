@@ -42,7 +42,7 @@ def fresh_process_memory():
     a test sees is not the one an earlier test left them remembering.
     """
     from connectors.outbox import forget_mapping_state
-    from stock.services.order_fast_path import forget_every_unread_plan
+    from stock.services.orders.planned_sql import forget_every_unread_plan
 
     forget_mapping_state()
     forget_every_unread_plan()

@@ -90,7 +90,7 @@ else:
             "NAME": VAR_DIR / "inventory_hub.sqlite3",
         }
     }
-# The only prepared statements are the engine's hot ones (stock/services/ledger.py,
+# The only prepared statements are the engine's hot ones (inventory_hub/db.py,
 # `hot_cursor`): their generic plan is as good as a fresh one and saves planning each time.
 POSTGRES_SESSION_OPTIONS = {"options": "-c plan_cache_mode=force_generic_plan"}
 # A connection pool per process (psycopg_pool). Under ASGI every request's sync code may
@@ -319,7 +319,7 @@ AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 5)
 # After-commit reactions (cache invalidation, channel-layer pushes) run on a publisher
 # thread, so a writer never waits for them (stock/events.py).
 HUB_PUBLISH_IN_BACKGROUND = env_bool("HUB_PUBLISH_IN_BACKGROUND", True)
-# The engine's hot statements are prepared once per connection (stock/services/ledger.py);
+# The engine's hot statements are prepared once per connection (inventory_hub/db.py);
 # off for a transaction-pooling PgBouncer older than 1.21.
 HUB_PREPARED_STATEMENTS = env_bool("HUB_PREPARED_STATEMENTS", True)
 

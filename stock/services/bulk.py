@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
+from inventory_hub.db import loaded_instance
 from stock.actors import Actor
 from stock.errors import StockError
 from stock.models import MovementKind, MovementSource, ReasonCode, Variant
 from warehouses.models import Warehouse
 
-from .ledger import BatchRejected, ChangeOutcome, LevelChange, apply_changes, loaded_instance
+from .backend import write_backend
+from .ledger import BatchRejected, ChangeOutcome, LevelChange, apply_changes
 
 # The reason a row gets when it names none: a bulk count is a stocktake; a bare delta
 # corrects the balance.
@@ -148,21 +150,30 @@ def plan_bulk_stock(rows: Sequence[BulkRow]) -> BulkPlan:
 
 def _variants_by_sku(skus: set[str]) -> dict[str, Variant]:
     """The variants with these SKUs, loaded with only what the engine reads of them."""
-    names = ["id", "sku", "manage_stock"]
-    if connection.vendor != "postgresql":
-        return {
-            variant.sku: variant for variant in Variant.objects.filter(sku__in=skus).only(*names)
-        }
+    return write_backend().variants_by_sku(skus)
+
+
+VARIANT_NAMES = ("id", "sku", "manage_stock")
+VARIANTS_BY_SKU_SQL = (
+    f"SELECT {', '.join(VARIANT_NAMES)} FROM {Variant._meta.db_table} WHERE sku = ANY(%s::text[])"
+)
+
+
+def variants_by_sku_postgres(skus: set[str]) -> dict[str, Variant]:
     # One array parameter: `sku__in` would prepare 10,000 parameters one by one, which took
     # longer than the query.
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(names)} FROM {Variant._meta.db_table} WHERE sku = ANY(%s::text[])",
-            [list(skus)],
-        )
+        cursor.execute(VARIANTS_BY_SKU_SQL, [list(skus)])
         rows = cursor.fetchall()
     alias = connection.alias  # read once: `connection` is a thread-local proxy
-    return {row[1]: loaded_instance(Variant, alias, names, row) for row in rows}
+    return {row[1]: loaded_instance(Variant, alias, VARIANT_NAMES, row) for row in rows}
+
+
+def variants_by_sku_portable(skus: set[str]) -> dict[str, Variant]:
+    return {
+        variant.sku: variant
+        for variant in Variant.objects.filter(sku__in=skus).only(*VARIANT_NAMES)
+    }
 
 
 def _problem(index: int, row: BulkRow, code: str, message: str) -> RowProblem:

@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from stock.models import DailyStockSnapshot, StockMovement
 
-QUANTITIES = ("on_hand", "reserved", "unsellable", "safety_stock", "inbound")
+from .backend import write_backend
+from .ledger.rows import QUANTITIES
+
 # Rows per INSERT: arrays on PostgreSQL; VALUES elsewhere, lowered to the parameter limit.
 UNNEST_BATCH_SIZE = 20_000
 VALUES_BATCH_SIZE = 2000
@@ -119,25 +121,31 @@ def _upsert(rows: list[tuple]) -> None:
     )
     insert = f"INSERT INTO {table} ({', '.join(columns)}) "
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            types = ("bigint[]", "date[]", *(["integer[]"] * len(QUANTITIES)))
-            arrays = ", ".join(f"%s::{name}" for name in types)
-            for start in range(0, len(rows), UNNEST_BATCH_SIZE):
-                chunk = rows[start : start + UNNEST_BATCH_SIZE]
-                cursor.execute(
-                    f"{insert} SELECT * FROM unnest({arrays}) {conflict}",
-                    [list(column) for column in zip(*chunk, strict=True)],
-                )
-            return
-        max_params = connection.features.max_query_params or VALUES_BATCH_SIZE * len(columns)
-        per_statement = min(VALUES_BATCH_SIZE, max_params // len(columns))
-        placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            cursor.execute(
-                f"{insert} VALUES {', '.join([placeholder] * len(chunk))} {conflict}",
-                [value for row in chunk for value in row],
-            )
+        write_backend().upsert_snapshots(cursor, rows, insert=insert, conflict=conflict)
+
+
+def upsert_postgres(cursor, rows: list[tuple], *, insert: str, conflict: str) -> None:
+    types = ("bigint[]", "date[]", *(["integer[]"] * len(QUANTITIES)))
+    arrays = ", ".join(f"%s::{name}" for name in types)
+    for start in range(0, len(rows), UNNEST_BATCH_SIZE):
+        chunk = rows[start : start + UNNEST_BATCH_SIZE]
+        cursor.execute(
+            f"{insert} SELECT * FROM unnest({arrays}) {conflict}",
+            [list(column) for column in zip(*chunk, strict=True)],
+        )
+
+
+def upsert_portable(cursor, rows: list[tuple], *, insert: str, conflict: str) -> None:
+    width = 2 + len(QUANTITIES)
+    max_params = connection.features.max_query_params or VALUES_BATCH_SIZE * width
+    per_statement = min(VALUES_BATCH_SIZE, max_params // width)
+    placeholder = "(" + ", ".join(["%s"] * width) + ")"
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        cursor.execute(
+            f"{insert} VALUES {', '.join([placeholder] * len(chunk))} {conflict}",
+            [value for row in chunk for value in row],
+        )
 
 
 def refresh_snapshots() -> int:

@@ -25,8 +25,8 @@ from stock.models import (
     StockMovement,
 )
 from stock.selectors import channel_salable
-from stock.services.order_locks import close_expired_batch, release_closed_batch
 from stock.services.orders import pay_order, release_expired_holds
+from stock.services.orders.expiry import close_expired_batch, release_closed_batch
 from tests.stock.factories import (
     SYSTEM,
     Balance,
@@ -293,7 +293,7 @@ def test_buyer_short_while_the_expiry_task_releases_the_hold_it_needs_waits_and_
 def test_buyer_waits_for_a_locked_expired_order_only_so_long_then_is_refused(
     channel, north, sheet, monkeypatch, verify_ledger_clean
 ):
-    from stock.services import orders as order_services
+    from stock.services.orders import locked as order_services
 
     level = stocked(sheet, north, 1)
     abandoned = place(channel, "A-1", ("SHEET", 1)).order
@@ -484,7 +484,7 @@ def test_two_task_runs_at_the_same_moment_release_each_hold_once(
 def after_each_batch(monkeypatch, react) -> Callable[[], None]:
     """Call `react(batch)` in the thread that ran each expiry batch, inside its transaction,
     once the batch itself has run unchanged. Returns what puts the plain batch back."""
-    from stock.services import orders
+    from stock.services.orders import expiry as orders
 
     release_batch = orders.release_expired_batch
 

@@ -1,4 +1,4 @@
-"""`place_order`'s planned path (stock/services/order_fast_path.py) on PostgreSQL.
+"""`place_order`'s planned path (stock/services/orders/planned*.py) on PostgreSQL.
 
 The plan is made before any lock, from a read or, for a channel that sells from one
 warehouse, from nothing; the reserving statement checks it under the lock. These tests
@@ -14,14 +14,14 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from inventory_hub.db import hot_cursor
 from stock import availability
 from stock.availability import storefront_availability
 from stock.errors import InsufficientStock, NotSellable
 from stock.events import ORDERS_GROUP, variant_group, warehouse_group
 from stock.models import Allocation, MovementKind, StockLevel, StockMovement
-from stock.services import order_fast_path
-from stock.services import orders as order_services
-from stock.services.ledger import hot_cursor
+from stock.services.orders import planned as order_services
+from stock.services.orders import planned_sql as order_fast_path
 from tests.browser_support import database_url
 from tests.stock.factories import (
     VariantFactory,

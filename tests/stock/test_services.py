@@ -1252,8 +1252,8 @@ def test_a_stale_variant_object_cannot_move_stock_once_tracking_is_off(level, va
 
 
 def test_new_instance_builds_what_the_model_constructor_builds(django_assert_num_queries):
+    from inventory_hub.db import new_instance
     from stock.models import Order, OrderLine
-    from stock.services.ledger import new_instance
     from tests.warehouses.factories import SalesChannelFactory
 
     channel = SalesChannelFactory(code="shop")
@@ -1278,8 +1278,8 @@ def test_new_instance_builds_what_the_model_constructor_builds(django_assert_num
 
 
 def test_new_instance_refuses_values_missing_a_field_without_a_default():
+    from inventory_hub.db import new_instance
     from stock.models import Order
-    from stock.services.ledger import new_instance
 
     with pytest.raises(TypeError, match="Order needs actor_label, placed_at, reference"):
         new_instance(Order, {"channel_id": 1})

@@ -384,7 +384,7 @@ def test_expiring_a_short_order_holding_nothing_queues_its_reactions(
     placed = place(channel, "W-1", ("SHEET", 4), accept_shortfall=True)
     announced = []
     monkeypatch.setattr(
-        "stock.services.orders.shortfall_changed_in_transaction",
+        "stock.services.orders.expiry.shortfall_changed_in_transaction",
         lambda variant_ids: announced.extend(variant_ids),
     )
 

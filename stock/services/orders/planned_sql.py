@@ -1,12 +1,13 @@
-"""`place_order` in one or two statements on PostgreSQL: plan without locks, then reserve.
+"""The planned path's statements (PostgreSQL): the unlocked read and the reserving statement.
 
-The locked path (`order_locks`) holds a hot SKU's level lock across five round trips. Here
+The locked path (`locked`) holds a hot SKU's level lock across five round trips. Here
 the plan is made from an unlocked read (or, on a channel whose last order went wholly to
 its first warehouse by priority, from nothing; on one sourcing by most stock, by the
 statement itself: see `unread_plan`), and one statement then locks the planned levels
 (primary-key order, as every writer does), checks under that lock everything the plan
 relied on, and only when all of it still holds writes the order, its lines, their
-allocations, the ledger rows and the balances. Checked under the lock: each level's
+allocations, and the ledger rows and balances (those two parts are the ledger's own,
+`ledger.statements`). Checked under the lock: each level's
 available quantity covers its hold, the warehouse is active and still linked to the
 channel, the channel's count of active warehouses and which of them comes first (for a
 plan made in Python), each variant still has its SKU, is sold and manages stock as
@@ -23,21 +24,12 @@ would choose, for instance when a preferred warehouse was restocked in between.
 import re
 from dataclasses import dataclass
 
-from stock.models import (
-    Allocation,
-    MovementKind,
-    MovementSource,
-    Order,
-    OrderLine,
-    OrderStatus,
-    ReasonCode,
-    StockLevel,
-    StockMovement,
-    Variant,
-)
+from inventory_hub.db import array_literal, choice_literal, hot_cursor
+from stock.models import Allocation, Order, OrderLine, OrderStatus, StockLevel, Variant
 from warehouses.models import ChannelWarehouse, Warehouse
 
-from .ledger import MAX_QUANTITY, QUANTITIES, array_literal, hot_cursor
+from ..ledger import MAX_QUANTITY
+from ..ledger.statements import RESERVE_LEDGER_CTE, RESERVED_CTE
 
 READ_FOR_PLAN_SQL = f"""
     SELECT variant.id, variant.sku, variant.manage_stock, variant.backorders, variant.is_active,
@@ -101,17 +93,8 @@ MOST_STOCK_HOLD = f"""
 """
 
 
-def _literal(choice) -> str:
-    """A choice's value as an SQL literal: the statement's constants are written into it,
-    not sent with every order (each parameter costs the client a conversion)."""
-    value = str(choice.value)
-    if not re.fullmatch(r"[a-z_]+", value):
-        raise ValueError(f"{value!r} is not a plain choice value")
-    return f"'{value}'"
-
-
 # Arrays travel as array literals: a generic plan reckons each at 10 rows, which keeps the
-# index lookups (see ledger.UPDATE_LEVELS_SQL). Spaces are squeezed out (`_positional`):
+# index lookups (see ledger.writes.UPDATE_LEVELS_SQL). Spaces are squeezed out (`_positional`):
 # psycopg caches the parsing of a query only up to 4,096 characters, and parsing it again
 # for every order cost more client CPU than anything else the order did.
 #
@@ -158,21 +141,11 @@ def _reserve_sql(hold: str, planned_warehouses: str) -> str:
                  WHERE is_active AND manage_stock = coalesce(expected, manage_stock)
                ) = %(lines)s
            AS ok
-    ), reserved AS (
-        UPDATE {StockLevel._meta.db_table} AS level
-           SET reserved = level.reserved + hold.quantity,
-               version = level.version + 1, updated_at = %(now)s
-          FROM locked JOIN hold ON hold.variant_id = locked.variant_id
-                               AND hold.warehouse_id = locked.warehouse_id
-         WHERE level.id = locked.id AND (SELECT ok FROM verdict)
-        RETURNING level.id, level.variant_id, level.warehouse_id,
-                  {", ".join(f"level.{name}" for name in QUANTITIES)},
-                  level.version, hold.quantity, hold.line_number
-    ), new_order AS (
+    ), {RESERVED_CTE}, new_order AS (
         INSERT INTO {Order._meta.db_table} (
             channel_id, reference, status, shipping_latitude, shipping_longitude,
             placed_at, expires_at, actor_label)
-        SELECT %(channel)s, %(reference)s, {_literal(OrderStatus.PLACED)}, %(latitude)s,
+        SELECT %(channel)s, %(reference)s, {choice_literal(OrderStatus.PLACED)}, %(latitude)s,
                %(longitude)s, %(now)s, %(expires_at)s, %(actor_label)s
          WHERE (SELECT ok FROM verdict)
         RETURNING id
@@ -180,35 +153,17 @@ def _reserve_sql(hold: str, planned_warehouses: str) -> str:
         INSERT INTO {OrderLine._meta.db_table} (
             order_id, line_number, variant_id, quantity, backordered_quantity, status)
         SELECT new_order.id, line.line_number, line.variant_id, line.quantity, 0,
-               {_literal(OrderLine.Status.OPEN)}
+               {choice_literal(OrderLine.Status.OPEN)}
           FROM new_order, line
         RETURNING id, line_number, variant_id
     ), new_allocation AS (
         INSERT INTO {Allocation._meta.db_table} (
             line_id, level_id, warehouse_id, quantity, status, expires_at)
         SELECT new_line.id, reserved.id, reserved.warehouse_id, reserved.quantity,
-               {_literal(Allocation.Status.HELD)}, %(expires_at)s
+               {choice_literal(Allocation.Status.HELD)}, %(expires_at)s
           FROM reserved JOIN new_line ON new_line.line_number = reserved.line_number
          ORDER BY reserved.line_number, reserved.id
-    ), ledger AS (
-        INSERT INTO {StockMovement._meta.db_table} (
-            level_id, variant_id, warehouse_id, kind, reason, note,
-            {", ".join(f"delta_{name}" for name in QUANTITIES)},
-            {", ".join(f"{name}_after" for name in QUANTITIES)},
-            document, reference, actor_kind, actor_user_id, actor_label, source,
-            occurred_at, recorded_at)
-        SELECT reserved.id, reserved.variant_id, reserved.warehouse_id,
-               {_literal(MovementKind.RESERVE)}, {_literal(ReasonCode.ORDER)}, '',
-               0, reserved.quantity, 0, 0, 0,
-               {", ".join(f"reserved.{name}" for name in QUANTITIES)},
-               %(document)s,
-               'order:' || new_order.id || '/line:' || reserved.line_number
-                   || '/wh:' || reserved.warehouse_id || '/reserve',
-               %(actor_kind)s, %(actor_user_id)s, %(actor_label)s,
-               {_literal(MovementSource.ORDER)}, %(now)s, %(now)s
-          FROM reserved, new_order
-         ORDER BY reserved.line_number, reserved.id
-    )
+    ), {RESERVE_LEDGER_CTE}
     SELECT (SELECT id FROM new_order),
            (SELECT array_agg(ARRAY[line_number, id, variant_id]) FROM new_line),
            (SELECT array_agg(ARRAY[id, variant_id, warehouse_id, version]) FROM reserved)
@@ -277,7 +232,7 @@ def unread_plan(channel_id: int) -> Warehouses | None:
 
     A channel that sources by priority, or has one active warehouse, holds each line whole
     at its first warehouse when that warehouse covers the line, whatever the others have
-    (`orders._plans_unread` says which channels); a channel sourcing by most stock holds
+    (`planned.plans_unread` says which channels); a channel sourcing by most stock holds
     it whole where the most is available, which the reserving statement can find itself
     (`MOST_STOCK_HOLD`). So once an order planned from a read was held whole so, the next
     one is planned that way without a read, and the statement checks under the lock that
