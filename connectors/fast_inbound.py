@@ -28,7 +28,6 @@ row) and drops the cached entry, so the old secret stops working from then on.
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import json
 import logging
@@ -57,7 +56,7 @@ from connectors.inbound.receiving import (
 )
 from connectors.models import Connector, InboxState
 from connectors.registry import build_connector
-from inventory_hub.db import NEVER_BY_COUNT
+from inventory_hub.db import NEVER_BY_COUNT, is_postgresql
 from inventory_hub.encryption import decrypt_text
 
 logger = logging.getLogger(__name__)
@@ -95,13 +94,9 @@ def connection_count() -> int:
 
 
 def is_enabled() -> bool:
-    return bool(settings.CONNECTORS_FAST_INBOUND) and _is_postgresql()
-
-
-@functools.cache
-def _is_postgresql() -> bool:
-    # Once: under ASGI each request's context would build a database wrapper to ask.
-    return connections["default"].vendor == "postgresql"
+    # Asked once per process: under ASGI each request's context would build a database
+    # wrapper to ask the vendor.
+    return bool(settings.CONNECTORS_FAST_INBOUND) and is_postgresql()
 
 
 class InboxWriter:

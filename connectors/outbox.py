@@ -38,6 +38,7 @@ from connectors.dispatch import PUSH_OUTBOX, connector_task
 from connectors.engine.kicks import Debouncer
 from connectors.engine.kicks import kick_interval_seconds as kick_interval_seconds
 from connectors.models import Connector, SkuMapping
+from inventory_hub.db import is_postgresql
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def enqueue_stock_pushes(variant_ids: Iterable[int]) -> None:
 
 def _upsert(ids: list[int], *, refresh: bool) -> tuple[set[int], bool]:
     now = timezone.now()
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         sql = _ENQUEUE_SQL.format(variant_filter="= ANY(%(ids)s)")
         params: dict = {"now": now, "ids": ids}
         if refresh:
@@ -210,7 +211,7 @@ def enqueue_connector_pushes(
         "due": now + timedelta(seconds=delay_seconds),
         "connector": connector_id,
     }
-    is_postgres = connection.vendor == "postgresql"
+    is_postgres = is_postgresql()
     greatest = "GREATEST" if is_postgres else "MAX"
     chunks: list[list[int] | None] = [None]
     if variant_ids is not None:

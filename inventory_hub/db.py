@@ -1,6 +1,7 @@
 """Database plumbing for the hot statements, shared by every app: it imports no app.
 
-Prepared statements on one kept cursor (`hot_cursor`), model instances built without
+Which database the hub writes for (`is_postgresql`, the one place that asks the vendor),
+prepared statements on one kept cursor (`hot_cursor`), model instances built without
 `__init__` (`loaded_instance`, `new_instance`, `mark_saved`) and array literals.
 """
 
@@ -13,6 +14,17 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.base import ModelState
+
+
+@cache
+def is_postgresql() -> bool:
+    """Whether the default database is PostgreSQL, asked once per process.
+
+    PostgreSQL gets the set-based statements, row locks and advisory locks; anything else
+    (SQLite, the embedded default) the portable versions. Every such choice asks this
+    (stock's write backend, the connectors' outbox, job locks and fast inbound path)."""
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+
 
 # psycopg prepares a statement after this many runs; ours ask for it on the first.
 NEVER_BY_COUNT = 2**31 - 1

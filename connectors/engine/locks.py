@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from inventory_hub.db import is_postgresql
+
 _local_locks: dict[tuple[int, int], threading.Lock] = {}
 _local_locks_guard = threading.Lock()
 
@@ -20,7 +22,7 @@ _local_locks_guard = threading.Lock()
 def try_connector_lock(namespace: int, connector_id: int) -> Iterator[bool]:
     """Hold the lock of (`namespace`, connector); never waits: yields False when it is taken."""
     key = [namespace, connector_id]
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
             acquired = bool(cursor.fetchone()[0])

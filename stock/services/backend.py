@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from inventory_hub.db import is_postgresql
+
 
 @dataclass(frozen=True, slots=True)
 class WriteBackend:
@@ -55,7 +57,7 @@ def _choose() -> WriteBackend:
     from .orders import expiry, locked_sql, planned
 
     vendor = connections[DEFAULT_DB_ALIAS].vendor
-    if vendor == "postgresql":
+    if is_postgresql():
         _chosen = WriteBackend(
             vendor=vendor,
             lock_levels=locks.lock_levels_postgres,
