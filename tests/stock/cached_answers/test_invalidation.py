@@ -11,57 +11,18 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from stock.availability import invalidate_channel_availability, storefront_availability
+from stock.availability import invalidate_channel_availability
 from stock.errors import InsufficientStock
 from stock.models import BackorderPolicy, Variant
 from stock.services import receive_stock
 from stock.services.catalogue import set_backorder_policy, update_variant
+from tests.stock.cached_answers.conftest import answer
 from tests.stock.factories import SYSTEM, VariantFactory, channel_selling_from, reserved, stocked
 from tests.warehouses.factories import WarehouseFactory
 from warehouses.models import SalesChannel
 from warehouses.services import ChannelLink, update_channel, update_warehouse
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def north():
-    return WarehouseFactory(code="NORTH")
-
-
-@pytest.fixture
-def channel(north):
-    return channel_selling_from(north, code="web")
-
-
-@pytest.fixture
-def sheet(north):
-    """7 on hand; its answer is cached, then 5 more arrive unseen by the cache."""
-    variant = VariantFactory(sku="SHEET", low_stock_threshold=2)
-    stocked(variant, north, 7)
-    return variant
-
-
-def answer(channel, sku="SHEET"):
-    (found,), unknown = storefront_availability(channel=channel, skus=[sku])
-    assert unknown == []
-    return found
-
-
-@pytest.fixture
-def stale(channel, north, sheet):
-    """The cache says 7 while the database holds 12."""
-    assert answer(channel).salable_quantity == 7
-    # The test transaction never commits, so this receipt's invalidation never runs.
-    receive_stock(variant=sheet, warehouse=north, quantity=5, actor=SYSTEM)
-    assert answer(channel).salable_quantity == 7
 
 
 # --- Variant changes ------------------------------------------------------------------------

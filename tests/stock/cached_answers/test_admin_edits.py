@@ -8,55 +8,14 @@ test_availability_invalidation.py, through the admin instead of the service).
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.cache import cache
 from django.urls import reverse
 
-from stock.availability import storefront_availability
 from stock.models import Product, Variant
-from stock.services import receive_stock
-from tests.stock.factories import SYSTEM, VariantFactory, channel_selling_from, stocked
-from tests.warehouses.factories import WarehouseFactory
+from tests.stock.cached_answers.conftest import answer
+from tests.stock.factories import VariantFactory
 from tests.warehouses.test_admin import change_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def north():
-    return WarehouseFactory(code="NORTH")
-
-
-@pytest.fixture
-def channel(north):
-    return channel_selling_from(north, code="web")
-
-
-@pytest.fixture
-def sheet(north):
-    variant = VariantFactory(sku="SHEET", low_stock_threshold=2)
-    stocked(variant, north, 7)
-    return variant
-
-
-def answer(channel, sku="SHEET"):
-    (found,), unknown = storefront_availability(channel=channel, skus=[sku])
-    assert unknown == []
-    return found
-
-
-@pytest.fixture
-def stale(channel, north, sheet):
-    """The cache says 7 while the database holds 12."""
-    assert answer(channel).salable_quantity == 7
-    receive_stock(variant=sheet, warehouse=north, quantity=5, actor=SYSTEM)
-    assert answer(channel).salable_quantity == 7
 
 
 def test_changing_a_variant_threshold_in_admin_drops_its_cached_answer(
