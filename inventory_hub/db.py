@@ -1,7 +1,8 @@
 """Database plumbing for the hot statements, shared by every app: it imports no app.
 
 Prepared statements on one kept cursor (`hot_cursor`), model instances built without
-`__init__` (`loaded_instance`, `new_instance`, `mark_saved`) and array literals.
+`__init__` (`loaded_instance`, `new_instance`, `mark_saved`), array literals and column
+limits (`char_max_length`).
 """
 
 import re
@@ -11,7 +12,7 @@ from functools import cache
 
 import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.base import ModelState
 
 # psycopg prepares a statement after this many runs; ours ask for it on the first.
@@ -118,6 +119,18 @@ def mark_saved(instance, pk: int, alias: str | None = None) -> None:
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = alias or connection.alias
+
+
+def char_max_length(model: type[models.Model], name: str) -> int:
+    """A CharField's max_length, to check input against before it reaches the database.
+
+    Raises TypeError (at import, where the limits are looked up) for any other field:
+    only a CharField's limit is known to be a number.
+    """
+    model_field = model._meta.get_field(name)
+    if not isinstance(model_field, models.CharField) or model_field.max_length is None:
+        raise TypeError(f"{model.__name__}.{name} is not a CharField with a max_length")
+    return model_field.max_length
 
 
 def array_literal(ids: list[int]) -> str:
