@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -182,7 +183,7 @@ def _map_stock(connector: Connector, store: StoreConnector, result: SetupResult)
         else:
             _stock_mapped(connector, result, stock_id)
         return
-    if connector.channel_id is None:
+    if connector.channel is None:  # selected with the connector: no query
         _stock_problem(connector, result, "the connector has no hub channel to map.")
         return
     if not sources:
@@ -221,7 +222,7 @@ def _stock_mapped(connector: Connector, result: SetupResult, stock_id: int) -> N
 
 
 def _stock_problem(
-    connector: Connector, result: SetupResult, reason: str, *, candidates: list[int] = ()
+    connector: Connector, result: SetupResult, reason: str, *, candidates: Sequence[int] = ()
 ) -> None:
     """One open problem with the latest reason (the store's stocks may have changed)."""
     message = f"{connector.name}: hub channel not mapped to a Magento stock: {reason}"
