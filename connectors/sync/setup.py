@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from connectors.base import Connector as StoreConnector
+from connectors.capabilities import StockMappingStore
 from connectors.engine.problems import record_problem, resolve_problems
 from connectors.models import (
     Connector,
@@ -171,7 +172,7 @@ def _map_locations(connector: Connector, store: StoreConnector, result: SetupRes
 # --- Channel ↔ Magento stock -------------------------------------------------------------------
 
 
-def _map_stock(connector: Connector, store: StoreConnector, result: SetupResult) -> None:
+def _map_stock(connector: Connector, store: StockMappingStore, result: SetupResult) -> None:
     """Check a set `stock_id` against the store, or fill it when exactly one stock fits."""
     layout = StockLayout.read(store)
     sources = channel_sources(connector)
