@@ -39,7 +39,8 @@ def require_whole_items(items: list[dict], item: serializers.Serializer) -> None
         if any(name not in entry for name in required)
     }
     if missing:
-        raise serializers.ValidationError(missing)
+        # Int keys, as DRF's ListField raises them; the stubs type detail keys as str only.
+        raise serializers.ValidationError(missing)  # type: ignore[arg-type]
 
 
 def is_storable_text(text: str) -> bool:
