@@ -188,9 +188,12 @@ class Connector(abc.ABC):
     """One store's protocol. Stateless apart from what `config` and `session` carry."""
 
     kind: str = ""
-    # Whether `RemoteStock.forced_status` is read from the store (None then means "not
-    # forced" rather than "unknown"); status propagation relies on it.
-    reports_forced_status: bool = False
+
+    @property
+    def reports_forced_status(self) -> bool:
+        """Whether `RemoteStock.forced_status` is read from the store (None then means "not
+        forced" rather than "unknown"); status propagation relies on it."""
+        return False
 
     def __init__(self, config: ConnectorConfig, session: requests.Session | None = None):
         self.config = config

@@ -296,7 +296,7 @@ def problem_json(problem: RowProblem) -> dict:
 def report(request: BulkRequest, result: BulkResult) -> dict:
     """The answer: a summary and, per row in request order, what happened and the balance."""
     counts = {"applied": 0, "unchanged": 0, "replayed": 0}
-    rows = []
+    rows: list[dict] = []
     append = rows.append
     for index, (row, outcome) in enumerate(zip(request.rows, result.outcomes, strict=True)):
         level = outcome.level
