@@ -13,7 +13,7 @@ and pushes the region only when it changed.
 from dataclasses import dataclass
 
 from django import forms
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -25,6 +25,7 @@ from connectors.inbound.queue import replay_dead_letters
 from connectors.models import Connector, InboxEvent, InboxState, ReconciliationReport
 from connectors.selectors import ConnectorHealth, connector_health
 from connectors.sync.selectors import PushState, failed_poll_parts, push_state
+from inventory_hub.htmx import HtmxHttpRequest
 from inventory_hub.shell.views import dashboard_view
 from warehouses.access import Capability, may
 
@@ -88,7 +89,7 @@ def render_connectors(*, can_replay: bool, oob: bool) -> str:
 
 
 @dashboard_view
-def connectors_page(request: HttpRequest) -> HttpResponse:
+def connectors_page(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         **connectors_context(),
         "can_replay": may_replay(request.user),
@@ -117,7 +118,7 @@ class ReplayForm(forms.Form):
 
 @require_POST
 @dashboard_view
-def replay(request: HttpRequest) -> HttpResponse:
+def replay(request: HtmxHttpRequest) -> HttpResponse:
     form = ReplayForm(request.POST)
     if not may_replay(request.user):
         status, result = 403, ReplayResult("Only ops staff may replay; nothing was queued.", False)

@@ -126,7 +126,7 @@ def dashboard_role(user: AbstractBaseUser | AnonymousUser) -> Role | None:
     return role if role_may(role, Capability.OPEN_DASHBOARD) else None
 
 
-def writable_warehouse_ids(user: AbstractBaseUser) -> set[int] | None:
+def writable_warehouse_ids(user: AbstractBaseUser | AnonymousUser) -> set[int] | None:
     """Warehouses whose stock this user may change; None means all of them."""
     role = role_of(user)
     if role == Role.OPS_STAFF:
@@ -143,23 +143,23 @@ def writable_warehouse_ids(user: AbstractBaseUser) -> set[int] | None:
     return set()
 
 
-def can_change_stock_at(user: AbstractBaseUser, warehouse: Warehouse) -> bool:
+def can_change_stock_at(user: AbstractBaseUser | AnonymousUser, warehouse: Warehouse) -> bool:
     allowed = writable_warehouse_ids(user)
     return allowed is None or warehouse.pk in allowed
 
 
-def can_change_stock_somewhere(user: AbstractBaseUser) -> bool:
+def can_change_stock_somewhere(user: AbstractBaseUser | AnonymousUser) -> bool:
     allowed = writable_warehouse_ids(user)
     return allowed is None or bool(allowed)
 
 
-def can_sell_on(user: AbstractBaseUser, channel: SalesChannel) -> bool:
+def can_sell_on(user: AbstractBaseUser | AnonymousUser, channel: SalesChannel) -> bool:
     """Place, pay and cancel orders on this channel."""
     role = role_of(user)
     if role == Role.OPS_STAFF:
         return True
     if role == Role.INTEGRATION:
-        return channel.assigned_users.filter(pk=user.pk).exists()
+        return channel.assigned_users.filter(pk=_hub_user(user).pk).exists()
     return False
 
 
