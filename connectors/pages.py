@@ -110,7 +110,8 @@ class ReplayForm(forms.Form):
     connector = forms.IntegerField(required=False, min_value=1)
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed as a dict
         if (data.get("event") is None) == (data.get("connector") is None):
             raise forms.ValidationError("Choose one dead letter, or one store's dead letters.")
         return data
@@ -125,7 +126,9 @@ def replay(request: HtmxHttpRequest) -> HttpResponse:
     elif not form.is_valid():
         status, result = (
             422,
-            ReplayResult(" ".join(form.non_field_errors()) or "Nothing to replay.", False),
+            ReplayResult(
+                " ".join(map(str, form.non_field_errors())) or "Nothing to replay.", False
+            ),
         )
     else:
         event_id, connector_id = form.cleaned_data["event"], form.cleaned_data["connector"]
