@@ -1,6 +1,6 @@
 """Pieces the stock admin pages share."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from functools import partial
 
 from asgiref.sync import sync_to_async
@@ -14,7 +14,7 @@ from stock.csv_io import export_csv_chunks
 from stock.models import ForcedStatus, StockLevel
 
 
-async def _in_request_thread(chunks: Iterator[str]) -> AsyncIterator[str]:
+async def _in_request_thread(chunks: Generator[str, None, None]) -> AsyncIterator[str]:
     # Under ASGI Django would read a synchronous iterator into one list before sending;
     # pulling each chunk in the request's thread keeps memory flat and the cursor usable.
     next_chunk = sync_to_async(partial(next, chunks, None))
@@ -50,4 +50,4 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 def scope_label(forced: ForcedStatus) -> str:
-    return forced.channel.code if forced.channel_id else "all channels"
+    return forced.channel.code if forced.channel is not None else "all channels"
