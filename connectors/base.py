@@ -17,10 +17,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import requests
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# A request body the clients send as JSON: an object or an array; None sends none.
+JsonBody = Mapping[str, Any] | Sequence[Any] | None
 
 
 class RemoteStatus(StrEnum):

@@ -39,8 +39,8 @@ class VariantInline(admin.TabularInline):
     """The product's variants, read here; each opens on its own page."""
 
     model = Variant
-    fields = ["sku", "attribute_summary", "barcode", "backorders", "manage_stock", "is_active"]
-    readonly_fields = fields
+    fields = ("sku", "attribute_summary", "barcode", "backorders", "manage_stock", "is_active")
+    readonly_fields = fields  # a tuple fits both stub types; a list fits one
     extra = 0
     show_change_link = True
     can_delete = False
@@ -84,7 +84,7 @@ class ProductAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
 
 class VariantLevelInline(admin.TabularInline):
     model = StockLevel
-    fields = [
+    fields = (
         "warehouse",
         "on_hand",
         "reserved",
@@ -93,8 +93,8 @@ class VariantLevelInline(admin.TabularInline):
         "inbound",
         "available",
         "status",
-    ]
-    readonly_fields = fields
+    )
+    readonly_fields = fields  # a tuple fits both stub types; a list fits one
     extra = 0
     can_delete = False
     show_change_link = True

@@ -1,7 +1,8 @@
 """Pieces the stock admin pages share."""
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from functools import partial
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib import admin
@@ -37,7 +38,8 @@ def csv_download(request: HttpRequest, queryset: QuerySet[StockLevel]) -> Stream
 class ReadOnlyAdmin(admin.ModelAdmin):
     """History: viewable by whoever may view it, never added, changed or deleted here."""
 
-    actions = None
+    # Typed as ModelAdmin's, so a subclass may list actions of its own.
+    actions: Sequence[Callable[..., Any] | str] | None = None
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
