@@ -5,6 +5,8 @@ The shared kit imports no app: each admin names its own services (`set_active`, 
 `save_model`), and these pieces only call them.
 """
 
+from typing import Generic, TypeVar
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
@@ -63,18 +65,24 @@ def activate(
     _set_active(modeladmin, request, queryset, is_active=True)
 
 
-class DeactivateInsteadOfDeleteMixin(admin.ModelAdmin):
+_M = TypeVar("_M", bound=Model)
+# The mixin's actions, for an admin that lists more of its own.
+RETIRE_ACTIONS = (deactivate, activate)
+
+
+class DeactivateInsteadOfDeleteMixin(admin.ModelAdmin, Generic[_M]):
     """Records that stock history refers to are retired with `is_active`, never deleted.
 
-    Each admin using it names the service that switches one record (`set_active`).
+    Each admin using it names the service that switches one record (`set_active`), and
+    its model as the parameter: `DeactivateInsteadOfDeleteMixin[Warehouse]`.
     """
 
-    actions = [deactivate, activate]
+    actions = [*RETIRE_ACTIONS]
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    def set_active(self, obj: Model, *, is_active: bool) -> None:
+    def set_active(self, obj: _M, *, is_active: bool) -> None:
         raise NotImplementedError
 
 

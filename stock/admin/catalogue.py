@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from inventory_hub.admin_kit import (
+    RETIRE_ACTIONS,
     DeactivateInsteadOfDeleteMixin,
     FixedIdentifierMixin,
     adopt_saved,
@@ -57,7 +58,7 @@ class VariantInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class ProductAdmin(DeactivateInsteadOfDeleteMixin[Product], admin.ModelAdmin):
     list_display = ["name", "variant_count", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "variants__sku"]
@@ -121,7 +122,7 @@ class BackorderPolicyRefused(Exception):
 
 
 @admin.register(Variant)
-class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin[Variant], admin.ModelAdmin):
     fixed_identifier = "sku"
     list_display = [
         "sku",
@@ -141,7 +142,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin, admin.M
     readonly_fields = ["created_at", "status_by_channel"]
     inlines = [VariantLevelInline]
     actions = [
-        *DeactivateInsteadOfDeleteMixin.actions,
+        *RETIRE_ACTIONS,
         "force_status_selected",
         "clear_status_selected",
     ]
