@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 
@@ -115,3 +115,13 @@ def form_page(
         **context,
     }
     return TemplateResponse(request, template, context)
+
+
+def missing_object_redirect(
+    model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str
+) -> HttpResponseRedirect:
+    """What Django's own change page answers for an object that is gone: a message, and
+    back to the admin index."""
+    # A private ModelAdmin method, which django-stubs does not declare.
+    redirect = model_admin._get_obj_does_not_exist_redirect  # type: ignore[attr-defined]
+    return redirect(request, model_admin.opts, object_id)

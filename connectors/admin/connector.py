@@ -16,7 +16,7 @@ from connectors.partner.csv_feed import MalformedFeed
 from connectors.redaction import masked_options, masked_url, sees_secret_options
 from connectors.sync.configure import ConnectorHasHistory, connector_history, delete_connector
 from connectors.sync.feeds import FeedNotAccepted, kind_reads_csv_feeds, upload_feed
-from inventory_hub.admin_kit import form_page
+from inventory_hub.admin_kit import form_page, missing_object_redirect
 
 from .actions import (
     archive_selected,
@@ -154,7 +154,7 @@ class ConnectorAdmin(admin.ModelAdmin):
     def upload_feed_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         connector = self.get_object(request, unquote(object_id))
         if connector is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         if not self.has_change_permission(request, connector):
             raise PermissionDenied
         form = FeedUploadForm(request.POST or None, request.FILES or None)

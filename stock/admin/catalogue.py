@@ -16,6 +16,7 @@ from inventory_hub.admin_kit import (
     adopt_saved,
     changed_fields,
     form_page,
+    missing_object_redirect,
 )
 from stock.actors import Actor
 from stock.admin.common import ReadOnlyAdmin, scope_label
@@ -257,7 +258,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin[Variant]
     def force_status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         variant = self._variant_or_denied(request, object_id)
         if variant is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         form = ForceStatusForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -294,7 +295,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin[Variant]
     def clear_status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         variant = self._variant_or_denied(request, object_id)
         if variant is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         open_overrides = list(
             ForcedStatus.objects.filter(variant=variant, ended_at__isnull=True)
             .select_related("channel")
