@@ -1,5 +1,9 @@
 """Products, variants and forced statuses."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
@@ -36,6 +40,17 @@ from stock.services.catalogue import (
 )
 from warehouses.models import SalesChannel
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _ProductCounts(TypedDict):
+    variant_total: int  # ProductAdmin.get_queryset's annotation
+
+
+class _VariantOverrides(TypedDict):
+    forced_in_force: list[ForcedStatus]  # VariantAdmin.get_queryset's Prefetch(to_attr=...)
+
 
 class VariantInline(admin.TabularInline):
     """The product's variants, read here; each opens on its own page."""
@@ -70,7 +85,7 @@ class ProductAdmin(DeactivateInsteadOfDeleteMixin[Product], admin.ModelAdmin):
         return super().get_queryset(request).annotate(variant_total=Count("variants"))
 
     @admin.display(description="variants", ordering="variant_total")
-    def variant_count(self, product: Product) -> int:
+    def variant_count(self, product: WithAnnotations[Product, _ProductCounts]) -> int:
         return product.variant_total
 
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
@@ -175,7 +190,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin[Variant]
         return variant.attribute_summary
 
     @admin.display(description="forced status")
-    def forced(self, variant: Variant) -> str:
+    def forced(self, variant: WithAnnotations[Variant, _VariantOverrides]) -> str:
         return ", ".join(
             f"{forced.get_status_display()} ({scope_label(forced)})"
             for forced in variant.forced_in_force
