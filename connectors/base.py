@@ -17,10 +17,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import requests
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# A request body the clients send as JSON: an object or an array; None sends none.
+JsonBody = Mapping[str, Any] | Sequence[Any] | None
 
 
 class RemoteStatus(StrEnum):
@@ -188,9 +191,12 @@ class Connector(abc.ABC):
     """One store's protocol. Stateless apart from what `config` and `session` carry."""
 
     kind: str = ""
-    # Whether `RemoteStock.forced_status` is read from the store (None then means "not
-    # forced" rather than "unknown"); status propagation relies on it.
-    reports_forced_status: bool = False
+
+    @property
+    def reports_forced_status(self) -> bool:
+        """Whether `RemoteStock.forced_status` is read from the store (None then means "not
+        forced" rather than "unknown"); status propagation relies on it."""
+        return False
 
     def __init__(self, config: ConnectorConfig, session: requests.Session | None = None):
         self.config = config

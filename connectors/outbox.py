@@ -152,11 +152,11 @@ def _upsert(ids: list[int], *, refresh: bool) -> tuple[set[int], bool]:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         if refresh:
-            connector_ids = {row[0] for row in rows if row[0] is not None}
+            connector_ids: set[int] = {row[0] for row in rows if row[0] is not None}
             return connector_ids, bool(rows and rows[0][1])
         return {row[0] for row in rows}, True
     # SQLite (the `make run` default): same upsert, chunked under its parameter limit.
-    connector_ids: set[int] = set()
+    connector_ids = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         placeholders = ", ".join(f"%(id{index})s" for index in range(len(chunk)))

@@ -13,7 +13,7 @@ and pushes the region only when it changed.
 from dataclasses import dataclass
 
 from django import forms
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -25,6 +25,7 @@ from connectors.inbound.queue import replay_dead_letters
 from connectors.models import Connector, InboxEvent, InboxState, ReconciliationReport
 from connectors.selectors import ConnectorHealth, connector_health
 from connectors.sync.selectors import PushState, failed_poll_parts, push_state
+from inventory_hub.htmx import HtmxHttpRequest
 from inventory_hub.shell.views import dashboard_view
 from warehouses.access import Capability, may
 
@@ -88,7 +89,7 @@ def render_connectors(*, can_replay: bool, oob: bool) -> str:
 
 
 @dashboard_view
-def connectors_page(request: HttpRequest) -> HttpResponse:
+def connectors_page(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         **connectors_context(),
         "can_replay": may_replay(request.user),
@@ -109,7 +110,8 @@ class ReplayForm(forms.Form):
     connector = forms.IntegerField(required=False, min_value=1)
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed as a dict
         if (data.get("event") is None) == (data.get("connector") is None):
             raise forms.ValidationError("Choose one dead letter, or one store's dead letters.")
         return data
@@ -117,14 +119,16 @@ class ReplayForm(forms.Form):
 
 @require_POST
 @dashboard_view
-def replay(request: HttpRequest) -> HttpResponse:
+def replay(request: HtmxHttpRequest) -> HttpResponse:
     form = ReplayForm(request.POST)
     if not may_replay(request.user):
         status, result = 403, ReplayResult("Only ops staff may replay; nothing was queued.", False)
     elif not form.is_valid():
         status, result = (
             422,
-            ReplayResult(" ".join(form.non_field_errors()) or "Nothing to replay.", False),
+            ReplayResult(
+                " ".join(map(str, form.non_field_errors())) or "Nothing to replay.", False
+            ),
         )
     else:
         event_id, connector_id = form.cleaned_data["event"], form.cleaned_data["connector"]

@@ -36,7 +36,8 @@ from stock.selectors import (
     open_forced_statuses_by_scope,
 )
 
-_STATUS = {
+# Keyed by the StockStatus values, looked up with the plain strings a status is stored as.
+_STATUS: dict[str, RemoteStatus] = {
     StockStatus.IN_STOCK: RemoteStatus.IN_STOCK,
     StockStatus.LOW_STOCK: RemoteStatus.IN_STOCK,
     StockStatus.OUT_OF_STOCK: RemoteStatus.OUT_OF_STOCK,

@@ -5,10 +5,12 @@ The shared kit imports no app: each admin names its own services (`set_active`, 
 `save_model`), and these pieces only call them.
 """
 
+from typing import Generic, TypeVar
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 
@@ -63,18 +65,24 @@ def activate(
     _set_active(modeladmin, request, queryset, is_active=True)
 
 
-class DeactivateInsteadOfDeleteMixin(admin.ModelAdmin):
+_M = TypeVar("_M", bound=Model)
+# The mixin's actions, for an admin that lists more of its own.
+RETIRE_ACTIONS = (deactivate, activate)
+
+
+class DeactivateInsteadOfDeleteMixin(admin.ModelAdmin, Generic[_M]):
     """Records that stock history refers to are retired with `is_active`, never deleted.
 
-    Each admin using it names the service that switches one record (`set_active`).
+    Each admin using it names the service that switches one record (`set_active`), and
+    its model as the parameter: `DeactivateInsteadOfDeleteMixin[Warehouse]`.
     """
 
-    actions = [deactivate, activate]
+    actions = [*RETIRE_ACTIONS]
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    def set_active(self, obj: Model, *, is_active: bool) -> None:
+    def set_active(self, obj: _M, *, is_active: bool) -> None:
         raise NotImplementedError
 
 
@@ -107,3 +115,13 @@ def form_page(
         **context,
     }
     return TemplateResponse(request, template, context)
+
+
+def missing_object_redirect(
+    model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str
+) -> HttpResponseRedirect:
+    """What Django's own change page answers for an object that is gone: a message, and
+    back to the admin index."""
+    # A private ModelAdmin method, which django-stubs does not declare.
+    redirect = model_admin._get_obj_does_not_exist_redirect  # type: ignore[attr-defined]
+    return redirect(request, model_admin.opts, object_id)

@@ -156,7 +156,8 @@ class FailOpenRedisCache(RedisCache):
     def ping(self) -> None:
         """Ask Redis itself, skipping nothing; raises when it cannot be reached (/healthz)."""
         try:
-            self._cache.get_client().ping()
+            # RedisCache._cache (a private cached_property) is missing from django-stubs.
+            self._cache.get_client().ping()  # type: ignore[attr-defined]
         except UNREACHABLE as exc:
             # Counted like any other call, so that the worker check skips Redis too.
             outages.record("ping", exc)

@@ -268,25 +268,26 @@ class ChildProcesses:
 
     def stop(self) -> None:
         self._stopping = True
-        running = [child for child in self._children if child.process is not None]
-        for child in running:
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
+        # Children and their processes, taken together: only the main thread replaces them.
+        running = [(child, child.process) for child in self._children if child.process is not None]
+        for _child, process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + CHILD_STOP_SECONDS
-        for child in running:
+        for child, process in running:
             try:
-                child.process.wait(max(0.0, deadline - time.monotonic()))
+                process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 logger.warning(
                     "%s (pid %d) did not stop within %g s; killing its process group.",
                     child.name,
-                    child.process.pid,
+                    process.pid,
                     CHILD_STOP_SECONDS,
                 )
             # The group also holds the worker's pool processes.
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.process.pid, signal.SIGKILL)
-            child.process.wait()
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         supervision.forget()
 
 

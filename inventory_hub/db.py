@@ -2,7 +2,8 @@
 
 Which database the hub writes for (`is_postgresql`, the one place that asks the vendor),
 prepared statements on one kept cursor (`hot_cursor`), model instances built without
-`__init__` (`loaded_instance`, `new_instance`, `mark_saved`) and array literals.
+`__init__` (`loaded_instance`, `new_instance`, `mark_saved`), array literals and column
+limits (`char_max_length`).
 """
 
 import re
@@ -12,7 +13,7 @@ from functools import cache
 
 import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.base import ModelState
 
 
@@ -130,6 +131,18 @@ def mark_saved(instance, pk: int, alias: str | None = None) -> None:
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = alias or connection.alias
+
+
+def char_max_length(model: type[models.Model], name: str) -> int:
+    """A CharField's max_length, to check input against before it reaches the database.
+
+    Raises TypeError (at import, where the limits are looked up) for any other field:
+    only a CharField's limit is known to be a number.
+    """
+    model_field = model._meta.get_field(name)
+    if not isinstance(model_field, models.CharField) or model_field.max_length is None:
+        raise TypeError(f"{model.__name__}.{name} is not a CharField with a max_length")
+    return model_field.max_length
 
 
 def array_literal(ids: list[int]) -> str:

@@ -10,11 +10,14 @@ import logging
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery, signals
 from celery.beat import EmbeddedService
 from channels.layers import InMemoryChannelLayer
+
+if TYPE_CHECKING:
+    from celery.worker import WorkController
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +81,9 @@ class EmbeddedWorker:
     def __init__(self, *, app: Celery, loglevel: str = "WARNING") -> None:
         self._app = app
         self._loglevel = loglevel
-        self._controller = None
-        self._beat: threading.Thread | None = None
+        # Celery ships no types (pyproject: ignore_missing_imports), so its classes are Any.
+        self._controller: WorkController | None = None
+        self._beat: EmbeddedService | None = None
         self._worker_thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stopping = False

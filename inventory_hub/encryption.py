@@ -111,6 +111,11 @@ class EncryptedTextField(models.TextField):
 class EncryptedJSONField(models.TextField):
     """A JSON value stored as the Fernet token of its text; reads give the value back."""
 
+    # For django-stubs: the attribute holds any JSON value, not the text TextField declares
+    # (annotations only, nothing at runtime; the stubs read these two names).
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         if value is None or value == "":
             return None if value is None else self.get_default()
@@ -127,5 +132,14 @@ class EncryptedJSONField(models.TextField):
     def value_to_string(self, obj: models.Model) -> str:
         return json.dumps(self.value_from_object(obj))
 
-    def formfield(self, **kwargs: Any) -> forms.Field:
-        return super().formfield(**{"form_class": forms.JSONField, **kwargs})
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = None,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> forms.Field | None:
+        return super().formfield(
+            form_class=forms.JSONField if form_class is None else form_class,
+            choices_form_class=choices_form_class,
+            **kwargs,
+        )

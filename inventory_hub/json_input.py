@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
+from typing import Any
 
 # Deeper than any body the hub reads (a WooCommerce order is about 6 levels), far below
 # the depth at which the parser or a recursive walk of the value runs out of stack.
@@ -63,9 +65,10 @@ def _looks_clean(value: object, *, values: bool, strings: bool) -> bool:
     keeps no paths (`_name_the_problem` finds the place when this says no)."""
     if type(value) is not dict and type(value) is not list:
         return _scalar_is_clean(value, values=values, strings=strings)
-    pending: list[tuple[dict | list, int]] = [(value, 1)]  # type: ignore[list-item]
+    pending: list[tuple[dict | list, int]] = [(value, 1)]
     while pending:
         container, depth = pending.pop()
+        children: Iterable[Any]
         if depth > MAX_JSON_DEPTH:
             return False
         if type(container) is dict:

@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,7 +12,8 @@ class Actor:
     user_id: int | None = None
 
     @classmethod
-    def for_user(cls, user: AbstractBaseUser, *, kind: str = "user") -> "Actor":
+    def for_user(cls, user: AbstractBaseUser | AnonymousUser, *, kind: str = "user") -> "Actor":
+        # An anonymous user's label is empty, which the ledger's rules refuse.
         return cls(kind=kind, label=user.get_username(), user_id=user.pk)
 
     @classmethod

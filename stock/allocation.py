@@ -145,7 +145,7 @@ def allocated_shares(
     if not warehouse_ids:
         return {}
     sharers: dict[int, list[tuple[int, str, int | None, int]]] = {}
-    for warehouse_id, *sharer in ChannelWarehouse.objects.filter(
+    for warehouse_id, sharer, code, threshold, minimum in ChannelWarehouse.objects.filter(
         warehouse_id__in=warehouse_ids, channel__is_active=True, warehouse__is_active=True
     ).values_list(
         "warehouse_id",
@@ -154,7 +154,7 @@ def allocated_shares(
         "channel__allocation_threshold",
         "channel__allocation_minimum",
     ):
-        sharers.setdefault(warehouse_id, []).append(tuple(sharer))
+        sharers.setdefault(warehouse_id, []).append((sharer, code, threshold, minimum))
     thresholds = {
         warehouse_id: max(
             (threshold for _, _, threshold, _ in rows if threshold is not None), default=None
@@ -165,7 +165,7 @@ def allocated_shares(
     split = [
         key
         for key, units in available.items()
-        if thresholds.get(key[1]) is not None and units <= thresholds[key[1]]
+        if (split_at := thresholds.get(key[1])) is not None and units <= split_at
     ]
     if not split:
         return {}

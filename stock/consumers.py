@@ -144,6 +144,7 @@ class VariantConsumer(LiveConsumer):
         return None
 
     def _open_order_ids(self) -> set[int]:
+        assert self.variant is not None  # called by start() once it found the variant
         return {held.order.pk for held in variant_open_orders(self.variant)}
 
     async def stock_changed(self, event: dict) -> None:
@@ -172,6 +173,8 @@ class VariantConsumer(LiveConsumer):
 
     def render(self, work: tuple[set[str], set[int]]) -> VariantPush:
         parts, level_ids = work
+        # Pushes follow only a successful start(), which found the variant (or closed).
+        assert self.variant is not None
         return variant_parts(
             self.variant,
             parts=parts,

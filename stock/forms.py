@@ -1,5 +1,7 @@
 """Forms of the live pages. Stock-changing forms only shape input: the services decide."""
 
+from typing import cast
+
 from django import forms
 from django.utils import timezone
 
@@ -39,8 +41,10 @@ class WarehouseChoiceField(forms.ModelChoiceField):
 class StockServiceForm(forms.Form):
     """Input for one stock service; a refusal from the service lands next to its field."""
 
-    # The services name their own fields ("delta", "counted"); most match ours.
-    service_fields: dict[str, str] = {}
+    # The services name their own fields ("delta", "counted"); most match ours. Looked up
+    # with an error's field, which may be None.
+    service_fields: dict[str | None, str] = {}
+    quantity_field: str  # set by each form: where a shortage is reported
 
     warehouse = WarehouseChoiceField(queryset=Warehouse.objects.none(), empty_label=None)
     reason = forms.ChoiceField()
@@ -53,10 +57,11 @@ class StockServiceForm(forms.Form):
 
     def __init__(self, *args, warehouses, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["warehouse"].queryset = warehouses
+        cast(forms.ModelChoiceField, self.fields["warehouse"]).queryset = warehouses
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed as a dict
         if data.get("reason") == ReasonCode.OTHER and not data.get("note", "").strip():
             self.add_error("note", "Explain the change: the reason “Other” needs a note.")
         return data
@@ -84,7 +89,7 @@ class AdjustForm(StockServiceForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reason"].choices = _reason_choices(ADJUST_REASONS)
+        cast(forms.ChoiceField, self.fields["reason"]).choices = _reason_choices(ADJUST_REASONS)
 
     def clean_delta(self) -> int:
         delta = self.cleaned_data["delta"]
@@ -106,7 +111,7 @@ class CountForm(StockServiceForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reason"].choices = _reason_choices(COUNT_REASONS)
+        cast(forms.ChoiceField, self.fields["reason"]).choices = _reason_choices(COUNT_REASONS)
         self.fields["reason"].initial = ReasonCode.CYCLE_COUNT
 
 
@@ -182,10 +187,10 @@ class StockFilterForm(forms.Form):
 
     def __init__(self, data, *, warehouses, channels) -> None:
         super().__init__(data)
-        self.fields["warehouse"].choices = [("", "All warehouses")] + [
+        cast(forms.ChoiceField, self.fields["warehouse"]).choices = [("", "All warehouses")] + [
             (str(w.pk), f"{w.code} — {w.name}") for w in warehouses
         ]
-        self.fields["channel"].choices = [("", "All channels")] + [
+        cast(forms.ChoiceField, self.fields["channel"]).choices = [("", "All channels")] + [
             (str(c.pk), c.name) for c in channels
         ]
 

@@ -14,8 +14,9 @@ whose `assigned_users` include them.
 
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import Literal, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
@@ -86,17 +87,26 @@ ADMIN_ACCESS: Mapping[Role, AdminAccess] = {
 }
 
 
+def _hub_user(user: AbstractBaseUser | AnonymousUser) -> User:
+    """A signed-in user as the hub's user model, django.contrib.auth's User (the settings
+    leave AUTH_USER_MODEL as it is); request.user is typed as any user model's base."""
+    return cast(User, user)
+
+
 def role_of(user: AbstractBaseUser | AnonymousUser) -> Role | None:
     if not user.is_authenticated or not user.is_active:
         return None
-    if user.is_superuser:
+    hub_user = _hub_user(user)
+    if hub_user.is_superuser:
         return Role.OPS_STAFF
-    cached = getattr(user, "_hub_role", False)
+    # Set below; False: not cached yet.
+    cached = cast("Role | Literal[False] | None", getattr(user, "_hub_role", False))
     if cached is not False:
         return cached
-    names = set(user.groups.values_list("name", flat=True))
+    names = set(hub_user.groups.values_list("name", flat=True))
     role = next((role for role in _ROLE_ORDER if role.value in names), None)
-    user._hub_role = role
+    # Cached on the user object for the rest of the request, as Django caches permissions.
+    hub_user._hub_role = role  # type: ignore[attr-defined]  # no User field: a cache we set
     return role
 
 
@@ -116,37 +126,40 @@ def dashboard_role(user: AbstractBaseUser | AnonymousUser) -> Role | None:
     return role if role_may(role, Capability.OPEN_DASHBOARD) else None
 
 
-def writable_warehouse_ids(user: AbstractBaseUser) -> set[int] | None:
+def writable_warehouse_ids(user: AbstractBaseUser | AnonymousUser) -> set[int] | None:
     """Warehouses whose stock this user may change; None means all of them."""
     role = role_of(user)
     if role == Role.OPS_STAFF:
         return None
     if role == Role.WAREHOUSE_MANAGER:
-        return set(Warehouse.objects.filter(assigned_users=user).values_list("pk", flat=True))
+        return set(
+            Warehouse.objects.filter(assigned_users=_hub_user(user)).values_list("pk", flat=True)
+        )
     if role == Role.INTEGRATION:
-        own = set(Warehouse.objects.filter(assigned_users=user).values_list("pk", flat=True))
-        via_channels = ChannelWarehouse.objects.filter(channel__assigned_users=user)
+        hub_user = _hub_user(user)
+        own = set(Warehouse.objects.filter(assigned_users=hub_user).values_list("pk", flat=True))
+        via_channels = ChannelWarehouse.objects.filter(channel__assigned_users=hub_user)
         return own | set(via_channels.values_list("warehouse_id", flat=True))
     return set()
 
 
-def can_change_stock_at(user: AbstractBaseUser, warehouse: Warehouse) -> bool:
+def can_change_stock_at(user: AbstractBaseUser | AnonymousUser, warehouse: Warehouse) -> bool:
     allowed = writable_warehouse_ids(user)
     return allowed is None or warehouse.pk in allowed
 
 
-def can_change_stock_somewhere(user: AbstractBaseUser) -> bool:
+def can_change_stock_somewhere(user: AbstractBaseUser | AnonymousUser) -> bool:
     allowed = writable_warehouse_ids(user)
     return allowed is None or bool(allowed)
 
 
-def can_sell_on(user: AbstractBaseUser, channel: SalesChannel) -> bool:
+def can_sell_on(user: AbstractBaseUser | AnonymousUser, channel: SalesChannel) -> bool:
     """Place, pay and cancel orders on this channel."""
     role = role_of(user)
     if role == Role.OPS_STAFF:
         return True
     if role == Role.INTEGRATION:
-        return channel.assigned_users.filter(pk=user.pk).exists()
+        return channel.assigned_users.filter(pk=_hub_user(user).pk).exists()
     return False
 
 
@@ -158,5 +171,6 @@ def readable_channel_ids(user: AbstractBaseUser | AnonymousUser) -> set[int] | N
     if role is None:
         return set()
     if role == Role.INTEGRATION:
-        return set(SalesChannel.objects.filter(assigned_users=user).values_list("pk", flat=True))
+        channels = SalesChannel.objects.filter(assigned_users=_hub_user(user))
+        return set(channels.values_list("pk", flat=True))
     return None

@@ -67,7 +67,7 @@ class WarehouseChannelInline(admin.TabularInline):
         return super().get_queryset(request).select_related("channel")
 
 
-class AssignedUsersMixin:
+class AssignedUsersMixin(admin.ModelAdmin):
     """`assigned_users` saved through the service, not by the form's own many-to-many save."""
 
     filter_horizontal = ["assigned_users"]
@@ -83,7 +83,7 @@ class AssignedUsersMixin:
 class WarehouseAdmin(
     FixedIdentifierMixin,
     AssignedUsersMixin,
-    DeactivateInsteadOfDeleteMixin,
+    DeactivateInsteadOfDeleteMixin[Warehouse],
     admin.ModelAdmin,
 ):
     list_display = [
@@ -131,7 +131,7 @@ class WarehouseAdmin(
 class SalesChannelAdmin(
     FixedIdentifierMixin,
     AssignedUsersMixin,
-    DeactivateInsteadOfDeleteMixin,
+    DeactivateInsteadOfDeleteMixin[SalesChannel],
     admin.ModelAdmin,
 ):
     list_display = [
@@ -245,7 +245,7 @@ class ScopedUserAdmin(UserAdmin):
 
     form = ScopedUserChangeForm
     fieldsets = [
-        *UserAdmin.fieldsets,
+        *(UserAdmin.fieldsets or ()),  # set by UserAdmin; Optional in ModelAdmin's type
         ("Warehouses and channels (role scope)", {"fields": ["warehouses", "channels"]}),
     ]
 

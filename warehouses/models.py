@@ -118,7 +118,8 @@ class SalesChannel(models.Model):
         help_text="How long an unpaid order holds its stock.",
     )
     is_active = models.BooleanField(default=True)
-    warehouses = models.ManyToManyField(
+    # Annotated for django-stubs, which cannot infer the `through` model from its name.
+    warehouses: "models.ManyToManyField[Warehouse, ChannelWarehouse]" = models.ManyToManyField(
         Warehouse, through="ChannelWarehouse", related_name="channels"
     )
     assigned_users = models.ManyToManyField(

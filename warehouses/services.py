@@ -19,7 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -196,7 +196,7 @@ def set_channel_links(*, channel: SalesChannel, links: Sequence[ChannelLink]) ->
 @transaction.atomic
 def set_user_scope(
     *,
-    user: AbstractBaseUser,
+    user: User,
     warehouses: Iterable[Warehouse],
     channels: Iterable[SalesChannel],
 ) -> None:
@@ -206,9 +206,7 @@ def set_user_scope(
 
 
 @transaction.atomic
-def set_assigned_users(
-    *, target: Warehouse | SalesChannel, users: Iterable[AbstractBaseUser]
-) -> None:
+def set_assigned_users(*, target: Warehouse | SalesChannel, users: Iterable[User]) -> None:
     """Who acts at one warehouse or on one channel; the same scope seen from its side."""
     target.assigned_users.set(users)
 

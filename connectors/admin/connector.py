@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -16,7 +17,7 @@ from connectors.partner.csv_feed import MalformedFeed
 from connectors.redaction import masked_options, masked_url, sees_secret_options
 from connectors.sync.configure import ConnectorHasHistory, connector_history, delete_connector
 from connectors.sync.feeds import FeedNotAccepted, kind_reads_csv_feeds, upload_feed
-from inventory_hub.admin_kit import form_page
+from inventory_hub.admin_kit import form_page, missing_object_redirect
 
 from .actions import (
     archive_selected,
@@ -28,6 +29,17 @@ from .actions import (
     upload_feed_of_selected,
 )
 from .forms import ConnectorForm, FeedUploadForm, submitted_locations
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+    from django_stubs_ext import WithAnnotations
+
+
+class _QueueCounts(TypedDict):
+    """ConnectorAdmin.get_queryset's annotations."""
+
+    pending_count: int
+    dead_count: int
 
 
 class LocationMappingInline(admin.TabularInline):
@@ -154,7 +166,7 @@ class ConnectorAdmin(admin.ModelAdmin):
     def upload_feed_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         connector = self.get_object(request, unquote(object_id))
         if connector is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         if not self.has_change_permission(request, connector):
             raise PermissionDenied
         form = FeedUploadForm(request.POST or None, request.FILES or None)
@@ -224,11 +236,11 @@ class ConnectorAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="pending pushes", ordering="pending_count")
-    def pending_pushes(self, connector: Connector) -> int:
+    def pending_pushes(self, connector: WithAnnotations[Connector, _QueueCounts]) -> int:
         return connector.pending_count
 
     @admin.display(description="dead events", ordering="dead_count")
-    def dead_events(self, connector: Connector) -> int:
+    def dead_events(self, connector: WithAnnotations[Connector, _QueueCounts]) -> int:
         return connector.dead_count
 
     @admin.display(description="stored")
@@ -246,12 +258,13 @@ class ConnectorAdmin(admin.ModelAdmin):
     def base_url_shown(self, connector: Connector) -> str:
         return masked_url(connector.base_url) if connector.base_url else "-"
 
-    def get_fieldsets(self, request: HttpRequest, obj: Connector | None = None) -> list:
+    def get_fieldsets(self, request: HttpRequest, obj: Connector | None = None) -> _FieldsetSpec:
         # Below ops staff, options and the base URL may carry keys: shown masked, read-only.
         fieldsets = super().get_fieldsets(request, obj)
         if sees_secret_options(request.user):
             return fieldsets
-        shown = {"options": "options_shown", "base_url": "base_url_shown"}
+        # Looked up with each entry of "fields", which may also be a group of names.
+        shown: dict[object, str] = {"options": "options_shown", "base_url": "base_url_shown"}
         return [
             (name, {**spec, "fields": [shown.get(field, field) for field in spec["fields"]]})
             for name, spec in fieldsets

@@ -4,6 +4,7 @@ the API's own rules (connectors.sync.configure) before anything is saved."""
 from __future__ import annotations
 
 from django import forms
+from django.forms.models import BaseInlineFormSet
 
 from connectors.models import Connector, LocationMapping
 from connectors.sync.configure import (
@@ -34,8 +35,11 @@ LOCATION_FIELDS = ["location", "warehouse", "is_store_owned"]
 LOCATION_PREFIX = "location_mappings"  # the inline's, so the form can read what it submits
 # The form field that shows a refusal naming a setting (see InvalidConnectorSettings.field).
 FORM_FIELDS = {"webhook_secret": "new_webhook_secret", "credentials": "new_credentials"}
-LocationFormSet = forms.inlineformset_factory(
-    Connector, LocationMapping, fields=LOCATION_FIELDS, extra=0, can_delete=True
+# A string: django-stubs' generic formset classes take no subscript at runtime.
+LocationFormSet: type[BaseInlineFormSet[LocationMapping, Connector, forms.ModelForm]] = (
+    forms.inlineformset_factory(
+        Connector, LocationMapping, fields=LOCATION_FIELDS, extra=0, can_delete=True
+    )
 )
 
 
@@ -119,7 +123,8 @@ class ConnectorForm(forms.ModelForm):
         return value
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns, typed as a dict
         if self.errors:
             return cleaned  # each field's own error first: the settings are incomplete
         credentials, webhook_secret = self._secrets()

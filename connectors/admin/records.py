@@ -122,7 +122,7 @@ class InboxEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "received_at"
     list_select_related = ["connector"]
     actions = [replay_selected]
-    readonly_fields = [
+    readonly_fields = (
         "connector",
         "delivery_id",
         "topic",
@@ -136,8 +136,8 @@ class InboxEventAdmin(ReadOnlyAdmin):
         "last_error",
         "headers",
         "body",
-    ]
-    fields = readonly_fields
+    )
+    fields = readonly_fields  # a tuple fits both stub types; a list fits one
 
 
 @admin.register(OutboxItem)
@@ -157,7 +157,7 @@ class OutboxItemAdmin(ReadOnlyAdmin):
     list_filter = ["state", "connector"]
     search_fields = ["variant__sku", "last_error"]
     list_select_related = ["connector", "variant"]
-    readonly_fields = [
+    readonly_fields = (
         "connector",
         "variant",
         "state",
@@ -170,8 +170,8 @@ class OutboxItemAdmin(ReadOnlyAdmin):
         "updated_at",
         "sent_at",
         "sent_values",
-    ]
-    fields = readonly_fields
+    )
+    fields = readonly_fields  # a tuple fits both stub types; a list fits one
 
 
 @admin.register(SyncRun)

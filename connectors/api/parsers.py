@@ -13,7 +13,9 @@ READ_LIMIT = MAX_FEED_BYTES + 1
 
 
 class FeedFileParser(MultiPartParser):
-    def parse(self, stream, media_type=None, parser_context=None) -> dict:
+    # DRF takes whatever a parser returns as request.data; the stubs narrow this class's
+    # parse to the DataAndFiles that MultiPartParser itself returns.
+    def parse(self, stream, media_type=None, parser_context=None) -> dict:  # type: ignore[override]
         parsed = super().parse(stream, media_type, parser_context)
         upload = parsed.files.get("file")
         if upload is not None:

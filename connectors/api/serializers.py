@@ -23,6 +23,7 @@ from inventory_hub.api.serializers import (
     StrictBooleanField,
     StrictIntegerField,
     StrictSerializer,
+    list_item_errors,
     require_whole_items,
 )
 from warehouses.models import SalesChannel, Warehouse
@@ -121,8 +122,9 @@ class ConnectorInput(StrictSerializer):
     )
     push_rate_per_second = StrictNumberField(required=False, min_value=0.01, max_value=1000)
     timeout_seconds = StrictNumberField(required=False, min_value=0.1, max_value=120)
-    locations = LocationInput(
-        many=True,
+    # many_init is what many=True calls; djangorestframework-stubs' __init__ lacks the
+    # list's min_length/max_length that DRF hands on to the ListSerializer.
+    locations = LocationInput.many_init(
         required=False,
         max_length=MAX_LOCATIONS,
         help_text="When given, replaces every location mapping of the connector.",
@@ -166,7 +168,7 @@ class ConnectorInput(StrictSerializer):
             seen_locations.add(item["location"])
             seen_warehouses.add(item["warehouse"])
         if errors:
-            raise serializers.ValidationError(errors)
+            raise list_item_errors(errors)
         return [
             LocationValue(
                 location=item["location"],

@@ -8,6 +8,8 @@ when the cause is gone; the next occurrence opens a new one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import connection
 from django.utils import timezone
 
@@ -59,7 +61,7 @@ def record_problem(
     return SyncProblem.objects.get(pk=problem_id)
 
 
-def resolve_problems(*, connector_id: int, kinds: list[str]) -> int:
+def resolve_problems(*, connector_id: int, kinds: Sequence[str]) -> int:
     return SyncProblem.objects.filter(
         connector_id=connector_id, kind__in=kinds, resolved_at__isnull=True
     ).update(resolved_at=timezone.now())

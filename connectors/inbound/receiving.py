@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -70,6 +70,10 @@ class Receipt:
     event_id: int | None = None
 
 
+# What `sql_params` gives a cursor: the row's values, its times as `adapt_datetime` made them.
+SqlParam = int | str | datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class InboxRow:
     """An inbox event's values as a receive path stores them (`INSERT_EVENT_SQL`)."""
@@ -87,7 +91,9 @@ class InboxRow:
     result: str = ""
     processed_at: datetime | None = None
 
-    def sql_params(self, adapt_datetime=lambda value: value) -> dict[str, object]:
+    def sql_params(
+        self, adapt_datetime: Callable[[datetime | None], SqlParam] = lambda value: value
+    ) -> dict[str, SqlParam]:
         """`INSERT_EVENT_SQL`'s parameters; `adapt_datetime` for backends that store text."""
         return {
             "connector_id": self.connector_id,

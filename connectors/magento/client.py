@@ -20,6 +20,7 @@ import requests
 
 from connectors.base import (
     ConnectorConfig,
+    JsonBody,
     RemoteAuthFailed,
     RemoteRejected,
     RemoteUnavailable,
@@ -99,7 +100,7 @@ class MagentoClient:
         resource: str,
         *,
         params: list[tuple[str, str]] | None = None,
-        json_body: object = None,
+        json_body: JsonBody = None,
     ) -> Any:
         url = f"{self._root}/rest/{self.options.store_code}/V1/{resource}"
         uses_admin_token = not self.config.credentials.get("token")
@@ -125,7 +126,7 @@ class MagentoClient:
         url: str,
         *,
         params: list[tuple[str, str]] | None = None,
-        json_body: object = None,
+        json_body: JsonBody = None,
         headers: Mapping[str, str],
     ) -> requests.Response:
         try:

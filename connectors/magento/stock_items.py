@@ -162,14 +162,17 @@ def _input_limit(refusal: MagentoRejected) -> int | None:
     if refusal.status != 400 or not refusal.template.startswith(_INPUT_LIMIT_PREFIX):
         return None
     parameters = refusal.parameters if isinstance(refusal.parameters, dict) else {}
+    given = parameters.get("max")
+    if given is None:
+        return None
     try:
-        limit = int(parameters.get("max"))
+        limit = int(given)
     except (TypeError, ValueError):
         return None
     return limit if limit > 0 else None
 
 
-def whole_units(value: object) -> int | None:
+def whole_units(value: str | float | None) -> int | None:
     """Magento quantities are decimals; the hub counts whole units, rounded down."""
     if value is None or value == "":
         return None

@@ -51,8 +51,8 @@ class StatusRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        variant = self.variant.sku if self.variant_id else "every SKU"
-        channel = self.channel.code if self.channel_id else "every channel"
+        variant = self.variant.sku if self.variant is not None else "every SKU"
+        channel = self.channel.code if self.channel is not None else "every channel"
         return f"{self.owner.name} owns the status of {variant} on {channel}"
 
 

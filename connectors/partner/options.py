@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 
 from connectors.base import OrderState, RemoteStatus
 
@@ -136,7 +137,7 @@ def _mapping_option(options: Mapping[str, object], name: str, allowed: set[str])
     return {str(k): v for k, v in value.items()}
 
 
-def _enum_mapping(options: Mapping[str, object], name: str, enum: type) -> dict:
+def _enum_mapping(options: Mapping[str, object], name: str, enum: type[StrEnum]) -> dict:
     value = options.get(name) or {}
     if not isinstance(value, Mapping):
         raise ValueError(f"{name} must map the partner's words to the hub's")

@@ -81,7 +81,7 @@ def connector_warehouse_ids(connector: Connector) -> set[int]:
     ids = set(
         LocationMapping.objects.filter(connector=connector).values_list("warehouse_id", flat=True)
     )
-    if connector.channel_id is not None:
+    if connector.channel is not None:
         ids |= set(connector.channel.links.values_list("warehouse_id", flat=True))
     return ids
 

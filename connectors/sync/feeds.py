@@ -12,12 +12,14 @@ dead-letter rules hold, and an upload is never lost once answered.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
 
 from connectors.base import Connector as StoreConnector
 from connectors.base import InboundEvent, InboundKind
+from connectors.capabilities import CsvFeedStore
 from connectors.dispatch import PROCESS_INBOX_EVENT, connector_task
 from connectors.models import Connector, InboxEvent, InboxState
 from connectors.partner.csv_feed import MalformedFeed
@@ -72,7 +74,8 @@ def upload_feed(
             f"Connector {connector.name} is a {connector.kind} connector: only partner "
             "connectors read CSV feeds.",
         )
-    records = build_connector(connector).parse_csv(data)
+    # Its kind reads CSV feeds (checked just above).
+    records = cast(CsvFeedStore, build_connector(connector)).parse_csv(data)
     text = data.decode("utf-8-sig")  # parse_csv has read it: UTF-8, without NUL
     if not records:
         raise MalformedFeed("line 2: no stock rows after the header line", line=2)
@@ -102,7 +105,7 @@ def read_uploaded_feed(store: StoreConnector, body: str) -> InboundEvent:
     mapping (`MalformedFeed` if it no longer reads: the event retries, then is dead)."""
     if not reads_csv_feeds(store):
         raise TypeError(f"{type(store).__name__} reads no CSV feed")
-    records = store.parse_csv(body.encode("utf-8"))
+    records = cast(CsvFeedStore, store).parse_csv(body.encode("utf-8"))  # checked above
     stamps = [record.updated_at for record in records if record.updated_at is not None]
     return InboundEvent(
         kind=InboundKind.STOCK if records else InboundKind.IGNORED,

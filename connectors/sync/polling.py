@@ -204,8 +204,9 @@ def _read_store(
         # way round: each part keeps its own cursor.
         if connector.channel_id is not None:
             try:
-                for chunk in chunked(store.pull_orders(modified_after=orders_since), ORDER_CHUNK):
-                    _apply_order_chunk(connector, chunk, report)
+                orders = chunked(store.pull_orders(modified_after=orders_since), ORDER_CHUNK)
+                for orders_chunk in orders:
+                    _apply_order_chunk(connector, orders_chunk, report)
             except STORE_FAILURES as exc:
                 report.failed_parts["orders"] = describe(exc)
             if report.failures and "orders" not in report.failed_parts:
@@ -219,7 +220,7 @@ def _record_failures(
 ) -> tuple[dict, str]:
     """The cursors to move (the parts read whole) and the poll's error, recorded as a
     problem (or the problem resolved)."""
-    cursors = {}
+    cursors: dict[str, datetime | str] = {}
     if "stock" not in report.failed_parts:
         cursors["last_pull_at"] = clock.started_at
     if "orders" not in report.failed_parts:

@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from connectors.base import Connector as StoreConnector
 from connectors.base import RemoteRejected
+from connectors.capabilities import StockMappingStore
 from connectors.dispatch import RECONCILE_CONNECTOR, connector_task
 from connectors.engine.problems import record_problem, resolve_problems
 from connectors.models import (
@@ -288,7 +289,7 @@ def _salable_sample(tally: Tally) -> tuple[list[SkuMapping], list[SkuMapping]]:
 
 def _compare_salable_of(
     connector: Connector,
-    store: StoreConnector,
+    store: StockMappingStore,
     stock_id: int,
     stock_warehouses: set[str],
     chosen: list[SkuMapping],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.db import transaction
 
@@ -424,7 +425,8 @@ def _counted_movements(
     for movement in StockMovement.objects.filter(
         source=MovementSource.CONNECTOR, reference__in=list(wanted)
     ).order_by("pk"):
-        mapping, item = wanted[movement.reference]
+        # Found by `reference__in=list(wanted)`: never NULL.
+        mapping, item = wanted[cast(str, movement.reference)]
         entries.append(
             {
                 **_base_entry(mapping, item),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import cast
 
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -134,10 +135,11 @@ def sync_health(connector: Connector, *, recent: int = 20) -> SyncHealth:
     pushes = SyncRun.objects.filter(connector=connector, kind=SyncRunKind.PUSH).order_by(
         "-started_at", "-id"
     )
-    latencies = [
-        latency
-        for latency in pushes.exclude(latency_ms=None).values_list("latency_ms", flat=True)[:recent]
-    ]
+    # Without the NULLs, so every latency is an int.
+    latencies = cast(
+        "list[int]",
+        list(pushes.exclude(latency_ms=None).values_list("latency_ms", flat=True)[:recent]),
+    )
     latest = connector.sync_runs.aggregate(
         poll=Max("started_at", filter=Q(kind=SyncRunKind.POLL, is_ok=True)),
         reconcile=Max("finished_at", filter=Q(kind=SyncRunKind.RECONCILE, is_ok=True)),

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from connectors.base import Connector as StoreConnector
+from connectors.capabilities import StockMappingStore
 from connectors.engine.problems import record_problem, resolve_problems
 from connectors.models import (
     Connector,
@@ -170,7 +172,7 @@ def _map_locations(connector: Connector, store: StoreConnector, result: SetupRes
 # --- Channel ↔ Magento stock -------------------------------------------------------------------
 
 
-def _map_stock(connector: Connector, store: StoreConnector, result: SetupResult) -> None:
+def _map_stock(connector: Connector, store: StockMappingStore, result: SetupResult) -> None:
     """Check a set `stock_id` against the store, or fill it when exactly one stock fits."""
     layout = StockLayout.read(store)
     sources = channel_sources(connector)
@@ -182,7 +184,7 @@ def _map_stock(connector: Connector, store: StoreConnector, result: SetupResult)
         else:
             _stock_mapped(connector, result, stock_id)
         return
-    if connector.channel_id is None:
+    if connector.channel is None:  # selected with the connector: no query
         _stock_problem(connector, result, "the connector has no hub channel to map.")
         return
     if not sources:
@@ -221,7 +223,7 @@ def _stock_mapped(connector: Connector, result: SetupResult, stock_id: int) -> N
 
 
 def _stock_problem(
-    connector: Connector, result: SetupResult, reason: str, *, candidates: list[int] = ()
+    connector: Connector, result: SetupResult, reason: str, *, candidates: Sequence[int] = ()
 ) -> None:
     """One open problem with the latest reason (the store's stocks may have changed)."""
     message = f"{connector.name}: hub channel not mapped to a Magento stock: {reason}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import requests
 from django.db.models import Q
@@ -145,7 +146,7 @@ def record_status_replaced(
     *,
     connector: Connector,
     variant: Variant,
-    store_status: RemoteStatus,
+    store_status: RemoteStatus | None,  # None: the store forces nothing, the hub does
     hub_status: RemoteStatus | None,
     source: str,
     found_by: str,
@@ -194,9 +195,10 @@ def _apply(
     current_status = current.status if current is not None else None
     wanted = status.forced
     if status.is_derived:
-        wanted = _derived_forced(connector, variant, status, scope)
-        if wanted is False:
+        derived = _derived_forced(connector, variant, status, scope)
+        if derived is False:
             return None
+        wanted = derived
     if wanted == current_status:
         return None
     actor = Actor.connector(connector.name)
@@ -237,7 +239,7 @@ def _derived_forced(
     variant: Variant,
     status: StoreStatus,
     scope: Scope,
-) -> str | bool | None:
+) -> str | Literal[False] | None:
     """For a status read from an uncounted item: clear the hub's override when the hub
     shows that status by itself, force it otherwise. False: nothing the hub can force
     (a backorder status) or no channel to compare with."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TypeGuard
 
+from connectors.capabilities import StockMappingStore
 from connectors.models import Connector, LocationMapping
 from warehouses.models import ChannelWarehouse
 
@@ -24,7 +26,7 @@ class StockLayout:
     linked: dict[int, frozenset[str]]
 
     @classmethod
-    def read(cls, store) -> StockLayout:
+    def read(cls, store: StockMappingStore) -> StockLayout:
         names = {stock.stock_id: stock.name for stock in store.list_stocks()}
         linked: dict[int, set[str]] = defaultdict(set)
         for link in store.list_stock_source_links():
@@ -70,7 +72,7 @@ def channel_sources(connector: Connector) -> set[str]:
     )
 
 
-def stock_mapping_store(store) -> bool:
+def stock_mapping_store(store: object) -> TypeGuard[StockMappingStore]:
     """Whether the store has Magento stocks to map (MSI, not legacy single-source mode)."""
     options = getattr(store, "options", None)
     return (

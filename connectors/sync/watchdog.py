@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
+from connectors.capabilities import WebhookStore
 from connectors.dispatch import POLL_CONNECTOR, connector_task
 from connectors.engine.problems import record_problem, resolve_problems
 from connectors.models import Connector, SyncProblemKind, SyncRun, SyncRunKind
@@ -83,7 +85,8 @@ def check_webhooks(*, connector_id: int) -> WatchdogReport:
 
 
 def _check(connector: Connector, report: WatchdogReport) -> None:
-    store = open_store(connector)
+    # Run only for a kind that `takes_webhooks`.
+    store = cast(WebhookStore, open_store(connector))
     url = inbound_url(connector)
     topics = tuple(getattr(store, "webhook_topics", ()) or _default_topics(store))
     hooks = [hook for hook in store.list_webhooks() if hook.delivery_url == url]

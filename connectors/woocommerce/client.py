@@ -22,6 +22,7 @@ import requests
 
 from connectors.base import (
     ConnectorConfig,
+    JsonBody,
     RemoteAuthFailed,
     RemoteRejected,
     RemoteUnavailable,
@@ -84,7 +85,7 @@ class WooCommerceClient:
         path: str,
         *,
         params: Mapping[str, object] | None = None,
-        json: object = None,
+        json: JsonBody = None,
     ) -> requests.Response:
         url = f"{self.base_url}{API_PREFIX}{path}"
         shown = f"{method} {path_shape(path)}"

@@ -1,8 +1,10 @@
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
+
+PAGE_SIZE_PARAM = "page_size"
 
 
-class _StrictPageSize:
+class _StrictPageSize(BasePagination):
     """page_size from 1 to max_page_size; anything else is a 400 naming it.
 
     DRF falls back to the default size for `page_size=abc` or `0`, and quietly cuts a size
@@ -10,23 +12,24 @@ class _StrictPageSize:
     """
 
     page_size: int
-    page_size_query_param = "page_size"
+    # Typed as DRF's paginators type it (None: no such parameter); ours always has one.
+    page_size_query_param: str | None = PAGE_SIZE_PARAM
     max_page_size: int
 
     def get_page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
+        raw = request.query_params.get(PAGE_SIZE_PARAM)
         if raw is None:
             return self.page_size
         if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
             raise ValidationError(
-                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+                {PAGE_SIZE_PARAM: [f"A whole number from 1 to {self.max_page_size}."]}
             )
         return int(raw)
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
+            if parameter["name"] == PAGE_SIZE_PARAM:
                 parameter["schema"].update(minimum=1, maximum=self.max_page_size)
                 parameter["description"] = (
                     f"Results per page: 1 to {self.max_page_size} (default {self.page_size})."

@@ -106,7 +106,10 @@ def document_list_minimums(result: dict, generator, request, public) -> dict:
                 field, serializers.ListSerializer | serializers.ListField
             ):
                 continue
-            minimum = max(field.min_length or 0, 0 if field.allow_empty else 1)
+            # DRF sets ListSerializer.min_length in __init__; djangorestframework-stubs
+            # 3.16.9 takes the argument but does not declare the attribute.
+            min_length = field.min_length  # type: ignore[union-attr]
+            minimum = max(min_length or 0, 0 if field.allow_empty else 1)
             if minimum:
                 properties[name]["minItems"] = minimum
     return result

@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
 # A StrictIntegerField that names no bound of its own accepts ±this: the largest quantity
@@ -39,7 +41,13 @@ def require_whole_items(items: list[dict], item: serializers.Serializer) -> None
         if any(name not in entry for name in required)
     }
     if missing:
-        raise serializers.ValidationError(missing)
+        raise list_item_errors(missing)
+
+
+def list_item_errors(errors: Mapping[int, dict]) -> serializers.ValidationError:
+    """The errors of a list's items keyed by index, the shape DRF's own ListField raises."""
+    # djangorestframework-stubs types an error mapping's keys as str only.
+    return serializers.ValidationError(errors)  # type: ignore[arg-type]
 
 
 def is_storable_text(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
@@ -87,7 +88,8 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "inventory_hub.sqlite3",
+            # A str, as dj_database_url's DBConfig (the type of DATABASES) has it.
+            "NAME": str(VAR_DIR / "inventory_hub.sqlite3"),
         }
     }
 # The only prepared statements are the engine's hot ones (inventory_hub/db.py,
@@ -152,7 +154,7 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, float] = {
         # With acks_late a task is redelivered when it is not acknowledged within this many
         # seconds: it must exceed the longest task and the longest countdown/ETA we use.
         "visibility_timeout": 3600,
@@ -417,7 +419,7 @@ SPECTACULAR_SETTINGS = {
 # Idempotency-Key answers are kept at least this long.
 IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},

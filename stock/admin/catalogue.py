@@ -1,5 +1,9 @@
 """Products, variants and forced statuses."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
@@ -10,11 +14,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from inventory_hub.admin_kit import (
+    RETIRE_ACTIONS,
     DeactivateInsteadOfDeleteMixin,
     FixedIdentifierMixin,
     adopt_saved,
     changed_fields,
     form_page,
+    missing_object_redirect,
 )
 from stock.actors import Actor
 from stock.admin.common import ReadOnlyAdmin, scope_label
@@ -34,13 +40,24 @@ from stock.services.catalogue import (
 )
 from warehouses.models import SalesChannel
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _ProductCounts(TypedDict):
+    variant_total: int  # ProductAdmin.get_queryset's annotation
+
+
+class _VariantOverrides(TypedDict):
+    forced_in_force: list[ForcedStatus]  # VariantAdmin.get_queryset's Prefetch(to_attr=...)
+
 
 class VariantInline(admin.TabularInline):
     """The product's variants, read here; each opens on its own page."""
 
     model = Variant
-    fields = ["sku", "attribute_summary", "barcode", "backorders", "manage_stock", "is_active"]
-    readonly_fields = fields
+    fields = ("sku", "attribute_summary", "barcode", "backorders", "manage_stock", "is_active")
+    readonly_fields = fields  # a tuple fits both stub types; a list fits one
     extra = 0
     show_change_link = True
     can_delete = False
@@ -57,7 +74,7 @@ class VariantInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class ProductAdmin(DeactivateInsteadOfDeleteMixin[Product], admin.ModelAdmin):
     list_display = ["name", "variant_count", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "variants__sku"]
@@ -68,7 +85,7 @@ class ProductAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
         return super().get_queryset(request).annotate(variant_total=Count("variants"))
 
     @admin.display(description="variants", ordering="variant_total")
-    def variant_count(self, product: Product) -> int:
+    def variant_count(self, product: WithAnnotations[Product, _ProductCounts]) -> int:
         return product.variant_total
 
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
@@ -84,7 +101,7 @@ class ProductAdmin(DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
 
 class VariantLevelInline(admin.TabularInline):
     model = StockLevel
-    fields = [
+    fields = (
         "warehouse",
         "on_hand",
         "reserved",
@@ -93,8 +110,8 @@ class VariantLevelInline(admin.TabularInline):
         "inbound",
         "available",
         "status",
-    ]
-    readonly_fields = fields
+    )
+    readonly_fields = fields  # a tuple fits both stub types; a list fits one
     extra = 0
     can_delete = False
     show_change_link = True
@@ -121,7 +138,7 @@ class BackorderPolicyRefused(Exception):
 
 
 @admin.register(Variant)
-class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin, admin.ModelAdmin):
+class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin[Variant], admin.ModelAdmin):
     fixed_identifier = "sku"
     list_display = [
         "sku",
@@ -141,7 +158,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin, admin.M
     readonly_fields = ["created_at", "status_by_channel"]
     inlines = [VariantLevelInline]
     actions = [
-        *DeactivateInsteadOfDeleteMixin.actions,
+        *RETIRE_ACTIONS,
         "force_status_selected",
         "clear_status_selected",
     ]
@@ -173,7 +190,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin, admin.M
         return variant.attribute_summary
 
     @admin.display(description="forced status")
-    def forced(self, variant: Variant) -> str:
+    def forced(self, variant: WithAnnotations[Variant, _VariantOverrides]) -> str:
         return ", ".join(
             f"{forced.get_status_display()} ({scope_label(forced)})"
             for forced in variant.forced_in_force
@@ -256,7 +273,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin, admin.M
     def force_status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         variant = self._variant_or_denied(request, object_id)
         if variant is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         form = ForceStatusForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -293,7 +310,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin, admin.M
     def clear_status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         variant = self._variant_or_denied(request, object_id)
         if variant is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         open_overrides = list(
             ForcedStatus.objects.filter(variant=variant, ended_at__isnull=True)
             .select_related("channel")

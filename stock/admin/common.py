@@ -1,7 +1,8 @@
 """Pieces the stock admin pages share."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from functools import partial
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib import admin
@@ -14,7 +15,7 @@ from stock.csv_io import export_csv_chunks
 from stock.models import ForcedStatus, StockLevel
 
 
-async def _in_request_thread(chunks: Iterator[str]) -> AsyncIterator[str]:
+async def _in_request_thread(chunks: Generator[str, None, None]) -> AsyncIterator[str]:
     # Under ASGI Django would read a synchronous iterator into one list before sending;
     # pulling each chunk in the request's thread keeps memory flat and the cursor usable.
     next_chunk = sync_to_async(partial(next, chunks, None))
@@ -37,7 +38,8 @@ def csv_download(request: HttpRequest, queryset: QuerySet[StockLevel]) -> Stream
 class ReadOnlyAdmin(admin.ModelAdmin):
     """History: viewable by whoever may view it, never added, changed or deleted here."""
 
-    actions = None
+    # Typed as ModelAdmin's, so a subclass may list actions of its own.
+    actions: Sequence[Callable[..., Any] | str] | None = None
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -50,4 +52,4 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 def scope_label(forced: ForcedStatus) -> str:
-    return forced.channel.code if forced.channel_id else "all channels"
+    return forced.channel.code if forced.channel is not None else "all channels"

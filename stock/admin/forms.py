@@ -1,6 +1,7 @@
 """Admin forms whose input a stock service checks once more."""
 
 from collections.abc import Sequence
+from typing import cast
 
 from django import forms
 from django.contrib.admin.widgets import AdminSplitDateTime
@@ -47,7 +48,7 @@ class Operation(models.TextChoices):
 
 
 # These services record a fixed reason; the operator must still name it, and it must match.
-FIXED_REASONS = {
+FIXED_REASONS: dict[str | None, ReasonCode] = {  # looked up with the form's operation
     Operation.RESTORE_SELLABLE: ReasonCode.RESTORED,
     Operation.WRITE_OFF_UNSELLABLE: ReasonCode.WRITTEN_OFF,
     Operation.SET_SAFETY_STOCK: ReasonCode.SAFETY_STOCK,
@@ -77,11 +78,15 @@ class StockAdjustmentForm(ServiceForm):
 
     def __init__(self, *args, operations: Sequence[Operation] = tuple(Operation), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["operation"].choices = [(op.value, op.label) for op in operations]
+        cast(forms.ChoiceField, self.fields["operation"]).choices = [
+            (op.value, op.label) for op in operations
+        ]
 
     def clean(self) -> dict:
-        data = super().clean()
-        operation, quantity = data.get("operation"), data.get("quantity")
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed as a dict
+        operation: str | None = data.get("operation")
+        quantity = data.get("quantity")
         if operation and quantity is not None:
             if operation == Operation.ADJUST and quantity == 0:
                 self.add_error("quantity", "An adjustment must not be zero.")
@@ -90,7 +95,8 @@ class StockAdjustmentForm(ServiceForm):
             elif operation not in ZERO_ALLOWED_OPERATIONS | {Operation.ADJUST} and quantity < 1:
                 self.add_error("quantity", "This quantity must be at least 1.")
         fixed = FIXED_REASONS.get(operation)
-        if fixed and data.get("reason") and data["reason"] != fixed:
+        # `fixed` implies an operation; it is tested again for the type checker.
+        if fixed and operation and data.get("reason") and data["reason"] != fixed:
             self.add_error(
                 "reason",
                 f"{Operation(operation).label} is always recorded as “{fixed.label}”; "
@@ -173,7 +179,7 @@ class ClearStatusForm(ServiceForm):
         super().__init__(*args, **kwargs)
         # "all" for the variant-wide override: an empty choice would read as none chosen.
         self.overrides = {str(forced.channel_id or "all"): forced for forced in open_overrides}
-        self.fields["scope"].choices = [
+        cast(forms.ChoiceField, self.fields["scope"]).choices = [
             (key, f"{forced.get_status_display()} on {scope_label(forced)}: {forced.reason}")
             for key, forced in self.overrides.items()
         ]

@@ -5,11 +5,11 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from inventory_hub.admin_kit import form_page
+from inventory_hub.admin_kit import form_page, missing_object_redirect
 from stock.actors import Actor
 from stock.admin.common import csv_download
 from stock.admin.filters import BelowThresholdListFilter, ChannelListFilter, StatusListFilter
@@ -34,6 +34,21 @@ MAX_SHOWN_ROWS = 500
 LEVEL_QUANTITIES = ["on_hand", "reserved", "unsellable", "safety_stock", "inbound", "available"]
 
 
+# The change page's fields, all read-only but the threshold (a str tuple for the type
+# checker: ModelAdmin.fields also admits groups of names).
+LEVEL_FIELDS = (
+    "variant",
+    "warehouse",
+    *LEVEL_QUANTITIES,
+    "status",
+    "is_backorder_allowed",
+    "low_stock_threshold",
+    "version",
+    "updated_at",
+    "recent_movements",
+)
+
+
 @admin.register(StockLevel)
 class StockLevelAdmin(admin.ModelAdmin):
     list_display = [
@@ -56,18 +71,8 @@ class StockLevelAdmin(admin.ModelAdmin):
     search_fields = ["variant__sku", "variant__product__name", "=variant__barcode"]
     # Counting every level on each page of a 500,000-row table is not worth its cost.
     show_full_result_count = False
-    fields = [
-        "variant",
-        "warehouse",
-        *LEVEL_QUANTITIES,
-        "status",
-        "is_backorder_allowed",
-        "low_stock_threshold",
-        "version",
-        "updated_at",
-        "recent_movements",
-    ]
-    readonly_fields = [name for name in fields if name != "low_stock_threshold"]
+    fields = LEVEL_FIELDS
+    readonly_fields = [name for name in LEVEL_FIELDS if name != "low_stock_threshold"]
     actions = ["export_selected", "adjust_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -198,7 +203,7 @@ class StockLevelAdmin(admin.ModelAdmin):
     def adjust_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         level = self.get_object(request, unquote(object_id))
         if level is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         if not self.may_adjust(request, level):
             raise PermissionDenied
         form = StockAdjustmentForm(request.POST or None, operations=_operations_for(request.user))
@@ -223,7 +228,7 @@ class StockLevelAdmin(admin.ModelAdmin):
             submit_label="Apply",
         )
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:

@@ -31,8 +31,8 @@ class ShortOrderListFilter(admin.SimpleListFilter):
 
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
-    fields = ["line_number", "variant", "quantity", "backordered_quantity", "short_quantity"]
-    readonly_fields = fields
+    fields = ("line_number", "variant", "quantity", "backordered_quantity", "short_quantity")
+    readonly_fields = fields  # a tuple fits both stub types; a list fits one
     extra = 0
     can_delete = False
     show_change_link = False

@@ -172,7 +172,8 @@ def _read_row(index: int, raw: object, problems: list[RowProblem]) -> dict | Non
         message = _integer_problem(expected, minimum=0)
         if message:
             refuse("expected_on_hand", message)
-    if len(problems) > found:
+    # A sku or warehouse that is not text has been refused above; tested for the checker.
+    if len(problems) > found or not isinstance(sku, str) or not isinstance(warehouse, str):
         return None
     row = {
         "sku": sku.strip(),
@@ -296,7 +297,7 @@ def problem_json(problem: RowProblem) -> dict:
 def report(request: BulkRequest, result: BulkResult) -> dict:
     """The answer: a summary and, per row in request order, what happened and the balance."""
     counts = {"applied": 0, "unchanged": 0, "replayed": 0}
-    rows = []
+    rows: list[dict] = []
     append = rows.append
     for index, (row, outcome) in enumerate(zip(request.rows, result.outcomes, strict=True)):
         level = outcome.level

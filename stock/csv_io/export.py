@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
@@ -72,7 +72,7 @@ def export_rows(queryset: QuerySet[StockLevel] | None = None) -> Iterator[tuple]
 
 def export_csv_chunks(
     queryset: QuerySet[StockLevel] | None = None, *, rows_per_chunk: int = EXPORT_CHUNK_ROWS
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """The export as CSV text, header first, in chunks of `rows_per_chunk` rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)

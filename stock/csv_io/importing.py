@@ -3,6 +3,7 @@
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from stock.actors import Actor
 from stock.csv_io.reading import CountsFile, RowError, read_counts
@@ -74,7 +75,8 @@ def plan_counts(counts: CountsFile, *, warehouse_ids: set[int] | None = None) ->
                     message=f"You may not change stock at {row.warehouse}.",
                 )
             )
-        if len(plan.errors) > found:
+        # A row without its variant or warehouse has had its error recorded just above.
+        if len(plan.errors) > found or variant is None or warehouse is None:
             continue
         plan.changes.append(
             LevelChange(
@@ -164,7 +166,7 @@ def import_counts(
             line=line,
             sku=outcome.change.variant.sku,
             warehouse=outcome.change.warehouse.code,
-            counted=outcome.change.count,
+            counted=cast(int, outcome.change.count),  # plan_counts gives every row its count
             variance=outcome.variance,
         )
         for line, outcome in zip(plan.lines, outcomes, strict=True)

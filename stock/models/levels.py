@@ -152,5 +152,5 @@ class ForcedStatus(models.Model):
         ]
 
     def __str__(self) -> str:
-        scope = self.channel.code if self.channel_id else "all channels"
+        scope = self.channel.code if self.channel is not None else "all channels"
         return f"{self.variant} {self.get_status_display()} ({scope})"

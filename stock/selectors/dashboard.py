@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
 
@@ -186,7 +187,7 @@ def recent_activity(*, warehouse_id: int | None = None, limit: int = 30) -> list
         entries.append(
             ActivityEntry(
                 key=f"paid{order.pk}",
-                at=order.paid_at,
+                at=cast(datetime, order.paid_at),  # filtered on paid_at__isnull=False
                 kind="paid",
                 is_expiry=False,
                 document=order.document,

@@ -1,8 +1,9 @@
 """What a channel may sell of each SKU, and the holds and shortfalls that change it."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -19,6 +20,17 @@ from stock.models import (
 from stock.models.levels import status_for
 from stock.selectors.forced import forced_status_for, open_forced_statuses_by_scope
 from warehouses.models import ChannelWarehouse, SalesChannel
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _LinkAnnotations(TypedDict):
+    is_allocated: bool  # allocation_switched_on()
+
+
+# A channel's warehouse link, read with whether allocation is on for its warehouse.
+AllocatedLink: TypeAlias = "WithAnnotations[ChannelWarehouse, _LinkAnnotations]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +146,7 @@ def channel_salable_many(
 def _breakdown(
     channel: SalesChannel,
     variant: Variant,
-    links: list[ChannelWarehouse],
+    links: Sequence[AllocatedLink],
     levels: dict[tuple[int, int], StockLevel],
     expired: dict[int, int],
     shares: dict[tuple[int, int], int],
@@ -170,7 +182,7 @@ def _breakdown(
 
 def _shares(
     channel: SalesChannel,
-    links: list[ChannelWarehouse],
+    links: Sequence[AllocatedLink],
     levels: dict[tuple[int, int], StockLevel],
     expired: dict[int, int],
 ) -> dict[tuple[int, int], int]:

@@ -7,6 +7,7 @@ forms); these functions refuse only what would break a rule the database cannot 
 
 import logging
 from functools import partial
+from typing import cast
 
 from django.db import transaction
 
@@ -83,7 +84,8 @@ def update_variant(*, variant: Variant, **changes: object) -> Variant:
             # FOR UPDATE would also block the KEY SHARE of a ledger insert's foreign-key check.
             current = Variant.objects.select_for_update(no_key=True).get(pk=variant.pk)
             if policy != current.backorders:
-                set_backorder_policy(variant=variant, policy=policy)
+                # Any value given: the service refuses one that is not a BackorderPolicy.
+                set_backorder_policy(variant=variant, policy=cast(str, policy))
         for name, value in changes.items():
             setattr(variant, name, value)
         if changes:

@@ -4,13 +4,14 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
+from inventory_hub.db import char_max_length
 from stock.actors import Actor
 from stock.errors import StockError
 from stock.events import publish_status_forced, stock_changed_in_transaction
 from stock.models import ForcedStatus, Variant
 from warehouses.models import SalesChannel
 
-MAX_REASON_LENGTH = ForcedStatus._meta.get_field("end_reason").max_length
+MAX_REASON_LENGTH = char_max_length(ForcedStatus, "end_reason")
 # The end reason of an override that a new one of the same scope replaced.
 REPLACED = "Replaced by a new forced status."
 

@@ -6,6 +6,7 @@ reads a fixed number of queries, whatever the number of rows.
 """
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -151,7 +152,9 @@ def variant_movements(variant: Variant) -> list[StockMovement]:
         .order_by("-recorded_at", "-id")[:LATEST_MOVEMENTS]
     )
     for movement in movements:
-        movement.recorded_later = abs(movement.recorded_at - movement.occurred_at) >= RECORDED_LATER
+        later = abs(movement.recorded_at - movement.occurred_at) >= RECORDED_LATER
+        # A display attribute the template reads, not a field (so unknown to the stubs).
+        movement.recorded_later = later  # type: ignore[attr-defined]
     return movements
 
 
@@ -195,7 +198,7 @@ def variant_forced(variant: Variant) -> ForcedPanel:
     return ForcedPanel(
         open=sorted(
             shown,
-            key=lambda o: (o.channel_id is not None, o.channel.code if o.channel_id else ""),
+            key=lambda o: (o.channel is not None, o.channel.code if o.channel is not None else ""),
         ),
         history=list(past),
     )
@@ -387,7 +390,8 @@ def _attach_lines(orders: list[Order]) -> None:
     for line in lines:
         by_order.setdefault(line.order_id, []).append(line)
     for order in orders:
-        order.shown_lines = by_order.get(order.pk, [])
+        # A display attribute the template reads, not a field (so unknown to the stubs).
+        order.shown_lines = by_order.get(order.pk, [])  # type: ignore[attr-defined]
 
 
 def resolvable_channel_ids(user) -> set[int]:
@@ -396,7 +400,7 @@ def resolvable_channel_ids(user) -> set[int]:
 
 
 def render_orders(
-    *, channel_id: int | None, oob: bool, resolvable_channel_ids: set[int] = frozenset()
+    *, channel_id: int | None, oob: bool, resolvable_channel_ids: AbstractSet[int] = frozenset()
 ) -> str:
     return render_to_string(
         "stock/partials/orders_region.html",

@@ -1,11 +1,12 @@
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from inventory_hub.htmx import HtmxHttpRequest
 from inventory_hub.shell.views import dashboard_view
 from stock.actors import Actor
 from stock.errors import StockError
@@ -20,7 +21,7 @@ from warehouses.models import SalesChannel
 
 
 def _orders_response(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     *,
     channel_id: int | None,
     channels: list[SalesChannel],
@@ -47,14 +48,14 @@ def _orders_response(
 
 
 @dashboard_view
-def orders(request: HttpRequest) -> HttpResponse:
+def orders(request: HtmxHttpRequest) -> HttpResponse:
     channels = list(SalesChannel.objects.order_by("code"))
     channel_id = chosen_id(request, "channel", {c.pk for c in channels})
     return _orders_response(request, channel_id=channel_id, channels=channels)
 
 
 def _resolve_short_order(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     pk: int,
     *,
     service: Callable[..., Order],
@@ -89,7 +90,7 @@ def _resolve_short_order(
 
 @require_POST
 @dashboard_view
-def fill_shortfall(request: HttpRequest, pk: int) -> HttpResponse:
+def fill_shortfall(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _resolve_short_order(
         request,
         pk,
@@ -100,7 +101,7 @@ def fill_shortfall(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @dashboard_view
-def cancel_short_units(request: HttpRequest, pk: int) -> HttpResponse:
+def cancel_short_units(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _resolve_short_order(
         request,
         pk,

@@ -1,13 +1,14 @@
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
+from inventory_hub.htmx import HtmxHttpRequest
 from inventory_hub.shell.views import dashboard_view
 from stock.views.fragments import overview_context
 from warehouses.models import Warehouse
 
 
-def chosen_id(request: HttpRequest, name: str, allowed: set[int]) -> int | None:
+def chosen_id(request: HtmxHttpRequest, name: str, allowed: set[int]) -> int | None:
     """An id from the query string, or None when absent, malformed or not one of `allowed`."""
     try:
         value = int(request.GET.get(name, ""))
@@ -17,7 +18,7 @@ def chosen_id(request: HttpRequest, name: str, allowed: set[int]) -> int | None:
 
 
 @dashboard_view
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: HtmxHttpRequest) -> HttpResponse:
     warehouses = list(Warehouse.objects.order_by("code"))
     warehouse_id = chosen_id(request, "warehouse", {w.pk for w in warehouses})
     live_url = "/ws/live/overview/"

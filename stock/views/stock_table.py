@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
+from inventory_hub.htmx import HtmxHttpRequest
 from inventory_hub.shell.views import dashboard_view
 from stock.forms import StockFilterForm
 from stock.models import Product, StockLevel, StockStatus, Variant
@@ -251,7 +252,7 @@ def sort_headers(values: dict) -> list[SortHeader]:
 
 
 @dashboard_view
-def stock_table(request: HttpRequest) -> HttpResponse:
+def stock_table(request: HtmxHttpRequest) -> HttpResponse:
     warehouses = list(Warehouse.objects.order_by("code"))
     channels = list(SalesChannel.objects.order_by("code"))
     form = StockFilterForm(request.GET, warehouses=warehouses, channels=channels)

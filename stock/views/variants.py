@@ -8,14 +8,16 @@ the result, plus the page's changed sections out of band.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict, cast
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from inventory_hub.htmx import HtmxHttpRequest
 from inventory_hub.shell.views import dashboard_view
 from stock.actors import Actor
 from stock.errors import StockError
@@ -50,14 +52,14 @@ def writable_warehouses(user) -> QuerySet[Warehouse]:
     return warehouses if allowed is None else warehouses.filter(pk__in=allowed)
 
 
-def _variant_or_404(request: HttpRequest, sku: str) -> Variant | HttpResponse:
+def _variant_or_404(request: HtmxHttpRequest, sku: str) -> Variant | HttpResponse:
     variant = Variant.objects.select_related("product").filter(sku=sku).first()
     if variant is None:
         return render(request, "stock/not_found.html", {"sku": sku}, status=404)
     return variant
 
 
-def _forms(request: HttpRequest, **bound) -> dict:
+def _forms(request: HtmxHttpRequest, **bound) -> dict:
     user = request.user
     warehouses = writable_warehouses(user)
     forms = {
@@ -74,7 +76,7 @@ def _forms(request: HttpRequest, **bound) -> dict:
 
 
 @dashboard_view
-def variant_detail(request: HttpRequest, sku: str) -> HttpResponse:
+def variant_detail(request: HtmxHttpRequest, sku: str) -> HttpResponse:
     variant = _variant_or_404(request, sku)
     if isinstance(variant, HttpResponse):
         return variant
@@ -91,8 +93,16 @@ def variant_detail(request: HttpRequest, sku: str) -> HttpResponse:
     return response
 
 
+class _FormTarget(TypedDict):
+    """What `_form_response` renders the status forms with."""
+
+    template: str
+    form_name: str
+    parts: tuple[str, ...]
+
+
 def _form_response(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     variant: Variant,
     *,
     template: str,
@@ -134,7 +144,7 @@ def _stock_form_view(
 ):
     @require_POST
     @dashboard_view
-    def view(request: HttpRequest, sku: str) -> HttpResponse:
+    def view(request: HtmxHttpRequest, sku: str) -> HttpResponse:
         variant = _variant_or_404(request, sku)
         if isinstance(variant, HttpResponse):
             return variant
@@ -195,7 +205,7 @@ def _signed(value: int) -> str:
     return f"+{value}" if value > 0 else f"\N{MINUS SIGN}{-value}"
 
 
-def _apply_adjustment(*, request: HttpRequest, variant: Variant, data: dict) -> ChangeOutcome:
+def _apply_adjustment(*, request: HtmxHttpRequest, variant: Variant, data: dict) -> ChangeOutcome:
     return adjust_stock(
         variant=variant,
         warehouse=data["warehouse"],
@@ -210,7 +220,9 @@ def _apply_adjustment(*, request: HttpRequest, variant: Variant, data: dict) -> 
 def _describe_adjustment(
     variant: Variant, warehouse: Warehouse, outcome: ChangeOutcome
 ) -> ActionResult:
-    row = outcome.row
+    # A delta without a reference is always applied (only a count can match, only a
+    # referenced change can be a replay), so it has its ledger row.
+    row = cast(dict, outcome.row)
     before = row["on_hand_after"] - row["delta_on_hand"]
     return ActionResult(
         f"{variant.sku} at {warehouse.code}: on hand {before} → {row['on_hand_after']} "
@@ -218,7 +230,7 @@ def _describe_adjustment(
     )
 
 
-def _apply_count(*, request: HttpRequest, variant: Variant, data: dict) -> ChangeOutcome:
+def _apply_count(*, request: HtmxHttpRequest, variant: Variant, data: dict) -> ChangeOutcome:
     return count_stock(
         variant=variant,
         warehouse=data["warehouse"],
@@ -263,12 +275,12 @@ count = _stock_form_view(
 
 @require_POST
 @dashboard_view
-def force_status(request: HttpRequest, sku: str) -> HttpResponse:
+def force_status(request: HtmxHttpRequest, sku: str) -> HttpResponse:
     variant = _variant_or_404(request, sku)
     if isinstance(variant, HttpResponse):
         return variant
     form = ForceStatusForm(request.POST, prefix="force")
-    respond = {
+    respond: _FormTarget = {
         "template": "stock/partials/force_form.html",
         "form_name": "force_form",
         "parts": STATUS_FORM_PARTS,
@@ -310,7 +322,7 @@ def force_status(request: HttpRequest, sku: str) -> HttpResponse:
 
 @require_POST
 @dashboard_view
-def unforce_status(request: HttpRequest, sku: str) -> HttpResponse:
+def unforce_status(request: HtmxHttpRequest, sku: str) -> HttpResponse:
     """End an override with a reason; a refusal comes back next to that override's field."""
     variant = _variant_or_404(request, sku)
     if isinstance(variant, HttpResponse):

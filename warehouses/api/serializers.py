@@ -8,6 +8,7 @@ from inventory_hub.api.serializers import (
     StrictBooleanField,
     StrictIntegerField,
     StrictSerializer,
+    list_item_errors,
     require_whole_items,
 )
 from warehouses.models import (
@@ -197,8 +198,9 @@ class ChannelInput(StrictSerializer):
     is_active = StrictBooleanField(
         required=False, help_text="false retires the channel; it is never deleted."
     )
-    warehouses = ChannelLinkInput(
-        many=True,
+    # many_init is what many=True calls; djangorestframework-stubs' __init__ lacks the
+    # list's min_length/max_length that DRF hands on to the ListSerializer.
+    warehouses = ChannelLinkInput.many_init(
         required=False,
         max_length=MAX_LINKS,
         help_text="When given, replaces every link of the channel.",
@@ -223,7 +225,7 @@ class ChannelInput(StrictSerializer):
                 errors[index] = {"warehouse": [f"Warehouse {code!r} is listed twice."]}
             seen.add(code)
         if errors:
-            raise serializers.ValidationError(errors)
+            raise list_item_errors(errors)
         return [
             ChannelLink(warehouse=found[link["warehouse"]], priority=link["priority"])
             for link in links

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from django.conf import settings
 
@@ -27,6 +28,6 @@ class PushSettings:
 
 def push_settings() -> PushSettings:
     """`settings.CONNECTORS_PUSH` (a dict) overrides the defaults field by field."""
-    overrides = settings.CONNECTORS_PUSH or {}
+    overrides: dict[str, Any] = settings.CONNECTORS_PUSH or {}  # checked by name below
     known = {item.name for item in fields(PushSettings)}
     return replace(PushSettings(), **{k: v for k, v in overrides.items() if k in known})

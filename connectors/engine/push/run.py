@@ -244,12 +244,12 @@ def _plan_items(
     nothing_to_send: list[ClaimedRow] = []
     for row in rows:
         mapping = mappings.get(row.variant_id)
-        items = (
-            [plan_push(connector.kind, mapping, item) for item in desired.get(mapping.pk, [])]
-            if mapping is not None
-            else []
-        )
-        fresh = [item for item in items if not is_confirmed(mapping, item)]
+        items: list[PushItem] = []
+        fresh: list[PushItem] = []
+        if mapping is not None:
+            planned = desired.get(mapping.pk, [])
+            items = [plan_push(connector.kind, mapping, item) for item in planned]
+            fresh = [item for item in items if not is_confirmed(mapping, item)]
         report.skipped += len(items) - len(fresh)
         if fresh:
             wanted[row.id] = fresh

@@ -37,7 +37,7 @@ from connectors.selectors import (
 from connectors.sync.status import propagate_store_statuses
 from stock.actors import Actor
 from stock.models import MovementSource, ReasonCode
-from stock.services.movements import count_stock_batch
+from stock.services.movements import StockCount, count_stock_batch
 
 
 def apply_remote_stock(
@@ -122,16 +122,18 @@ def _apply_counts(connector: Connector, readings: list[ItemReading]) -> set[int]
     """The store-owned counts as one batch; returns the indexes (in `readings`) of those
     that changed a balance."""
     counting: list[int] = []
+    counts: list[StockCount] = []
     seen: set[str | None] = set()
     for index, reading in enumerate(readings):
         if reading.count is None or reading.count.reference in seen:
             continue  # the same item twice in one snapshot: the first one counts
         seen.add(reading.count.reference)
         counting.append(index)
+        counts.append(reading.count)
     if not counting:
         return set()
     results = count_stock_batch(
-        counts=[readings[index].count for index in counting],
+        counts=counts,
         actor=Actor.connector(connector.name),
         reason=ReasonCode.SYNC,
         source=MovementSource.CONNECTOR,

@@ -50,7 +50,9 @@ class BulkRowInput(StrictSerializer):
 class BulkStockInput(StrictSerializer):
     """1 to 10,000 rows, each SKU and warehouse at most once. No other fields."""
 
-    rows = BulkRowInput(many=True, min_length=1, max_length=bulk.MAX_ROWS)
+    # many_init is what many=True calls; djangorestframework-stubs' __init__ lacks the
+    # list's min_length/max_length that DRF hands on to the ListSerializer.
+    rows = BulkRowInput.many_init(min_length=1, max_length=bulk.MAX_ROWS)
     reference = serializers.CharField(
         required=False,
         max_length=bulk.BATCH_REFERENCE_MAX_LENGTH,

@@ -56,8 +56,9 @@ class OrderInput(StrictSerializer):
         help_text="Your order number, unique per channel: placing it again answers 200 with "
         "the existing order and changes nothing.",
     )
-    lines = OrderLineInputSerializer(
-        many=True,
+    # many_init is what many=True calls; djangorestframework-stubs' __init__ lacks the
+    # list's min_length/max_length that DRF hands on to the ListSerializer.
+    lines = OrderLineInputSerializer.many_init(
         max_length=MAX_LINES,
         help_text="One line per SKU. An empty list is refused with invalid_order.",
     )
@@ -170,7 +171,8 @@ class OrderOutput(serializers.ModelSerializer):
 
     @extend_schema_field(ShippingOutput(allow_null=True))
     def get_shipping(self, order: Order) -> dict | None:
-        if order.shipping_latitude is None:
+        # Both or neither, as order_request checks them.
+        if order.shipping_latitude is None or order.shipping_longitude is None:
             return None
         return {
             "latitude": float(order.shipping_latitude),

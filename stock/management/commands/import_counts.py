@@ -28,9 +28,9 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
         report = import_counts(data, filename=file.name, actor=self._actor(user), check_only=check)
-        for error in report.errors:
-            column = f" [{error.column}]" if error.column else ""
-            self.stderr.write(f"{report.filename}:{error.line}{column}: {error.message}")
+        for problem in report.errors:
+            column = f" [{problem.column}]" if problem.column else ""
+            self.stderr.write(f"{report.filename}:{problem.line}{column}: {problem.message}")
         if report.errors:
             raise CommandError(
                 f"{len(report.errors)} problem(s) in {report.filename}; nothing was applied."

@@ -7,6 +7,7 @@ the changes that break a rule; it writes nothing.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from inventory_hub.db import char_max_length
 from stock.actors import Actor
 from stock.errors import (
     ConflictExpectedOnHand,
@@ -153,8 +154,7 @@ KINDS = frozenset(MovementKind.values)
 REASONS = frozenset(ReasonCode.values)
 SOURCES = frozenset(MovementSource.values)
 MAX_LENGTHS = {
-    name: StockMovement._meta.get_field(name).max_length
-    for name in ("document", "reference", "actor_label")
+    name: char_max_length(StockMovement, name) for name in ("document", "reference", "actor_label")
 }
 
 

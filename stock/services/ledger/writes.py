@@ -7,9 +7,10 @@ publication for after the commit.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
+from typing import cast
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -126,11 +127,11 @@ def existing_references_postgres(source: str, references: list[str]) -> set[str]
 
 
 def existing_references_portable(source: str, references: list[str]) -> set[str]:
-    return set(
-        StockMovement.objects.filter(source=source, reference__in=references).values_list(
-            "reference", flat=True
-        )
+    found = StockMovement.objects.filter(source=source, reference__in=references).values_list(
+        "reference", flat=True
     )
+    # Only the references asked for can match, so none of them is NULL.
+    return set(cast("Iterable[str]", found))
 
 
 def _write(
@@ -289,7 +290,10 @@ def _update_levels_sqlite(
     columns = ", ".join(f"delta_{name}" for name in QUANTITIES)
     assignments = ", ".join(f"{name} = {name} + batch.delta_{name}" for name in QUANTITIES)
     width = len(QUANTITIES) + 2
-    per_statement = (connection.features.max_query_params - 1) // width
+    max_query_params = connection.features.max_query_params
+    # SQLite's backend always states its limit; only backends with none leave it None.
+    assert max_query_params is not None
+    per_statement = (max_query_params - 1) // width
     items = list(totals.items())
     for start in range(0, len(items), per_statement):
         chunk = items[start : start + per_statement]

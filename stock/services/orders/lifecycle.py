@@ -196,7 +196,8 @@ def _plan_fill(
     """Each short line's shortfall planned as a line of its own, backorders not allowed."""
     shipping = (
         (float(order.shipping_latitude), float(order.shipping_longitude))
-        if order.shipping_latitude is not None
+        # Both or neither: orders are written from a checked `OrderRequest`.
+        if order.shipping_latitude is not None and order.shipping_longitude is not None
         else None
     )
     return plan_allocations(

@@ -53,7 +53,8 @@ def place_planned(request: OrderRequest) -> PlacedOrder | None:
     order = new_order(request, timezone.now())
     warehouses = unread_plan(channel.pk)
     unread = plans_unread(channel, latitude, warehouses) if warehouses is not None else None
-    if unread is not None and are_plain_lines(request.lines):
+    # `unread` is only set with `warehouses`; both are tested for the type checker.
+    if unread is not None and warehouses is not None and are_plain_lines(request.lines):
         at_first = unread == "first"
         planned = [
             PlannedLine(
@@ -159,7 +160,12 @@ def _plan_from_read(
         candidates=ranked,
         lines=managed,
         available=available,
-        shipping=(float(latitude), float(longitude)) if latitude is not None else None,
+        # Both or neither (`require_coordinates`).
+        shipping=(
+            (float(latitude), float(longitude))
+            if latitude is not None and longitude is not None
+            else None
+        ),
     )
     if any(plan.short_by or plan.backordered for plan in plans):
         return None
@@ -182,7 +188,7 @@ def _reserve_planned(
     planned: list[PlannedLine],
     variants: dict[int, Variant],
     *,
-    warehouses: Warehouses,
+    warehouses: Warehouses | None,
     actor: Actor,
 ) -> PlacedOrder | None:
     # One statement is its own transaction, unless the caller's transaction is open or the
@@ -203,7 +209,7 @@ def _write_planned(
     order: Order,
     planned: list[PlannedLine],
     variants: dict[int, Variant],
-    warehouses: Warehouses,
+    warehouses: Warehouses | None,
     actor: Actor,
     *,
     committed: bool = False,
