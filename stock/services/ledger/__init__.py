@@ -9,7 +9,7 @@ its columns and its reference from `rows`.
 """
 
 from .locks import LEVEL_ATTNAMES, ensure_levels, lock_levels
-from .rows import QUANTITIES
+from .rows import QUANTITIES, TRANSFER_REFERENCE, ReferenceFormat
 from .rules import MAX_QUANTITY, BatchRejected, ChangeOutcome, LevelChange
 from .writes import announce_stock_changes, apply_change, apply_changes, apply_locked
 
@@ -17,9 +17,11 @@ __all__ = [
     "LEVEL_ATTNAMES",
     "MAX_QUANTITY",
     "QUANTITIES",
+    "TRANSFER_REFERENCE",
     "BatchRejected",
     "ChangeOutcome",
     "LevelChange",
+    "ReferenceFormat",
     "announce_stock_changes",
     "apply_change",
     "apply_changes",

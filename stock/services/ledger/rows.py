@@ -111,3 +111,5 @@ RESERVE_REFERENCE = ReferenceFormat("order:{order}/line:{line}/wh:{warehouse}/re
 FILL_REFERENCE = ReferenceFormat("order:{order}/line:{line}/wh:{warehouse}/fill:{short}")
 RELEASE_REFERENCE = ReferenceFormat("order:{order}/allocation:{allocation}/release")
 SHIP_REFERENCE = ReferenceFormat("order:{order}/allocation:{allocation}/ship")
+# One per (transfer, transition, step, line): a retried transition finds its rows replayed.
+TRANSFER_REFERENCE = ReferenceFormat("transfer:{transfer}:{transition}:{step}:line:{line}")

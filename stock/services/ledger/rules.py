@@ -59,6 +59,9 @@ class LevelChange:
     expected_on_hand: int | None = None
     document: str = ""
     reference: str | None = None
+    # None follows the level's backorder policy; False refuses available below zero even
+    # where the variant allows backorders (a transfer's hold never takes units not there).
+    allow_backorder: bool | None = None
 
 
 @dataclass(slots=True)
@@ -214,7 +217,15 @@ def _check(change: LevelChange, level: StockLevel, current: dict[str, int]) -> d
     if change.safety_stock_target is not None:
         deltas["safety_stock"] = change.safety_stock_target - current["safety_stock"]
     after = {name: current[name] + delta for name, delta in deltas.items()}
-    _check_balance(change, current, after, is_backorder_allowed=level.is_backorder_allowed)
+    allow_backorder = change.allow_backorder
+    _check_balance(
+        change,
+        current,
+        after,
+        is_backorder_allowed=level.is_backorder_allowed
+        if allow_backorder is None
+        else allow_backorder,
+    )
     return deltas
 
 
@@ -259,6 +270,10 @@ def _check_balance(
         f"{where}: this would leave {available} available "
         f"(on hand {on_hand}, reserved {reserved}, "
         f"unsellable {unsellable}, safety {safety_stock}) "
-        "and the variant does not allow backorders.",
+        + (
+            "and this change may not backorder."
+            if change.allow_backorder is False
+            else "and the variant does not allow backorders."
+        ),
         {"short_by": -available, "quantity": "available"},
     )

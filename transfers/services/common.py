@@ -1,0 +1,75 @@
+"""What every transition shares: the transfer lock, the ledger write and the timeline."""
+
+from collections.abc import Sequence
+
+from django.utils import timezone
+
+from stock.actors import Actor
+from stock.models import MovementSource
+from stock.services.ledger import (
+    TRANSFER_REFERENCE,
+    BatchRejected,
+    ChangeOutcome,
+    LevelChange,
+    apply_changes,
+)
+from transfers.errors import InvalidTransferState
+from transfers.models import Transfer, TransferEvent, TransferLine
+
+
+def lock_transfer(transfer: Transfer) -> Transfer:
+    """The transfer row, FOR UPDATE: taken before any level, as orders do (order, then levels)."""
+    return (
+        Transfer.objects.select_for_update(of=("self",))
+        .select_related("source", "destination")
+        .get(pk=transfer.pk)
+    )
+
+
+def lines_of(transfer: Transfer) -> list[TransferLine]:
+    return list(transfer.lines.select_related("variant").order_by("pk"))
+
+
+def require_state(transfer: Transfer, transition: str, *allowed: str) -> None:
+    if transfer.state not in allowed:
+        raise InvalidTransferState(
+            f"Transfer {transfer.reference} is {transfer.state}: it cannot be {transition}.",
+            {"state": transfer.state, "transition": transition},
+        )
+
+
+def reference(transfer: Transfer, transition: str, step: str, line: TransferLine) -> str:
+    return TRANSFER_REFERENCE(transfer=transfer.pk, transition=transition, step=step, line=line.pk)
+
+
+def write(changes: Sequence[LevelChange], *, actor: Actor) -> list[ChangeOutcome]:
+    """The changes through the ledger, as transfer movements; raises the first refusal."""
+    try:
+        return apply_changes(changes, actor=actor, source=MovementSource.TRANSFER)
+    except BatchRejected as rejected:
+        raise rejected.errors[0][1] from None
+
+
+def record(transfer: Transfer, *, state: str, kind: str, actor: Actor, **details: object) -> None:
+    """The new state and its timeline entry, committed with the movements."""
+    now = timezone.now()
+    transfer.state = state
+    transfer.updated_at = now
+    transfer.save(update_fields=["state", "updated_at", *stamp(transfer, state, now)])
+    TransferEvent.objects.create(
+        transfer=transfer, kind=kind, actor_label=actor.label, at=now, details=details
+    )
+
+
+def stamp(transfer: Transfer, state: str, now) -> list[str]:
+    field = {
+        "approved": "approved_at",
+        "shipped": "shipped_at",
+        "received": "closed_at",
+        "closed_short": "closed_at",
+        "cancelled": "closed_at",
+    }.get(state)
+    if field is None:
+        return []
+    setattr(transfer, field, now)
+    return [field]
