@@ -15,6 +15,7 @@ from stock.services.ledger import (
 )
 from transfers.errors import InvalidTransferState
 from transfers.models import Transfer, TransferEvent, TransferLine
+from warehouses.models import Warehouse
 
 
 def lock_transfer(transfer: Transfer) -> Transfer:
@@ -40,6 +41,40 @@ def require_state(transfer: Transfer, transition: str, *allowed: str) -> None:
 
 def reference(transfer: Transfer, transition: str, step: str, line: TransferLine) -> str:
     return TRANSFER_REFERENCE(transfer=transfer.pk, transition=transition, step=step, line=line.pk)
+
+
+def movement(
+    transfer: Transfer,
+    line: TransferLine,
+    *,
+    at: Warehouse,
+    transition: str,
+    step: str,
+    kind: str,
+    reason: str,
+    note: str = "",
+    delta_on_hand: int = 0,
+    delta_reserved: int = 0,
+    delta_unsellable: int = 0,
+    delta_inbound: int = 0,
+    allow_backorder: bool | None = None,
+) -> LevelChange:
+    """One ledger change of a transfer line at one end (`at`), with the transfer as its
+    document and a reference unique per (transfer, transition, step, line)."""
+    return LevelChange(
+        variant=line.variant,
+        warehouse=at,
+        kind=kind,
+        reason=reason,
+        note=note,
+        document=transfer.document,
+        reference=reference(transfer, transition, step, line),
+        delta_on_hand=delta_on_hand,
+        delta_reserved=delta_reserved,
+        delta_unsellable=delta_unsellable,
+        delta_inbound=delta_inbound,
+        allow_backorder=allow_backorder,
+    )
 
 
 def write(changes: Sequence[LevelChange], *, actor: Actor) -> list[ChangeOutcome]:

@@ -25,7 +25,7 @@ from transfers.models import (
     TransferState,
 )
 
-from .common import lines_of, lock_transfer, record, reference, require_state, write
+from .common import lines_of, lock_transfer, movement, record, require_state, write
 
 State = TransferState
 
@@ -155,31 +155,33 @@ def _receive_line(
     changes = []
     if entry.accepted:
         changes.append(
-            LevelChange(
-                variant=line.variant,
-                warehouse=transfer.destination,
+            movement(
+                transfer,
+                line,
+                at=transfer.destination,
+                transition="receive",
+                step=f"{step}-accepted",
                 kind=MovementKind.TRANSFER_IN,
                 reason=ReasonCode.TRANSFER,
                 delta_inbound=-from_transit_accepted,
                 delta_on_hand=entry.accepted,
-                document=transfer.document,
-                reference=reference(transfer, "receive", f"{step}-accepted", line),
             )
         )
     if entry.rejected:
         is_kept = entry.rejected_disposition == RejectedDisposition.UNSELLABLE
         changes.append(
-            LevelChange(
-                variant=line.variant,
-                warehouse=transfer.destination,
+            movement(
+                transfer,
+                line,
+                at=transfer.destination,
+                transition="receive",
+                step=f"{step}-rejected",
                 kind=MovementKind.TRANSFER_IN,
                 reason=ReasonCode.DAMAGED if is_kept else ReasonCode.WRITTEN_OFF,
                 note=f"rejected: {entry.rejection_reason}",
                 delta_inbound=-from_transit_rejected,
                 delta_on_hand=entry.rejected if is_kept else 0,
                 delta_unsellable=entry.rejected if is_kept else 0,
-                document=transfer.document,
-                reference=reference(transfer, "receive", f"{step}-rejected", line),
             )
         )
     return changes
@@ -200,15 +202,16 @@ def close_transfer_short(
         changes = []
         for line in lines:
             changes.append(
-                LevelChange(
-                    variant=line.variant,
-                    warehouse=transfer.destination,
+                movement(
+                    transfer,
+                    line,
+                    at=transfer.destination,
+                    transition="close_short",
+                    step="lost",
                     kind=MovementKind.ADJUSTMENT,
                     reason=reason,
                     note=note,
                     delta_inbound=-line.in_transit,
-                    document=transfer.document,
-                    reference=reference(transfer, "close_short", "lost", line),
                 )
             )
             line.lost += line.in_transit

@@ -10,11 +10,10 @@ from django.db import transaction
 
 from stock.actors import Actor
 from stock.models import MovementKind, ReasonCode
-from stock.services.ledger import LevelChange
 from transfers.errors import InvalidTransfer
 from transfers.models import Transfer, TransferState
 
-from .common import lines_of, lock_transfer, record, reference, require_state, write
+from .common import lines_of, lock_transfer, movement, record, require_state, write
 
 State = TransferState
 
@@ -32,15 +31,16 @@ def approve_transfer(*, transfer: Transfer, actor: Actor) -> Transfer:
         require_state(transfer, "approved", State.DRAFT)
         write(
             [
-                LevelChange(
-                    variant=line.variant,
-                    warehouse=transfer.source,
+                movement(
+                    transfer,
+                    line,
+                    at=transfer.source,
+                    transition="approve",
+                    step="hold",
                     kind=MovementKind.RESERVE,
                     reason=ReasonCode.TRANSFER,
                     delta_reserved=line.quantity,
                     allow_backorder=False,
-                    document=transfer.document,
-                    reference=reference(transfer, "approve", "hold", line),
                 )
                 for line in lines_of(transfer)
             ],
@@ -73,26 +73,28 @@ def ship_transfer(*, transfer: Transfer, actor: Actor) -> Transfer:
         changes = []
         for line in lines:
             changes.append(
-                LevelChange(
-                    variant=line.variant,
-                    warehouse=transfer.source,
+                movement(
+                    transfer,
+                    line,
+                    at=transfer.source,
+                    transition="ship",
+                    step="out",
                     kind=MovementKind.TRANSFER_OUT,
                     reason=ReasonCode.TRANSFER,
                     delta_on_hand=-line.quantity,
                     delta_reserved=-line.quantity,
-                    document=transfer.document,
-                    reference=reference(transfer, "ship", "out", line),
                 )
             )
             changes.append(
-                LevelChange(
-                    variant=line.variant,
-                    warehouse=transfer.destination,
+                movement(
+                    transfer,
+                    line,
+                    at=transfer.destination,
+                    transition="ship",
+                    step="in",
                     kind=MovementKind.TRANSFER_IN,
                     reason=ReasonCode.TRANSFER,
                     delta_inbound=line.quantity,
-                    document=transfer.document,
-                    reference=reference(transfer, "ship", "in", line),
                 )
             )
         write(changes, actor=actor)
@@ -153,14 +155,15 @@ def cancel_transfer(
 def _release_hold(transfer: Transfer, *, actor: Actor) -> None:
     write(
         [
-            LevelChange(
-                variant=line.variant,
-                warehouse=transfer.source,
+            movement(
+                transfer,
+                line,
+                at=transfer.source,
+                transition="cancel",
+                step="release",
                 kind=MovementKind.RELEASE,
                 reason=ReasonCode.TRANSFER,
                 delta_reserved=-line.quantity,
-                document=transfer.document,
-                reference=reference(transfer, "cancel", "release", line),
             )
             for line in lines_of(transfer)
         ],
@@ -175,41 +178,44 @@ def _cancel_in_transit(transfer: Transfer, disposition: str, *, note: str, actor
         remainder = line.in_transit
         if disposition == BACK_TO_SOURCE:
             changes.append(
-                LevelChange(
-                    variant=line.variant,
-                    warehouse=transfer.destination,
+                movement(
+                    transfer,
+                    line,
+                    at=transfer.destination,
+                    transition="cancel",
+                    step="return_out",
                     kind=MovementKind.TRANSFER_OUT,
                     reason=ReasonCode.TRANSFER,
                     note=note,
                     delta_inbound=-remainder,
-                    document=transfer.document,
-                    reference=reference(transfer, "cancel", "return_out", line),
                 )
             )
             changes.append(
-                LevelChange(
-                    variant=line.variant,
-                    warehouse=transfer.source,
+                movement(
+                    transfer,
+                    line,
+                    at=transfer.source,
+                    transition="cancel",
+                    step="return_in",
                     kind=MovementKind.TRANSFER_IN,
                     reason=ReasonCode.TRANSFER,
                     note=note,
                     delta_inbound=remainder,
-                    document=transfer.document,
-                    reference=reference(transfer, "cancel", "return_in", line),
                 )
             )
             line.returned += remainder
         else:
             changes.append(
-                LevelChange(
-                    variant=line.variant,
-                    warehouse=transfer.destination,
+                movement(
+                    transfer,
+                    line,
+                    at=transfer.destination,
+                    transition="cancel",
+                    step="lost",
                     kind=MovementKind.ADJUSTMENT,
                     reason=ReasonCode.LOST,
                     note=note,
                     delta_inbound=-remainder,
-                    document=transfer.document,
-                    reference=reference(transfer, "cancel", "lost", line),
                 )
             )
             line.lost += remainder
