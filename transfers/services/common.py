@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from django.utils import timezone
 
 from stock.actors import Actor
-from stock.models import MovementSource
+from stock.models import MovementKind, MovementSource
 from stock.services.ledger import (
     TRANSFER_REFERENCE,
     BatchRejected,
@@ -75,6 +75,32 @@ def movement(
         delta_inbound=delta_inbound,
         allow_backorder=allow_backorder,
     )
+
+
+def write_off_in_transit(
+    transfer: Transfer, *, transition: str, reason: str, note: str, actor: Actor
+) -> None:
+    """What each line still has in transit, written off at the destination as lost
+    (inbound minus the remainder, counted on the line's `lost`)."""
+    lines = [line for line in lines_of(transfer) if line.in_transit > 0]
+    changes = [
+        movement(
+            transfer,
+            line,
+            at=transfer.destination,
+            transition=transition,
+            step="lost",
+            kind=MovementKind.ADJUSTMENT,
+            reason=reason,
+            note=note,
+            delta_inbound=-line.in_transit,
+        )
+        for line in lines
+    ]
+    write(changes, actor=actor)
+    for line in lines:
+        line.lost += line.in_transit
+        line.save(update_fields=["lost"])
 
 
 def write(changes: Sequence[LevelChange], *, actor: Actor) -> list[ChangeOutcome]:

@@ -25,7 +25,15 @@ from transfers.models import (
     TransferState,
 )
 
-from .common import lines_of, lock_transfer, movement, record, require_state, write
+from .common import (
+    lines_of,
+    lock_transfer,
+    movement,
+    record,
+    require_state,
+    write,
+    write_off_in_transit,
+)
 
 State = TransferState
 
@@ -198,25 +206,8 @@ def close_transfer_short(
         if transfer.state == State.CLOSED_SHORT:
             return transfer
         require_state(transfer, "closed short", State.SHIPPED, State.PARTIALLY_RECEIVED)
-        lines = [line for line in lines_of(transfer) if line.in_transit > 0]
-        changes = []
-        for line in lines:
-            changes.append(
-                movement(
-                    transfer,
-                    line,
-                    at=transfer.destination,
-                    transition="close_short",
-                    step="lost",
-                    kind=MovementKind.ADJUSTMENT,
-                    reason=reason,
-                    note=note,
-                    delta_inbound=-line.in_transit,
-                )
-            )
-            line.lost += line.in_transit
-        write(changes, actor=actor)
-        for line in lines:
-            line.save(update_fields=["lost"])
+        write_off_in_transit(
+            transfer, transition="close_short", reason=reason, note=note, actor=actor
+        )
         record(transfer, state=State.CLOSED_SHORT, kind="closed_short", actor=actor, reason=reason)
     return transfer

@@ -13,7 +13,15 @@ from stock.models import MovementKind, ReasonCode
 from transfers.errors import InvalidTransfer
 from transfers.models import Transfer, TransferState
 
-from .common import lines_of, lock_transfer, movement, record, require_state, write
+from .common import (
+    lines_of,
+    lock_transfer,
+    movement,
+    record,
+    require_state,
+    write,
+    write_off_in_transit,
+)
 
 State = TransferState
 
@@ -172,53 +180,42 @@ def _release_hold(transfer: Transfer, *, actor: Actor) -> None:
 
 
 def _cancel_in_transit(transfer: Transfer, disposition: str, *, note: str, actor: Actor) -> None:
+    if disposition == LOST:
+        write_off_in_transit(
+            transfer, transition="cancel", reason=ReasonCode.LOST, note=note, actor=actor
+        )
+        return
     lines = [line for line in lines_of(transfer) if line.in_transit > 0]
     changes = []
     for line in lines:
         remainder = line.in_transit
-        if disposition == BACK_TO_SOURCE:
-            changes.append(
-                movement(
-                    transfer,
-                    line,
-                    at=transfer.destination,
-                    transition="cancel",
-                    step="return_out",
-                    kind=MovementKind.TRANSFER_OUT,
-                    reason=ReasonCode.TRANSFER,
-                    note=note,
-                    delta_inbound=-remainder,
-                )
+        changes.append(
+            movement(
+                transfer,
+                line,
+                at=transfer.destination,
+                transition="cancel",
+                step="return_out",
+                kind=MovementKind.TRANSFER_OUT,
+                reason=ReasonCode.TRANSFER,
+                note=note,
+                delta_inbound=-remainder,
             )
-            changes.append(
-                movement(
-                    transfer,
-                    line,
-                    at=transfer.source,
-                    transition="cancel",
-                    step="return_in",
-                    kind=MovementKind.TRANSFER_IN,
-                    reason=ReasonCode.TRANSFER,
-                    note=note,
-                    delta_inbound=remainder,
-                )
+        )
+        changes.append(
+            movement(
+                transfer,
+                line,
+                at=transfer.source,
+                transition="cancel",
+                step="return_in",
+                kind=MovementKind.TRANSFER_IN,
+                reason=ReasonCode.TRANSFER,
+                note=note,
+                delta_inbound=remainder,
             )
-            line.returned += remainder
-        else:
-            changes.append(
-                movement(
-                    transfer,
-                    line,
-                    at=transfer.destination,
-                    transition="cancel",
-                    step="lost",
-                    kind=MovementKind.ADJUSTMENT,
-                    reason=ReasonCode.LOST,
-                    note=note,
-                    delta_inbound=-remainder,
-                )
-            )
-            line.lost += remainder
+        )
     write(changes, actor=actor)
     for line in lines:
-        line.save(update_fields=["returned", "lost"])
+        line.returned += line.in_transit
+        line.save(update_fields=["returned"])
