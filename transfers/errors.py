@@ -21,3 +21,7 @@ class OverReceipt(TransferError):
     """More units received than are in transit, and the receipt does not say over-receipt."""
 
     code = "over_receipt"
+
+
+class InvalidLane(TransferError):
+    code = "invalid_lane"

@@ -80,6 +80,9 @@ class Transfer(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     approved_at = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
+    # When it is due at the destination: shipped_at + the lane's lead time (set on shipping;
+    # none without a lane). Shipped and still open past it, the transfer is late.
+    due_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -91,7 +94,10 @@ class Transfer(models.Model):
                 condition=~Q(source=F("destination")), name="transfer_source_not_destination"
             ),
         ]
-        indexes = [models.Index(fields=["state"], name="transfer_state")]
+        indexes = [
+            models.Index(fields=["state"], name="transfer_state"),
+            models.Index(fields=["due_at"], name="transfer_due_at"),
+        ]
 
     def __str__(self) -> str:
         return f"Transfer {self.reference}"

@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -54,6 +55,14 @@ class Variant(models.Model):
     )
     low_stock_threshold = models.PositiveIntegerField(
         default=5, help_text="Default for every warehouse that sets none of its own."
+    )
+    unit_cost = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="What one unit is worth in stock (its cost); values stock in transit.",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

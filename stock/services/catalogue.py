@@ -26,6 +26,7 @@ VARIANT_FIELDS = frozenset(
         "barcode",
         "manage_stock",
         "backorders",
+        "unit_cost",
         "low_stock_threshold",
         "is_active",
     }

@@ -1,4 +1,5 @@
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -189,6 +190,7 @@ def test_variant_list_shows_product_id_and_name_and_every_setting(ops_client):
         barcode="4006381333931",
         backorders="allow_notify",
         low_stock_threshold=8,
+        unit_cost=Decimal("12.40"),
     )
 
     response = ops_client.get(VARIANTS)
@@ -204,8 +206,25 @@ def test_variant_list_shows_product_id_and_name_and_every_setting(ops_client):
         "manage_stock": True,
         "backorders": "allow_notify",
         "low_stock_threshold": 8,
+        "unit_cost": "12.40",
         "is_active": True,
     }
+
+
+@pytest.mark.parametrize("bad", ["-1", "abc", "1.234", True])
+def test_a_variants_unit_cost_is_set_and_a_bad_one_refused(ops_client, bad):
+    variant = VariantFactory(sku="COST-1")
+    url = f"{VARIANTS}{variant.sku}/"
+    refused = ops_client.patch(url, {"unit_cost": bad}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert "unit_cost" in str(refused.json())
+    variant.refresh_from_db()
+    assert variant.unit_cost is None
+    answer = ops_client.patch(url, {"unit_cost": "7.25"}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["unit_cost"] == "7.25"
+    variant.refresh_from_db()
+    assert variant.unit_cost == Decimal("7.25")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ transition, step, line). See docs/adr/0010-transfers-stock-model.md.
 """
 
 from .documents import TransferLineInput, create_transfer
+from .lanes import create_lane, update_lane
 from .receiving import ReceiptLineInput, close_transfer_short, receive_transfer
 from .transitions import (
     BACK_TO_SOURCE,
@@ -24,8 +25,10 @@ __all__ = [
     "approve_transfer",
     "cancel_transfer",
     "close_transfer_short",
+    "create_lane",
     "create_transfer",
     "pick_transfer",
     "receive_transfer",
     "ship_transfer",
+    "update_lane",
 ]

@@ -1,6 +1,7 @@
 """What every transition shares: the transfer lock, the ledger write and the timeline."""
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ def lock_transfer(transfer: Transfer) -> Transfer:
     """The transfer row, FOR UPDATE: taken before any level, as orders do (order, then levels)."""
     return (
         Transfer.objects.select_for_update(of=("self",))
-        .select_related("source", "destination")
+        .select_related("source", "destination", "lane")
         .get(pk=transfer.pk)
     )
 
@@ -122,7 +123,7 @@ def record(transfer: Transfer, *, state: str, kind: str, actor: Actor, **details
     )
 
 
-def stamp(transfer: Transfer, state: str, now) -> list[str]:
+def stamp(transfer: Transfer, state: str, now: datetime) -> list[str]:
     field = {
         "approved": "approved_at",
         "shipped": "shipped_at",
@@ -133,4 +134,7 @@ def stamp(transfer: Transfer, state: str, now) -> list[str]:
     if field is None:
         return []
     setattr(transfer, field, now)
+    if state == "shipped" and transfer.lane is not None:
+        transfer.due_at = now + timedelta(days=transfer.lane.lead_time_days)
+        return [field, "due_at"]
     return [field]

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -103,6 +105,7 @@ class VariantOutput(serializers.ModelSerializer):
             "manage_stock",
             "backorders",
             "low_stock_threshold",
+            "unit_cost",
             "is_active",
             "created_at",
         ]
@@ -124,6 +127,14 @@ class VariantInput(StrictSerializer):
         help_text="Denying is refused (409) while some warehouse is backordered.",
     )
     low_stock_threshold = StrictIntegerField(required=False, min_value=0)
+    unit_cost = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal(0),
+        required=False,
+        allow_null=True,
+        help_text="What one unit is worth in stock; null when unknown.",
+    )
     is_active = StrictBooleanField(
         required=False, help_text="false retires the variant; it is never deleted."
     )

@@ -1,0 +1,86 @@
+"""Lanes: the routes transfers take, with their lead time, costs and minimum quantity.
+
+A lane is never deleted (transfers refer to it); it is retired with `is_active=False`.
+Changing a lane changes what later transfers expect, never a transfer already made.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+
+from transfers.errors import InvalidLane
+from transfers.models import Lane
+from warehouses.models import Warehouse
+
+LANE_FIELDS = frozenset(
+    {"lead_time_days", "cost_per_unit", "cost_per_shipment", "minimum_quantity", "is_active"}
+)
+# Lead times beyond a year are a typo, not a lane.
+MAX_LEAD_TIME_DAYS = 365
+MAX_COST = Decimal("9999999999.99")
+
+
+def create_lane(
+    *, source: Warehouse, destination: Warehouse, lead_time_days: int, **details: object
+) -> Lane:
+    """A lane from `source` to `destination`; a route that has one already is refused."""
+    if source.pk == destination.pk:
+        raise InvalidLane("A lane joins two different warehouses.", {"field": "destination"})
+    values = _checked({"lead_time_days": lead_time_days, **details})
+    try:
+        with transaction.atomic():
+            return Lane.objects.create(source=source, destination=destination, **values)
+    except IntegrityError:
+        raise InvalidLane(
+            f"A lane from {source.code} to {destination.code} exists already.",
+            {"field": "destination"},
+        ) from None
+
+
+def update_lane(*, lane: Lane, **changes: object) -> Lane:
+    """Change a lane's lead time, costs, minimum or active flag, all or nothing."""
+    values = _checked(changes)
+    with transaction.atomic():
+        for name, value in values.items():
+            setattr(lane, name, value)
+        if values:
+            lane.save(update_fields=sorted(values))
+    return lane
+
+
+def _checked(values: dict[str, object]) -> dict[str, object]:
+    unknown = sorted(set(values) - LANE_FIELDS)
+    if unknown:
+        raise InvalidLane(f"Unknown lane field(s): {', '.join(unknown)}.", {"field": unknown[0]})
+    checked: dict[str, object] = {}
+    for name, value in values.items():
+        if name == "is_active":
+            if not isinstance(value, bool):
+                raise InvalidLane("is_active must be true or false.", {"field": name})
+            checked[name] = value
+        elif name.startswith("cost_"):
+            checked[name] = _cost(name, value)
+        else:
+            limit = MAX_LEAD_TIME_DAYS if name == "lead_time_days" else 1_000_000_000
+            checked[name] = _whole(name, value, limit)
+    return checked
+
+
+def _whole(name: str, value: object, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise InvalidLane(f"{name} must be a whole number from 0 to {limit}.", {"field": name})
+    return value
+
+
+def _cost(name: str, value: object) -> Decimal:
+    try:
+        cost = Decimal(str(value)) if isinstance(value, int | str | Decimal) else None
+    except InvalidOperation:
+        cost = None
+    if isinstance(value, bool) or cost is None or not cost.is_finite() or cost < 0:
+        raise InvalidLane(f"{name} must be an amount of 0 or more.", {"field": name})
+    if cost > MAX_COST or cost != cost.quantize(Decimal("0.01")):
+        raise InvalidLane(
+            f"{name} must be at most {MAX_COST}, with at most 2 decimals.", {"field": name}
+        )
+    return cost
