@@ -21,3 +21,9 @@ class OverReceipt(TransferError):
     """More units received than are in transit, and the receipt does not say over-receipt."""
 
     code = "over_receipt"
+
+
+class InvalidWarehouseSystem(TransferError):
+    """A warehouse system's settings are wrong (endpoint URL, secret)."""
+
+    code = "invalid_warehouse_system"
