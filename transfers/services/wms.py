@@ -167,16 +167,18 @@ def _seen(system: WarehouseSystem, webhook_id: str) -> dict | None:
 
 
 def _transfer_for(system: WarehouseSystem, report: SystemReport) -> Transfer:
-    candidates = list(Transfer.objects.filter(reference=report.transfer_reference))
-    if not candidates:
+    # By the reporting end first: its foreign-key index finds the transfer; the reference
+    # alone is unique only per source system.
+    is_receipt = report.kind == ReportKind.RECEIVED
+    end = {"destination": system.warehouse} if is_receipt else {"source": system.warehouse}
+    transfer = Transfer.objects.filter(reference=report.transfer_reference, **end).first()
+    if transfer is not None:
+        return transfer
+    if not Transfer.objects.filter(reference=report.transfer_reference).exists():
         raise ReportRefused(
             404, "not_found", f"No transfer with reference {report.transfer_reference!r}."
         )
-    end = "destination_id" if report.kind == ReportKind.RECEIVED else "source_id"
-    for transfer in candidates:
-        if getattr(transfer, end) == system.warehouse_id:
-            return transfer
-    role = "destination" if end == "destination_id" else "source"
+    role = "destination" if is_receipt else "source"
     raise ReportRefused(
         403,
         "wrong_warehouse",
