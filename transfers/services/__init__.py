@@ -6,6 +6,7 @@ transition, step, line). See docs/adr/0010-transfers-stock-model.md.
 """
 
 from .documents import TransferLineInput, create_transfer
+from .instructions import deliver_instruction, replay_instruction
 from .lanes import create_lane, update_lane
 from .receiving import ReceiptLineInput, close_transfer_short, receive_transfer
 from .transitions import (
@@ -16,19 +17,33 @@ from .transitions import (
     pick_transfer,
     ship_transfer,
 )
+from .wms import (
+    ReportLine,
+    ReportRefused,
+    SystemReport,
+    apply_system_report,
+    save_warehouse_system,
+)
 
 __all__ = [
     "BACK_TO_SOURCE",
     "LOST",
     "ReceiptLineInput",
+    "ReportLine",
+    "ReportRefused",
+    "SystemReport",
     "TransferLineInput",
+    "apply_system_report",
     "approve_transfer",
     "cancel_transfer",
     "close_transfer_short",
     "create_lane",
     "create_transfer",
+    "deliver_instruction",
     "pick_transfer",
     "receive_transfer",
+    "replay_instruction",
+    "save_warehouse_system",
     "ship_transfer",
     "update_lane",
 ]
