@@ -7,6 +7,7 @@ transition, step, line). See docs/adr/0010-transfers-stock-model.md.
 
 from .documents import TransferLineInput, create_transfer
 from .receiving import ReceiptLineInput, close_transfer_short, receive_transfer
+from .returns import receive_return
 from .transitions import (
     BACK_TO_SOURCE,
     LOST,
@@ -26,6 +27,7 @@ __all__ = [
     "close_transfer_short",
     "create_transfer",
     "pick_transfer",
+    "receive_return",
     "receive_transfer",
     "ship_transfer",
 ]
