@@ -1,6 +1,7 @@
 """What every transition shares: the transfer lock, the ledger write and the timeline."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -120,7 +121,14 @@ def record(transfer: Transfer, *, state: str, kind: str, actor: Actor, **details
     note(transfer, kind=kind, actor=actor, at=now, **details)
 
 
-def note(transfer: Transfer, *, kind: str, actor: Actor, at=None, **details: object) -> None:
+def note(
+    transfer: Transfer,
+    *,
+    kind: str,
+    actor: Actor,
+    at: datetime | None = None,
+    **details: object,
+) -> None:
     """A timeline entry that changes no state (a return received back at the source)."""
     TransferEvent.objects.create(
         transfer=transfer,
