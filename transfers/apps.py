@@ -11,3 +11,10 @@ class TransfersConfig(AppConfig):
 
         # A warehouse system's report over the size limit is told so in JSON.
         register_json_view("transfers:wms-events")
+        # Stock never imports transfers: it asks through what is registered here.
+        from stock.selectors import TRANSFER_HOLDS, register_hold_source, register_ledger_check
+        from transfers.holds import held_for_transfers
+        from transfers.verification import transfer_line_problems
+
+        register_hold_source(TRANSFER_HOLDS, held_for_transfers)
+        register_ledger_check("transfers", transfer_line_problems)

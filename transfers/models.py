@@ -1,8 +1,14 @@
 """Transfers between warehouses: lanes, the transfer document, its lines, timeline and receipts.
 
 Stock moves only through the ledger (`transfers.services`); these rows record what the
-transfer did. Per line, `shipped + over_received = in_transit + accepted + rejected + lost
-+ returned` at every moment (docs/adr/0010-transfers-stock-model.md).
+transfer did. Per line, at every moment (docs/adr/0010-transfers-stock-model.md):
+
+    shipped + over_received = in_transit + accepted + rejected + lost + returned
+    returned = returning + return_received
+
+where `returning` is what is on its way back to the source (inbound there) and
+`return_received` what has landed there since. `verify_ledger` checks both against the
+transfer's own movements (`transfers.verification`).
 """
 
 from django.conf import settings
@@ -120,6 +126,8 @@ class TransferLine(models.Model):
     returned = models.PositiveIntegerField(default=0)
     # Units received beyond those in transit (an over-receipt): they never were on the road.
     over_received = models.PositiveIntegerField(default=0)
+    # Returned units received back at the source (`receive_return`), accepted or rejected.
+    return_received = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -134,6 +142,10 @@ class TransferLine(models.Model):
                     - F("over_received")
                 ),
                 name="transfer_line_identity",
+            ),
+            models.CheckConstraint(
+                condition=Q(returned__gte=F("return_received")),
+                name="transfer_line_return_identity",
             ),
         ]
 
@@ -150,6 +162,11 @@ class TransferLine(models.Model):
             - self.lost
             - self.returned
         )
+
+    @property
+    def returning(self) -> int:
+        """Units sent back to the source after shipping and not received there yet."""
+        return self.returned - self.return_received
 
 
 class TransferEvent(models.Model):
@@ -184,6 +201,9 @@ class TransferReceipt(models.Model):
     transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="receipts")
     reference = models.CharField(max_length=100)
     is_over_receipt = models.BooleanField(default=False)
+    # Received back at the source after a cancellation (`receive_return`), not at the
+    # destination.
+    is_return = models.BooleanField(default=False)
     actor_label = models.CharField(max_length=150)
     received_at = models.DateTimeField(default=timezone.now)
 

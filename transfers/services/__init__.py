@@ -9,6 +9,7 @@ from .documents import TransferLineInput, create_transfer
 from .instructions import deliver_instruction, replay_instruction
 from .lanes import create_lane, update_lane
 from .receiving import ReceiptLineInput, close_transfer_short, receive_transfer
+from .returns import receive_return
 from .transitions import (
     BACK_TO_SOURCE,
     LOST,
@@ -41,6 +42,7 @@ __all__ = [
     "create_transfer",
     "deliver_instruction",
     "pick_transfer",
+    "receive_return",
     "receive_transfer",
     "replay_instruction",
     "save_warehouse_system",
