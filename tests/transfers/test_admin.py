@@ -289,6 +289,27 @@ def test_cancel_releases_the_hold_and_refuses_a_transfer_on_the_road(ops, north,
     assert road.state == TransferState.SHIPPED
 
 
+def test_a_transfer_on_the_road_is_cancelled_back_to_the_source_or_as_lost(
+    ops, north, south, sheet
+):
+    back = draft(north, south, (sheet, 2), reference="T-BACK")
+    lost = draft(north, south, (sheet, 3), reference="T-LOST")
+    for transfer in (back, lost):
+        approve_transfer(transfer=transfer, actor=SYSTEM)
+        ship_transfer(transfer=transfer, actor=SYSTEM)
+
+    answers = messages_of(act(ops, "cancel_back_to_source_selected", back))
+    answers += messages_of(act(ops, "cancel_lost_selected", lost))
+
+    assert answers == [
+        "T-BACK: cancelled, units on their way back.",
+        "T-LOST: cancelled, units written off as lost.",
+    ]
+    # North: 10 - 5 shipped, with the 2 sent back inbound again; south: nothing inbound.
+    assert level(sheet, north) == (5, 0, 2)
+    assert level(sheet, south) == (0, 0, 0)
+
+
 def test_a_wrong_state_is_refused_with_the_reason(ops, north, south, sheet):
     transfer = draft(north, south, (sheet, 2), reference="T-EARLY")
 

@@ -18,6 +18,8 @@ from transfers.access import Action, may_act, may_act_between
 from transfers.models import Transfer, TransferEvent, TransferLine, TransferReceipt
 from transfers.selectors import is_late, late_q
 from transfers.services import (
+    BACK_TO_SOURCE,
+    LOST,
     approve_transfer,
     cancel_transfer,
     close_transfer_short,
@@ -152,6 +154,8 @@ class TransferAdmin(admin.ModelAdmin):
         "pick_selected",
         "ship_selected",
         "cancel_selected",
+        "cancel_back_to_source_selected",
+        "cancel_lost_selected",
         "close_short_selected",
     ]
     fieldsets = [
@@ -259,6 +263,31 @@ class TransferAdmin(admin.ModelAdmin):
         # Without a disposition the service refuses a transfer already on the road: where
         # its units are is said on its own page or through the API.
         self._each(request, queryset, Action.CANCEL, cancel_transfer, "cancelled")
+
+    @admin.action(
+        description="Cancel on the road: the units go back to the source", permissions=["act"]
+    )
+    def cancel_back_to_source_selected(
+        self, request: HttpRequest, queryset: QuerySet[Transfer]
+    ) -> None:
+        def back(*, transfer: Transfer, actor: Actor) -> Transfer:
+            return cancel_transfer(
+                transfer=transfer,
+                actor=actor,
+                disposition=BACK_TO_SOURCE,
+                note="cancelled in the admin",
+            )
+
+        self._each(request, queryset, Action.CANCEL, back, "cancelled, units on their way back")
+
+    @admin.action(description="Cancel on the road: the units are lost", permissions=["act"])
+    def cancel_lost_selected(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
+        def lost(*, transfer: Transfer, actor: Actor) -> Transfer:
+            return cancel_transfer(
+                transfer=transfer, actor=actor, disposition=LOST, note="cancelled in the admin"
+            )
+
+        self._each(request, queryset, Action.CANCEL, lost, "cancelled, units written off as lost")
 
     @admin.action(
         description="Close short: write off what is still in transit as lost",
