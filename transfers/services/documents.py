@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from stock.actors import Actor
@@ -26,7 +26,7 @@ def create_transfer(
     source: Warehouse,
     destination: Warehouse,
     lines: Sequence[TransferLineInput],
-    reference: str,
+    reference: str | None,
     actor: Actor,
     source_system: str = "hub",
     reason: str = "",
@@ -37,6 +37,8 @@ def create_transfer(
     Who asked is the actor (its label, and its user when it has one). The expected
     arrival comes from the active lane between the two warehouses, if any.
     A second call with the same (source system, reference) returns the first transfer.
+    Without a reference (None) it is given the next free `TR-<date>-<n>`: such a call is
+    not idempotent by itself (the API pairs it with an Idempotency-Key).
     """
     if source.pk == destination.pk:
         raise InvalidTransfer(
@@ -46,10 +48,12 @@ def create_transfer(
         raise InvalidTransfer("A transfer needs at least one line.", {"field": "lines"})
     if len({line.variant.pk for line in lines}) != len(lines):
         raise InvalidTransfer("A variant appears on two lines.", {"field": "lines"})
-    if not reference or len(reference) > 100:
+    if reference is not None and not 1 <= len(reference) <= 100:
         raise InvalidTransfer("The reference must be 1 to 100 characters.", {"field": "reference"})
     quantities = [require_quantity("quantity", line.quantity, minimum=1) for line in lines]
     with transaction.atomic():
+        if reference is None:
+            reference = _next_reference(source_system)
         existing = Transfer.objects.filter(source_system=source_system, reference=reference).first()
         if existing is not None:
             return existing
@@ -80,3 +84,29 @@ def create_transfer(
             transfer=transfer, kind="created", actor_label=actor.label, at=now
         )
     return transfer
+
+
+# Any constant of our own: the transaction-scoped lock that numbers references one at a time.
+_REFERENCE_LOCK = 20_0001
+
+
+def _next_reference(source_system: str) -> str:
+    """The next unused `TR-<yyyymmdd>-<n>` of today, inside the caller's transaction.
+
+    On PostgreSQL an advisory lock held to the commit numbers concurrent creates one after
+    the other, so two never pick the same number (which create_transfer would take for a
+    retry of the first).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REFERENCE_LOCK])
+    prefix = f"TR-{timezone.localdate():%Y%m%d}-"
+    taken = set(
+        Transfer.objects.filter(
+            source_system=source_system, reference__startswith=prefix
+        ).values_list("reference", flat=True)
+    )
+    number = len(taken) + 1
+    while f"{prefix}{number}" in taken:
+        number += 1
+    return f"{prefix}{number}"
