@@ -5,7 +5,9 @@ SKUs, each SKU once); the services check the rest (a transfer's state, what is i
 with their own error codes. Serializers never change stock.
 """
 
+import re
 from collections.abc import Iterable
+from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -107,10 +109,31 @@ class LaneOutput(serializers.ModelSerializer):
         ]
 
 
-def _cost_field() -> serializers.DecimalField:
-    return serializers.DecimalField(
-        required=False, max_digits=12, decimal_places=2, min_value=0, max_value=MAX_COST
-    )
+COST_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field({"type": "string", "pattern": COST_PATTERN, "example": "1.25"})
+class CostField(serializers.DecimalField):
+    """An amount of 0 or more as JSON text ("1.25"): a JSON number would pass through a
+    float, and the schema can bound only text."""
+
+    default_error_messages = {"type": 'Must be a JSON string such as "1.25".'}
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_digits=12, decimal_places=2, min_value=Decimal(0), max_value=MAX_COST, **kwargs
+        )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("type")
+        if not re.fullmatch(COST_PATTERN, data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _cost_field() -> CostField:
+    return CostField(required=False, help_text="At most 2 decimals.")
 
 
 class LaneChangeInput(StrictSerializer):
@@ -128,6 +151,8 @@ class LaneChangeInput(StrictSerializer):
 
 
 class LaneInput(LaneChangeInput):
+    """A new lane: its route, lead time and, optionally, costs and minimum."""
+
     # A field named `source` shadows Field.source, which djangorestframework-stubs types.
     source = serializers.CharField(  # type: ignore[assignment]
         max_length=32, help_text="Warehouse code."
@@ -146,6 +171,8 @@ class LaneInput(LaneChangeInput):
 
 
 class TransferLineInputSerializer(StrictSerializer):
+    """One line of a transfer: a SKU and how many units of it."""
+
     sku = serializers.CharField(max_length=64)
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
 
@@ -191,6 +218,8 @@ def _nested(name: str, check, items: list[dict]):
 
 
 class ReceiptLineInputSerializer(StrictSerializer):
+    """What arrived of one SKU: units accepted, and units rejected with why and where to."""
+
     sku = serializers.CharField(max_length=64)
     accepted = StrictIntegerField(
         required=False, default=0, min_value=0, max_value=MAX_QUANTITY, help_text="Put on hand."
@@ -221,6 +250,8 @@ class ReceiptLineInputSerializer(StrictSerializer):
 
 
 class ReceiptInput(StrictSerializer):
+    """One receipt at the destination; a transfer may have several."""
+
     receipt_reference = serializers.CharField(
         max_length=100,
         help_text="Your delivery note or receipt number: sending it again is the same receipt.",
@@ -242,6 +273,8 @@ class ReceiptInput(StrictSerializer):
 
 
 class CloseShortInput(StrictSerializer):
+    """Closing short: why what is still in transit is written off."""
+
     reason = serializers.ChoiceField(
         choices=ReasonCode.choices,
         required=False,
@@ -252,6 +285,8 @@ class CloseShortInput(StrictSerializer):
 
 
 class CancelInput(StrictSerializer):
+    """Cancelling: where the units on the road are, once shipped."""
+
     disposition = serializers.ChoiceField(
         choices=[(BACK_TO_SOURCE, "Back to the source"), (LOST, "Lost")],
         required=False,
