@@ -5,7 +5,7 @@ Stock moves only through `stock.services.ledger.apply_changes`, as movements wit
 transition, step, line). See docs/adr/0010-transfers-stock-model.md.
 """
 
-from .documents import TransferLineInput, create_transfer
+from .documents import CreatedTransfer, TransferLineInput, create_transfer, create_transfer_once
 from .lanes import create_lane, update_lane
 from .receiving import ReceiptLineInput, close_transfer_short, receive_transfer
 from .transitions import (
@@ -20,6 +20,7 @@ from .transitions import (
 __all__ = [
     "BACK_TO_SOURCE",
     "LOST",
+    "CreatedTransfer",
     "ReceiptLineInput",
     "TransferLineInput",
     "approve_transfer",
@@ -27,6 +28,7 @@ __all__ = [
     "close_transfer_short",
     "create_lane",
     "create_transfer",
+    "create_transfer_once",
     "pick_transfer",
     "receive_transfer",
     "ship_transfer",

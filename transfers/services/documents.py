@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from stock.actors import Actor
@@ -21,6 +21,13 @@ class TransferLineInput:
     quantity: int
 
 
+@dataclass(frozen=True, slots=True)
+class CreatedTransfer:
+    transfer: Transfer
+    # False: the reference was taken already, and `transfer` is the one that has it.
+    created: bool
+
+
 def create_transfer(
     *,
     source: Warehouse,
@@ -32,11 +39,36 @@ def create_transfer(
     reason: str = "",
     notes: str = "",
 ) -> Transfer:
+    """`create_transfer_once`, answering only the transfer."""
+    return create_transfer_once(
+        source=source,
+        destination=destination,
+        lines=lines,
+        reference=reference,
+        actor=actor,
+        source_system=source_system,
+        reason=reason,
+        notes=notes,
+    ).transfer
+
+
+def create_transfer_once(
+    *,
+    source: Warehouse,
+    destination: Warehouse,
+    lines: Sequence[TransferLineInput],
+    reference: str | None,
+    actor: Actor,
+    source_system: str = "hub",
+    reason: str = "",
+    notes: str = "",
+) -> CreatedTransfer:
     """A draft transfer with its lines; nothing is held and no stock moves.
 
     Who asked is the actor (its label, and its user when it has one). The expected
     arrival comes from the active lane between the two warehouses, if any.
-    A second call with the same (source system, reference) returns the first transfer.
+    A second call with the same (source system, reference), even at the same moment,
+    returns the first transfer (`created` False).
     Without a reference (None) it is given the next free `TR-<date>-<n>`: such a call is
     not idempotent by itself (the API pairs it with an Idempotency-Key).
     """
@@ -56,26 +88,37 @@ def create_transfer(
             reference = _next_reference(source_system)
         existing = Transfer.objects.filter(source_system=source_system, reference=reference).first()
         if existing is not None:
-            return existing
+            return CreatedTransfer(existing, created=False)
         lane = Lane.objects.filter(source=source, destination=destination, is_active=True).first()
         now = timezone.now()
-        transfer = Transfer.objects.create(
-            source=source,
-            destination=destination,
-            lane=lane,
-            source_system=source_system,
-            reference=reference,
-            requested_by_id=actor.user_id,
-            requested_by_label=actor.label,
-            reason=reason,
-            notes=notes,
-            expected_arrival=(
-                timezone.localdate(now) + timedelta(days=lane.lead_time_days) if lane else None
-            ),
-            state=TransferState.DRAFT,
-            created_at=now,
-            updated_at=now,
-        )
+        try:
+            # A savepoint: the same reference created at the same moment by another request
+            # fails only this insert, and that transfer is the answer.
+            with transaction.atomic():
+                transfer = Transfer.objects.create(
+                    source=source,
+                    destination=destination,
+                    lane=lane,
+                    source_system=source_system,
+                    reference=reference,
+                    requested_by_id=actor.user_id,
+                    requested_by_label=actor.label,
+                    reason=reason,
+                    notes=notes,
+                    expected_arrival=(
+                        timezone.localdate(now) + timedelta(days=lane.lead_time_days)
+                        if lane
+                        else None
+                    ),
+                    state=TransferState.DRAFT,
+                    created_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError as error:
+            if "transfer_reference_unique" not in str(error):
+                raise
+            taken = Transfer.objects.get(source_system=source_system, reference=reference)
+            return CreatedTransfer(taken, created=False)
         TransferLine.objects.bulk_create(
             TransferLine(transfer=transfer, variant=line.variant, quantity=quantity)
             for line, quantity in zip(lines, quantities, strict=True)
@@ -83,7 +126,7 @@ def create_transfer(
         TransferEvent.objects.create(
             transfer=transfer, kind="created", actor_label=actor.label, at=now
         )
-    return transfer
+    return CreatedTransfer(transfer, created=True)
 
 
 # Any constant of our own: the transaction-scoped lock that numbers references one at a time.

@@ -27,7 +27,7 @@ from transfers.api.permissions import TransferActors
 from transfers.api.serializers import TransferInput, TransferOutput, TransferSummaryOutput
 from transfers.models import Transfer, TransferLine, TransferReceipt, TransferReceiptLine
 from transfers.selectors import transfers_list
-from transfers.services import TransferLineInput, create_transfer
+from transfers.services import TransferLineInput, create_transfer_once
 
 SOURCE_SYSTEM = "hub"
 
@@ -103,19 +103,14 @@ class TransferListView(generics.ListAPIView):
                 f"You may not create a transfer from {source.code} to {destination.code}: "
                 "neither warehouse is yours."
             )
-        reference = data.get("reference")
-        exists = (
-            reference is not None
-            and Transfer.objects.filter(source_system=SOURCE_SYSTEM, reference=reference).exists()
-        )
-        transfer = create_transfer(
+        created = create_transfer_once(
             source=source,
             destination=destination,
             lines=[
                 TransferLineInput(variant=variant, quantity=quantity)
                 for variant, quantity in data["lines"]
             ],
-            reference=reference,
+            reference=data.get("reference"),
             actor=actor_for(request),
             source_system=SOURCE_SYSTEM,
             reason=data.get("reason", ""),
@@ -123,8 +118,8 @@ class TransferListView(generics.ListAPIView):
         )
         return answer(
             request,
-            transfer.pk,
-            status_code=status.HTTP_200_OK if exists else status.HTTP_201_CREATED,
+            created.transfer.pk,
+            status_code=status.HTTP_201_CREATED if created.created else status.HTTP_200_OK,
         )
 
 
