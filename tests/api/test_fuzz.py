@@ -72,6 +72,7 @@ RULES_NO_SCHEMA_STATES = {
     "POST /api/v1/orders/": "each SKU on one line",
     "POST /api/v1/orders/{id}/ship/": "line numbers the order has",
     "POST /api/v1/transfers/": "each SKU on one line",
+    "PATCH /api/v1/transfers/{id}/": "each SKU on one line",
     "POST /api/v1/transfers/{id}/receive/": (
         "each SKU on one line, at least one unit each, a reason for rejected units"
     ),
@@ -183,8 +184,15 @@ def _with_real(value, names: dict[str, str]):
     }
 
 
-# The transfer each transition's path names: one in the state it starts from.
-TRANSFER_FOR = {"approve": "draft", "pick": "approved", "ship": "approved", "cancel": "approved"}
+# The transfer each transition's path names: one in the state it starts from (a draft for
+# reading and editing one).
+TRANSFER_FOR = {
+    "{id}": "draft",
+    "approve": "draft",
+    "pick": "approved",
+    "ship": "approved",
+    "cancel": "approved",
+}
 
 
 def _path_names(path: str) -> dict[str, str]:

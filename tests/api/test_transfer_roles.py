@@ -185,3 +185,28 @@ def test_allowed_actions_are_those_of_the_requesting_user(
     response = clients[who].get(f"{TRANSFERS}{transfer.pk}/")
 
     assert response.json()["allowed_actions"] == actions
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("ops", 200),
+        ("source_manager", 200),
+        ("destination_integration", 200),
+        ("other_manager", 403),
+        ("viewer", 403),
+    ],
+)
+def test_either_end_may_edit_a_draft(ends, sheet, clients, who, status):
+    transfer = in_state(ends, sheet, "draft")
+
+    response = clients[who].patch(f"{TRANSFERS}{transfer.pk}/", {"notes": "n"}, format="json")
+
+    assert response.status_code == status
+    transfer.refresh_from_db()
+    assert transfer.notes == ("n" if status == 200 else "")
+    if who == "other_manager":
+        assert response.json()["error"]["message"] == (
+            f"You may not edit transfer {transfer.reference}: that is for the people of "
+            "NORTH or SOUTH or ops staff."
+        )

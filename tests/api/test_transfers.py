@@ -626,6 +626,7 @@ def test_the_schema_describes_every_transfer_and_lane_operation():
         ("/api/v1/transfers/", "get"): "transfers_list",
         ("/api/v1/transfers/", "post"): "transfers_create",
         (base, "get"): "transfers_retrieve",
+        (base, "patch"): "transfers_update",
         (f"{base}approve/", "post"): "transfers_approve",
         (f"{base}pick/", "post"): "transfers_pick",
         (f"{base}ship/", "post"): "transfers_ship",
@@ -644,3 +645,76 @@ def test_the_schema_describes_every_transfer_and_lane_operation():
         "Idempotency-Key" in [parameter["name"] for parameter in operation["parameters"]]
         for operation in posts
     )
+
+
+# --- Editing a draft -------------------------------------------------------------------------
+
+
+def test_a_draft_is_edited_its_lines_replaced_and_the_timeline_says_so(
+    ops_client, north, south, sheet
+):
+    VariantFactory(sku="PILLOW")
+    transfer = draft(north, south, (sheet, 2))
+
+    response = ops_client.patch(
+        f"{TRANSFERS}{transfer.pk}/",
+        {
+            "notes": "by van",
+            "lines": [{"sku": "PILLOW", "quantity": 3}, {"sku": "SHEET", "quantity": 1}],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["notes"] == "by van"
+    assert [(line["sku"], line["quantity"]) for line in body["lines"]] == [
+        ("PILLOW", 3),
+        ("SHEET", 1),
+    ]
+    assert body["events"][-1]["kind"] == "edited"
+    assert body["events"][-1]["details"] == {"fields": ["notes", "lines"]}
+
+
+def test_an_edit_that_changes_nothing_writes_nothing(ops_client, north, south, sheet):
+    transfer = draft(north, south, (sheet, 2))
+
+    response = ops_client.patch(
+        f"{TRANSFERS}{transfer.pk}/", {"lines": [{"sku": "SHEET", "quantity": 2}]}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert [event["kind"] for event in response.json()["events"]] == ["created"]
+
+
+def test_an_approved_transfer_is_no_longer_edited(ops_client, north, south, sheet):
+    transfer = draft(north, south, (sheet, 2))
+    approve_transfer(transfer=transfer, actor=SYSTEM)
+
+    response = ops_client.patch(f"{TRANSFERS}{transfer.pk}/", {"notes": "late"}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "invalid_transfer_state"
+    transfer.refresh_from_db()
+    assert transfer.notes == ""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"lines": []},
+        {"lines": [{"sku": "SHEET", "quantity": 1}, {"sku": "SHEET", "quantity": 2}]},
+        {"lines": [{"sku": "SHEET", "quantity": 0}]},
+        {"lines": [{"sku": "NOPE", "quantity": 1}]},
+        {"destination": "NORTH"},
+    ],
+    ids=["no lines", "sku twice", "zero", "unknown sku", "an end"],
+)
+def test_a_bad_edit_is_refused_and_nothing_changes(ops_client, north, south, sheet, body):
+    transfer = draft(north, south, (sheet, 2))
+
+    response = ops_client.patch(f"{TRANSFERS}{transfer.pk}/", body, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == list(body)
+    assert list(transfer.lines.values_list("variant__sku", "quantity")) == [("SHEET", 2)]

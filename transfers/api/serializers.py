@@ -210,6 +210,28 @@ class TransferInput(StrictSerializer):
         return data
 
 
+class TransferEditInput(StrictSerializer):
+    """A draft's changes: what is given replaces what it had; what is left out stays."""
+
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTES)
+    lines = TransferLineInputSerializer.many_init(
+        required=False,
+        allow_empty=False,
+        max_length=MAX_LINES,
+        help_text="Every line of the draft, one per SKU (they replace the lines it had).",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if "lines" in data:
+            variants = _nested("lines", variants_of_lines, data["lines"])
+            data["lines"] = [
+                (variant, line["quantity"])
+                for variant, line in zip(variants, data["lines"], strict=True)
+            ]
+        return data
+
+
 def _nested(name: str, check, items: list[dict]):
     try:
         return check(items)

@@ -5,7 +5,13 @@ Stock moves only through `stock.services.ledger.apply_changes`, as movements wit
 transition, step, line). See docs/adr/0010-transfers-stock-model.md.
 """
 
-from .documents import CreatedTransfer, TransferLineInput, create_transfer, create_transfer_once
+from .documents import (
+    CreatedTransfer,
+    TransferLineInput,
+    create_transfer,
+    create_transfer_once,
+    edit_draft,
+)
 from .lanes import create_lane, update_lane
 from .receiving import ReceiptLineInput, close_transfer_short, receive_transfer
 from .transitions import (
@@ -29,6 +35,7 @@ __all__ = [
     "create_lane",
     "create_transfer",
     "create_transfer_once",
+    "edit_draft",
     "pick_transfer",
     "receive_transfer",
     "ship_transfer",

@@ -14,6 +14,8 @@ from transfers.errors import InvalidTransfer
 from transfers.models import Lane, Transfer, TransferEvent, TransferLine, TransferState
 from warehouses.models import Warehouse
 
+from .common import lock_transfer, record, require_state
+
 
 @dataclass(frozen=True, slots=True)
 class TransferLineInput:
@@ -76,13 +78,9 @@ def create_transfer_once(
         raise InvalidTransfer(
             "A transfer needs two different warehouses.", {"field": "destination"}
         )
-    if not lines:
-        raise InvalidTransfer("A transfer needs at least one line.", {"field": "lines"})
-    if len({line.variant.pk for line in lines}) != len(lines):
-        raise InvalidTransfer("A variant appears on two lines.", {"field": "lines"})
+    quantities = _checked_quantities(lines)
     if reference is not None and not 1 <= len(reference) <= 100:
         raise InvalidTransfer("The reference must be 1 to 100 characters.", {"field": "reference"})
-    quantities = [require_quantity("quantity", line.quantity, minimum=1) for line in lines]
     with transaction.atomic():
         if reference is None:
             reference = _next_reference(source_system)
@@ -127,6 +125,57 @@ def create_transfer_once(
             transfer=transfer, kind="created", actor_label=actor.label, at=now
         )
     return CreatedTransfer(transfer, created=True)
+
+
+def _checked_quantities(lines: Sequence[TransferLineInput]) -> list[int]:
+    if not lines:
+        raise InvalidTransfer("A transfer needs at least one line.", {"field": "lines"})
+    if len({line.variant.pk for line in lines}) != len(lines):
+        raise InvalidTransfer("A variant appears on two lines.", {"field": "lines"})
+    return [require_quantity("quantity", line.quantity, minimum=1) for line in lines]
+
+
+def edit_draft(
+    *,
+    transfer: Transfer,
+    actor: Actor,
+    lines: Sequence[TransferLineInput] | None = None,
+    reason: str | None = None,
+    notes: str | None = None,
+) -> Transfer:
+    """Change a draft's lines (all of them replaced), reason or notes; None leaves one as
+    it is. Refused (InvalidTransferState) once approved: its units are held by then.
+
+    Locks the transfer row. A change is one timeline entry naming the changed fields; an
+    edit that changes nothing writes nothing.
+    """
+    quantities = _checked_quantities(lines) if lines is not None else []
+    with transaction.atomic():
+        transfer = lock_transfer(transfer)
+        require_state(transfer, "edited", TransferState.DRAFT)
+        changed = [
+            name
+            for name, value in (("reason", reason), ("notes", notes))
+            if value is not None and getattr(transfer, name) != value
+        ]
+        for name in changed:
+            setattr(transfer, name, reason if name == "reason" else notes)
+        if lines is not None:
+            wanted = {
+                (line.variant.pk, quantity)
+                for line, quantity in zip(lines, quantities, strict=True)
+            }
+            if set(transfer.lines.values_list("variant_id", "quantity")) != wanted:
+                transfer.lines.all().delete()
+                TransferLine.objects.bulk_create(
+                    TransferLine(transfer=transfer, variant=line.variant, quantity=quantity)
+                    for line, quantity in zip(lines, quantities, strict=True)
+                )
+                changed.append("lines")
+        if changed:
+            transfer.save(update_fields=[name for name in changed if name != "lines"])
+            record(transfer, state=TransferState.DRAFT, kind="edited", actor=actor, fields=changed)
+    return transfer
 
 
 # Any constant of our own: the transaction-scoped lock that numbers references one at a time.

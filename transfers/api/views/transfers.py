@@ -1,11 +1,11 @@
 """Transfers over HTTP: list (filtered), read and create a draft.
 
-Every role reads every transfer. Creating one is for the roles that change stock, at
-either end (transfers.access); the transitions are in `transitions.py`. Editing a draft
-is not offered yet: cancel it and create another.
+Every role reads every transfer. Creating one, and editing a draft, is for the roles that
+change stock, at either end (transfers.access); the transitions are in `transitions.py`.
 """
 
 from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -21,13 +21,18 @@ from inventory_hub.api.schema import (
     validated,
 )
 from stock.api.actors import actor_for
-from transfers.access import Action, allowed_actions, may_act_between
+from transfers.access import Action, allowed_actions, deciding_end, may_act, may_act_between
 from transfers.api.filters import TransferFilter
 from transfers.api.permissions import TransferActors
-from transfers.api.serializers import TransferInput, TransferOutput, TransferSummaryOutput
+from transfers.api.serializers import (
+    TransferEditInput,
+    TransferInput,
+    TransferOutput,
+    TransferSummaryOutput,
+)
 from transfers.models import Transfer, TransferLine, TransferReceipt, TransferReceiptLine
 from transfers.selectors import transfers_list
-from transfers.services import TransferLineInput, create_transfer_once
+from transfers.services import TransferLineInput, create_transfer_once, edit_draft
 
 SOURCE_SYSTEM = "hub"
 
@@ -52,6 +57,18 @@ def answer(request, transfer_id: int, *, status_code: int = status.HTTP_200_OK) 
     transfer = transfers_in_full().get(pk=transfer_id)
     context = {"allowed_actions": allowed_actions(request.user, transfer)}
     return Response(TransferOutput(transfer, context=context).data, status=status_code)
+
+
+def refusal(action: Action, transfer: Transfer, *, verb: str = "") -> str:
+    """Why the user may not take `action` on the transfer, naming the end that may."""
+    end = deciding_end(action, transfer)
+    verb = verb or action.value.replace("_", " ")
+    if end == "either":
+        who = f"the people of {transfer.source.code} or {transfer.destination.code}"
+    else:
+        warehouse = transfer.source if end == "source" else transfer.destination
+        who = f"the {end} warehouse {warehouse.code}'s people"
+    return f"You may not {verb} transfer {transfer.reference}: that is for {who} or ops staff."
 
 
 class TransferListView(generics.ListAPIView):
@@ -139,3 +156,42 @@ class TransferDetailView(generics.RetrieveAPIView):
         transfer = self.get_object()
         context = {"allowed_actions": allowed_actions(request.user, transfer)}
         return Response(TransferOutput(transfer, context=context).data)
+
+    @extend_schema(
+        operation_id="transfers_update",
+        summary="Edit a draft: its reason, notes, or all of its lines",
+        request=TransferEditInput,
+        responses={
+            200: TransferOutput,
+            **{code: reply for code, reply in WRITE_ERRORS.items() if code != 422},
+            400: error_response(
+                "validation_error (details name each field; per line by index: an unknown or "
+                "repeated SKU, a quantity out of range), malformed_json"
+            ),
+            403: error_response(
+                "permission_denied: the role, or neither warehouse is in the user's scope"
+            ),
+            404: error_response("not_found"),
+            409: error_response("invalid_transfer_state: approved already (its units are held)"),
+        },
+    )
+    def patch(self, request, pk: int):
+        transfer = get_object_or_404(
+            Transfer.objects.select_related("source", "destination"), pk=pk
+        )
+        if not may_act(request.user, Action.CREATE, transfer):
+            raise PermissionDenied(refusal(Action.CREATE, transfer, verb="edit"))
+        data = validated(TransferEditInput, request)
+        lines = data.get("lines")
+        edit_draft(
+            transfer=transfer,
+            actor=actor_for(request),
+            lines=None
+            if lines is None
+            else [
+                TransferLineInput(variant=variant, quantity=quantity) for variant, quantity in lines
+            ],
+            reason=data.get("reason"),
+            notes=data.get("notes"),
+        )
+        return answer(request, transfer.pk)

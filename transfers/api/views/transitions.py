@@ -17,7 +17,7 @@ from inventory_hub.api.idempotency import idempotent
 from inventory_hub.api.schema import WRITE_ERRORS, error_response, validated
 from stock.actors import Actor
 from stock.api.actors import actor_for
-from transfers.access import Action, deciding_end, may_act
+from transfers.access import Action, may_act
 from transfers.api.permissions import TransferActors
 from transfers.api.serializers import (
     CancelInput,
@@ -26,7 +26,7 @@ from transfers.api.serializers import (
     ReceiptInput,
     TransferOutput,
 )
-from transfers.api.views.transfers import answer
+from transfers.api.views.transfers import answer, refusal
 from transfers.models import Transfer
 from transfers.services import (
     ReceiptLineInput,
@@ -53,17 +53,6 @@ def done(description: str) -> OpenApiResponse:
     return OpenApiResponse(TransferOutput, description=description)
 
 
-def _refusal(action: Action, transfer: Transfer) -> str:
-    end = deciding_end(action, transfer)
-    verb = action.value.replace("_", " ")
-    if end == "either":
-        who = f"the people of {transfer.source.code} or {transfer.destination.code}"
-    else:
-        warehouse = transfer.source if end == "source" else transfer.destination
-        who = f"the {end} warehouse {warehouse.code}'s people"
-    return f"You may not {verb} transfer {transfer.reference}: that is for {who} or ops staff."
-
-
 class _TransitionView(APIView):
     permission_classes = [TransferActors]
     action: Action
@@ -74,7 +63,7 @@ class _TransitionView(APIView):
             Transfer.objects.select_related("source", "destination"), pk=pk
         )
         if not may_act(request.user, self.action, transfer):
-            raise PermissionDenied(_refusal(self.action, transfer))
+            raise PermissionDenied(refusal(self.action, transfer))
         data = validated(self.input_class, request)
         self.perform(transfer, data, actor_for(request))
         return answer(request, transfer.pk)
