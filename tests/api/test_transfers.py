@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 import yaml
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory_hub.models import IdempotencyKey
@@ -718,3 +720,21 @@ def test_a_bad_edit_is_refused_and_nothing_changes(ops_client, north, south, she
     assert response.status_code == 400
     assert list(response.json()["error"]["details"]) == list(body)
     assert list(transfer.lines.values_list("variant__sku", "quantity")) == [("SHEET", 2)]
+
+
+def test_the_list_and_a_transfer_read_in_as_many_queries_whatever_their_size(
+    ops_client, north, south, sheet
+):
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert ops_client.get(path).status_code == 200
+        return len(captured)
+
+    first = draft(north, south, (sheet, 1), reference="Q-1")
+    small = (queries(TRANSFERS), queries(f"{TRANSFERS}{first.pk}/"))
+    pillows = [VariantFactory(sku=f"P-{number}") for number in range(5)]
+    for number in range(5):
+        draft(north, south, *[(pillow, 1) for pillow in pillows], reference=f"Q-{number + 2}")
+    big = draft(north, south, *[(pillow, 2) for pillow in pillows], reference="Q-BIG")
+
+    assert (queries(TRANSFERS), queries(f"{TRANSFERS}{big.pk}/")) == small
