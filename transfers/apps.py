@@ -5,16 +5,19 @@ class TransfersConfig(AppConfig):
     name = "transfers"
 
     def ready(self) -> None:
-        # Registers the tasks that services queue by name (transfers.services.instructions).
         from inventory_hub.api.errors import register_json_view
+        from stock.selectors import TRANSFER_HOLDS, register_hold_source, register_ledger_check
+
+        # Registers the tasks that services queue by name (transfers.services.instructions).
         from transfers import tasks  # noqa: F401
+        from transfers.api.errors import register_transfer_errors
+        from transfers.holds import held_for_transfers
+        from transfers.verification import transfer_line_problems
 
         # A warehouse system's report over the size limit is told so in JSON.
         register_json_view("transfers:wms-events")
         # Stock never imports transfers: it asks through what is registered here.
-        from stock.selectors import TRANSFER_HOLDS, register_hold_source, register_ledger_check
-        from transfers.holds import held_for_transfers
-        from transfers.verification import transfer_line_problems
-
         register_hold_source(TRANSFER_HOLDS, held_for_transfers)
         register_ledger_check("transfers", transfer_line_problems)
+        # The API's error handler is in the shared kit, which imports no app.
+        register_transfer_errors()
