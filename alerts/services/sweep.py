@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from alerts.conditions import Finding, RuleIndex
@@ -16,16 +18,18 @@ from alerts.conditions.connectors import CONNECTOR_CONDITIONS, connector_finding
 from alerts.conditions.orders import short_order_candidates, short_order_findings
 from alerts.conditions.stock import (
     CHANNEL_CONDITIONS,
+    EVENT_CONDITIONS,
     LEVEL_CONDITIONS,
     channel_findings,
     level_findings,
 )
 from alerts.conditions.transfers import late_transfer_findings
+from alerts.core import Observation
 from alerts.models import Alert, AlertState, Condition, Rule
 from stock.models import StockLevel
 from warehouses.models import SalesChannel
 
-from .evaluation import Evaluated, apply_findings
+from .evaluation import EVENT_FIRING_FOR, Evaluated, apply_findings
 
 # Findings applied per transaction: a sweep over many subjects holds no lock for long.
 CHUNK = 2000
@@ -80,8 +84,9 @@ def sweep(*, now: datetime | None = None) -> Swept:
     rules = active_rules()
     swept = Swept()
     if not rules:
+        swept.result = apply_in_chunks(_switched_off(now), now=now)
         return swept
-    level_ids, variant_ids, order_ids, transfer_ids = _alerted_subjects(rules)
+    level_ids, variant_ids, order_ids, transfer_ids = _alerted_subjects(rules, now)
     channels = list(SalesChannel.objects.filter(is_active=True).order_by("pk"))
     for rule in _rules_of(rules, LEVEL_CONDITIONS):
         level_ids.update(level_candidates(rule))
@@ -95,6 +100,7 @@ def sweep(*, now: datetime | None = None) -> Swept:
     if any(rules.by_condition.get(condition) for condition in CONNECTOR_CONDITIONS):
         findings += connector_findings(rules, now=now)
     findings += late_transfer_findings(rules, now=now, transfer_ids=transfer_ids)
+    findings += _switched_off(now)
     swept.levels, swept.variants, swept.findings = len(level_ids), len(variant_ids), len(findings)
     swept.result = apply_in_chunks(findings, now=now)
     return swept
@@ -115,18 +121,17 @@ def _rules_of(rules: RuleIndex, conditions: Iterable[str]) -> list[Rule]:
     return [rule for condition in conditions for rule in rules.by_condition.get(condition, [])]
 
 
-def _alerted_subjects(rules: RuleIndex) -> tuple[set[int], set[int], set[int], set[int]]:
-    """The subjects of unresolved alerts of active rules, and of armed back-in-stock
-    alerts: levels, variants (on channels), orders, transfers."""
-    alerts = Alert.objects.filter(
-        rule_id__in=[rule.pk for group in rules.by_condition.values() for rule in group]
-    ).exclude(state=AlertState.RESOLVED)
-    armed = Alert.objects.filter(state=AlertState.RESOLVED, details__armed=True)
+def _alerted_subjects(
+    rules: RuleIndex, now: datetime
+) -> tuple[set[int], set[int], set[int], set[int]]:
+    """The subjects of the alerts due a look: levels, variants (on channels), orders,
+    transfers. See `due_alerts`."""
     pairs: set[tuple[int, int]] = set()
     variant_ids: set[int] = set()
     order_ids: set[int] = set()
     transfer_ids: set[int] = set()
-    for subject in (alerts | armed).values_list("subject", flat=True):
+    rule_ids = [rule.pk for group in rules.by_condition.values() for rule in group]
+    for subject in due_alerts(rule_ids, now).values_list("subject", flat=True):
         kind = subject.get("kind")
         if kind == "level":
             pairs.add((int(subject["variant"]), int(subject["warehouse"])))
@@ -136,8 +141,62 @@ def _alerted_subjects(rules: RuleIndex) -> tuple[set[int], set[int], set[int], s
             order_ids.add(int(subject["order"]))
         elif kind == "transfer":
             transfer_ids.add(int(subject["transfer"]))
-    level_ids = set(_levels_of(pairs))
-    return level_ids, variant_ids, order_ids, transfer_ids
+    return set(_levels_of(pairs)), variant_ids, order_ids, transfer_ids
+
+
+def due_alerts(rule_ids: Sequence[int], now: datetime) -> QuerySet[Alert]:
+    """Unresolved (and armed) alerts of these rules worth a look now: every pending one
+    (its duration may have elapsed), a level's whose available moved since (a lost kick),
+    those whose rule changed since, back-in-stock events past their firing time, and the
+    longest unlooked-at ALERTS_SWEEP_REFRESH others, so every alert is looked at again
+    in turn while a sweep's cost stays bounded however many alerts fire."""
+    alerts = Alert.objects.filter(rule_id__in=rule_ids).filter(
+        ~Q(state=AlertState.RESOLVED) | Q(details__armed=True)
+    )
+    moved = StockLevel.objects.filter(
+        variant_id=OuterRef("variant_id"), warehouse_id=OuterRef("warehouse_id")
+    ).exclude(available=OuterRef("value"))
+    due = (
+        Q(state=AlertState.PENDING)
+        | Q(rule__updated_at__gt=F("last_evaluated_at"))
+        | Q(
+            state=AlertState.FIRING,
+            rule__condition__in=EVENT_CONDITIONS,
+            fired_at__lt=now - EVENT_FIRING_FOR,
+        )
+        | (Q(subject__kind="level") & Exists(moved))
+    )
+    refresh = getattr(settings, "ALERTS_SWEEP_REFRESH", 1000)
+    oldest = alerts.order_by("last_evaluated_at", "pk").values("pk")[:refresh]
+    return alerts.filter(due | Q(pk__in=oldest))
+
+
+def _switched_off(now: datetime) -> list[Finding]:
+    """Unresolved alerts of rules switched off: a cleared finding each, so they resolve
+    through the evaluator like any other."""
+    findings = []
+    alerts = Alert.objects.filter(rule__is_active=False).exclude(state=AlertState.RESOLVED)
+    for alert in alerts.select_related("rule"):
+        findings.append(
+            Finding(
+                rule=alert.rule,
+                subject=alert.subject,
+                seen=Observation(holds=False, cleared=True),
+                value=alert.value,
+                summary=f"{alert.summary} (rule switched off)"[:300],
+                labels={
+                    name: value
+                    for name, value in alert.labels.items()
+                    if name not in ("condition", "severity", "rule")
+                },
+                details=alert.details,
+                variant_id=alert.variant_id,
+                warehouse_id=alert.warehouse_id,
+                channel_id=alert.channel_id,
+                connector_id=alert.connector_id,
+            )
+        )
+    return findings
 
 
 def _levels_of(pairs: set[tuple[int, int]]) -> list[int]:

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import Alert, Condition
+from alerts.services import update_rule
 from alerts.services.sweep import sweep
 from alerts.tasks import sweep_task
 from connectors.models import CircuitState, Connector
@@ -38,10 +39,10 @@ def north():
     return WarehouseFactory(code="NORTH")
 
 
-def test_with_no_rules_the_sweep_reads_nothing(north, django_assert_num_queries):
+def test_with_no_rules_the_sweep_reads_only_the_rules(north, django_assert_num_queries):
     stocked(VariantFactory(), north, 1)
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the active rules, the alerts of rules switched off
         swept = sweep()
 
     assert (swept.findings, swept.result.changed) == (0, [])
@@ -158,3 +159,41 @@ def test_sweeping_twice_changes_nothing_more(north):
     second = sweep()
 
     assert (len(first.result.fired), second.result.changed, Alert.objects.count()) == (1, [], 1)
+
+
+def test_alerts_of_a_rule_switched_off_resolve_on_the_sweep(north):
+    stocked(VariantFactory(sku="MUG"), north, 1)
+    rule = make_rule(Condition.AVAILABLE_BELOW, threshold=5)
+    sweep()
+
+    update_rule(rule=rule, is_active=False)
+    swept = sweep()
+
+    alert = Alert.objects.get()
+    assert (alert.state, swept.result.resolved) == ("resolved", [alert.pk])
+    assert alert.summary == "MUG at NORTH: 1 available (low) (rule switched off)"
+
+
+def test_a_changed_threshold_is_seen_on_the_next_sweep(north):
+    stocked(VariantFactory(sku="MUG"), north, 4)
+    rule = make_rule(Condition.AVAILABLE_BELOW, threshold=5)
+    sweep()
+
+    update_rule(rule=rule, threshold=3)
+    swept = sweep()
+
+    assert (Alert.objects.get().state, len(swept.result.resolved)) == ("resolved", 1)
+
+
+def test_unchanged_firing_alerts_are_looked_at_in_turn(north, settings):
+    settings.ALERTS_SWEEP_REFRESH = 2
+    for number in range(5):
+        stocked(VariantFactory(sku=f"S{number}"), north, 1)
+    make_rule(Condition.AVAILABLE_BELOW, threshold=5)
+    first = timezone.now()
+    sweep(now=first)
+
+    sweep(now=first + timedelta(minutes=1))
+
+    looked_at = sorted(Alert.objects.values_list("last_evaluated_at", flat=True))
+    assert looked_at.count(first) == 3 and looked_at.count(first + timedelta(minutes=1)) == 2
