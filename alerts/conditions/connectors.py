@@ -42,10 +42,10 @@ def connector_findings(
     A switched-off connector is not failing, stale or drifting: its alerts resolve."""
     if not any(rules.by_condition.get(condition) for condition in CONNECTOR_CONDITIONS):
         return []
-    connectors = Connector.objects.filter(archived_at__isnull=True).order_by("pk")
+    chosen = Connector.objects.filter(archived_at__isnull=True).order_by("pk")
     if connector_ids is not None:
-        connectors = connectors.filter(pk__in=list(connector_ids))
-    connectors = list(connectors.select_related("channel"))
+        chosen = chosen.filter(pk__in=list(connector_ids))
+    connectors = list(chosen.select_related("channel"))
     ids = [connector.pk for connector in connectors]
     dead = dict(
         InboxEvent.objects.filter(connector_id__in=ids, state=InboxState.DEAD)
@@ -59,7 +59,7 @@ def connector_findings(
         disabled.setdefault(connector_id, []).append(subject or "a webhook")
     findings: list[Finding] = []
     for connector in connectors:
-        labels = {"connector": connector.name}
+        labels: dict[str, object] = {"connector": connector.name}
         if connector.channel is not None:
             labels["channel"] = connector.channel.code
         for rule in rules.covering(Condition.CONNECTOR_FAILING, connector_id=connector.pk):
@@ -145,6 +145,7 @@ def _stale(rule: Rule, connector: Connector, now: datetime) -> _Seen:
     }
     if not connector.is_active or multiple == 0:
         return _Seen(False, None, "switched off", details)
+    since: datetime | None
     if polls:
         since = last_ok or connector.created_at
         holds = now - since > limit

@@ -4,7 +4,7 @@ sold units the hub did not have; stock.selectors.short_orders)."""
 from collections.abc import Iterable
 
 from alerts.core import observe_flag
-from alerts.models import Alert, AlertState, Condition
+from alerts.models import Alert, AlertState, Condition, Rule
 from stock.models import Order, OrderLine
 from stock.selectors import short_orders
 
@@ -87,14 +87,17 @@ def short_order_findings(rules: RuleIndex, order_ids: Iterable[int]) -> list[Fin
     return findings
 
 
-def _covering(rules: RuleIndex, order: Order, lines: list[OrderLine]) -> list:
-    covering = {}
-    for line in lines or [None]:
+def _covering(rules: RuleIndex, order: Order, lines: list[OrderLine]) -> list[Rule]:
+    scopes: list[tuple[int | None, int | None]] = [
+        (line.variant_id, line.variant.product_id) for line in lines
+    ] or [(None, None)]
+    covering: dict[int, Rule] = {}
+    for variant_id, product_id in scopes:
         for rule in rules.covering(
             Condition.SHORT_ORDER,
             channel_id=order.channel_id,
-            variant_id=line.variant_id if line else None,
-            product_id=line.variant.product_id if line else None,
+            variant_id=variant_id,
+            product_id=product_id,
         ):
             covering[rule.pk] = rule
     return list(covering.values())
