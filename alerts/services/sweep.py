@@ -26,6 +26,7 @@ from alerts.conditions.stock import (
 from alerts.conditions.transfers import late_transfer_findings
 from alerts.core import Observation
 from alerts.models import Alert, AlertState, Condition, Rule
+from alerts.selectors import publish_active_conditions
 from stock.models import StockLevel
 from warehouses.models import SalesChannel
 
@@ -37,6 +38,11 @@ CHUNK = 2000
 
 def active_rules() -> RuleIndex:
     return RuleIndex(Rule.objects.filter(is_active=True))
+
+
+def _published(rules: RuleIndex) -> None:
+    """What the reactions read: republished on each sweep (a lost cache entry comes back)."""
+    publish_active_conditions(rule for group in rules.by_condition.values() for rule in group)
 
 
 def evaluate_touched(
@@ -82,6 +88,7 @@ def sweep(*, now: datetime | None = None) -> Swept:
     conditions of time and of other apps: connectors, short orders, late transfers."""
     now = now or timezone.now()
     rules = active_rules()
+    _published(rules)
     swept = Swept()
     if not rules:
         swept.result = apply_in_chunks(_switched_off(now), now=now)

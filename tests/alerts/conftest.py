@@ -1,20 +1,24 @@
 import pytest
+from django.core.cache import cache
 
 from alerts.reactions import batch
-from alerts.selectors import forget_active_conditions
+from alerts.selectors import ACTIVE_CONDITIONS_KEY, forget_active_conditions
 from inventory_hub.celery import app as celery_app
 from inventory_hub.embedded import EmbeddedWorker
 
 
 @pytest.fixture(autouse=True)
 def fresh_alerts_memory():
-    """Each test starts with no remembered rules and nothing waiting in the batch."""
+    """Each test starts with no published rules and nothing waiting in the batch, and
+    leaves none for the tests of other apps (whose commits then note nothing)."""
+    cache.delete(ACTIVE_CONDITIONS_KEY)
     forget_active_conditions()
     batch.discard()
     sent = batch.sent
     yield
     batch.discard()
     batch.sent = sent
+    cache.delete(ACTIVE_CONDITIONS_KEY)
     forget_active_conditions()
 
 

@@ -4,12 +4,14 @@ evaluate_task evaluates them, and nothing at all happens without a rule."""
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from alerts.models import Alert, Condition, Rule
 from alerts.reactions import batch
 from alerts.services import create_rule
 from alerts.tasks import evaluate_task
+from connectors.outbox import forget_mapping_state
 from stock.models import StockLevel
 from stock.services import adjust_stock
 from stock.services.status import force_status
@@ -149,3 +151,21 @@ def test_the_task_evaluates_the_channels_linked_to_the_touched_levels(level):
         "firing",
         "MUG on web: out of stock",
     )
+
+
+def test_a_commit_costs_the_writer_no_statement_more_with_rules_than_without(level):
+    def statements_of_one_adjustment() -> list[str]:
+        forget_mapping_state()  # what other apps remember for seconds: read each time alike
+        with CaptureQueriesContext(connection) as captured:
+            adjust(level, -1)
+        return [str(query["sql"])[:100] for query in captured.captured_queries]
+
+    statements_of_one_adjustment()  # warm: what a process reads once
+    without_rules = statements_of_one_adjustment()
+    for number in range(20):
+        rule(Condition.AVAILABLE_BELOW, threshold=number)
+
+    with_rules = statements_of_one_adjustment()
+
+    assert with_rules == without_rules
+    assert batch.level_ids == {level.pk}  # and the reaction did note the level
