@@ -173,7 +173,7 @@ def due_alerts(rule_ids: Sequence[int], now: datetime) -> QuerySet[Alert]:
         )
         | (Q(subject__kind="level") & Exists(moved))
     )
-    refresh = getattr(settings, "ALERTS_SWEEP_REFRESH", 1000)
+    refresh = getattr(settings, "ALERTS_SWEEP_REFRESH", 500)
     oldest = alerts.order_by("last_evaluated_at", "pk").values("pk")[:refresh]
     return alerts.filter(due | Q(pk__in=oldest))
 
