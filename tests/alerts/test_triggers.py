@@ -15,7 +15,7 @@ from connectors.outbox import forget_mapping_state
 from stock.models import StockLevel
 from stock.services import adjust_stock
 from stock.services.status import force_status
-from tests.stock.factories import SYSTEM, VariantFactory, stocked
+from tests.stock.factories import SYSTEM, VariantFactory, channel_selling_from, place, stocked
 from tests.warehouses.factories import (
     ChannelWarehouseFactory,
     SalesChannelFactory,
@@ -169,3 +169,16 @@ def test_a_commit_costs_the_writer_no_statement_more_with_rules_than_without(lev
 
     assert with_rules == without_rules
     assert batch.level_ids == {level.pk}  # and the reaction did note the level
+
+
+def test_a_short_order_committed_is_evaluated_through_its_variant(level):
+    channel = channel_selling_from(level.warehouse, code="woo")
+    rule(Condition.SHORT_ORDER)
+
+    placed = place(channel, "W-9", ("MUG", 14), accept_shortfall=True)
+    assert level.variant_id in batch.variant_ids
+    evaluate_task(level_ids=sorted(batch.level_ids), variant_ids=sorted(batch.variant_ids))
+
+    alert = Alert.objects.get()
+    assert (alert.subject, alert.state) == ({"kind": "order", "order": placed.order.pk}, "firing")
+    assert alert.summary == "Order woo/W-9: 4 units sold that the hub could not hold (MUG x4)"
