@@ -3,3 +3,14 @@ from django.apps import AppConfig
 
 class AlertsConfig(AppConfig):
     name = "alerts"
+
+    def ready(self) -> None:
+        # Registers the tasks that reactions queue by name (alerts.dispatch).
+        from alerts import tasks  # noqa: F401
+        from alerts.reactions import evaluate_touched_levels, evaluate_touched_variants
+        from stock.events import on_stock_committed, on_variants_committed
+
+        # After commit, never in the writer's transaction: note the touched ids, and one
+        # debounced task evaluates them (docs/alerts.md, "Rules and conditions").
+        on_stock_committed(evaluate_touched_levels)
+        on_variants_committed(evaluate_touched_variants)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from alerts.errors import InvalidRule
 from alerts.models import Condition, Rule, Severity
+from alerts.selectors import publish_active_conditions
 from stock.actors import Actor
 
 SCOPE_FIELDS = ("variant", "product", "warehouse", "channel", "connector")
@@ -58,6 +59,8 @@ def create_rule(*, actor: Actor, **values: object) -> Rule:
     now = timezone.now()
     try:
         with transaction.atomic():
+            # This process's reactions see the new rule at once, others within seconds.
+            transaction.on_commit(publish_active_conditions)
             return Rule.objects.create(
                 **checked, created_by=actor.label, created_at=now, updated_at=now
             )
@@ -73,6 +76,7 @@ def update_rule(*, rule: Rule, **changes: object) -> Rule:
     checked = _checked(merged, creating=False)
     try:
         with transaction.atomic():
+            transaction.on_commit(publish_active_conditions)
             for name in changes:
                 setattr(rule, name, checked[name])
             rule.updated_at = timezone.now()

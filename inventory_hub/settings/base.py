@@ -215,6 +215,20 @@ if CONNECTORS_ORDER_POLL_SWEEP_SECONDS < 1:
         "CONNECTORS_ORDER_POLL_SWEEP_SECONDS must be at least 1 (seconds), "
         f"got {CONNECTORS_ORDER_POLL_SWEEP_SECONDS}"
     )
+# Alerts: touched levels and variants wait this long in a process's batch, then go to one
+# evaluate_task; beat sweeps every ALERTS_SWEEP_SECONDS; a connector that never polls is
+# stale when a push has waited ALERTS_PUSH_SCHEDULE_SECONDS times the rule's multiple.
+ALERTS_EVALUATE_DEBOUNCE_SECONDS = env_int("ALERTS_EVALUATE_DEBOUNCE_MS", 300) / 1000
+ALERTS_SWEEP_SECONDS = env_int("ALERTS_SWEEP_SECONDS", 60)
+if ALERTS_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured(
+        f"ALERTS_SWEEP_SECONDS must be at least 1, got {ALERTS_SWEEP_SECONDS}"
+    )
+ALERTS_PUSH_SCHEDULE_SECONDS = env_int("ALERTS_PUSH_SCHEDULE_SECONDS", 300)
+# Each sweep looks again at this many unchanged unresolved alerts, the longest unlooked-at
+# first: every alert in turn, at a cost that does not grow with the number firing.
+ALERTS_SWEEP_REFRESH = env_int("ALERTS_SWEEP_REFRESH", 500)
+ALERTS_TRANSFER_SELECTORS = "transfers.selectors"
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "inventory_hub.tasks.heartbeat_task",
@@ -266,6 +280,11 @@ CELERY_BEAT_SCHEDULE = {
     "connectors-watch-webhooks": {
         "task": "connectors.sync.tasks.watch_webhooks_task",
         "schedule": float(CONNECTORS_WATCHDOG_SECONDS),
+    },
+    # Alerts: pending durations, time-based conditions, and the safety net for lost kicks.
+    "alerts-sweep": {
+        "task": "alerts.tasks.sweep_task",
+        "schedule": float(ALERTS_SWEEP_SECONDS),
     },
     "connectors-reconcile-nightly": {
         "task": "connectors.sync.tasks.reconcile_all_task",
