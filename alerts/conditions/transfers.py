@@ -1,31 +1,19 @@
 """A late transfer: on the road past its due time (shipped + the lane's lead time) plus the
 rule's grace, or approved (held at the source) and not shipped within `approved_hours`.
 
-Transfers is a sibling app, which alerts may not import (`.importlinter`: the top layer's
-apps are independent). Its selectors are reached through the module the settings name
-(ALERTS_TRANSFER_SELECTORS, "transfers.selectors"): `transfers_list`, `late_q` and
-`HOLDING_STATES`, so "late" keeps one definition, the transfers app's.
+"Late" keeps one definition, the transfers app's (`transfers.selectors.late_q`).
 """
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from importlib import import_module
-from types import ModuleType
 
-from django.apps import apps
-from django.conf import settings
 from django.db.models import Q
 
 from alerts.core import observe_flag
 from alerts.models import Alert, AlertState, Condition, Rule
+from transfers.selectors import HOLDING_STATES, ON_THE_ROAD, late_q, transfers_list
 
 from .common import Finding, RuleIndex
-
-
-def transfer_selectors() -> ModuleType | None:
-    if not apps.is_installed("transfers"):
-        return None
-    return import_module(getattr(settings, "ALERTS_TRANSFER_SELECTORS", "transfers.selectors"))
 
 
 def late_transfer_findings(
@@ -33,24 +21,23 @@ def late_transfer_findings(
 ) -> list[Finding]:
     """Each late-transfer rule's look at the transfers late by its measures, and at those
     given (the subjects of its unresolved alerts, so they can resolve)."""
-    selectors = transfer_selectors()
     late_rules = rules.by_condition.get(Condition.LATE_TRANSFER, [])
-    if selectors is None or not late_rules:
+    if not late_rules:
         return []
     known = set(transfer_ids) | _alerted_transfers()
     findings: list[Finding] = []
     for rule in late_rules:
         grace = timedelta(hours=int(rule.params.get("grace_hours", 0)))
         approved_for = timedelta(hours=int(rule.params.get("approved_hours", 24)))
-        late = selectors.late_q(now - grace)
-        held = Q(state__in=selectors.HOLDING_STATES, approved_at__lt=now - approved_for)
-        transfers = selectors.transfers_list().filter(late | held | Q(pk__in=known))
+        late = late_q(now - grace)
+        held = Q(state__in=HOLDING_STATES, approved_at__lt=now - approved_for)
+        transfers = transfers_list().filter(late | held | Q(pk__in=known))
         if rule.warehouse_id is not None:
             transfers = transfers.filter(
                 Q(source_id=rule.warehouse_id) | Q(destination_id=rule.warehouse_id)
             )
         for transfer in transfers.order_by("pk"):
-            findings.append(_finding(rule, transfer, now, grace, approved_for, selectors))
+            findings.append(_finding(rule, transfer, now, grace, approved_for))
     return findings
 
 
@@ -60,16 +47,15 @@ def _finding(
     now: datetime,
     grace: timedelta,
     approved_for: timedelta,
-    selectors: ModuleType,
 ) -> Finding:
     route = f"{transfer.source.code} → {transfer.destination.code}"
     where = f"Transfer {transfer.reference} ({route})"
-    on_road = transfer.state in selectors.ON_THE_ROAD
+    on_road = transfer.state in ON_THE_ROAD
     if on_road and transfer.due_at is not None and transfer.due_at < now - grace:
         hours = int((now - transfer.due_at).total_seconds() // 3600)
         holds, summary, value = True, f"{where}: shipped, {hours} h past due", hours
     elif (
-        transfer.state in selectors.HOLDING_STATES
+        transfer.state in HOLDING_STATES
         and transfer.approved_at is not None
         and transfer.approved_at < now - approved_for
     ):

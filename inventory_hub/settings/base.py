@@ -228,7 +228,6 @@ ALERTS_PUSH_SCHEDULE_SECONDS = env_int("ALERTS_PUSH_SCHEDULE_SECONDS", 300)
 # Each sweep looks again at this many unchanged unresolved alerts, the longest unlooked-at
 # first: every alert in turn, at a cost that does not grow with the number firing.
 ALERTS_SWEEP_REFRESH = env_int("ALERTS_SWEEP_REFRESH", 500)
-ALERTS_TRANSFER_SELECTORS = "transfers.selectors"
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "inventory_hub.tasks.heartbeat_task",
