@@ -217,10 +217,10 @@ if CONNECTORS_ORDER_POLL_SWEEP_SECONDS < 1:
     )
 # --- Alerts: notifications and delivery (docs/alerts.md) -----------------------------------
 ALERTS_FLUSH_SWEEP_SECONDS = env_int("ALERTS_FLUSH_SWEEP_SECONDS", 2)
-# A sending worker holds a notification this long; past it, the sweep sends it again (same id).
+# A sender holds a notification for the lease; past it, the sweep sends it again (same id).
+# Retries wait 5 s, 10 s, 20 s, ... up to an hour.
 ALERTS_DELIVERY_LEASE_SECONDS = env_int("ALERTS_DELIVERY_LEASE_SECONDS", 60)
 ALERTS_DELIVERY_MAX_ATTEMPTS = env_int("ALERTS_DELIVERY_MAX_ATTEMPTS", 10)
-# Retries wait 5 s, 10 s, 20 s, ... up to an hour.
 ALERTS_DELIVERY_BACKOFF_SECONDS = env_int("ALERTS_DELIVERY_BACKOFF_SECONDS", 5)
 ALERTS_DELIVERY_MAX_BACKOFF_SECONDS = env_int("ALERTS_DELIVERY_MAX_BACKOFF_SECONDS", 3600)
 ALERTS_SEND_TIMEOUT_SECONDS = env_int("ALERTS_SEND_TIMEOUT_SECONDS", 10)
@@ -230,7 +230,6 @@ ALERTS_SMS_BACKEND = env_str("ALERTS_SMS_BACKEND", "fake")
 ALERTS_TWILIO_ACCOUNT_SID = env_str("ALERTS_TWILIO_ACCOUNT_SID", "")
 ALERTS_TWILIO_AUTH_TOKEN = env_str("ALERTS_TWILIO_AUTH_TOKEN", "")
 ALERTS_TWILIO_FROM = env_str("ALERTS_TWILIO_FROM", "")
-
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "inventory_hub.tasks.heartbeat_task",
@@ -287,8 +286,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connectors.sync.tasks.reconcile_all_task",
         "schedule": crontab(hour=CONNECTORS_RECONCILE_HOUR, minute=0),
     },
-    # Alerts: groups whose wait or interval has passed (a lost eta task, repeats, a silence's
-    # end), notifications whose backoff or lease has passed, and due escalation steps.
+    # Alerts: due groups (a lost eta task, repeats), due notifications, escalation steps.
     "alerts-flush-groups": {
         "task": "alerts.notifications_tasks.flush_due_groups_task",
         "schedule": float(ALERTS_FLUSH_SWEEP_SECONDS),

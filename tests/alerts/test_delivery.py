@@ -31,7 +31,7 @@ from alerts.services.receivers import generate_webhook_secret
 from tests.fakes.server import Fault
 from tests.stock.factories import SYSTEM
 
-from .notify_support import FakeSlack, SmtpInbox, WebhookReceiver, fire, rule
+from .notify_support import FakeSlack, WebhookReceiver, fire, rule
 from .test_notify import WAIT, smtp  # noqa: F401  (the SMTP server fixture)
 
 pytestmark = pytest.mark.django_db
