@@ -21,6 +21,7 @@ from alerts.services import (
     create_silence,
     deliver_notification,
     escalate_due,
+    expire_silence,
     flush_due_groups,
     note_alert_changes,
     save_escalation_step,
@@ -270,3 +271,26 @@ def test_acknowledging_stops_escalation_at_the_next_tick(smtp, ladder):
     assert Notification.objects.filter(kind=NotificationKind.ESCALATION).count() == 1
     alert.refresh_from_db()
     assert (alert.acknowledged_by, alert.escalation_step) == (SYSTEM.label, 1)
+
+
+def test_expiring_a_silence_early_lets_its_alerts_out_at_the_next_tick(
+    ops_mail, django_capture_on_commit_callbacks
+):
+    route_to(ops_mail)
+    start = timezone.now()
+    silence = create_silence(
+        matchers={"sku": "SKU-1"},
+        author=SYSTEM,
+        reason="recount",
+        ends_at=start + timedelta(days=1),
+    )
+    note_alert_changes([a.pk for a in fire(rule(), 1, now=start)], now=start)
+    held = flush_due_groups(now=start + timedelta(seconds=WAIT))
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        expire_silence(silence=silence, actor=SYSTEM)
+    released = flush_due_groups(now=start + timedelta(seconds=WAIT + INTERVAL))
+
+    assert held == []
+    assert len(callbacks) == 1  # the silenced alerts' groups are noted again after the commit
+    assert [n.payload["firing_count"] for n in released] == [1]
