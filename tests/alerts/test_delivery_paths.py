@@ -7,9 +7,10 @@ from celery import current_app
 from twilio.http.http_client import TwilioHttpClient
 
 from alerts.models import NotificationStatus
+from alerts.senders import SendFailed
 from alerts.senders.sms import TwilioBackend
 from alerts.services import save_receiver, send_test_message
-from tests.fakes.server import FakeStore, Request, Response
+from tests.fakes.server import FakeStore, Fault, Request, Response
 from tests.stock.factories import SYSTEM
 
 from .notify_support import FakeSlack
@@ -113,3 +114,21 @@ def test_the_twilio_backend_sends_an_sms_and_places_a_call_that_says_the_text():
     (call,) = twilio.forms("Calls")
     assert "<Say>MUG is low</Say>" in call["Twiml"][0]
     assert twilio.requests[0].headers["authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize(("status", "permanent"), [(400, True), (429, False), (503, False)])
+def test_twilio_refusals_are_final_and_its_outages_retried(status, permanent):
+    with FakeTwilio() as twilio:
+        twilio.inject(Fault(status=status, times=1))
+        backend = TwilioBackend(
+            account_sid="AC" + "0" * 32,
+            auth_token="token",
+            from_number="+15005550006",
+            http_client=LocalTwilioClient(twilio.base_url),
+        )
+
+        with pytest.raises(SendFailed) as failed:
+            backend.send_sms(to="+4915112345678", body="MUG low", message_id="n-1")
+
+    assert failed.value.permanent is permanent
+    assert f"Twilio answered {status}" in str(failed.value)
