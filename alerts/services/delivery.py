@@ -70,10 +70,10 @@ class Claim:
 def deliver_notification(*, notification_id: uuid.UUID | str) -> str:
     """Send one notification if it is due and nobody holds it. Returns what happened:
     `sent`, `retry`, `dead`, or `idle` (sent already, not due, or claimed elsewhere)."""
-    claim = _claim(uuid.UUID(str(notification_id)), timezone.now())
-    if claim is None:
+    claimed = _claim(uuid.UUID(str(notification_id)), timezone.now())
+    if claimed is None:
         return "idle"
-    notification = Notification.objects.select_related("receiver").get(pk=claim.id)
+    claim, notification = claimed
     receiver = notification.receiver
     message = Outgoing(
         id=str(notification.pk),
@@ -124,21 +124,22 @@ def _claimable(now: datetime) -> Q:
     return waiting | abandoned
 
 
-def _claim(notification_id: uuid.UUID, now: datetime) -> Claim | None:
+def _claim(notification_id: uuid.UUID, now: datetime) -> tuple[Claim, Notification] | None:
+    """Take the row (and its receiver, in the same statement) if it is claimable."""
     lease = timedelta(seconds=float(settings.ALERTS_DELIVERY_LEASE_SECONDS))
     with transaction.atomic():
-        attempts = (
-            Notification.objects.select_for_update(skip_locked=True)
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("receiver")
             .filter(_claimable(now), pk=notification_id)
-            .values_list("attempts", flat=True)
             .first()
         )
-        if attempts is None:
+        if notification is None:
             return None
         Notification.objects.filter(pk=notification_id).update(
             status=NotificationStatus.SENDING, lease_until=now + lease, attempts=F("attempts") + 1
         )
-    return Claim(id=notification_id, attempts=attempts + 1)
+    return Claim(id=notification_id, attempts=notification.attempts + 1), notification
 
 
 def _failed(claim: Claim, error: SendFailed, started: float) -> str:
