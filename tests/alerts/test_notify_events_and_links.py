@@ -157,3 +157,53 @@ def test_an_escalation_step_never_waits_less_than_an_earlier_one(board):
 
     assert (replaced.position, replaced.after_minutes) == (1, 3)
     assert board.pk == replaced.receiver_id
+
+
+def test_out_of_stock_holds_back_low_stock_of_the_same_level_only(board):
+    from tests.stock.factories import VariantFactory
+    from tests.warehouses.factories import WarehouseFactory
+
+    mug, north, south = VariantFactory(), WarehouseFactory(), WarehouseFactory()
+    now = timezone.now()
+    out = fire(rule("out_of_stock"), 1, now=now, variant_id=mug.pk, warehouse_id=north.pk)
+    low = rule()
+    held = fire(low, 1, now=now, variant_id=mug.pk, warehouse_id=north.pk)
+    told = fire(low, 2, now=now, variant_id=mug.pk, warehouse_id=south.pk)
+
+    note_alert_changes([a.pk for a in out + held + told], now=now)
+    (sent,) = flush_due_groups(now=now + timedelta(seconds=WAIT))
+
+    carried = sorted((a["condition"], a["alert_id"]) for a in sent.payload["alerts"])
+    assert carried == sorted([("out_of_stock", out[0].pk), ("available_below", told[0].pk)])
+
+
+def test_a_receiver_that_wants_no_resolved_messages_gets_none(board):
+    board.send_resolved = False
+    board.save()
+    low = rule()
+    start = timezone.now()
+    alert = fire(low, 1, now=start)[0]
+    fired = look([alert.pk], start)
+
+    later = start + timedelta(hours=1)
+    resolved = look(apply_findings([finding(low, 1, holds=False)], now=later).changed, later)
+
+    assert (fired, resolved) == (["firing"], [])
+
+
+def test_a_silenced_alert_does_not_escalate(board):
+    from alerts.services import create_silence
+
+    save_escalation_step(severity="critical", position=1, after_minutes=0, receiver=board)
+    create_silence(
+        matchers={"sku": "SKU-1"},
+        author=SYSTEM,
+        reason="known",
+        ends_at=timezone.now() + timedelta(hours=1),
+    )
+    start = timezone.now()
+    fire(rule(severity="critical"), 1, 2, now=start)
+
+    made = escalate_due(now=start)
+
+    assert [n.payload["alerts"][0]["labels"]["sku"] for n in made] == ["SKU-2"]
