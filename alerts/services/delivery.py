@@ -1,7 +1,7 @@
 """Delivery: one task per notification, so a failing receiver never blocks another.
 
-A notification is claimed under a lease (`FOR UPDATE SKIP LOCKED`, status `sending`,
-`lease_until`) and the claim committed before anything goes out. Sent is final: a row
+A notification is claimed under a lease (one conditional UPDATE to status `sending` with
+`lease_until`, committed before anything goes out). Sent is final: a row
 marked sent is never claimed again. A failure is retried with exponential backoff until
 `ALERTS_DELIVERY_MAX_ATTEMPTS`, then the row is dead; a refusal for good (a bad address,
 a 4xx) is dead at once. A worker killed mid-send leaves the row `sending`; once its lease
@@ -125,21 +125,17 @@ def _claimable(now: datetime) -> Q:
 
 
 def _claim(notification_id: uuid.UUID, now: datetime) -> tuple[Claim, Notification] | None:
-    """Take the row (and its receiver, in the same statement) if it is claimable."""
+    """One conditional UPDATE takes the row, committed at once: two claimers of a row wait
+    on each other for that statement only, and PostgreSQL re-checks the condition on the
+    row the first one wrote, so the second finds it no longer claimable."""
     lease = timedelta(seconds=float(settings.ALERTS_DELIVERY_LEASE_SECONDS))
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("receiver")
-            .filter(_claimable(now), pk=notification_id)
-            .first()
-        )
-        if notification is None:
-            return None
-        Notification.objects.filter(pk=notification_id).update(
-            status=NotificationStatus.SENDING, lease_until=now + lease, attempts=F("attempts") + 1
-        )
-    return Claim(id=notification_id, attempts=notification.attempts + 1), notification
+    taken = Notification.objects.filter(_claimable(now), pk=notification_id).update(
+        status=NotificationStatus.SENDING, lease_until=now + lease, attempts=F("attempts") + 1
+    )
+    if not taken:
+        return None
+    notification = Notification.objects.select_related("receiver").get(pk=notification_id)
+    return Claim(id=notification_id, attempts=notification.attempts), notification
 
 
 def _failed(claim: Claim, error: SendFailed, started: float) -> str:
