@@ -5,12 +5,17 @@ class AlertsConfig(AppConfig):
     name = "alerts"
 
     def ready(self) -> None:
-        # Registers the tasks that reactions queue by name (alerts.dispatch).
-        from alerts import tasks  # noqa: F401
+        # Registers the tasks that reactions and services queue by name (alerts.dispatch).
+        from alerts import notifications_tasks, tasks  # noqa: F401
+        from alerts.hooks import on_alerts_changed
         from alerts.reactions import evaluate_touched_levels, evaluate_touched_variants
+        from alerts.services.notify import note_alert_changes
         from stock.events import on_stock_committed, on_variants_committed
 
         # After commit, never in the writer's transaction: note the touched ids, and one
         # debounced task evaluates them (docs/alerts.md, "Rules and conditions").
         on_stock_committed(evaluate_touched_levels)
         on_variants_committed(evaluate_touched_variants)
+        # The evaluating worker then schedules the groups of what fired or resolved
+        # (docs/alerts.md, "Notifications").
+        on_alerts_changed(note_alert_changes)

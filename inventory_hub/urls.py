@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("inventory_hub.shell.urls")),
     path("connectors/", include("connectors.urls")),
     path("transfers/", include("transfers.urls")),
+    path("alerts/", include("alerts.urls")),
     path("", include("stock.urls")),
 ]
 

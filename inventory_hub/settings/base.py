@@ -215,19 +215,9 @@ if CONNECTORS_ORDER_POLL_SWEEP_SECONDS < 1:
         "CONNECTORS_ORDER_POLL_SWEEP_SECONDS must be at least 1 (seconds), "
         f"got {CONNECTORS_ORDER_POLL_SWEEP_SECONDS}"
     )
-# Alerts: touched levels and variants wait this long in a process's batch, then go to one
-# evaluate_task; beat sweeps every ALERTS_SWEEP_SECONDS; a connector that never polls is
-# stale when a push has waited ALERTS_PUSH_SCHEDULE_SECONDS times the rule's multiple.
-ALERTS_EVALUATE_DEBOUNCE_SECONDS = env_int("ALERTS_EVALUATE_DEBOUNCE_MS", 300) / 1000
-ALERTS_SWEEP_SECONDS = env_int("ALERTS_SWEEP_SECONDS", 60)
-if ALERTS_SWEEP_SECONDS < 1:
-    raise ImproperlyConfigured(
-        f"ALERTS_SWEEP_SECONDS must be at least 1, got {ALERTS_SWEEP_SECONDS}"
-    )
-ALERTS_PUSH_SCHEDULE_SECONDS = env_int("ALERTS_PUSH_SCHEDULE_SECONDS", 300)
-# Each sweep looks again at this many unchanged unresolved alerts, the longest unlooked-at
-# first: every alert in turn, at a cost that does not grow with the number firing.
-ALERTS_SWEEP_REFRESH = env_int("ALERTS_SWEEP_REFRESH", 500)
+from .alerts import *  # noqa: E402, F403  (the alerts app's settings)
+from .alerts import ALERTS_FLUSH_SWEEP_SECONDS, ALERTS_SWEEP_SECONDS  # noqa: E402
+
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "inventory_hub.tasks.heartbeat_task",
@@ -288,6 +278,19 @@ CELERY_BEAT_SCHEDULE = {
     "connectors-reconcile-nightly": {
         "task": "connectors.sync.tasks.reconcile_all_task",
         "schedule": crontab(hour=CONNECTORS_RECONCILE_HOUR, minute=0),
+    },
+    # Alerts: due groups (a lost eta task, repeats), due notifications, escalation steps.
+    "alerts-flush-groups": {
+        "task": "alerts.notifications_tasks.flush_due_groups_task",
+        "schedule": float(ALERTS_FLUSH_SWEEP_SECONDS),
+    },
+    "alerts-sweep-notifications": {
+        "task": "alerts.notifications_tasks.sweep_notifications_task",
+        "schedule": 5.0,
+    },
+    "alerts-escalate": {
+        "task": "alerts.notifications_tasks.escalate_task",
+        "schedule": 30.0,
     },
 }
 # The hub's public address (https://hub.example.com), for the webhooks it registers on
