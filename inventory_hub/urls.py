@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("inventory_hub.shell.urls")),
     path("connectors/", include("connectors.urls")),
+    path("transfers/", include("transfers.urls")),
     path("", include("stock.urls")),
 ]
 
