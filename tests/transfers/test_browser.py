@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 
 from stock.models import StockLevel
 from tests.browser_support import VIEWPORT, outside_browser_loop
-from tests.stock.conftest import browser_page, chromium, live_hub  # noqa: F401 (fixtures)
 from tests.stock.factories import ProductFactory, VariantFactory, stocked
 from tests.stock.test_dashboard_browser import log_in, open_live, user_with_role, was_not_reloaded
 from tests.warehouses.factories import WarehouseFactory
@@ -50,7 +49,7 @@ def route(live_hub):
 
 
 @pytest.fixture
-def watcher_pages(chromium, live_hub, route):  # noqa: F811 (fixtures)
+def watcher_pages(chromium, live_hub, route):
     """The Transfers page and the variant page, open in a viewer's own browser context, and
     a third page of that context for the transfer's own page once it exists."""
     context = chromium.new_context(viewport=VIEWPORT)
@@ -83,9 +82,7 @@ def transfer_row(page, state: str):
 
 
 def test_a_transfer_from_draft_to_closed_short_is_seen_live_on_other_pages(
-    browser_page,  # noqa: F811 (fixtures)
-    live_hub,  # noqa: F811
-    watcher_pages,
+    browser_page, live_hub, watcher_pages
 ):
     page = browser_page
     transfers, variant, detail = watcher_pages
