@@ -7,6 +7,9 @@ pushed over the live socket, without a reload. Skipped, saying why, where Chromi
 Playwright is missing (tests/conftest.py).
 """
 
+import os
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -59,6 +62,14 @@ def watcher_pages(chromium, live_hub, route):
     open_live(variant, live_hub, f"/variants/{SKU}/")
     yield transfers, variant, detail
     context.close()
+
+
+def keep_screenshots(**pages) -> None:
+    """With HUB_SCREENSHOT_DIR set, each page as it ends (to look at the layout)."""
+    folder = os.environ.get("HUB_SCREENSHOT_DIR")
+    if folder:
+        for name, shown in pages.items():
+            shown.screenshot(path=str(Path(folder) / f"transfers-{name}.png"), full_page=True)
 
 
 def level_cell(page, warehouse: str, field: str):
@@ -131,6 +142,8 @@ def test_a_transfer_from_draft_to_closed_short_is_seen_live_on_other_pages(
     expect(watched.locator("[data-field='shipped']")).to_have_text("4", timeout=PUSH_MS)
     expect(watched.locator("[data-field='in_transit']")).to_have_text("4")
 
+    keep_screenshots(shipped=page)
+
     # Part of it received: two accepted, one damaged kept as unsellable.
     receipt = page.get_by_test_id("receive-form")
     line = receipt.get_by_test_id("receipt-line")
@@ -173,6 +186,7 @@ def test_a_transfer_from_draft_to_closed_short_is_seen_live_on_other_pages(
     expect(detail.get_by_test_id("read-only-notice")).to_contain_text("closed")
 
     assert all(was_not_reloaded(watcher) for watcher in (transfers, variant, detail))
+    keep_screenshots(page=page, transfers=transfers, variant=variant)
     assert page.js_errors == []
     transfer = Transfer.objects.get()
     assert transfer.state == TransferState.CLOSED_SHORT

@@ -1,6 +1,8 @@
 """The transfer pages' websocket consumers, through the real ASGI application: a transition
 committed by its service reaches the pages showing the transfer as re-rendered fragments."""
 
+import re
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -96,6 +98,25 @@ def test_the_transfers_page_gets_its_region_after_a_transition(transfer):
         assert pushed.startswith('<div id="live-region"')
         assert 'hx-swap-oob="true"' in pushed
         assert 'data-reference="T-LIVE" data-state="approved"' in pushed
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_the_overview_gets_the_units_in_transit_after_a_shipment(transfer):
+    ops = user_with(Role.OPS_STAFF, username="ops")
+    approve_transfer(transfer=transfer, actor=SYSTEM)
+
+    async def scenario():
+        socket = await communicator("/ws/live/overview/", ops)
+        await socket.connect()
+
+        await in_db(ship_transfer)(transfer=transfer, actor=SYSTEM)
+        pushed = "".join(await pushes_until_quiet(socket))
+
+        tile = re.search(r'<article id="tile-in-transit".*?</article>', pushed, re.S)
+        assert tile is not None and 'hx-swap-oob="true"' in tile.group(0)
+        assert re.search(r'data-field="units_in_transit"><dt>Units</dt><dd>4<', tile.group(0))
         await socket.disconnect()
 
     run(scenario)

@@ -89,7 +89,10 @@ class ReceiveForm(forms.Form):
                 label="Why rejected",
             )
             self.fields[f"{prefix}-disposition"] = forms.ChoiceField(
-                choices=RejectedDisposition.choices,
+                choices=[
+                    (RejectedDisposition.UNSELLABLE, "Keep, unsellable"),
+                    (RejectedDisposition.WRITE_OFF, "Write off"),
+                ],
                 initial=RejectedDisposition.UNSELLABLE,
                 label="Rejected units",
             )
