@@ -157,6 +157,10 @@ class VariantConsumer(LiveConsumer):
         self.pending_parts |= {"channels", "forced"}
         self.request_push()
 
+    async def panels_changed(self, event: dict) -> None:
+        self.pending_parts.add("panels")
+        self.request_push()
+
     async def order_changed(self, event: dict) -> None:
         order_ids = event.get("order_ids") or [event.get("order_id")]
         # None: many orders at once (an expiry batch), which may include one shown here.

@@ -9,6 +9,9 @@ again after a stock change as it pushes stock's own sections.
 - variant panels: figures inside the variant page's live region, pushed on its stock changes;
 - variant actions: forms beside them (rendered with the request, never pushed);
 - overview tiles: figures on the overview, pushed with its activity feed.
+
+A change that moves no stock but changes what a panel shows is announced by the app with
+`PANELS_CHANGED` sent to the page's group (a variant's, say); the page re-renders its panels.
 """
 
 from collections.abc import Callable, Mapping
@@ -26,6 +29,9 @@ class Panel:
 VariantPanel = Callable[[int], Panel | None]  # (variant id)
 VariantAction = Callable[[int, HttpRequest], Panel | None]  # (variant id, request)
 OverviewTile = Callable[[int | None], Panel | None]  # (warehouse id, None: every one)
+
+# The message type, for `channel_layer.group_send(group, {"type": PANELS_CHANGED})`.
+PANELS_CHANGED = "panels.changed"
 
 _variant_panels: list[VariantPanel] = []
 _variant_actions: list[VariantAction] = []

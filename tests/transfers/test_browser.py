@@ -1,6 +1,6 @@
 """A transfer's whole life in real headless Chromium against `manage.py runhub`.
 
-One person drafts a transfer from the variant page, approves it, ships it, receives part
+One person drafts a transfer from the variant page, approves it, picks and ships it, receives part
 of it with a damaged unit and closes it short, all through the pages. Two other browsers
 keep the Transfers page and the variant page open meanwhile: they must show every change
 pushed over the live socket, without a reload. Skipped, saying why, where Chromium or
@@ -111,6 +111,11 @@ def test_a_transfer_from_draft_to_closed_short_is_seen_live_on_other_pages(
     expect(link).to_be_visible()
     expect(transfer_row(transfers, "draft")).to_have_count(1, timeout=PUSH_MS)
     expect(transfers.locator("#transfers-draft [data-field='count']")).to_have_text("1")
+    reference = link.inner_text().removeprefix("Open ")
+    # A draft moves no stock: the variant pages hear of it from the transfer itself.
+    listed = f"{reference} 4 NORTH → SOUTH · Draft"
+    expect(variant.get_by_test_id("variant-transfers")).to_contain_text(listed, timeout=PUSH_MS)
+    expect(page.get_by_test_id("variant-transfers")).to_contain_text(listed, timeout=PUSH_MS)
 
     link.click()
     expect(page.get_by_test_id("transfer-summary")).to_have_attribute("data-state", "draft")
@@ -128,6 +133,13 @@ def test_a_transfer_from_draft_to_closed_short_is_seen_live_on_other_pages(
     expect(level_cell(variant, "NORTH", "available")).to_have_text("6")
     expect(panel_cell(variant, "NORTH", "held")).to_have_text("4", timeout=PUSH_MS)
     expect(watched).to_have_attribute("data-state", "approved", timeout=PUSH_MS)
+
+    # Picked: no stock moves, every page still shows the new state.
+    page.get_by_test_id("pick-button").click()
+    expect(page.get_by_test_id("transfer-summary")).to_have_attribute("data-state", "picked")
+    expect(transfer_row(transfers, "picked")).to_have_count(1, timeout=PUSH_MS)
+    expect(variant.get_by_test_id("variant-transfers")).to_contain_text("· Picked", timeout=PUSH_MS)
+    expect(watched).to_have_attribute("data-state", "picked", timeout=PUSH_MS)
 
     # Shipped: on the road, inbound at the destination.
     page.get_by_test_id("ship-button").click()
@@ -182,7 +194,7 @@ def test_a_transfer_from_draft_to_closed_short_is_seen_live_on_other_pages(
     expect(watched).to_have_attribute("data-state", "closed_short", timeout=PUSH_MS)
     expect(watched.locator("[data-field='lost']")).to_have_text("1")
     expect(watched.locator("[data-field='in_transit']")).to_have_text("0")
-    expect(watched.get_by_test_id("transfer-event")).to_have_count(5)
+    expect(watched.get_by_test_id("transfer-event")).to_have_count(6)
     expect(detail.get_by_test_id("read-only-notice")).to_contain_text("closed")
 
     assert all(was_not_reloaded(watcher) for watcher in (transfers, variant, detail))
@@ -193,6 +205,7 @@ def test_a_transfer_from_draft_to_closed_short_is_seen_live_on_other_pages(
     assert [event.kind for event in transfer.events.order_by("id")] == [
         "created",
         "approved",
+        "picked",
         "shipped",
         "received",
         "closed_short",

@@ -11,7 +11,7 @@ from stock.errors import InsufficientStock
 from tests.stock.factories import SYSTEM, VariantFactory, stocked
 from tests.stock.test_consumers import communicator, in_db, pushes_until_quiet, run, user_with
 from tests.warehouses.factories import WarehouseFactory
-from transfers.services import approve_transfer, ship_transfer
+from transfers.services import approve_transfer, pick_transfer, ship_transfer
 from warehouses.access import Role
 
 from .factories import LaneFactory, draft
@@ -117,6 +117,26 @@ def test_the_overview_gets_the_units_in_transit_after_a_shipment(transfer):
         tile = re.search(r'<article id="tile-in-transit".*?</article>', pushed, re.S)
         assert tile is not None and 'hx-swap-oob="true"' in tile.group(0)
         assert re.search(r'data-field="units_in_transit"><dt>Units</dt><dd>4<', tile.group(0))
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_the_variant_page_gets_its_transfers_panel_when_a_pick_moves_no_stock(transfer):
+    ops = user_with(Role.OPS_STAFF, username="ops")
+    approve_transfer(transfer=transfer, actor=SYSTEM)
+    variant_id = transfer.lines.get().variant_id
+
+    async def scenario():
+        socket = await communicator(f"/ws/live/variants/{variant_id}/", ops)
+        await socket.connect()
+
+        await in_db(pick_transfer)(transfer=transfer, actor=SYSTEM)
+        pushed = "".join(await pushes_until_quiet(socket))
+
+        assert pushed.startswith('<section id="variant-transfers"')
+        assert "T-LIVE</a> 4 NORTH → SOUTH · Picked" in pushed
+        assert 'data-field="held">4<' in pushed
         await socket.disconnect()
 
     run(scenario)
