@@ -417,6 +417,23 @@ def test_create_and_approve_holds_the_units(clients, sheet, north, south):
     assert balance(sheet, north).reserved == 4
 
 
+def test_create_and_approve_beyond_what_is_available_leaves_a_draft_holding_nothing(
+    clients, sheet, north, south
+):
+    before = balance(sheet, north)
+
+    response = clients["ops"].post(
+        f"/transfers/from-variant/{sheet.sku}/",
+        creation(north, south, quantity=21, approve="1"),
+        **HTMX,
+    )
+
+    assert response.status_code == 200
+    assert "could not be approved" in response.content.decode()
+    assert Transfer.objects.get(reference="T-NEW").state == TransferState.DRAFT
+    assert balance(sheet, north) == before
+
+
 def test_the_destinations_manager_may_draft_but_not_approve_at_the_source(
     clients, sheet, north, south
 ):
