@@ -16,6 +16,7 @@ from django.db import transaction
 
 from demo.catalogue import CHANNELS, PRODUCTS, WAREHOUSES, DemoVariant
 from demo.history import HISTORY_DAYS, HistorySimulation
+from demo.transfers import ensure_lanes, ensure_transfers, ensure_unit_costs
 from stock.models import BackorderPolicy, MovementSource, Product, StockMovement, Variant
 from stock.services.history import rebuild_snapshots, utc_today
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
@@ -36,15 +37,21 @@ class DemoSummary:
     movements_written: int = 0
     levels_stocked: int = 0
     snapshots_written: int = 0
+    unit_costs_set: int = 0
+    lanes_created: int = 0
+    transfers_created: int = 0
 
 
 def load_demo(
     *, today: date | None = None, seed: int = DEMO_SEED, log: Callable[[str], None] = print
 ) -> DemoSummary:
-    """Create the demo business and its history, all in one transaction, or do nothing.
+    """Create the demo business, its history and its transfers, all in one transaction, or
+    do nothing.
 
     Idempotent: catalogue rows are found by natural key (code, name, SKU) and never
-    updated; the history is written only when the ledger has no demo movement yet.
+    updated (a unit cost is only filled in where there is none); the history is written
+    only when the ledger has no demo movement yet; lanes and transfers only when their
+    route or reference is new (demo.transfers).
     """
     today = today or utc_today()
     summary = DemoSummary(today=today)
@@ -52,8 +59,14 @@ def load_demo(
         warehouses = _ensure_warehouses(summary)
         _ensure_channels(warehouses, summary)
         variants = _ensure_catalogue(summary)
+        summary.unit_costs_set = ensure_unit_costs()
+        summary.lanes_created = ensure_lanes(warehouses)
         if StockMovement.objects.filter(source=MovementSource.DEMO).exists():
             log("Demo history already loaded: left as it is.")
+            # A demo loaded before it had transfers gets them, and today's snapshots again.
+            summary.transfers_created = ensure_transfers(warehouses)
+            if summary.transfers_created:
+                summary.snapshots_written = rebuild_snapshots(since=today)
             return summary
         simulation = HistorySimulation(
             variants=variants, warehouses=warehouses, today=today, rng=random.Random(seed)
@@ -62,6 +75,8 @@ def load_demo(
         summary.history_loaded = True
         summary.history_days = HISTORY_DAYS
         summary.levels_stocked = len(simulation.levels)
+        # Today's transfers before the snapshots, so that today's close includes them.
+        summary.transfers_created = ensure_transfers(warehouses)
         summary.snapshots_written = rebuild_snapshots()
     return summary
 

@@ -55,10 +55,12 @@ def variant_group(variant_id: int) -> str:
 InTransactionReaction = Callable[[Iterable[int]], None]  # (variant_ids) -> None
 WriteCheck = Callable[[], bool]
 CommittedReaction = Callable[[Sequence[StockChanged]], None]
+VariantsReaction = Callable[[frozenset[int]], None]  # (variant_ids) -> None
 
 _in_transaction: list[InTransactionReaction] = []
 _write_checks: list[WriteCheck] = []
 _committed: list[CommittedReaction] = []
+_variants_committed: list[VariantsReaction] = []
 
 
 def on_stock_changed_in_transaction(
@@ -83,6 +85,23 @@ def on_stock_committed(reaction: CommittedReaction) -> CommittedReaction:
     if reaction not in _committed:
         _committed.append(reaction)
     return reaction
+
+
+def on_variants_committed(reaction: VariantsReaction) -> VariantsReaction:
+    """Register (once) a reaction to a committed change of what channels may sell of some
+    variants while no level changed: a forced status set or ended, a store order's
+    shortfall recorded or resolved. It runs after commit like `on_stock_committed`'s."""
+    if reaction not in _variants_committed:
+        _variants_committed.append(reaction)
+    return reaction
+
+
+def _run_variants_reactions(variant_ids: set[int]) -> None:
+    for reaction in _variants_committed:
+        try:
+            reaction(frozenset(variant_ids))
+        except Exception:
+            publish_failures.exception("After-commit reaction %s failed", reaction.__name__)
 
 
 def stock_changed_in_transaction(variant_ids: Iterable[int]) -> None:
@@ -335,6 +354,7 @@ def publish_status_forced(variant_id: int) -> None:
 
 def _react_to_status_forced(variant_id: int) -> None:
     _invalidate_availability({variant_id})
+    _run_variants_reactions({variant_id})
     try:
         _send_message(
             [variant_group(variant_id), FEED_GROUP],
@@ -352,7 +372,12 @@ def shortfall_changed_in_transaction(variant_ids: Iterable[int]) -> None:
     if not variant_ids:
         return
     stock_changed_in_transaction(variant_ids)
-    transaction.on_commit(partial(_react, _invalidate_availability, set(variant_ids)))
+    transaction.on_commit(partial(_react, _react_to_shortfall_changed, set(variant_ids)))
+
+
+def _react_to_shortfall_changed(variant_ids: set[int]) -> None:
+    _invalidate_availability(variant_ids)
+    _run_variants_reactions(variant_ids)
 
 
 ORDERS_GROUP = "orders"

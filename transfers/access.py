@@ -81,9 +81,12 @@ def may_act(user: User, action: Action, transfer: Transfer) -> bool:
 def allowed_actions(user: User, transfer: Transfer) -> set[Action]:
     """The actions this user may take on the transfer and its state allows: what a page
     offers as buttons."""
-    return {
-        action for action in NEXT_ACTIONS.get(transfer.state, ()) if may_act(user, action, transfer)
-    }
+    actions = NEXT_ACTIONS.get(transfer.state, ())
+    if transfer.state == TransferState.CANCELLED and any(
+        line.returning > 0 for line in transfer.lines.all()
+    ):
+        actions = (Action.RECEIVE_RETURN,)
+    return {action for action in actions if may_act(user, action, transfer)}
 
 
 # What each state allows next (the services enforce the same; this is for offering it).

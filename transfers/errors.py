@@ -25,3 +25,9 @@ class OverReceipt(TransferError):
 
 class InvalidLane(TransferError):
     code = "invalid_lane"
+
+
+class InvalidWarehouseSystem(TransferError):
+    """A warehouse system's settings are wrong (endpoint URL, secret)."""
+
+    code = "invalid_warehouse_system"

@@ -1,8 +1,14 @@
 """Transfers between warehouses: lanes, the transfer document, its lines, timeline and receipts.
 
 Stock moves only through the ledger (`transfers.services`); these rows record what the
-transfer did. Per line, `shipped + over_received = in_transit + accepted + rejected + lost
-+ returned` at every moment (docs/adr/0010-transfers-stock-model.md).
+transfer did. Per line, at every moment (docs/adr/0010-transfers-stock-model.md):
+
+    shipped + over_received = in_transit + accepted + rejected + lost + returned
+    returned = returning + return_received
+
+where `returning` is what is on its way back to the source (inbound there) and
+`return_received` what has landed there since. `verify_ledger` checks both against the
+transfer's own movements (`transfers.verification`).
 """
 
 from django.conf import settings
@@ -10,6 +16,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from inventory_hub.encryption import EncryptedTextField
 from stock.models import Variant
 from warehouses.models import Warehouse
 
@@ -119,6 +126,8 @@ class TransferLine(models.Model):
     returned = models.PositiveIntegerField(default=0)
     # Units received beyond those in transit (an over-receipt): they never were on the road.
     over_received = models.PositiveIntegerField(default=0)
+    # Returned units received back at the source (`receive_return`), accepted or rejected.
+    return_received = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -133,6 +142,10 @@ class TransferLine(models.Model):
                     - F("over_received")
                 ),
                 name="transfer_line_identity",
+            ),
+            models.CheckConstraint(
+                condition=Q(returned__gte=F("return_received")),
+                name="transfer_line_return_identity",
             ),
         ]
 
@@ -149,6 +162,11 @@ class TransferLine(models.Model):
             - self.lost
             - self.returned
         )
+
+    @property
+    def returning(self) -> int:
+        """Units sent back to the source after shipping and not received there yet."""
+        return self.returned - self.return_received
 
 
 class TransferEvent(models.Model):
@@ -183,6 +201,9 @@ class TransferReceipt(models.Model):
     transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="receipts")
     reference = models.CharField(max_length=100)
     is_over_receipt = models.BooleanField(default=False)
+    # Received back at the source after a cancellation (`receive_return`), not at the
+    # destination.
+    is_return = models.BooleanField(default=False)
     actor_label = models.CharField(max_length=150)
     received_at = models.DateTimeField(default=timezone.now)
 
@@ -217,3 +238,100 @@ class TransferReceiptLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.accepted} accepted, {self.rejected} rejected"
+
+
+class WarehouseSystem(models.Model):
+    """A warehouse's own system (a WMS, or a store acting as one): where the hub sends pick
+    instructions, and whose signed reports (picked, shipped, received) it accepts.
+
+    `secret` is write-only, like a connector's: its column holds a Fernet token
+    (inventory_hub/encryption.py) and `__str__` never shows it. Saved through
+    `transfers.services.save_warehouse_system`, which checks the URL and the secret.
+    """
+
+    warehouse = models.OneToOneField(Warehouse, on_delete=models.CASCADE, related_name="own_system")
+    endpoint_url = models.URLField(max_length=500)
+    secret = EncryptedTextField(help_text="Write-only: never shown back or logged.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"System of warehouse {self.warehouse_id}"
+
+
+class InstructionState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    DEAD = "dead", "Dead (refused or retries exhausted: replay by hand)"
+
+
+class TransferInstruction(models.Model):
+    """An instruction due for a warehouse's system, written in the approving transaction.
+
+    Same life as a connector's outbox row: pending until a worker claims it under a lease
+    (`claimed_until`), sent once the system answers 2xx, retried with backoff on a
+    transient failure, dead when refused or out of attempts. The payload is fixed when the
+    row is written; every attempt sends it with the same `webhook-id`.
+    """
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="instructions")
+    system = models.ForeignKey(
+        WarehouseSystem, on_delete=models.CASCADE, related_name="instructions"
+    )
+    kind = models.CharField(max_length=20, default="pick")
+    payload = models.JSONField()
+    state = models.CharField(
+        max_length=10, choices=InstructionState.choices, default=InstructionState.PENDING
+    )
+    due_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transfer", "kind"], name="transfer_instruction_once_per_kind"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(state="pending"), name="transfer_instruction_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} of transfer {self.transfer_id} ({self.state})"
+
+    @property
+    def message_id(self) -> str:
+        """The `webhook-id` of every attempt, so the receiving system can drop a repeat."""
+        return f"transfer-instruction-{self.pk}"
+
+
+class WarehouseSystemReport(models.Model):
+    """A report a warehouse's system sent (picked, shipped, received), kept by its
+    `webhook-id` with the answer it got, so a replay is answered the same and changes
+    nothing. Written with the transition it caused, or not at all."""
+
+    system = models.ForeignKey(WarehouseSystem, on_delete=models.CASCADE, related_name="reports")
+    webhook_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=20)
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="system_reports")
+    result = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "webhook_id"], name="warehouse_system_report_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.webhook_id}"

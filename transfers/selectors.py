@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from transfers.models import Transfer, TransferLine, TransferState
@@ -26,6 +26,10 @@ ON_THE_ROAD = (State.SHIPPED, State.PARTIALLY_RECEIVED)
 IN_TRANSIT = (
     F("shipped") + F("over_received") - F("accepted") - F("rejected") - F("lost") - F("returned")
 )
+
+
+# Units sent back after a cancellation, on the road to the source (TransferLine.returning).
+RETURNING = F("returned") - F("return_received")
 
 
 def late_q(now: datetime | None = None) -> Q:
@@ -65,25 +69,27 @@ class LaneInTransit:
 
 
 def in_transit_by_lane(now: datetime | None = None) -> list[LaneInTransit]:
-    """Per route with anything on the road: transfers, units and value in transit."""
+    """Per route with anything on the road: transfers, units and value in transit. Units
+    sent back after a cancellation count on the route back (destination to source)."""
     now = now or timezone.now()
-    rows = (
+    columns = ("transfer_id", "transfer__due_at", "units", "variant__unit_cost")
+    outbound = (
         TransferLine.objects.filter(transfer__state__in=ON_THE_ROAD)
-        .annotate(units=IN_TRANSIT)
+        .annotate(units=IN_TRANSIT, start=F("transfer__source__code"))
+        .annotate(end=F("transfer__destination__code"))
         .filter(units__gt=0)
-        .values_list(
-            "transfer_id",
-            "transfer__source__code",
-            "transfer__destination__code",
-            "transfer__due_at",
-            "units",
-            "variant__unit_cost",
-        )
-        .order_by("transfer__source__code", "transfer__destination__code")
+        .values_list("start", "end", *columns)
+    )
+    back = (
+        TransferLine.objects.filter(transfer__state=State.CANCELLED)
+        .annotate(units=RETURNING, start=F("transfer__destination__code"))
+        .annotate(end=F("transfer__source__code"))
+        .filter(units__gt=0)
+        .values_list("start", "end", *columns)
     )
     lanes: dict[tuple[str, str], LaneInTransit] = {}
     seen: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for transfer_id, source, destination, due_at, units, unit_cost in rows:
+    for source, destination, transfer_id, due_at, units, unit_cost in [*outbound, *back]:
         lane = lanes.setdefault((source, destination), LaneInTransit(source, destination))
         seen[source, destination].add(transfer_id)
         lane.units += units
@@ -95,18 +101,13 @@ def in_transit_by_lane(now: datetime | None = None) -> list[LaneInTransit]:
             lane.late_transfers.add(transfer_id)
     for key, lane in lanes.items():
         lane.transfers = len(seen[key])
-    return list(lanes.values())
+    return sorted(lanes.values(), key=lambda lane: (lane.source_code, lane.destination_code))
 
 
 def units_in_transit() -> int:
-    """Every unit on the road, all routes together (the overview's "in transit")."""
-    total = (
-        TransferLine.objects.filter(transfer__state__in=ON_THE_ROAD)
-        .annotate(units=IN_TRANSIT)
-        .filter(units__gt=0)
-        .aggregate(total=Sum("units"))["total"]
-    )
-    return total or 0
+    """Every unit on the road, all routes together and returns included (the overview's
+    "in transit")."""
+    return sum(lane.units for lane in in_transit_by_lane())
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,20 +126,27 @@ def variant_transfers(variant_id: int) -> dict[int, VariantTransfers]:
     incoming: dict[int, int] = defaultdict(int)
     lines = (
         TransferLine.objects.filter(
-            variant_id=variant_id, transfer__state__in=HOLDING_STATES + ON_THE_ROAD
+            variant_id=variant_id,
+            transfer__state__in=(*HOLDING_STATES, *ON_THE_ROAD, State.CANCELLED),
         )
-        .annotate(units=IN_TRANSIT)
+        .annotate(units=IN_TRANSIT, back=RETURNING)
+        .exclude(transfer__state=State.CANCELLED, back__lte=0)
         .values_list(
             "transfer__state",
             "transfer__source_id",
             "transfer__destination_id",
             "quantity",
             "units",
+            "back",
         )
     )
-    for state, source_id, destination_id, quantity, units in lines:
+    for state, source_id, destination_id, quantity, units, back in lines:
         if state in HOLDING_STATES:
             held[source_id] += quantity
+        elif state == State.CANCELLED:
+            # Sent back: on the road from the destination to the source.
+            outgoing[destination_id] += back
+            incoming[source_id] += back
         elif units > 0:
             outgoing[source_id] += units
             incoming[destination_id] += units

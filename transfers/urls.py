@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/close-short/", views.close_short, name="close-short"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
     path("from-variant/<str:sku>/", views.create_from_variant, name="create-from-variant"),
+    path("wms/<int:warehouse_id>/events", views.wms_events, name="wms-events"),
 ]

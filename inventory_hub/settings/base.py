@@ -246,6 +246,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connectors.tasks.purge_connector_history_task",
         "schedule": 3600.0,
     },
+    # Transfers: instructions to warehouses' own systems whose backoff or lease has passed.
+    "transfers-sweep-instructions": {
+        "task": "transfers.tasks.sweep_instructions_task",
+        "schedule": 5.0,
+    },
     # Connectors' sync features: poll the connectors whose interval has passed, check
     # WooCommerce webhooks, reconcile every store each night.
     "connectors-sweep-polls": {

@@ -148,6 +148,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin[Variant]
         "backorders",
         "manage_stock",
         "low_stock_threshold",
+        "unit_cost",
         "forced",
         "is_active",
     ]
@@ -164,7 +165,7 @@ class VariantAdmin(FixedIdentifierMixin, DeactivateInsteadOfDeleteMixin[Variant]
     ]
     fieldsets = [
         (None, {"fields": ["product", "sku", "attributes", "barcode", "is_active"]}),
-        ("Stock", {"fields": ["manage_stock", "backorders", "low_stock_threshold"]}),
+        ("Stock", {"fields": ["manage_stock", "backorders", "low_stock_threshold", "unit_cost"]}),
         ("Status on each channel", {"fields": ["status_by_channel"]}),
         ("Record", {"fields": ["created_at"]}),
     ]

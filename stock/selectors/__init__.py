@@ -2,6 +2,7 @@
 
 - `lookups`: a variant, warehouse or channel by its code.
 - `levels`: stock levels by status or threshold; differences from the ledger.
+- `registered`: what the apps above answer for stock (transfer holds, ledger checks).
 - `forced`: open forced statuses and the one that applies.
 - `salable`: a channel's salable quantity per SKU, with expired holds and shortfalls.
 - `orders`: short orders, and the orders a user may read.
@@ -24,13 +25,22 @@ from stock.selectors.forced import (
 from stock.selectors.history import HistoryPoint, HistorySeries, stock_history
 from stock.selectors.levels import (
     LedgerDifference,
+    LedgerReport,
     ledger_differences,
+    ledger_report,
     levels_below_threshold,
     levels_with_status,
     stock_levels,
 )
 from stock.selectors.lookups import get_channel_by_code, get_variant_by_sku, get_warehouse_by_code
 from stock.selectors.orders import orders_readable_by, short_orders
+from stock.selectors.registered import (
+    TRANSFER_HOLDS,
+    LedgerProblem,
+    held_by,
+    register_hold_source,
+    register_ledger_check,
+)
 from stock.selectors.salable import (
     ChannelSalable,
     WarehouseContribution,
@@ -41,12 +51,15 @@ from stock.selectors.salable import (
 )
 
 __all__ = [
+    "TRANSFER_HOLDS",
     "ActivityEntry",
     "ActivityLine",
     "ChannelSalable",
     "HistoryPoint",
     "HistorySeries",
     "LedgerDifference",
+    "LedgerProblem",
+    "LedgerReport",
     "WarehouseContribution",
     "WarehouseKpis",
     "channel_salable",
@@ -56,7 +69,9 @@ __all__ = [
     "get_channel_by_code",
     "get_variant_by_sku",
     "get_warehouse_by_code",
+    "held_by",
     "ledger_differences",
+    "ledger_report",
     "levels_below_threshold",
     "levels_with_status",
     "open_forced_statuses",
@@ -64,6 +79,8 @@ __all__ = [
     "open_shortfalls",
     "orders_readable_by",
     "recent_activity",
+    "register_hold_source",
+    "register_ledger_check",
     "short_orders",
     "stock_history",
     "stock_levels",

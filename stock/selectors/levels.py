@@ -6,6 +6,7 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from stock.models import StockLevel, StockStatus
+from stock.selectors.registered import LedgerProblem, registered_ledger_problems
 
 
 def stock_levels() -> QuerySet[StockLevel]:
@@ -67,3 +68,21 @@ def ledger_differences() -> list[LedgerDifference]:
                     )
                 )
     return differences
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerReport:
+    """What `verify_ledger` finds: balances that differ from their ledger rows, and the
+    problems of the checks the apps above registered (a transfer line whose counters
+    disagree with its movements)."""
+
+    differences: list[LedgerDifference]
+    problems: list[LedgerProblem]
+
+    @property
+    def is_clean(self) -> bool:
+        return not self.differences and not self.problems
+
+
+def ledger_report() -> LedgerReport:
+    return LedgerReport(differences=ledger_differences(), problems=registered_ledger_problems())

@@ -19,6 +19,7 @@ from stock.models import (
 )
 from stock.models.levels import status_for
 from stock.selectors.forced import forced_status_for, open_forced_statuses_by_scope
+from stock.selectors.registered import TRANSFER_HOLDS, held_by
 from warehouses.models import ChannelWarehouse, SalesChannel
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class WarehouseContribution:
     counted: int  # what this warehouse adds to the channel: max(available, 0) when active
     # The channel's share of a shared warehouse's last units (stock.allocation); None: not split.
     share: int | None = None
+    # The part of `reserved` held by approved or picked transfers leaving this warehouse.
+    held_for_transfers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,8 @@ def channel_salable_many(
     channel: SalesChannel, variants: Iterable[Variant]
 ) -> dict[int, ChannelSalable]:
     """Salable quantity per variant on one channel, in five queries whatever the count
-    (up to two more when a warehouse it shares with other channels is allocated).
+    (up to two more when a warehouse it shares with other channels is allocated, and one
+    more for the transfer holds when a level has anything reserved).
 
     Salable = Σ over the channel's active linked warehouses of max(available, 0), or the
     channel's share where that warehouse's last units are split (stock.allocation), minus
@@ -106,9 +110,13 @@ def channel_salable_many(
     forced = open_forced_statuses_by_scope(variant.pk for variant in variants)
     shares = _shares(channel, links, levels, expired)
     shortfalls = open_shortfalls(channel.pk, [variant.pk for variant in variants])
+    # A transfer's hold is a reservation: a level with nothing reserved holds nothing for one.
+    transfer_holds = held_by(
+        TRANSFER_HOLDS, [key for key, level in levels.items() if level.reserved]
+    )
     result: dict[int, ChannelSalable] = {}
     for variant in variants:
-        breakdown = _breakdown(channel, variant, links, levels, expired, shares)
+        breakdown = _breakdown(channel, variant, links, levels, expired, shares, transfer_holds)
         total = sum(item.counted for item in breakdown)
         salable = max(total - channel.safety_buffer, 0)
         shortfall = shortfalls.get(variant.pk, 0)
@@ -150,6 +158,7 @@ def _breakdown(
     levels: dict[tuple[int, int], StockLevel],
     expired: dict[int, int],
     shares: dict[tuple[int, int], int],
+    transfer_holds: dict[tuple[int, int], int],
 ) -> list[WarehouseContribution]:
     """What each of the channel's warehouses adds for one variant, expired holds freed."""
     breakdown = []
@@ -174,6 +183,7 @@ def _breakdown(
                 if is_active
                 else 0,
                 share=share,
+                held_for_transfers=transfer_holds.get((variant.pk, link.warehouse_id), 0),
                 **values,
             )
         )

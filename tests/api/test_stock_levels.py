@@ -317,6 +317,7 @@ def test_one_sku_shows_every_level_totals_and_each_active_channels_salable_quant
                 "available": 7,
                 "counted": 7,
                 "share": None,
+                "held_for_transfers": 0,
             },
             {
                 "warehouse": "AUS",
@@ -330,6 +331,7 @@ def test_one_sku_shows_every_level_totals_and_each_active_channels_salable_quant
                 "available": 4,
                 "counted": 0,
                 "share": None,
+                "held_for_transfers": 0,
             },
         ],
     }

@@ -7,6 +7,7 @@ come first and check that it is.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -29,6 +30,8 @@ from stock.models import (
     Variant,
 )
 from stock.services.history import utc_today
+from transfers.models import Lane, Transfer, TransferLine, TransferReceiptLine, TransferState
+from transfers.selectors import is_late, transfers_list
 from warehouses.models import ChannelWarehouse, SalesChannel, Warehouse
 
 WAREHOUSE_CODES = ["AUS", "BAL", "BER", "FRA", "HQ", "RNO"]
@@ -337,6 +340,75 @@ def test_demo_history_has_every_kind_of_everyday_movement():
 @pytest.mark.usefixtures("demo")
 def test_demo_balances_agree_with_the_ledger(verify_ledger_clean):
     verify_ledger_clean()
+
+
+# --- Lanes, unit costs and transfers ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_demo_has_a_transfer_in_every_state_and_a_late_one(demo):
+    states = set(Transfer.objects.values_list("state", flat=True))
+    sent_back = Transfer.objects.get(reference="DEMO-TR-009")
+    late = [transfer.reference for transfer in transfers_list() if is_late(transfer)]
+
+    assert states == set(TransferState.values)
+    assert demo.transfers_created == Transfer.objects.count() == 10
+    cancelled = Transfer.objects.filter(state=TransferState.CANCELLED).order_by("reference")
+    assert [(t.reference, t.shipped_at is None) for t in cancelled] == [
+        ("DEMO-TR-008", True),
+        ("DEMO-TR-009", False),
+    ]
+    assert sent_back.lines.get().returned == sent_back.lines.get().shipped > 0
+    assert late == ["DEMO-TR-010"]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("demo")
+def test_the_partial_receipt_rejects_a_damaged_unit_and_every_line_keeps_the_identity():
+    partial = Transfer.objects.get(state=TransferState.PARTIALLY_RECEIVED)
+    rejected = TransferReceiptLine.objects.filter(receipt__transfer=partial, rejected__gt=0)
+
+    assert list(rejected.values_list("rejected", "rejection_reason", "rejected_disposition")) == [
+        (1, "damaged", "unsellable")
+    ]
+    for line in TransferLine.objects.all():
+        assert line.shipped + line.over_received == (
+            line.in_transit + line.accepted + line.rejected + line.lost + line.returned
+        )
+        assert line.in_transit >= 0
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("demo")
+def test_demo_transfers_are_written_through_the_ledger_and_verify_ledger_is_clean(capsys):
+    on_the_road = sum(line.in_transit for line in TransferLine.objects.all())
+    inbound_from_transfers = StockMovement.objects.filter(source=MovementSource.TRANSFER).aggregate(
+        total=Sum("delta_inbound")
+    )["total"]
+
+    call_command("verify_ledger")
+
+    assert on_the_road > 0
+    # Units on the road are inbound at the destination, and units sent back at the source.
+    returned = sum(line.returned for line in TransferLine.objects.all())
+    assert inbound_from_transfers == on_the_road + returned
+    assert "difference" not in capsys.readouterr().out.lower()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("demo")
+def test_demo_has_lanes_and_a_unit_cost_on_every_stocked_variant():
+    routes = {
+        f"{source}>{destination}": days
+        for source, destination, days in Lane.objects.values_list(
+            "source__code", "destination__code", "lead_time_days"
+        )
+    }
+
+    assert len(routes) == 9 and routes["HQ>BAL"] == 0 and routes["BAL>BER"] == 12
+    assert Lane.objects.filter(is_active=False).count() == 1
+    assert not Variant.objects.filter(manage_stock=True, unit_cost__isnull=True).exists()
+    assert Variant.objects.get(sku="PCL-SHEET-Q-WHT").unit_cost == Decimal("38.00")
 
 
 @pytest.mark.django_db

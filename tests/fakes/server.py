@@ -110,7 +110,9 @@ class FakeStore:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> FakeStore:
+    def start(self, port: int = 0) -> FakeStore:
+        """Listen on `port` (0: any free one; a fixed one to come up where a client already
+        points, after it found nothing listening there)."""
         store = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -164,7 +166,7 @@ class FakeStore:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

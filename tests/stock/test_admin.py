@@ -1,6 +1,7 @@
 import datetime
 import hashlib
 import re
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -839,6 +840,30 @@ def test_denying_backorders_while_backordered_is_refused_and_nothing_is_saved(ad
     towel = Variant.objects.get(pk=shop["towel"].pk)
     assert (towel.backorders, towel.low_stock_threshold) == (BackorderPolicy.ALLOW, 5)
     assert StockLevel.objects.get(pk=shop["towel_bal"].pk).is_backorder_allowed is True
+
+
+def test_the_unit_cost_is_edited_in_admin_through_update_variant(admin_client, shop, monkeypatch):
+    from stock.admin import catalogue
+
+    written = []
+    real_update = catalogue.update_variant
+    monkeypatch.setattr(
+        catalogue,
+        "update_variant",
+        lambda **kwargs: written.append(sorted(kwargs)) or real_update(**kwargs),
+    )
+    url = reverse("admin:stock_variant_change", args=[shop["sheet"].pk])
+    data = change_form_data(admin_client.get(url))
+
+    response = admin_client.post(url, data | {"unit_cost": "12.40"})
+    refused = admin_client.post(url, data | {"unit_cost": "-1"})
+
+    assert response.status_code == 302
+    assert len(written) == 1 and {"unit_cost", "variant"} <= set(written[0])
+    assert refused.status_code == 200 and list(refused.context["adminform"].form.errors) == [
+        "unit_cost"
+    ]
+    assert Variant.objects.get(pk=shop["sheet"].pk).unit_cost == Decimal("12.40")
 
 
 def test_saving_a_variant_in_admin_keeps_a_policy_changed_since_it_was_read(rf, admin_user, shop):

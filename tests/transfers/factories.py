@@ -41,13 +41,16 @@ def transfer_movements(transfer: Transfer) -> list[StockMovement]:
 
 def assert_identity(transfer: Transfer) -> None:
     """Per line: shipped + over-received = in transit + accepted + rejected + lost + returned,
-    with in transit equal to the inbound this transfer's movements left at the destination
-    and returned equal to the inbound they left at the source."""
+    and returned = returning + return received, with in transit equal to the inbound this
+    transfer's movements left at the destination and returning equal to the inbound they
+    left at the source."""
     for line in transfer.lines.all():
         assert line.shipped + line.over_received == (
             line.in_transit + line.accepted + line.rejected + line.lost + line.returned
         )
+        assert line.returned == line.returning + line.return_received
         assert line.in_transit >= 0
+        assert line.returning >= 0
         movements = StockMovement.objects.filter(
             source=MovementSource.TRANSFER, document=transfer.document, variant=line.variant
         )
@@ -58,4 +61,4 @@ def assert_identity(transfer: Transfer) -> None:
             total=Sum("delta_inbound")
         )["total"]
         assert (at_destination or 0) == line.in_transit
-        assert (at_source or 0) == line.returned
+        assert (at_source or 0) == line.returning

@@ -22,9 +22,12 @@ from transfers.selectors import (
     variant_transfers,
 )
 from transfers.services import (
+    BACK_TO_SOURCE,
     ReceiptLineInput,
     approve_transfer,
+    cancel_transfer,
     create_lane,
+    receive_return,
     receive_transfer,
     ship_transfer,
     update_lane,
@@ -185,3 +188,31 @@ class TestReads:
         assert road.late_transfers == {transfer.pk}
         at = variant_transfers(cheap.pk)
         assert (at[north.pk].held, at[north.pk].outgoing, at[south.pk].incoming) == (0, 4, 4)
+
+
+def test_units_sent_back_are_on_the_road_back_until_received_at_the_source(north, south):
+    lamp = VariantFactory()
+    stocked(lamp, north, 10)
+    transfer = draft(north, south, (lamp, 6))
+    approve_transfer(transfer=transfer, actor=SYSTEM)
+    ship_transfer(transfer=transfer, actor=SYSTEM)
+    cancel_transfer(transfer=transfer, actor=SYSTEM, disposition=BACK_TO_SOURCE)
+    transfer.refresh_from_db()
+    sender = user(Role.WAREHOUSE_MANAGER, north, name="sender")
+    receiver = user(Role.WAREHOUSE_MANAGER, south, name="receiver")
+    assert allowed_actions(sender, transfer) == {Action.RECEIVE_RETURN}
+    assert allowed_actions(receiver, transfer) == set()
+    [road] = in_transit_by_lane()
+    assert (road.source_code, road.destination_code, road.units) == ("SOUTH", "NORTH", 6)
+    at = variant_transfers(lamp.pk)
+    assert (at[north.pk].incoming, at[south.pk].outgoing) == (6, 6)
+    assert units_in_transit() == 6
+    receive_return(
+        transfer=transfer,
+        receipt_reference="BACK-1",
+        lines=[ReceiptLineInput(variant=lamp, accepted=6)],
+        actor=SYSTEM,
+    )
+    transfer.refresh_from_db()
+    assert in_transit_by_lane() == [] and units_in_transit() == 0
+    assert allowed_actions(sender, transfer) == set()

@@ -6,8 +6,10 @@ transition, step, line). See docs/adr/0010-transfers-stock-model.md.
 """
 
 from .documents import TransferLineInput, create_transfer
+from .instructions import deliver_instruction, replay_instruction
 from .lanes import create_lane, update_lane
 from .receiving import ReceiptLineInput, close_transfer_short, receive_transfer
+from .returns import receive_return
 from .transitions import (
     BACK_TO_SOURCE,
     LOST,
@@ -16,19 +18,34 @@ from .transitions import (
     pick_transfer,
     ship_transfer,
 )
+from .wms import (
+    ReportLine,
+    ReportRefused,
+    SystemReport,
+    apply_system_report,
+    save_warehouse_system,
+)
 
 __all__ = [
     "BACK_TO_SOURCE",
     "LOST",
     "ReceiptLineInput",
+    "ReportLine",
+    "ReportRefused",
+    "SystemReport",
     "TransferLineInput",
+    "apply_system_report",
     "approve_transfer",
     "cancel_transfer",
     "close_transfer_short",
     "create_lane",
     "create_transfer",
+    "deliver_instruction",
     "pick_transfer",
+    "receive_return",
     "receive_transfer",
+    "replay_instruction",
+    "save_warehouse_system",
     "ship_transfer",
     "update_lane",
 ]

@@ -121,8 +121,24 @@ def record(transfer: Transfer, *, state: str, kind: str, actor: Actor, **details
     transfer.state = state
     transfer.updated_at = now
     transfer.save(update_fields=["state", "updated_at", *stamp(transfer, state, now)])
+    note(transfer, kind=kind, actor=actor, at=now, **details)
+
+
+def note(
+    transfer: Transfer,
+    *,
+    kind: str,
+    actor: Actor,
+    at: datetime | None = None,
+    **details: object,
+) -> None:
+    """A timeline entry that changes no state (a return received back at the source)."""
     TransferEvent.objects.create(
-        transfer=transfer, kind=kind, actor_label=actor.label, at=now, details=details
+        transfer=transfer,
+        kind=kind,
+        actor_label=actor.label,
+        at=at or timezone.now(),
+        details=details,
     )
     transaction.on_commit(partial(publish_transfer_changed, transfer.pk))
 

@@ -31,12 +31,16 @@ def create_transfer(
     source_system: str = "hub",
     reason: str = "",
     notes: str = "",
+    allow_below_minimum: bool = False,
 ) -> Transfer:
     """A draft transfer with its lines; nothing is held and no stock moves.
 
     Who asked is the actor (its label, and its user when it has one). The expected
     arrival comes from the active lane between the two warehouses, if any.
     A second call with the same (source system, reference) returns the first transfer.
+    Fewer units in total than that lane's minimum quantity are refused (InvalidTransfer,
+    details `{"field": "lines", "minimum": n}`) unless `allow_below_minimum`, an ops
+    override the created event records.
     """
     if source.pk == destination.pk:
         raise InvalidTransfer(
@@ -54,6 +58,7 @@ def create_transfer(
         if existing is not None:
             return existing
         lane = Lane.objects.filter(source=source, destination=destination, is_active=True).first()
+        below_minimum = _below_minimum(lane, sum(quantities), allow_below_minimum)
         now = timezone.now()
         transfer = Transfer.objects.create(
             source=source,
@@ -77,6 +82,23 @@ def create_transfer(
             for line, quantity in zip(lines, quantities, strict=True)
         )
         TransferEvent.objects.create(
-            transfer=transfer, kind="created", actor_label=actor.label, at=now
+            transfer=transfer,
+            kind="created",
+            actor_label=actor.label,
+            at=now,
+            details=below_minimum or {},
         )
     return transfer
+
+
+def _below_minimum(lane: Lane | None, total: int, is_allowed: bool) -> dict[str, object] | None:
+    """What the created event records of an allowed transfer below its lane's minimum;
+    None when the minimum is met. Refused when it is not met and not allowed."""
+    if lane is None or total >= lane.minimum_quantity:
+        return None
+    if not is_allowed:
+        raise InvalidTransfer(
+            f"{total} units are below the lane's minimum of {lane.minimum_quantity}.",
+            {"field": "lines", "minimum": lane.minimum_quantity},
+        )
+    return {"below_minimum": True, "minimum": lane.minimum_quantity, "quantity": total}

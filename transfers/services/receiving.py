@@ -24,6 +24,7 @@ from transfers.models import (
     TransferReceiptLine,
     TransferState,
 )
+from warehouses.models import Warehouse
 
 from .common import (
     lines_of,
@@ -61,16 +62,10 @@ def receive_transfer(
     unsellable, or are written off. More than is in transit is refused (OverReceipt)
     unless `over_receipt`. The transfer becomes partially received or received.
     """
-    _check_receipt_lines(lines)
-    if not receipt_reference or len(receipt_reference) > 100:
-        raise InvalidTransfer(
-            "The receipt reference must be 1 to 100 characters.", {"field": "receipt_reference"}
-        )
+    check_receipt(receipt_reference, lines)
     with transaction.atomic():
         transfer = lock_transfer(transfer)
-        existing = TransferReceipt.objects.filter(
-            transfer=transfer, reference=receipt_reference
-        ).first()
+        existing = existing_receipt(transfer, receipt_reference, is_return=False)
         if existing is not None:
             return existing
         require_state(transfer, "received", State.SHIPPED, State.PARTIALLY_RECEIVED)
@@ -82,30 +77,11 @@ def receive_transfer(
             actor_label=actor.label,
         )
         changes: list[LevelChange] = []
-        received: list[TransferLine] = []
         for entry in lines:
-            line = by_variant.get(entry.variant.pk)
-            if line is None:
-                raise InvalidTransfer(
-                    f"{entry.variant.sku} is not on transfer {transfer.reference}.",
-                    {"sku": entry.variant.sku},
-                )
+            line = line_for(transfer, by_variant, entry)
             changes.extend(_receive_line(transfer, receipt, line, entry, over_receipt))
-            received.append(line)
         write(changes, actor=actor)
-        TransferReceiptLine.objects.bulk_create(
-            TransferReceiptLine(
-                receipt=receipt,
-                line=by_variant[entry.variant.pk],
-                accepted=entry.accepted,
-                rejected=entry.rejected,
-                rejection_reason=entry.rejection_reason if entry.rejected else "",
-                rejected_disposition=entry.rejected_disposition if entry.rejected else "",
-            )
-            for entry in lines
-        )
-        for line in received:
-            line.save(update_fields=["accepted", "rejected", "over_received"])
+        save_receipt_lines(receipt, by_variant, lines)
         is_complete = all(line.in_transit == 0 for line in by_variant.values())
         record(
             transfer,
@@ -115,6 +91,67 @@ def receive_transfer(
             receipt=receipt_reference,
         )
     return receipt
+
+
+def check_receipt(receipt_reference: str, lines: Sequence[ReceiptLineInput]) -> None:
+    """A receipt's shape, before anything is locked: its reference and its lines."""
+    _check_receipt_lines(lines)
+    if not receipt_reference or len(receipt_reference) > 100:
+        raise InvalidTransfer(
+            "The receipt reference must be 1 to 100 characters.", {"field": "receipt_reference"}
+        )
+
+
+def existing_receipt(
+    transfer: Transfer, receipt_reference: str, *, is_return: bool
+) -> TransferReceipt | None:
+    """The receipt already recorded under this reference (a retry), if it is of the same
+    kind; a reference used for a receipt at the other end is refused."""
+    existing = TransferReceipt.objects.filter(
+        transfer=transfer, reference=receipt_reference
+    ).first()
+    if existing is not None and existing.is_return != is_return:
+        where = "back at the source" if existing.is_return else "at the destination"
+        raise InvalidTransfer(
+            f"Receipt {receipt_reference} of transfer {transfer.reference} was received {where}.",
+            {"field": "receipt_reference"},
+        )
+    return existing
+
+
+def line_for(
+    transfer: Transfer, by_variant: dict[int, TransferLine], entry: ReceiptLineInput
+) -> TransferLine:
+    line = by_variant.get(entry.variant.pk)
+    if line is None:
+        raise InvalidTransfer(
+            f"{entry.variant.sku} is not on transfer {transfer.reference}.",
+            {"sku": entry.variant.sku},
+        )
+    return line
+
+
+def save_receipt_lines(
+    receipt: TransferReceipt,
+    by_variant: dict[int, TransferLine],
+    lines: Sequence[ReceiptLineInput],
+) -> None:
+    """The receipt's lines, and the counters of the transfer lines they received."""
+    TransferReceiptLine.objects.bulk_create(
+        TransferReceiptLine(
+            receipt=receipt,
+            line=by_variant[entry.variant.pk],
+            accepted=entry.accepted,
+            rejected=entry.rejected,
+            rejection_reason=entry.rejection_reason if entry.rejected else "",
+            rejected_disposition=entry.rejected_disposition if entry.rejected else "",
+        )
+        for entry in lines
+    )
+    for entry in lines:
+        by_variant[entry.variant.pk].save(
+            update_fields=["accepted", "rejected", "over_received", "return_received"]
+        )
 
 
 def _check_receipt_lines(lines: Sequence[ReceiptLineInput]) -> None:
@@ -159,6 +196,31 @@ def _receive_line(
     line.accepted += entry.accepted
     line.rejected += entry.rejected
     line.over_received += total - from_transit_accepted - from_transit_rejected
+    return receipt_movements(
+        transfer,
+        receipt,
+        line,
+        entry,
+        at=transfer.destination,
+        transition="receive",
+        from_transit=(from_transit_accepted, from_transit_rejected),
+    )
+
+
+def receipt_movements(
+    transfer: Transfer,
+    receipt: TransferReceipt,
+    line: TransferLine,
+    entry: ReceiptLineInput,
+    *,
+    at: Warehouse,
+    transition: str,
+    from_transit: tuple[int, int],
+) -> list[LevelChange]:
+    """One receipt line's movements where it lands (`at`): the (accepted, rejected) units
+    `from_transit` leave inbound there; accepted units become on hand, rejected ones on
+    hand and unsellable, or nothing more when written off."""
+    from_transit_accepted, from_transit_rejected = from_transit
     step = f"receipt-{receipt.pk}"
     changes = []
     if entry.accepted:
@@ -166,8 +228,8 @@ def _receive_line(
             movement(
                 transfer,
                 line,
-                at=transfer.destination,
-                transition="receive",
+                at=at,
+                transition=transition,
                 step=f"{step}-accepted",
                 kind=MovementKind.TRANSFER_IN,
                 reason=ReasonCode.TRANSFER,
@@ -181,8 +243,8 @@ def _receive_line(
             movement(
                 transfer,
                 line,
-                at=transfer.destination,
-                transition="receive",
+                at=at,
+                transition=transition,
                 step=f"{step}-rejected",
                 kind=MovementKind.TRANSFER_IN,
                 reason=ReasonCode.DAMAGED if is_kept else ReasonCode.WRITTEN_OFF,

@@ -22,12 +22,16 @@ from .common import (
     write,
     write_off_in_transit,
 )
+from .instructions import queue_pick_instruction
 
 State = TransferState
 
 
 def approve_transfer(*, transfer: Transfer, actor: Actor) -> Transfer:
     """Hold every line's units at the source (reserved), never beyond what is available.
+
+    When the source runs its own system, the pick instruction for it is an outbox row
+    committed with the approval (delivered after the commit: services/instructions.py).
 
     Refused (InsufficientStock) when a line would take available below zero, even for a
     variant that allows backorders; then nothing is held.
@@ -55,6 +59,7 @@ def approve_transfer(*, transfer: Transfer, actor: Actor) -> Transfer:
             actor=actor,
         )
         record(transfer, state=State.APPROVED, kind="approved", actor=actor)
+        queue_pick_instruction(transfer)
     return transfer
 
 

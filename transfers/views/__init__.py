@@ -1,8 +1,10 @@
-"""The transfer pages (see transfers/urls.py) and what transfers add to stock's pages."""
+"""The transfer pages (see transfers/urls.py), what transfers add to stock's pages, and the
+webhook warehouses' own systems report to (wms.py)."""
 
 from .actions import approve, cancel, close_short, pick, receive, ship
 from .pages import transfer_detail, transfers_page
 from .panels import create_from_variant
+from .wms import wms_events
 
 __all__ = [
     "approve",
@@ -14,4 +16,5 @@ __all__ = [
     "ship",
     "transfer_detail",
     "transfers_page",
+    "wms_events",
 ]

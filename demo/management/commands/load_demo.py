@@ -31,4 +31,8 @@ class Command(BaseCommand):
                 f"{summary.history_days} days across {summary.levels_stocked} stock levels; "
                 f"{summary.snapshots_written} daily snapshots."
             )
+        self.stdout.write(
+            f"Demo transfers: {summary.lanes_created} lanes, {summary.transfers_created} "
+            f"transfers created; {summary.unit_costs_set} unit costs set."
+        )
         self.stdout.write(self.style.SUCCESS(f"Demo data ready in {elapsed:.1f} s."))

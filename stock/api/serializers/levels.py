@@ -30,6 +30,10 @@ class ContributionOutput(serializers.Serializer):
         allow_null=True,
         help_text="The channel's share of a shared warehouse's last units; null: not split.",
     )
+    held_for_transfers = serializers.IntegerField(
+        help_text="The part of reserved held at this warehouse by approved or picked transfers "
+        "leaving it."
+    )
 
 
 class ChannelSalableOutput(serializers.Serializer):

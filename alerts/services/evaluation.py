@@ -1,0 +1,201 @@
+"""The evaluator: findings in, alert state out. The one writer of `Alert` state.
+
+Each finding moves the alert of its (rule, subject) one step (`alerts.core.step`): with
+hysteresis and a pending duration for conditions that hold over time, and as a one-shot
+for events (back in stock), which arm while the subject is out and fire on its return.
+An alert row exists only for a subject whose condition held at some point; a subject that
+never crossed anything costs no row.
+"""
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from alerts.conditions import Finding, subject_key
+from alerts.conditions.stock import EVENT_CONDITIONS
+from alerts.core import FIRING, PENDING, RESOLVED, step
+from alerts.models import Alert
+
+# A back-in-stock event stays firing this long (so its group is notified), then resolves.
+EVENT_FIRING_FOR = timedelta(hours=1)
+
+
+def fingerprint(rule_id: int, subject: Mapping[str, object]) -> str:
+    return hashlib.sha256(f"{rule_id}|{subject_key(subject)}".encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Evaluated:
+    """What one evaluation changed: the alerts that fired and those that resolved."""
+
+    fired: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+
+    @property
+    def changed(self) -> list[int]:
+        return self.fired + self.resolved
+
+
+def apply_findings(findings: Sequence[Finding], *, now: datetime | None = None) -> Evaluated:
+    """Move every finding's alert one step, in one transaction. Alerts are locked in
+    fingerprint order, so two evaluators of overlapping subjects never deadlock and the
+    later one sees the earlier one's state."""
+    now = now or timezone.now()
+    result = Evaluated()
+    by_fingerprint = {fingerprint(f.rule.pk, f.subject): f for f in findings}
+    if not by_fingerprint:
+        return result
+    with transaction.atomic():
+        existing = {
+            alert.fingerprint: alert
+            for alert in Alert.objects.select_for_update()
+            .filter(fingerprint__in=sorted(by_fingerprint))
+            .order_by("fingerprint")
+        }
+        new: list[Alert] = []
+        for key in sorted(by_fingerprint):
+            finding = by_fingerprint[key]
+            alert = existing.get(key)
+            if finding.rule.condition in EVENT_CONDITIONS:
+                changed = _event(alert, key, finding, now, new, result)
+            else:
+                changed = _holding(alert, key, finding, now, new, result)
+            if changed is not None:
+                _refresh(changed, finding, now)
+                changed.save()
+                result.updated += 1
+        if new:
+            Alert.objects.bulk_create(new, ignore_conflicts=True)
+            result.created = len(new)
+            created = Alert.objects.filter(
+                fingerprint__in=[alert.fingerprint for alert in new], state=FIRING
+            )
+            result.fired.extend(created.values_list("pk", flat=True))
+    return result
+
+
+def _holding(
+    alert: Alert | None,
+    key: str,
+    finding: Finding,
+    now: datetime,
+    new: list[Alert],
+    result: Evaluated,
+) -> Alert | None:
+    """A condition that holds over time: pending, firing, resolved."""
+    state = alert.state if alert else None
+    started = alert.started_at if alert and alert.state != RESOLVED else None
+    moved = step(
+        state, started, finding.seen, pending_seconds=finding.rule.pending_seconds, now=now
+    )
+    if alert is None:
+        if moved.state is None:
+            return None
+        new.append(_new_alert(key, finding, moved.state, now))
+        return None
+    if moved.state == PENDING and alert.state == RESOLVED:
+        _restart(alert, PENDING, now)
+    elif moved.fired:
+        if alert.state == RESOLVED:
+            _restart(alert, FIRING, now)
+        alert.state, alert.fired_at = FIRING, now
+        result.fired.append(alert.pk)
+    elif moved.resolved or moved.withdrawn:
+        alert.state, alert.resolved_at = RESOLVED, now
+        if moved.resolved:
+            result.resolved.append(alert.pk)
+    return alert
+
+
+def _event(
+    alert: Alert | None,
+    key: str,
+    finding: Finding,
+    now: datetime,
+    new: list[Alert],
+    result: Evaluated,
+) -> Alert | None:
+    """Back in stock: armed (a resolved row marked `armed`) while the subject is out, fired
+    when it comes back beyond the band, resolved after EVENT_FIRING_FOR or when out again."""
+    out, back = finding.seen.holds, finding.seen.cleared
+    if alert is None:
+        if out:
+            waiting = _new_alert(key, finding, RESOLVED, now)
+            waiting.details = {**waiting.details, "armed": True}
+            new.append(waiting)
+        return None
+    armed = bool(alert.details.get("armed"))
+    if out:
+        if alert.state == FIRING:
+            alert.state, alert.resolved_at = RESOLVED, now
+            result.resolved.append(alert.pk)
+        alert.details = {**finding.details, "armed": True}
+        return alert
+    if back and armed and alert.state == RESOLVED:
+        _restart(alert, FIRING, now)
+        alert.fired_at = now
+        alert.details = {**finding.details, "armed": False}
+        result.fired.append(alert.pk)
+        return alert
+    if alert.state == FIRING and alert.fired_at and now - alert.fired_at >= EVENT_FIRING_FOR:
+        alert.state, alert.resolved_at = RESOLVED, now
+        result.resolved.append(alert.pk)
+    alert.details = {**finding.details, "armed": armed}
+    return alert
+
+
+def _labels(finding: Finding) -> dict[str, object]:
+    rule = finding.rule
+    return {
+        **rule.labels,
+        **finding.labels,
+        "condition": rule.condition,
+        "severity": rule.severity,
+        "rule": rule.name,
+    }
+
+
+def _new_alert(key: str, finding: Finding, state: str, now: datetime) -> Alert:
+    return Alert(
+        fingerprint=key,
+        rule=finding.rule,
+        subject=dict(finding.subject),
+        variant_id=finding.variant_id,
+        warehouse_id=finding.warehouse_id,
+        channel_id=finding.channel_id,
+        connector_id=finding.connector_id,
+        labels=_labels(finding),
+        state=state,
+        summary=finding.summary[:300],
+        value=finding.value,
+        details=dict(finding.details),
+        started_at=now,
+        fired_at=now if state == FIRING else None,
+        last_evaluated_at=now,
+    )
+
+
+def _restart(alert: Alert, state: str, now: datetime) -> None:
+    """A resolved alert comes back: a new episode, unacknowledged, from the first step."""
+    alert.state = state
+    alert.started_at = now
+    alert.fired_at = None
+    alert.resolved_at = None
+    alert.acknowledged_at = None
+    alert.acknowledged_by = ""
+    alert.escalation_step = 0
+
+
+def _refresh(alert: Alert, finding: Finding, now: datetime) -> None:
+    alert.value = finding.value
+    alert.summary = finding.summary[:300]
+    alert.labels = _labels(finding)
+    alert.last_evaluated_at = now
+    if finding.rule.condition not in EVENT_CONDITIONS:
+        alert.details = dict(finding.details)
