@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/pick/", views.pick, name="pick"),
     path("<int:pk>/ship/", views.ship, name="ship"),
     path("<int:pk>/receive/", views.receive, name="receive"),
+    path("<int:pk>/receive-return/", views.receive_return_view, name="receive-return"),
     path("<int:pk>/close-short/", views.close_short, name="close-short"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
     path("from-variant/<str:sku>/", views.create_from_variant, name="create-from-variant"),

@@ -522,3 +522,31 @@ def test_lane_value_leaves_out_units_without_a_unit_cost_and_says_so(clients, no
     assert 'data-field="units">9<' in lane
     assert "10.00" in lane
     assert "5 units without a unit cost, not valued" in lane
+
+
+def test_units_sent_back_are_received_at_the_source_by_its_people(clients, transfer, sheet, north):
+    shipped(transfer)
+    clients["ops"].post(
+        f"/transfers/{transfer.pk}/cancel/", {"disposition": "back_to_source"}, **HTMX
+    )
+    page = f"/transfers/{transfer.pk}/"
+    offered = {who: buttons(clients[who].get(page).content.decode()) for who in clients}
+    line = transfer.lines.get()
+
+    response = clients["source"].post(
+        f"/transfers/{transfer.pk}/receive-return/",
+        {
+            "receipt_reference": "R-BACK",
+            f"line-{line.pk}-accepted": 5,
+            f"line-{line.pk}-disposition": "unsellable",
+        },
+        **HTMX,
+    )
+
+    assert offered["source"] == {"receive-return"}
+    assert offered["destination"] == set()
+    assert response.status_code == 200
+    level = balance(sheet, north)
+    assert (level.on_hand, level.inbound) == (20, 0)
+    assert state_of(transfer) == TransferState.CANCELLED
+    assert_identity(transfer)

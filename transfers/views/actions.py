@@ -27,6 +27,7 @@ from transfers.services import (
     cancel_transfer,
     close_transfer_short,
     pick_transfer,
+    receive_return,
     receive_transfer,
     ship_transfer,
 )
@@ -113,6 +114,22 @@ def _receive(transfer: Transfer, form: forms.Form | None, actor: Actor) -> str:
     return f"Receipt {receipt.reference} recorded at {transfer.destination.code}."
 
 
+def _return_form(request: HtmxHttpRequest, transfer: Transfer) -> forms.Form:
+    lines = [line for line in transfer_lines(transfer) if line.returning]
+    return ReceiveForm(request.POST, lines=lines, allow_over_receipt=False)
+
+
+def _receive_return(transfer: Transfer, form: forms.Form | None, actor: Actor) -> str:
+    assert isinstance(form, ReceiveForm)
+    receipt = receive_return(
+        transfer=transfer,
+        receipt_reference=form.cleaned_data["receipt_reference"],
+        lines=form.receipt_lines(),
+        actor=actor,
+    )
+    return f"Return {receipt.reference} received back at {transfer.source.code}."
+
+
 def _close_short_form(request: HtmxHttpRequest, transfer: Transfer) -> forms.Form:
     return CloseShortForm(request.POST)
 
@@ -145,6 +162,13 @@ pick = _transition(Action.PICK, verb="mark picked", run=_pick)
 ship = _transition(Action.SHIP, verb="ship", run=_ship)
 receive = _transition(
     Action.RECEIVE, verb="receive", run=_receive, form_name="receive_form", form=_receive_form
+)
+receive_return_view = _transition(
+    Action.RECEIVE_RETURN,
+    verb="receive the return of",
+    run=_receive_return,
+    form_name="return_form",
+    form=_return_form,
 )
 close_short = _transition(
     Action.CLOSE_SHORT,

@@ -64,24 +64,29 @@ class ReceiptRow:
 
 
 class ReceiveForm(forms.Form):
-    """Per line: units accepted, units rejected with a reason and what becomes of them."""
+    """Per line: units accepted, units rejected with a reason and what becomes of them (at
+    the destination, or back at the source for a cancelled transfer's return)."""
 
     receipt_reference = forms.CharField(max_length=100, widget=forms.HiddenInput)
     over_receipt = forms.BooleanField(
         required=False, label="This is an over-receipt: more arrived than was shipped"
     )
 
-    def __init__(self, *args, lines: list[TransferLine], **kwargs) -> None:
+    def __init__(
+        self, *args, lines: list[TransferLine], allow_over_receipt: bool = True, **kwargs
+    ) -> None:
         kwargs.setdefault("initial", {}).setdefault("receipt_reference", new_reference("R"))
         super().__init__(*args, **kwargs)
         self.lines = lines
+        if not allow_over_receipt:
+            del self.fields["over_receipt"]  # a return is never an over-receipt
         for line in lines:
             prefix = f"line-{line.pk}"
             self.fields[f"{prefix}-accepted"] = forms.IntegerField(
-                min_value=0, max_value=MAX_QUANTITY, initial=0, label="Accepted"
+                min_value=0, max_value=MAX_QUANTITY, initial=0, required=False, label="Accepted"
             )
             self.fields[f"{prefix}-rejected"] = forms.IntegerField(
-                min_value=0, max_value=MAX_QUANTITY, initial=0, label="Rejected"
+                min_value=0, max_value=MAX_QUANTITY, initial=0, required=False, label="Rejected"
             )
             self.fields[f"{prefix}-reason"] = forms.ChoiceField(
                 choices=[("", "—"), *RejectionReason.choices],
@@ -128,7 +133,8 @@ class ReceiveForm(forms.Form):
         entries = []
         for line in self.lines:
             prefix = f"line-{line.pk}"
-            accepted, rejected = data[f"{prefix}-accepted"], data[f"{prefix}-rejected"]
+            accepted = data.get(f"{prefix}-accepted") or 0
+            rejected = data.get(f"{prefix}-rejected") or 0
             if accepted + rejected == 0:
                 continue
             entries.append(

@@ -157,6 +157,11 @@ def actions_context(transfer: Transfer, user: User, lines: list[TransferLine], *
         "cancel_form": CancelForm(is_on_the_road=transfer.state in ON_THE_ROAD)
         if Action.CANCEL in actions
         else None,
+        "return_form": ReceiveForm(
+            lines=[line for line in lines if line.returning], allow_over_receipt=False
+        )
+        if Action.RECEIVE_RETURN in actions
+        else None,
     }
     forms.update(bound)
     return {
@@ -169,7 +174,7 @@ def actions_context(transfer: Transfer, user: User, lines: list[TransferLine], *
 def actions_key(transfer: Transfer, lines: list[TransferLine]) -> tuple:
     """What the forms depend on: when it is unchanged, a push leaves them (and what someone
     is typing into them) alone."""
-    return (transfer.state, tuple((line.pk, line.in_transit) for line in lines))
+    return (transfer.state, tuple((line.pk, line.in_transit, line.returning) for line in lines))
 
 
 def render_transfer_push(transfer: Transfer, user: User, *, with_actions: bool) -> str:
