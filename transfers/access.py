@@ -78,6 +78,14 @@ def may_act(user: User, action: Action, transfer: Transfer) -> bool:
     )
 
 
+def deciding_end(action: Action, transfer: Transfer) -> str:
+    """Whose people take `action` on this transfer: "source", "destination" or "either"
+    (ops staff aside), for telling a refused user who may."""
+    if action == Action.CANCEL and transfer.state in _ON_THE_ROAD:
+        return EITHER
+    return _END_OF.get(action, SOURCE)
+
+
 def allowed_actions(user: User, transfer: Transfer) -> set[Action]:
     """The actions this user may take on the transfer and its state allows: what a page
     offers as buttons."""

@@ -4,4 +4,5 @@ urlpatterns = [
     path("", include("stock.api.urls")),
     path("", include("warehouses.api.urls")),
     path("", include("connectors.api.urls")),
+    path("", include("transfers.api.urls")),
 ]

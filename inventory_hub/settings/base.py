@@ -411,6 +411,7 @@ SPECTACULAR_SETTINGS = {
         "SalesChannelKindEnum": "warehouses.models.SalesChannel.Kind",
         "MovementKindEnum": "stock.models.MovementKind",
         "ConnectorKindEnum": "connectors.models.ConnectorKind",
+        "TransferStateEnum": "transfers.models.TransferState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -32,7 +32,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from connectors.models import Connector, ReconciliationReport
 from stock.services import receive_stock
 from tests.stock.factories import SYSTEM, VariantFactory, channel_selling_from, place
+from tests.transfers.factories import LaneFactory, draft
 from tests.warehouses.factories import WarehouseFactory
+from transfers.services import approve_transfer, ship_transfer
 from warehouses.access import Role
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -69,6 +71,11 @@ RULES_NO_SCHEMA_STATES = {
     "POST /api/v1/connectors/{id}/feed/": "the CSV has the partner's header columns",
     "POST /api/v1/orders/": "each SKU on one line",
     "POST /api/v1/orders/{id}/ship/": "line numbers the order has",
+    "POST /api/v1/transfers/": "each SKU on one line",
+    "PATCH /api/v1/transfers/{id}/": "each SKU on one line",
+    "POST /api/v1/transfers/{id}/receive/": (
+        "each SKU on one line, at least one unit each, a reason for rejected units"
+    ),
     "POST /api/v1/warehouses/": "latitude and longitude together, in range (decimal text)",
     "PUT /api/v1/warehouses/{code}/": "latitude and longitude together, in range",
     "PATCH /api/v1/warehouses/{code}/": "latitude and longitude together, with the stored",
@@ -111,6 +118,15 @@ def world(db) -> str:
         timeout_seconds=0.5,
     )
     report = ReconciliationReport.objects.create(connector=connector, checked=1)
+    # A transfer in each state a transition starts from, BER to BAL; a lane the other way
+    # (BER to BAL stays free for a created one).
+    drafted = draft(berlin, baltimore, (sheet, 1), reference="FUZZ-DRAFT")
+    approved = draft(berlin, baltimore, (sheet, 1), reference="FUZZ-APPROVED")
+    shipped = draft(berlin, baltimore, (sheet, 1), reference="FUZZ-SHIPPED")
+    for transfer in (approved, shipped):
+        approve_transfer(transfer=transfer, actor=SYSTEM)
+    ship_transfer(transfer=shipped, actor=SYSTEM)
+    lane = LaneFactory(source=baltimore, destination=berlin)
     # A partner that owns its stock: the one kind that takes an uploaded CSV feed.
     partner = Connector.objects.create(
         name="fuzz-partner",
@@ -132,6 +148,12 @@ def world(db) -> str:
         connector_kind=connector.kind,
         report=report.pk,
         partner=partner.pk,
+        source="BER",
+        destination="BAL",
+        lane=lane.pk,
+        draft_transfer=drafted.pk,
+        approved_transfer=approved.pk,
+        shipped_transfer=shipped.pk,
     )
     return Token.objects.create(user=user).key
 
@@ -162,15 +184,40 @@ def _with_real(value, names: dict[str, str]):
     }
 
 
+# The transfer each transition's path names: one in the state it starts from (a draft for
+# reading and editing one).
+TRANSFER_FOR = {
+    "{id}": "draft",
+    "approve": "draft",
+    "pick": "approved",
+    "ship": "approved",
+    "cancel": "approved",
+}
+
+
 def _path_names(path: str) -> dict[str, str]:
     owner = path.removeprefix("/api/v1/").split("/")[0]
     connector = "partner" if path.endswith("/feed/") else "connector"
+    transition = path.rstrip("/").rsplit("/", 1)[-1]
+    transfer = f"{TRANSFER_FOR.get(transition, 'shipped')}_transfer"
     return {
         "code": {"channels": "channel"}.get(owner, "warehouse"),
         "sku": "sku",
-        "id": {"orders": "order", "connectors": connector}.get(owner, "product"),
+        "id": {
+            "orders": "order",
+            "connectors": connector,
+            "lanes": "lane",
+            "transfers": transfer,
+        }.get(owner, "product"),
         "report_id": "report",
     }
+
+
+def _field_names(path: str) -> dict[str, str]:
+    """Body and query fields that name seeded records (a transfer's or lane's two ends)."""
+    if path.startswith(("/api/v1/transfers/", "/api/v1/lanes/")):
+        return {**FIELDS, "source": "source", "destination": "destination"}
+    return FIELDS
 
 
 def _name_seeded_records(case) -> None:
@@ -191,12 +238,13 @@ def _name_seeded_records(case) -> None:
     if not untouched(ParameterLocation.PATH):
         case.path_parameters = _with_real(case.path_parameters, _path_names(case.operation.path))
     if not untouched(ParameterLocation.QUERY):
-        case.query = _with_real(case.query, FIELDS)
+        case.query = _with_real(case.query, _field_names(case.operation.path))
     if untouched(ParameterLocation.BODY) or not isinstance(case.body, dict):
         return
     # A POST's own identifier is new: only what it refers to must exist.
     created = "sku" if (case.method, case.operation.path) == ("POST", "/api/v1/variants/") else ""
-    case.body = _with_real(case.body, {name: name for name in FIELDS if name != created})
+    fields = _field_names(case.operation.path)
+    case.body = _with_real(case.body, {name: name for name in fields if name != created})
     if case.method in ("PUT", "PATCH"):
         for name in ("code", "sku"):
             if name in case.body and name in case.path_parameters:

@@ -5,7 +5,13 @@ Stock moves only through `stock.services.ledger.apply_changes`, as movements wit
 transition, step, line). See docs/adr/0010-transfers-stock-model.md.
 """
 
-from .documents import TransferLineInput, create_transfer
+from .documents import (
+    CreatedTransfer,
+    TransferLineInput,
+    create_transfer,
+    create_transfer_once,
+    edit_draft,
+)
 from .instructions import deliver_instruction, replay_instruction
 from .lanes import create_lane, update_lane
 from .receiving import ReceiptLineInput, close_transfer_short, receive_transfer
@@ -29,6 +35,7 @@ from .wms import (
 __all__ = [
     "BACK_TO_SOURCE",
     "LOST",
+    "CreatedTransfer",
     "ReceiptLineInput",
     "ReportLine",
     "ReportRefused",
@@ -40,7 +47,9 @@ __all__ = [
     "close_transfer_short",
     "create_lane",
     "create_transfer",
+    "create_transfer_once",
     "deliver_instruction",
+    "edit_draft",
     "pick_transfer",
     "receive_return",
     "receive_transfer",
