@@ -76,6 +76,9 @@ RULES_NO_SCHEMA_STATES = {
     "POST /api/v1/transfers/{id}/receive/": (
         "each SKU on one line, at least one unit each, a reason for rejected units"
     ),
+    "POST /api/v1/transfers/{id}/receive-return/": (
+        "each SKU on one line, at least one unit each, a reason for rejected units"
+    ),
     "POST /api/v1/warehouses/": "latitude and longitude together, in range (decimal text)",
     "PUT /api/v1/warehouses/{code}/": "latitude and longitude together, in range",
     "PATCH /api/v1/warehouses/{code}/": "latitude and longitude together, with the stored",

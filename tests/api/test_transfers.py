@@ -27,6 +27,7 @@ from tests.transfers.factories import LaneFactory, assert_identity, draft, trans
 from tests.warehouses.factories import WarehouseFactory
 from transfers.models import Transfer, TransferReceipt, TransferState
 from transfers.services import approve_transfer, ship_transfer
+from warehouses.access import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -633,6 +634,7 @@ def test_the_schema_describes_every_transfer_and_lane_operation():
         (f"{base}pick/", "post"): "transfers_pick",
         (f"{base}ship/", "post"): "transfers_ship",
         (f"{base}receive/", "post"): "transfers_receive",
+        (f"{base}receive-return/", "post"): "transfers_receive_return",
         (f"{base}close-short/", "post"): "transfers_close_short",
         (f"{base}cancel/", "post"): "transfers_cancel",
     }
@@ -738,3 +740,60 @@ def test_the_list_and_a_transfer_read_in_as_many_queries_whatever_their_size(
     big = draft(north, south, *[(pillow, 2) for pillow in pillows], reference="Q-BIG")
 
     assert (queries(TRANSFERS), queries(f"{TRANSFERS}{big.pk}/")) == small
+
+
+# --- Returns and the lane minimum -------------------------------------------------------------
+
+
+def test_units_sent_back_are_received_at_the_source_by_its_people(
+    make_client, ops_client, north, south, sheet
+):
+    transfer = draft(north, south, (sheet, 4), reference="TR-BACK")
+    approve_transfer(transfer=transfer, actor=SYSTEM)
+    ship_transfer(transfer=transfer, actor=SYSTEM)
+    cancelled = act(ops_client, transfer.pk, "cancel", {"disposition": "back_to_source"})
+    assert cancelled.status_code == 200, cancelled.json()
+    assert "receive_return" in cancelled.json()["allowed_actions"]
+    assert quantities(at(sheet, north)) == (6, 0, 0, 4)
+    back = receipt(
+        "BACK-1",
+        {
+            "sku": "SHEET",
+            "accepted": 3,
+            "rejected": 1,
+            "rejection_reason": "damaged",
+            "rejected_disposition": "unsellable",
+        },
+    )
+    receiver = make_client(Role.WAREHOUSE_MANAGER, username="south-mgr", warehouses=[south])
+    assert act(receiver, transfer.pk, "receive-return", back).status_code == 403
+    over = receipt("BACK-0", {"sku": "SHEET", "accepted": 5})
+    assert act(ops_client, transfer.pk, "receive-return", over).status_code == 409
+    flagged = receipt("BACK-F", {"sku": "SHEET", "accepted": 1}, over_receipt=True)
+    assert act(ops_client, transfer.pk, "receive-return", flagged).status_code == 400
+    assert quantities(at(sheet, north)) == (6, 0, 0, 4)
+
+    sender = make_client(Role.WAREHOUSE_MANAGER, username="north-mgr", warehouses=[north])
+    for _ in range(2):
+        answer = act(sender, transfer.pk, "receive-return", back)
+        assert answer.status_code == 200, answer.json()
+    assert quantities(at(sheet, north)) == (10, 0, 1, 0)
+    assert answer.json()["allowed_actions"] == []
+    assert_identity(Transfer.objects.get(pk=transfer.pk))
+
+
+def test_below_the_lanes_minimum_is_refused_unless_ops_staff_allow_it(
+    make_client, ops_client, north, south, sheet
+):
+    LaneFactory(source=north, destination=south, lead_time_days=2, minimum_quantity=5)
+    small = new_transfer(("SHEET", 2), reference="TR-SMALL")
+    refused = ops_client.post(TRANSFERS, small, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"] == {"field": "lines", "minimum": 5}
+    manager = make_client(Role.WAREHOUSE_MANAGER, username="north-mgr", warehouses=[north])
+    forced = {**small, "allow_below_minimum": True}
+    assert manager.post(TRANSFERS, forced, format="json").status_code == 403
+    assert not Transfer.objects.exists()
+    created = ops_client.post(TRANSFERS, forced, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["events"][0]["details"]["below_minimum"] is True

@@ -194,6 +194,12 @@ class TransferInput(StrictSerializer):
     )
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTES)
+    allow_below_minimum = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Ops staff only: create it although its units are below the lane's "
+        "minimum quantity (the timeline records it). Otherwise that is refused (400).",
+    )
     # many_init is what many=True calls; djangorestframework-stubs' __init__ lacks the
     # list's min_length/max_length that DRF hands on to the ListSerializer.
     lines = TransferLineInputSerializer.many_init(
@@ -410,7 +416,7 @@ class TransferSummaryOutput(serializers.ModelSerializer):
         return is_late(transfer)
 
 
-ACTIONS_IN_ORDER = [action.value for action in Action if action != Action.RECEIVE_RETURN]
+ACTIONS_IN_ORDER = [action.value for action in Action]
 
 
 class TransferOutput(TransferSummaryOutput):
@@ -418,7 +424,7 @@ class TransferOutput(TransferSummaryOutput):
     events = EventOutput(many=True, help_text="The timeline, oldest first.")
     allowed_actions = serializers.SerializerMethodField(
         help_text="What the requesting user may do next: each is POST …/<action>/ "
-        "(close_short is close-short)."
+        "(close_short is close-short, receive_return is receive-return)."
     )
 
     class Meta(TransferSummaryOutput.Meta):

@@ -20,6 +20,11 @@ urlpatterns = [
         name="transfer-receive",
     ),
     path(
+        "transfers/<int:pk>/receive-return/",
+        transitions.ReceiveReturnView.as_view(),
+        name="transfer-receive-return",
+    ),
+    path(
         "transfers/<int:pk>/close-short/",
         transitions.CloseShortTransferView.as_view(),
         name="transfer-close-short",

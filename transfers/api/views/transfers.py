@@ -21,7 +21,14 @@ from inventory_hub.api.schema import (
     validated,
 )
 from stock.api.actors import actor_for
-from transfers.access import Action, allowed_actions, deciding_end, may_act, may_act_between
+from transfers.access import (
+    Action,
+    allowed_actions,
+    deciding_end,
+    may_act,
+    may_act_between,
+    may_manage_lanes,
+)
 from transfers.api.filters import TransferFilter
 from transfers.api.permissions import TransferActors
 from transfers.api.serializers import (
@@ -120,6 +127,8 @@ class TransferListView(generics.ListAPIView):
                 f"You may not create a transfer from {source.code} to {destination.code}: "
                 "neither warehouse is yours."
             )
+        if data["allow_below_minimum"] and not may_manage_lanes(request.user):
+            raise PermissionDenied("Only ops staff may create a transfer below its lane's minimum.")
         created = create_transfer_once(
             source=source,
             destination=destination,
@@ -132,6 +141,7 @@ class TransferListView(generics.ListAPIView):
             source_system=SOURCE_SYSTEM,
             reason=data.get("reason", ""),
             notes=data.get("notes", ""),
+            allow_below_minimum=data["allow_below_minimum"],
         )
         return answer(
             request,

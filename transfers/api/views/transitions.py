@@ -27,6 +27,7 @@ from transfers.api.serializers import (
     TransferOutput,
 )
 from transfers.api.views.transfers import answer, refusal
+from transfers.errors import InvalidTransfer
 from transfers.models import Transfer
 from transfers.services import (
     ReceiptLineInput,
@@ -34,6 +35,7 @@ from transfers.services import (
     cancel_transfer,
     close_transfer_short,
     pick_transfer,
+    receive_return,
     receive_transfer,
     ship_transfer,
 )
@@ -163,16 +165,60 @@ class ReceiveTransferView(_TransitionView):
             transfer=transfer,
             receipt_reference=data["receipt_reference"],
             over_receipt=data["over_receipt"],
-            lines=[
-                ReceiptLineInput(
-                    variant=line["variant"],
-                    accepted=line["accepted"],
-                    rejected=line["rejected"],
-                    rejection_reason=line.get("rejection_reason", ""),
-                    rejected_disposition=line["rejected_disposition"],
-                )
-                for line in data["lines"]
-            ],
+            lines=receipt_lines(data),
+            actor=actor,
+        )
+
+
+def receipt_lines(data: dict) -> list[ReceiptLineInput]:
+    return [
+        ReceiptLineInput(
+            variant=line["variant"],
+            accepted=line["accepted"],
+            rejected=line["rejected"],
+            rejection_reason=line.get("rejection_reason", ""),
+            rejected_disposition=line["rejected_disposition"],
+        )
+        for line in data["lines"]
+    ]
+
+
+class ReceiveReturnView(_TransitionView):
+    action = Action.RECEIVE_RETURN
+    input_class = ReceiptInput
+
+    @extend_schema(
+        operation_id="transfers_receive_return",
+        summary="Receive at the source the units a cancelled transfer sent back",
+        description="For a transfer cancelled on the road with disposition back_to_source: "
+        "per line, units accepted (on hand at the source again) and rejected (to unsellable "
+        "or written off). More than is on its way back is refused, and a return is never "
+        "an over-receipt. The same receipt_reference is the same receipt.",
+        request=ReceiptInput,
+        responses={
+            200: done("Received back at the source, or this receipt was already recorded."),
+            **ACTION_ERRORS,
+            400: error_response(
+                "validation_error (details name each field; per line by index), "
+                "malformed_json, invalid_transfer (a SKU not on the transfer, or "
+                "over_receipt set)"
+            ),
+            409: error_response(
+                "over_receipt (more than is on its way back), invalid_transfer_state"
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        return self.transition(request, pk)
+
+    def perform(self, transfer: Transfer, data: dict, actor: Actor) -> None:
+        if data["over_receipt"]:
+            raise InvalidTransfer("A return is never an over-receipt.", {"field": "over_receipt"})
+        receive_return(
+            transfer=transfer,
+            receipt_reference=data["receipt_reference"],
+            lines=receipt_lines(data),
             actor=actor,
         )
 
