@@ -1,9 +1,10 @@
-"""WebSocket routes: the live pages' consumers (stock/consumers.py, connectors/consumers.py)."""
+"""WebSocket routes: the live pages' consumers (stock/, connectors/ and transfers/consumers.py)."""
 
 from django.urls import path
 
 from connectors.consumers import ConnectorsConsumer
 from stock import consumers
+from transfers.consumers import TransferConsumer, TransfersConsumer
 
 websocket_urlpatterns = [
     path("ws/live/overview/", consumers.OverviewConsumer.as_asgi()),
@@ -11,4 +12,6 @@ websocket_urlpatterns = [
     path("ws/live/variants/<int:variant_id>/", consumers.VariantConsumer.as_asgi()),
     path("ws/live/orders/", consumers.OrdersConsumer.as_asgi()),
     path("ws/live/connectors/", ConnectorsConsumer.as_asgi()),
+    path("ws/live/transfers/", TransfersConsumer.as_asgi()),
+    path("ws/live/transfers/<int:transfer_id>/", TransferConsumer.as_asgi()),
 ]

@@ -19,6 +19,7 @@ from stock.views.fragments import (
     render_kpis,
     render_orders,
     render_stock_rows,
+    render_tiles,
     resolvable_channel_ids,
     stock_rows_by_id,
     variant_open_orders,
@@ -149,11 +150,15 @@ class VariantConsumer(LiveConsumer):
 
     async def stock_changed(self, event: dict) -> None:
         self.pending_levels |= {item["level_id"] for item in event["levels"]}
-        self.pending_parts |= {"levels", "channels", "chart", "movements", "orders"}
+        self.pending_parts |= {"levels", "panels", "channels", "chart", "movements", "orders"}
         self.request_push()
 
     async def status_forced(self, event: dict) -> None:
         self.pending_parts |= {"channels", "forced"}
+        self.request_push()
+
+    async def panels_changed(self, event: dict) -> None:
+        self.pending_parts.add("panels")
         self.request_push()
 
     async def order_changed(self, event: dict) -> None:
@@ -275,6 +280,7 @@ class OverviewConsumer(LiveConsumer):
             html += render_kpis(counted, oob=True)
         if feed_is_stale:
             html += render_feed(warehouse_id=self.warehouse_id, oob=True)
+            html += render_tiles(warehouse_id=self.warehouse_id, oob=True)
         return html
 
 

@@ -135,6 +135,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def order_changed(self, event: dict) -> None:
         pass
 
+    async def panels_changed(self, event: dict) -> None:
+        """What a panel an app registered shows changed with no stock moving (see
+        inventory_hub.shell.panels); pages that show such panels re-render them."""
+
     # --- Coalesced pushes -----------------------------------------------------------------------
 
     def has_pending(self) -> bool:

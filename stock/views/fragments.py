@@ -14,6 +14,7 @@ from django.db.models import Count, Prefetch
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from inventory_hub.shell.panels import overview_tiles, variant_panels
 from stock.models import (
     OPEN_ORDER_STATUSES,
     Allocation,
@@ -92,8 +93,17 @@ def overview_context(*, warehouse_id: int | None) -> dict:
     return {
         "kpis": kpis,
         "feed": recent_activity(warehouse_id=warehouse_id, limit=FEED_LENGTH),
+        "tiles": overview_tiles(warehouse_id),
         "read_at": timezone.now(),
     }
+
+
+def render_tiles(*, warehouse_id: int | None, oob: bool) -> str:
+    """The tiles the apps above stock registered (inventory_hub.shell.panels)."""
+    return render_to_string(
+        "stock/partials/overview_tiles.html",
+        {"tiles": overview_tiles(warehouse_id), "oob": oob},
+    )
 
 
 def render_kpis(kpis: list[WarehouseKpis], *, oob: bool) -> str:
@@ -204,7 +214,8 @@ def variant_forced(variant: Variant) -> ForcedPanel:
     )
 
 
-VARIANT_PARTS = ("levels", "channels", "chart", "movements", "orders", "forced")
+# "panels": what the apps above stock registered (inventory_hub.shell.panels).
+VARIANT_PARTS = ("levels", "panels", "channels", "chart", "movements", "orders", "forced")
 
 
 def variant_context(variant: Variant, *, parts: Iterable[str] = VARIANT_PARTS) -> dict:
@@ -215,6 +226,7 @@ def variant_context(variant: Variant, *, parts: Iterable[str] = VARIANT_PARTS) -
         "movements": variant_movements,
         "orders": variant_open_orders,
         "forced": variant_forced,
+        "panels": lambda variant: variant_panels(variant.pk),
     }
     context: dict = {"variant": variant, "read_at": timezone.now()}
     for part in parts:

@@ -18,6 +18,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from inventory_hub.htmx import HtmxHttpRequest
+from inventory_hub.shell.panels import variant_actions
 from inventory_hub.shell.views import dashboard_view
 from stock.actors import Actor
 from stock.errors import StockError
@@ -84,6 +85,7 @@ def variant_detail(request: HtmxHttpRequest, sku: str) -> HttpResponse:
         **variant_context(variant),
         **_forms(request),
         "live_url": f"/ws/live/variants/{variant.pk}/",
+        "variant_actions": variant_actions(variant.pk, request),
     }
     if request.htmx and request.htmx.target == "live-region":
         response = render(request, "stock/partials/variant_region.html", context)
@@ -121,6 +123,7 @@ def _form_response(
             **variant_context(variant),
             **_forms(request, **{form_name: form}),
             "live_url": f"/ws/live/variants/{variant.pk}/",
+            "variant_actions": variant_actions(variant.pk, request),
         }
         return render(request, "stock/variant.html", context, status=status)
     context = {**_forms(request, **{form_name: form}), "variant": variant, "result": result}
@@ -351,7 +354,7 @@ def unforce_status(request: HtmxHttpRequest, sku: str) -> HttpResponse:
             )
     if not request.htmx and status == 200:
         return HttpResponseRedirect(reverse("dashboard:variant", args=[variant.sku]))
-    context = {
+    context: dict = {
         "result": ActionResult(message, is_change=status == 200) if message else None,
         # The form that was sent, with its errors, goes back under the override it ends.
         "unforce_form": form if status != 200 and form.errors else None,
@@ -363,6 +366,7 @@ def unforce_status(request: HtmxHttpRequest, sku: str) -> HttpResponse:
             **variant_context(variant),
             **_forms(request),
             "live_url": f"/ws/live/variants/{variant.pk}/",
+            "variant_actions": variant_actions(variant.pk, request),
         }
         return render(request, "stock/variant.html", context, status=status)
     context |= {**variant_context(variant, parts=("forced",)), **_forms(request)}

@@ -1,5 +1,8 @@
 import pytest
 
+# The live hub and headless Chromium of the stock pages' browser tests, shared as they are.
+from tests.stock.conftest import browser_page, chromium, live_hub  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def ledger_agrees_after_each_test(request):

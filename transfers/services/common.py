@@ -2,7 +2,9 @@
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
+from django.db import transaction
 from django.utils import timezone
 
 from stock.actors import Actor
@@ -15,6 +17,7 @@ from stock.services.ledger import (
     apply_changes,
 )
 from transfers.errors import InvalidTransferState
+from transfers.events import publish_transfer_changed
 from transfers.models import Transfer, TransferEvent, TransferLine
 from warehouses.models import Warehouse
 
@@ -137,6 +140,7 @@ def note(
         at=at or timezone.now(),
         details=details,
     )
+    transaction.on_commit(partial(publish_transfer_changed, transfer.pk))
 
 
 def stamp(transfer: Transfer, state: str, now: datetime) -> list[str]:
