@@ -46,14 +46,14 @@ class LaneSpec:
 
 
 LANES = [
-    LaneSpec("BAL", "AUS", 3, "0.45", "180.00", 24),
-    LaneSpec("AUS", "BAL", 3, "0.45", "180.00", 24),
-    LaneSpec("BAL", "RNO", 5, "0.60", "240.00", 24),
-    LaneSpec("RNO", "AUS", 3, "0.40", "160.00", 12),
-    LaneSpec("AUS", "RNO", 4, "0.50", "200.00", 24, is_active=False),  # retired
-    LaneSpec("BER", "FRA", 1, "0.20", "90.00", 12),
-    LaneSpec("FRA", "BER", 1, "0.20", "90.00", 12),
-    LaneSpec("BAL", "BER", 12, "1.10", "850.00", 100),  # ocean freight
+    LaneSpec("BAL", "AUS", 3, "0.45", "180.00", 6),
+    LaneSpec("AUS", "BAL", 3, "0.45", "180.00", 6),
+    LaneSpec("BAL", "RNO", 5, "0.60", "240.00", 6),
+    LaneSpec("RNO", "AUS", 3, "0.40", "160.00", 4),
+    LaneSpec("AUS", "RNO", 4, "0.50", "200.00", 6, is_active=False),  # retired
+    LaneSpec("BER", "FRA", 1, "0.20", "90.00", 4),
+    LaneSpec("FRA", "BER", 1, "0.20", "90.00", 4),
+    LaneSpec("BAL", "BER", 12, "1.10", "850.00", 50),  # ocean freight
     # The showroom's van: Brooklyn to Baltimore the same day, so a shipment not received by
     # the time it is looked at is already late.
     LaneSpec("HQ", "BAL", 0, "0.15", "60.00", 0),
