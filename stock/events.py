@@ -258,6 +258,20 @@ def _close_connection() -> None:
     connection.close()  # looked up here: the publisher thread's own connection
 
 
+def react_after_commit(reaction: Callable[..., None], *args) -> None:
+    """For the apps above stock: run `reaction(*args)` where stock's own after-commit
+    reactions run, on the publisher thread when it is on (so the writer never waits for
+    the channel layer), here otherwise. Call it from a `transaction.on_commit` callback; the
+    same reaction with the same arguments queued twice in one round runs once."""
+    _react(reaction, *args)
+
+
+def send_from_reaction(function: Callable[..., object], *args) -> None:
+    """Run an async channel-layer call from a reaction: on the publisher's own event loop
+    when the reaction runs there, through `async_to_sync` otherwise."""
+    _run_coroutine(function, *args)
+
+
 def _react(reaction: Callable[..., None], *args) -> None:
     """Run a reaction on the publisher thread, or here when that is off (tests)."""
     if getattr(settings, "HUB_PUBLISH_IN_BACKGROUND", False):

@@ -6,11 +6,10 @@ Every transition records a timeline entry through `services.common.record`, whic
 stock.changed, the message is a hint: the pages' consumers re-read the transfer.
 """
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from inventory_hub.shell.panels import PANELS_CHANGED
-from stock.events import publish_failures, variant_group
+from stock.events import publish_failures, react_after_commit, send_from_reaction, variant_group
 from transfers.models import TransferLine
 
 # The Transfers page (every transfer) and one transfer's page.
@@ -22,7 +21,12 @@ def transfer_group(transfer_id: int) -> str:
 
 
 def publish_transfer_changed(transfer_id: int) -> None:
-    """Tell the pages showing this transfer to re-read it. Never raises: it is committed."""
+    """Tell the pages showing this transfer to re-read it, from stock's publisher thread
+    (the writer never waits for the channel layer). Never raises: it is committed."""
+    react_after_commit(_publish, transfer_id)
+
+
+def _publish(transfer_id: int) -> None:
     try:
         layer = get_channel_layer()
         if layer is not None:
@@ -31,7 +35,7 @@ def publish_transfer_changed(transfer_id: int) -> None:
                     "variant_id", flat=True
                 )
             )
-            async_to_sync(_send)(layer, transfer_id, variant_ids)
+            send_from_reaction(_send, layer, transfer_id, variant_ids)
     except Exception:
         publish_failures.exception("Could not publish transfer.changed for %s", transfer_id)
 
