@@ -15,7 +15,11 @@ from django.utils import timezone
 from stock.models import StockLevel, StockMovement
 from stock.services.catalogue import update_variant
 from tests.stock.factories import SYSTEM, Balance, VariantFactory, balance_of, stocked
-from tests.warehouses.factories import WarehouseFactory
+from tests.warehouses.factories import (
+    ChannelWarehouseFactory,
+    SalesChannelFactory,
+    WarehouseFactory,
+)
 from transfers.models import Transfer, TransferEvent, TransferReceipt, TransferState
 from transfers.services import approve_transfer, ship_transfer
 from warehouses.access import Role
@@ -550,3 +554,15 @@ def test_units_sent_back_are_received_at_the_source_by_its_people(clients, trans
     assert (level.on_hand, level.inbound) == (20, 0)
     assert state_of(transfer) == TransferState.CANCELLED
     assert_identity(transfer)
+
+
+def test_the_salable_breakdown_says_what_is_held_for_transfers(clients, north, sheet, transfer):
+    channel = SalesChannelFactory(code="web")
+    ChannelWarehouseFactory(channel=channel, warehouse=north, priority=1)
+    page = f"/variants/{sheet.sku}/"
+    assert "held for transfers" not in clients["ops"].get(page).content.decode()
+    approve_transfer(transfer=transfer, actor=SYSTEM)
+    quantity = transfer.lines.get().quantity
+    html = clients["ops"].get(page).content.decode()
+    assert 'data-field="held-for-transfers"' in html
+    assert f"{quantity} held for transfers" in html
