@@ -18,7 +18,9 @@ class ServiceForm(forms.ModelForm):
         raise NotImplementedError
 
     def _post_clean(self) -> None:
-        super()._post_clean()
+        # ModelForm's private step that builds the instance and runs model validation;
+        # django-stubs does not declare it. The service call must come after it.
+        super()._post_clean()  # type: ignore[misc]
         if self.errors:
             return
         try:

@@ -149,8 +149,8 @@ class SilenceAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        form.actor = Actor.for_user(request.user)
-        return form
+        # The form saves through a service, as the user.
+        return type(form.__name__, (form,), {"actor": Actor.for_user(request.user)})
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         return {"starts_at": timezone.now()}
@@ -188,8 +188,7 @@ class SilenceAdmin(admin.ModelAdmin):
 
 class AttemptInline(admin.TabularInline):
     model = DeliveryAttempt
-    fields = ["at", "ok", "response", "error", "duration_ms"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "ok", "response", "error", "duration_ms")
     extra = 0
     can_delete = False
 

@@ -1,5 +1,6 @@
 """Alerts, silences, the delivery log and a rule's preview: what every role reads."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from alerts.models import Alert, DeliveryAttempt, Notification, Silence
@@ -124,7 +125,7 @@ class SilenceOutput(serializers.ModelSerializer):
 class NotificationOutput(serializers.ModelSerializer):
     receiver = serializers.IntegerField(source="receiver_id")
     receiver_name = serializers.CharField(source="receiver.name")
-    alerts = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Alert ids.")
+    alerts = serializers.SerializerMethodField(help_text="Alert ids.")
 
     class Meta:
         model = Notification
@@ -140,6 +141,10 @@ class NotificationOutput(serializers.ModelSerializer):
             "created_at",
             "sent_at",
         ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_alerts(self, notification: Notification) -> list[int]:
+        return [alert.pk for alert in notification.alerts.all()]
 
 
 class AttemptOutput(serializers.ModelSerializer):
