@@ -15,7 +15,7 @@ from alerts.models import Alert, Notification, NotificationKind, Rule
 from alerts.services import escalate_due, save_escalation_step
 from alerts.services.evaluation import fingerprint
 from tests.api.alerts_support import firing_alert, low_rule, mail_receiver, route_to
-from tests.stock.factories import VariantFactory, stocked
+from tests.stock.factories import VariantFactory, channel_selling_from, stocked
 from tests.warehouses.factories import WarehouseFactory
 
 pytestmark = pytest.mark.django_db
@@ -308,6 +308,23 @@ def test_the_preview_gives_the_labels_the_evaluator_gives_and_names_the_alert(op
     assert (subject["alert_id"], subject["alert_state"]) == (alert.pk, "firing")
     assert fingerprint(alert.rule_id, subject["subject"]) == alert.fingerprint
     assert Alert.objects.count() == 1
+
+
+def test_the_preview_of_a_channel_rule_lists_the_variants_out_of_stock_there(ops_client):
+    north = WarehouseFactory(code="NORTH")
+    channel = channel_selling_from(north, code="EU")
+    empty = VariantFactory(sku="MUG")
+    stocked(VariantFactory(sku="CUP"), north, 9)
+    rule = low_rule(name="Out on EU", condition="channel_out_of_stock", threshold=None)
+    route_to(mail_receiver(), matchers={"channel": "EU"})
+
+    body = ops_client.get(f"{RULES}{rule.pk}/preview/").json()
+
+    assert [s["subject"] for s in body["subjects"]] == [
+        {"kind": "channel", "variant": empty.pk, "channel": channel.pk}
+    ]
+    assert body["receivers"] == ["Ops mail"]
+    assert not Alert.objects.exists()
 
 
 # --- The schema ------------------------------------------------------------------------------
