@@ -7,6 +7,7 @@ class AlertsConfig(AppConfig):
     def ready(self) -> None:
         # Registers the tasks that reactions and services queue by name (alerts.dispatch).
         from alerts import notifications_tasks, tasks  # noqa: F401
+        from alerts.api.errors import register_alert_errors
         from alerts.hooks import on_alerts_changed
         from alerts.reactions import evaluate_touched_levels, evaluate_touched_variants
         from alerts.services.notify import note_alert_changes
@@ -19,3 +20,5 @@ class AlertsConfig(AppConfig):
         # The evaluating worker then schedules the groups of what fired or resolved
         # (docs/alerts.md, "Notifications").
         on_alerts_changed(note_alert_changes)
+        # The API's error handler is in the shared kit, which imports no app.
+        register_alert_errors()

@@ -5,4 +5,5 @@ urlpatterns = [
     path("", include("warehouses.api.urls")),
     path("", include("connectors.api.urls")),
     path("", include("transfers.api.urls")),
+    path("", include("alerts.api.urls")),
 ]

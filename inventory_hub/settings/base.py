@@ -433,6 +433,10 @@ SPECTACULAR_SETTINGS = {
         "MovementKindEnum": "stock.models.MovementKind",
         "ConnectorKindEnum": "connectors.models.ConnectorKind",
         "TransferStateEnum": "transfers.models.TransferState",
+        "AlertStateEnum": "alerts.models.AlertState",
+        "ReceiverKindEnum": "alerts.models.ReceiverKind",
+        "NotificationKindEnum": "alerts.models.NotificationKind",
+        "NotificationStatusEnum": "alerts.models.NotificationStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

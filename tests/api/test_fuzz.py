@@ -13,6 +13,7 @@ anything); the public availability endpoint runs without credentials.
 """
 
 import os
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -22,6 +23,7 @@ from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import CHECKS as REGISTERED_CHECKS
@@ -29,8 +31,10 @@ from schemathesis.checks import load_all_checks
 from schemathesis.generation.meta import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from alerts.services import create_silence, save_escalation_step, send_test_message
 from connectors.models import Connector, ReconciliationReport
 from stock.services import receive_stock
+from tests.api.alerts_support import firing_alert, mail_receiver, route_to
 from tests.stock.factories import SYSTEM, VariantFactory, channel_selling_from, place
 from tests.transfers.factories import LaneFactory, draft
 from tests.warehouses.factories import WarehouseFactory
@@ -79,6 +83,15 @@ RULES_NO_SCHEMA_STATES = {
     "POST /api/v1/transfers/{id}/receive-return/": (
         "each SKU on one line, at least one unit each, a reason for rejected units"
     ),
+    "POST /api/v1/alert-rules/": "the scope and params a condition takes; label names",
+    "PATCH /api/v1/alert-rules/{id}/": "the scope and params a condition takes; label names",
+    "POST /api/v1/alert-receivers/": "config per kind: addresses, E.164 numbers, a URL",
+    "PATCH /api/v1/alert-receivers/{id}/": "config per kind: addresses, E.164 numbers, a URL",
+    "POST /api/v1/alert-routes/": "label names in matchers and group_by; a name not in use",
+    "PATCH /api/v1/alert-routes/{id}/": "label names in matchers and group_by; a name not in use",
+    "POST /api/v1/alert-escalation-steps/": "a later step waits as long as an earlier one",
+    "PATCH /api/v1/alert-escalation-steps/{id}/": "a later step waits as long as an earlier one",
+    "POST /api/v1/silences/": "label names; ends_at in the future, within a year of its start",
     "POST /api/v1/warehouses/": "latitude and longitude together, in range (decimal text)",
     "PUT /api/v1/warehouses/{code}/": "latitude and longitude together, in range",
     "PATCH /api/v1/warehouses/{code}/": "latitude and longitude together, with the stored",
@@ -140,6 +153,19 @@ def world(db) -> str:
         channel=channel,
         timeout_seconds=0.5,
     )
+    # Alerts: one firing (at a warehouse of its own), its rule, a receiver with a route, an
+    # escalation step, a silence and a test message in the delivery log.
+    alert = firing_alert("FUZZ-LOW", "FUZZ-MUG")
+    receiver = mail_receiver()
+    route = route_to(receiver)
+    step = save_escalation_step(severity="warning", position=1, after_minutes=5, receiver=receiver)
+    silence = create_silence(
+        matchers={"team": "fuzz"},
+        author=SYSTEM,
+        reason="fuzz",
+        ends_at=timezone.now() + timedelta(days=1),
+    )
+    notification = send_test_message(receiver=receiver, actor=SYSTEM)
     REAL.clear()
     REAL.update(
         warehouse="BER",
@@ -157,6 +183,13 @@ def world(db) -> str:
         draft_transfer=drafted.pk,
         approved_transfer=approved.pk,
         shipped_transfer=shipped.pk,
+        alert=alert.pk,
+        rule=alert.rule_id,
+        receiver=receiver.pk,
+        route=route.pk,
+        step=step.pk,
+        silence=silence.pk,
+        notification=str(notification.pk),
     )
     return Token.objects.create(user=user).key
 
@@ -211,15 +244,27 @@ def _path_names(path: str) -> dict[str, str]:
             "connectors": connector,
             "lanes": "lane",
             "transfers": transfer,
+            "alerts": "alert",
+            "alert-rules": "rule",
+            "alert-receivers": "receiver",
+            "alert-routes": "route",
+            "alert-escalation-steps": "step",
+            "silences": "silence",
+            "alert-notifications": "notification",
         }.get(owner, "product"),
         "report_id": "report",
     }
+
+
+ALERT_PATHS = ("/api/v1/alert", "/api/v1/silences/")
 
 
 def _field_names(path: str) -> dict[str, str]:
     """Body and query fields that name seeded records (a transfer's or lane's two ends)."""
     if path.startswith(("/api/v1/transfers/", "/api/v1/lanes/")):
         return {**FIELDS, "source": "source", "destination": "destination"}
+    if path.startswith(ALERT_PATHS):
+        return {**FIELDS, **{name: name for name in ("rule", "receiver", "alert", "connector")}}
     return FIELDS
 
 
