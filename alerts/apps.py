@@ -19,3 +19,6 @@ class AlertsConfig(AppConfig):
         # The evaluating worker then schedules the groups of what fired or resolved
         # (docs/alerts.md, "Notifications").
         on_alerts_changed(note_alert_changes)
+        from alerts.views.panels import connect_pages  # the overview's tile; live pages
+
+        connect_pages()
