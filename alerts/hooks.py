@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
-AlertsChanged = Callable[[Sequence[int]], None]  # (alert ids) -> None
+AlertsChanged = Callable[[Sequence[int]], object]  # (alert ids) -> anything, ignored
 
 _listeners: list[AlertsChanged] = []
 

@@ -72,7 +72,8 @@ def silence(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = SilenceForm(request.POST)
     if not form.is_valid():
         problems = "; ".join(
-            f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
+            f"{form.fields[name].label}: {' '.join(str(error) for error in errors)}"
+            for name, errors in form.errors.items()
         )
         refused = Result(f"{problems} Nothing was silenced.", False, alert.pk)
         return _answer(request, refused, status=422, bound=form)

@@ -27,7 +27,7 @@ LATEST_ON_TILE = 5
 # Active alerts the page reads at most (newest first): silences and inhibition are worked
 # out over these; the counts say when there are more.
 ACTIVE_READ = 2000
-SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+SEVERITY_ORDER: dict[str, int] = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
 # The labels that name an alert's subject: a silence from the page matches its rule and
 # these, so it holds back this alert and its later episodes, not the rule's others.
 SUBJECT_LABELS = ("sku", "warehouse", "channel", "connector", "order", "transfer")
