@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/acknowledge/", views.acknowledge, name="acknowledge-alert"),
     path("<int:pk>/silence/", views.silence, name="silence"),
     path("<int:pk>/resolve/", views.resolve, name="resolve"),
+    path("silences/<int:pk>/expire/", views.end_silence, name="expire-silence"),
     path("rules/", views.rules_page, name="rules"),
     path("rules/new/", views.rule_form, name="rule-new"),
     path("rules/<int:pk>/", views.rule_form, name="rule-edit"),

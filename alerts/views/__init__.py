@@ -2,7 +2,7 @@
 with its preview, the receivers' test messages, the overview's tile, and the signed
 acknowledge link of a message (link.py)."""
 
-from .actions import acknowledge, resolve, silence, test_message
+from .actions import acknowledge, end_silence, resolve, silence, test_message
 from .link import acknowledge_link
 from .pages import alerts_page, rule_form, rule_preview, rules_page
 
@@ -10,6 +10,7 @@ __all__ = [
     "acknowledge",
     "acknowledge_link",
     "alerts_page",
+    "end_silence",
     "resolve",
     "rule_form",
     "rule_preview",

@@ -1,4 +1,5 @@
-"""The Alerts page's buttons: acknowledge, silence, resolve, and a receiver's test message.
+"""The Alerts page's buttons: acknowledge, silence (and end a silence), resolve, and a
+receiver's test message.
 
 Every POST asks the role policy again (alerts.access), whatever buttons the page showed: a
 viewer, or a manager for another warehouse's alert, gets 403 and nothing changes. A
@@ -17,8 +18,14 @@ from django.views.decorators.http import require_POST
 
 from alerts.access import may_handle, may_manage_alerts
 from alerts.errors import AlertError
-from alerts.models import Alert, Receiver
-from alerts.services import acknowledge_alert, create_silence, resolve_alert, send_test_message
+from alerts.models import Alert, Receiver, Silence
+from alerts.services import (
+    acknowledge_alert,
+    create_silence,
+    expire_silence,
+    resolve_alert,
+    send_test_message,
+)
 from alerts.views.forms import SilenceForm
 from alerts.views.fragments import Result, receivers_context, render_tile, silence_matchers
 from alerts.views.pages import alerts_response
@@ -91,6 +98,22 @@ def silence(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     until = timezone.localtime(made.ends_at).strftime("%Y-%m-%d %H:%M")
     what = ", ".join(f"{name}={value}" for name, value in matchers.items())
     return _answer(request, Result(f"Silenced until {until}: {what}.", True, alert.pk))
+
+
+@require_POST
+@dashboard_view
+def end_silence(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """End a silence now (ops staff: a silence may cover other warehouses' alerts)."""
+    held = Silence.objects.filter(pk=pk).first()
+    if held is None:
+        return _answer(request, Result(f"There is no silence {pk}.", False), status=404)
+    if not may_manage_alerts(request.user):
+        refused = Result("Your role may not end silences; nothing was changed.", False)
+        return _answer(request, refused, status=403)
+    if held.ends_at <= timezone.now():
+        return _answer(request, Result("The silence has already ended.", False), status=422)
+    expire_silence(silence=held, actor=Actor.for_user(request.user))
+    return _answer(request, Result(f"Silence by {held.author} ended: {held.reason}."))
 
 
 @require_POST

@@ -40,6 +40,7 @@ class AlertRow:
     may_handle: bool
     may_resolve: bool
     held_by: str = ""  # why a silenced alert is not sent
+    silence_id: int | None = None  # the silence that holds it back (None: inhibited)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class Sorted:
     firing: list[Alert] = field(default_factory=list)
     pending: list[Alert] = field(default_factory=list)
     acknowledged: list[Alert] = field(default_factory=list)
-    silenced: list[tuple[Alert, str]] = field(default_factory=list)
+    silenced: list[tuple[Alert, str, int | None]] = field(default_factory=list)
 
 
 def silence_matchers(alert: Alert) -> dict[str, str]:
@@ -110,7 +111,7 @@ def sort_active(active: Sequence[Alert], now: datetime) -> Sorted:
     result = Sorted()
     for alert in _ordered(active):
         if alert.fingerprint in held:
-            result.silenced.append((alert, _held_by(alert, silences)))
+            result.silenced.append((alert, *_held_by(alert, silences)))
         elif alert.acknowledged_at is not None:
             result.acknowledged.append(alert)
         elif alert.state == FIRING:
@@ -120,12 +121,12 @@ def sort_active(active: Sequence[Alert], now: datetime) -> Sorted:
     return result
 
 
-def _held_by(alert: Alert, silences: Sequence[Silence]) -> str:
+def _held_by(alert: Alert, silences: Sequence[Silence]) -> tuple[str, int | None]:
     for silence in silences:
         if matches(silence.matchers, alert.labels):
             until = timezone.localtime(silence.ends_at).strftime("%Y-%m-%d %H:%M")
-            return f"Silenced by {silence.author} until {until}: {silence.reason}"
-    return "Inhibited: a firing alert about the same subject covers it"
+            return f"Silenced by {silence.author} until {until}: {silence.reason}", silence.pk
+    return "Inhibited: a firing alert about the same subject covers it", None
 
 
 def alerts_context(user: User, *, result: Result | None = None, bound=None) -> dict:
@@ -141,9 +142,11 @@ def alerts_context(user: User, *, result: Result | None = None, bound=None) -> d
     active = list(active_rows[:ACTIVE_READ])
     found = sort_active(active, now)
 
-    def rows(alerts: Sequence[Alert], held: Sequence[str] = ()) -> list[AlertRow]:
+    def rows(
+        alerts: Sequence[Alert], held: Sequence[tuple[str, int | None]] = ()
+    ) -> list[AlertRow]:
         shown = list(alerts)[:PER_SECTION]
-        reasons = list(held) or [""] * len(shown)
+        reasons = list(held) or [("", None)] * len(shown)
         return [
             AlertRow(
                 alert,
@@ -151,8 +154,9 @@ def alerts_context(user: User, *, result: Result | None = None, bound=None) -> d
                 handling.covers(alert),
                 may_resolve,
                 reason,
+                silence_id,
             )
-            for alert, reason in zip(shown, reasons, strict=False)
+            for alert, (reason, silence_id) in zip(shown, reasons, strict=False)
         ]
 
     history = list(
@@ -173,7 +177,10 @@ def alerts_context(user: User, *, result: Result | None = None, bound=None) -> d
         Section(
             "silenced",
             "Silenced or inhibited",
-            rows([alert for alert, _ in found.silenced], [why for _, why in found.silenced]),
+            rows(
+                [alert for alert, _, _ in found.silenced],
+                [(why, silence_id) for _, why, silence_id in found.silenced],
+            ),
             len(found.silenced),
             "Nothing is held back.",
         ),

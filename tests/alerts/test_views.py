@@ -2,6 +2,7 @@
 an alert through its services, refusals answered 403 or 422 with nothing changed, the rule
 editor and its preview (which writes nothing), test messages, and the overview's tile."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -29,7 +30,9 @@ from alerts.services import (
     save_receiver,
     save_route,
 )
-from tests.stock.factories import SYSTEM, VariantFactory, stocked
+from connectors.models import Connector
+from stock.services.status import force_status
+from tests.stock.factories import SYSTEM, VariantFactory, reserved, stocked
 from tests.warehouses.factories import (
     ChannelWarehouseFactory,
     SalesChannelFactory,
@@ -221,6 +224,56 @@ def test_silencing_matches_the_rule_and_the_subject_and_holds_the_alert_back(
     assert section_of(html, south_alert) == "firing"
 
 
+def test_ops_end_a_silence_and_the_alert_fires_on_the_page_again(clients, north_alert):
+    clients["manager"].post(
+        f"/alerts/{north_alert.pk}/silence/", {"hours": "1", "reason": "recount"}, **HTMX
+    )
+    silence = Silence.objects.get()
+    manager_page = clients["manager"].get("/alerts/").content.decode()
+    assert "end-silence-button" not in manager_page
+    assert (
+        clients["manager"].post(f"/alerts/silences/{silence.pk}/expire/", **HTMX).status_code == 403
+    )
+
+    response = clients["ops"].post(f"/alerts/silences/{silence.pk}/expire/", **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Silence by north-manager ended: recount." in html
+    assert section_of(html, north_alert) == "firing"
+    silence.refresh_from_db()
+    assert silence.ends_at <= timezone.now()
+    again = clients["ops"].post(f"/alerts/silences/{silence.pk}/expire/", **HTMX)
+    assert again.status_code == 422
+
+
+def test_a_contradiction_shows_the_override_its_author_and_the_breakdown(clients, north):
+    channel = SalesChannelFactory(code="shop")
+    ChannelWarehouseFactory(channel=channel, warehouse=north)
+    Connector.objects.create(name="magento-eu", kind="magento", channel=channel)
+    variant = VariantFactory(sku="LAMP")
+    stocked(variant, north, 1)
+    reserved(variant, north, 1)
+    force_status(
+        variant=variant, status="in_stock", reason="campaign", actor=SYSTEM, channel=channel
+    )
+    rule = make_rule(Condition.FORCED_STATUS_CONTRADICTS, severity="critical")
+    apply_findings(channel_findings(RuleIndex([rule]), [variant.pk]))
+    alert = Alert.objects.get(rule=rule)
+
+    row = row_of(clients["viewer"].get("/alerts/").content.decode(), alert)
+
+    assert "LAMP on shop (magento-eu): forced in_stock by tests while 0 salable" in row
+    for item in (
+        "<dt>forced by</dt><dd>tests</dd>",
+        "<dt>forced reason</dt><dd>campaign</dd>",
+        "<dt>breakdown salable</dt><dd>0</dd>",
+        "<dt>breakdown warehouses NORTH</dt><dd>0</dd>",
+        "<dt>stores</dt><dd>magento-eu</dd>",
+    ):
+        assert item in row
+
+
 def test_a_silence_without_a_reason_is_refused_and_nothing_is_silenced(clients, north_alert):
     response = clients["ops"].post(
         f"/alerts/{north_alert.pk}/silence/", {"hours": "4", "reason": ""}, **HTMX
@@ -400,6 +453,15 @@ def test_a_rule_the_service_refuses_is_answered_422_and_not_saved(clients, north
         response.content.decode()
     )
     assert not Rule.objects.exists()
+
+
+def test_the_edit_form_shows_the_rule_and_locks_its_condition(clients, low_rule):
+    html = clients["ops"].get(f"/alerts/rules/{low_rule.pk}/").content.decode()
+
+    assert f'value="{low_rule.name}"' in html
+    assert 'name="threshold" value="5"' in html
+    assert re.search(r'<select name="condition"[^>]*disabled', html)
+    assert clients["ops"].get("/alerts/rules/999999/").status_code == 404
 
 
 def test_ops_change_a_rule_but_not_its_condition(clients, low_rule):
