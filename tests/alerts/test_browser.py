@@ -9,7 +9,9 @@ severity (an e-mail at once, an SMS later) takes no further step at the next tic
 Skipped, saying why, where Chromium or Playwright is missing (tests/conftest.py).
 """
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -77,6 +79,14 @@ def create_rule_in_the_editor(page, live_hub) -> None:
     expect(page.locator("tr[data-rule='North low']")).to_be_visible()
 
 
+def keep_screenshots(**pages) -> None:
+    """With HUB_SCREENSHOT_DIR set, each page as it ends (to look at the layout)."""
+    folder = os.environ.get("HUB_SCREENSHOT_DIR")
+    if folder:
+        for name, shown in pages.items():
+            shown.screenshot(path=str(Path(folder) / f"alerts-{name}.png"), full_page=True)
+
+
 def one_tick_later() -> tuple[list[Notification], Alert]:
     """The escalation sweep, run once half an hour on: every step would be due by then."""
     made = escalate_due(now=timezone.now() + timedelta(minutes=30))
@@ -108,6 +118,7 @@ def test_an_alert_appears_live_on_the_overview_is_acknowledged_there_and_stops_e
     expect(tile.locator("[data-field='firing_critical'] dd")).to_have_text("1")
     firing = alerts_page.locator("[data-section='firing'] [data-testid='alert']")
     expect(firing).to_have_count(1, timeout=PUSH_MS)
+    keep_screenshots(overview=page, alerts=alerts_page)
 
     latest.get_by_test_id("tile-acknowledge").click()
     # The answer says so; the push that follows (the acknowledgement is a change) may
