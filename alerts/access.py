@@ -6,6 +6,8 @@ silence. Warehouse managers acknowledge the alerts of their warehouses (and thos
 warehouse, such as a channel's or a connector's), create silences and expire their own.
 """
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from alerts.models import Alert, Silence
@@ -46,3 +48,25 @@ def may_expire(user: User, silence: Silence) -> bool:
     if may_configure_alerts(user):
         return True
     return may_silence(user) and silence.author == user.get_username()
+
+
+@dataclass(frozen=True, slots=True)
+class Handling:
+    """Which alerts a user may acknowledge and silence, read once for a page of them (the
+    same answer as `may_acknowledge`, without a query per alert)."""
+
+    allowed: bool
+    warehouse_ids: frozenset[int] | None = None  # None: every warehouse
+
+    def covers(self, alert: Alert) -> bool:
+        if not self.allowed:
+            return False
+        scope = self.warehouse_ids
+        return scope is None or alert.warehouse_id is None or alert.warehouse_id in scope
+
+
+def handling_for(user: User) -> Handling:
+    if not may_acknowledge_some(user):
+        return Handling(allowed=False)
+    scope = writable_warehouse_ids(user)
+    return Handling(True, None if scope is None else frozenset(scope))

@@ -11,6 +11,7 @@ class AlertsConfig(AppConfig):
         from alerts.hooks import on_alerts_changed
         from alerts.reactions import evaluate_touched_levels, evaluate_touched_variants
         from alerts.services.notify import note_alert_changes
+        from alerts.views.panels import connect_pages
         from stock.events import on_stock_committed, on_variants_committed
 
         # After commit, never in the writer's transaction: note the touched ids, and one
@@ -22,3 +23,5 @@ class AlertsConfig(AppConfig):
         on_alerts_changed(note_alert_changes)
         # The API's error handler is in the shared kit, which imports no app.
         register_alert_errors()
+        # The overview's alerts tile, and live Alerts pages (docs/dashboard.md).
+        connect_pages()

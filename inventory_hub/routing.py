@@ -1,7 +1,9 @@
-"""WebSocket routes: the live pages' consumers (stock/, connectors/ and transfers/consumers.py)."""
+"""WebSocket routes: the live pages' consumers (stock/, connectors/, transfers/ and
+alerts/consumers.py)."""
 
 from django.urls import path
 
+from alerts.consumers import AlertsConsumer
 from connectors.consumers import ConnectorsConsumer
 from stock import consumers
 from transfers.consumers import TransferConsumer, TransfersConsumer
@@ -14,4 +16,5 @@ websocket_urlpatterns = [
     path("ws/live/connectors/", ConnectorsConsumer.as_asgi()),
     path("ws/live/transfers/", TransfersConsumer.as_asgi()),
     path("ws/live/transfers/<int:transfer_id>/", TransferConsumer.as_asgi()),
+    path("ws/live/alerts/", AlertsConsumer.as_asgi()),
 ]

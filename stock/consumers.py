@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from inventory_hub.shell.consumers import CLOSE_NOT_FOUND, LiveConsumer, RegionConsumer
+from inventory_hub.shell.panels import OVERVIEW_GROUP
 from stock.events import FEED_GROUP, ORDERS_GROUP, variant_group, warehouse_group
 from stock.models import StockLevel, Variant
 from stock.views import kpis
@@ -212,6 +213,7 @@ class OverviewConsumer(LiveConsumer):
         # When the newest change not yet counted was heard of (kpis.clock()).
         self.last_heard = 0.0
         self.feed_is_stale = False
+        self.tiles_are_stale = False
         self._last_kpis = -math.inf
         self._watch_task: asyncio.Task | None = None
 
@@ -221,7 +223,7 @@ class OverviewConsumer(LiveConsumer):
         stock_group = (
             FEED_GROUP if self.warehouse_id is None else warehouse_group(self.warehouse_id)
         )
-        await self.set_groups({stock_group, ORDERS_GROUP})
+        await self.set_groups({stock_group, ORDERS_GROUP, OVERVIEW_GROUP})
         # After joining: from here on, every change to these warehouses is heard and noted.
         await database_sync_to_async(kpis.watch)(self.warehouse_id)
         self._watch_task = asyncio.create_task(self._keep_watching())
@@ -257,10 +259,15 @@ class OverviewConsumer(LiveConsumer):
         self.feed_is_stale = True
         self.request_push()
 
-    def has_pending(self) -> bool:
-        return bool(self.pending_kpis) or self.feed_is_stale
+    async def panels_changed(self, event: dict) -> None:
+        # A tile an app registered changed with no stock moving (an alert fired).
+        self.tiles_are_stale = True
+        self.request_push()
 
-    def take_pending(self) -> tuple[set[int], float, bool]:
+    def has_pending(self) -> bool:
+        return bool(self.pending_kpis) or self.feed_is_stale or self.tiles_are_stale
+
+    def take_pending(self) -> tuple[set[int], float, bool, bool]:
         warehouse_ids: set[int] = set()
         since = 0.0
         if self.pending_kpis and time.monotonic() - self._last_kpis >= self.kpi_interval:
@@ -268,18 +275,19 @@ class OverviewConsumer(LiveConsumer):
             # A count begun after the newest change heard of includes every pending one.
             since = self.last_heard
             self._last_kpis = time.monotonic()
-        work = (warehouse_ids, since, self.feed_is_stale)
-        self.feed_is_stale = False
+        work = (warehouse_ids, since, self.feed_is_stale, self.tiles_are_stale)
+        self.feed_is_stale = self.tiles_are_stale = False
         return work
 
-    def render(self, work: tuple[set[int], float, bool]) -> str:
-        warehouse_ids, since, feed_is_stale = work
+    def render(self, work: tuple[set[int], float, bool, bool]) -> str:
+        warehouse_ids, since, feed_is_stale, tiles_are_stale = work
         html = ""
         if warehouse_ids:
             counted = kpis.kpis_counted_since(sorted(warehouse_ids), since)
             html += render_kpis(counted, oob=True)
         if feed_is_stale:
             html += render_feed(warehouse_id=self.warehouse_id, oob=True)
+        if feed_is_stale or tiles_are_stale:
             html += render_tiles(warehouse_id=self.warehouse_id, oob=True)
         return html
 

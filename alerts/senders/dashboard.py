@@ -9,6 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from alerts.models import Receiver
+from inventory_hub.shell.panels import OVERVIEW_GROUP, PANELS_CHANGED
 
 from .base import Outgoing, SendFailed
 
@@ -17,12 +18,18 @@ logger = logging.getLogger(__name__)
 GROUP = "alerts"
 
 
+async def send_alerts_changed(layer) -> None:
+    """The Alerts page re-reads the alerts, the overview its tiles (the alerts tile)."""
+    await layer.group_send(GROUP, {"type": "alerts.changed"})
+    await layer.group_send(OVERVIEW_GROUP, {"type": PANELS_CHANGED})
+
+
 def publish_alerts_changed() -> bool:
     """Tell live pages the alerts changed; False when there is no channel layer."""
     layer = get_channel_layer()
     if layer is None:
         return False
-    async_to_sync(layer.group_send)(GROUP, {"type": "alerts.changed"})
+    async_to_sync(send_alerts_changed)(layer)
     return True
 
 

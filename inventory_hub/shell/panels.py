@@ -11,7 +11,8 @@ again after a stock change as it pushes stock's own sections.
 - overview tiles: figures on the overview, pushed with its activity feed.
 
 A change that moves no stock but changes what a panel shows is announced by the app with
-`PANELS_CHANGED` sent to the page's group (a variant's, say); the page re-renders its panels.
+`PANELS_CHANGED` sent to the page's group (a variant's, or `OVERVIEW_GROUP` for the overview's
+tiles); the page re-renders its panels.
 """
 
 from collections.abc import Callable, Mapping
@@ -32,6 +33,9 @@ OverviewTile = Callable[[int | None], Panel | None]  # (warehouse id, None: ever
 
 # The message type, for `channel_layer.group_send(group, {"type": PANELS_CHANGED})`.
 PANELS_CHANGED = "panels.changed"
+# Every open overview listens here: an app whose tile changed with no stock moving (an
+# alert fired) sends PANELS_CHANGED to it, and the overviews re-render their tiles.
+OVERVIEW_GROUP = "overview-tiles"
 
 _variant_panels: list[VariantPanel] = []
 _variant_actions: list[VariantAction] = []

@@ -32,3 +32,7 @@ def worker():
     yield running
     running.stop()
     celery_app.control.purge()
+
+
+# The live hub and headless Chromium of the stock pages' browser tests, shared as they are.
+from tests.stock.conftest import browser_page, chromium, live_hub  # noqa: E402, F401

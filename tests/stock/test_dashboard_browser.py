@@ -241,6 +241,7 @@ PAGES = {
     "variant": "/variants/PCL-SHEET-Q-WHT/",
     "orders": "/orders/",
     "connectors": "/connectors/",
+    "alerts": "/alerts/",
 }
 
 
