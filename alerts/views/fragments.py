@@ -37,7 +37,7 @@ SUBJECT_LABELS = ("sku", "warehouse", "channel", "connector", "order", "transfer
 class AlertRow:
     alert: Alert
     details: list[tuple[str, str]]
-    may_acknowledge: bool
+    may_handle: bool
     may_resolve: bool
     held_by: str = ""  # why a silenced alert is not sent
     silence_id: int | None = None  # the silence that holds it back (None: inhibited)
