@@ -4,11 +4,9 @@ Every transition publishes `transfer.changed` after its commit (transfers.events
 consumers re-read the transfer and push the same partials the pages render.
 """
 
-import asyncio
-
 from channels.db import database_sync_to_async
 
-from inventory_hub.shell.consumers import CLOSE_NOT_FOUND, RegionConsumer
+from inventory_hub.shell.consumers import CLOSE_NOT_FOUND, PollingRegionConsumer, RegionConsumer
 from transfers.events import TRANSFERS_GROUP, transfer_group
 from transfers.models import Transfer
 from transfers.views.fragments import (
@@ -20,30 +18,11 @@ from transfers.views.fragments import (
 )
 
 
-class TransfersConsumer(RegionConsumer):
+class TransfersConsumer(PollingRegionConsumer):
     """The Transfers page: the whole region again after any transfer changes, and every
     `poll_interval` seconds, since a transfer turns late without any event."""
 
-    poll_interval = 60.0
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._poll_task: asyncio.Task | None = None
-
-    async def start(self) -> int | None:
-        await self.set_groups({TRANSFERS_GROUP})
-        self._poll_task = asyncio.create_task(self._poll())
-        return None
-
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            self.mark_stale()
-
-    async def disconnect(self, code: int) -> None:
-        if self._poll_task is not None:
-            self._poll_task.cancel()
-        await super().disconnect(code)
+    groups = frozenset({TRANSFERS_GROUP})
 
     async def transfer_changed(self, event: dict) -> None:
         self.mark_stale()

@@ -199,3 +199,31 @@ class RegionConsumer(LiveConsumer):
     def take_pending(self) -> bool:
         self.is_stale = False
         return True
+
+
+class PollingRegionConsumer(RegionConsumer):
+    """A region rendered again after any event of its `groups`, and every `poll_interval`
+    seconds besides, for what goes stale with no event (a transfer turning late, a silence
+    ending)."""
+
+    groups: frozenset[str] = frozenset()
+    poll_interval = 60.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._poll_task: asyncio.Task | None = None
+
+    async def start(self) -> int | None:
+        await self.set_groups(set(self.groups))
+        self._poll_task = asyncio.create_task(self._poll())
+        return None
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            self.mark_stale()
+
+    async def disconnect(self, code: int) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+        await super().disconnect(code)

@@ -2,12 +2,7 @@
 sent once. Receivers are real local servers: a webhook receiver that verifies signatures
 with `standardwebhooks`, an HTTP server standing in for Slack, and an SMTP server."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -29,6 +24,7 @@ from alerts.services.acknowledge import ack_token
 from alerts.services.delivery import due_notification_ids
 from alerts.services.receivers import generate_webhook_secret
 from tests.fakes.server import Fault
+from tests.killed_worker import kill_worker_mid_request
 from tests.stock.factories import SYSTEM
 
 from .notify_support import FakeSlack, WebhookReceiver, fire, rule
@@ -159,34 +155,15 @@ print(deliver_notification(notification_id=sys.argv[1]), flush=True)
 def test_a_worker_killed_mid_send_sends_nothing_twice(hook, settings):
     """A real worker process is SIGKILLed while the receiver holds its request open; the
     receiver applies that request, and drops the sweep's retry by its webhook-id."""
-    from tests.browser_support import database_url
-
     (notification,) = notify(webhook_receiver(hook))
     hook.inject(Fault(status=0, times=1, hang_seconds=3))
     lease = 3.0
-    worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(notification.pk), str(lease)],
-        cwd=Path(__file__).resolve().parents[2],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "inventory_hub.settings.test",
-            "DATABASE_URL": database_url(settings.DATABASES["default"]),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    killed_at = kill_worker_mid_request(
+        WORKER,
+        [str(notification.pk), str(lease)],
+        reached=lambda: hook.requests_to("/hook"),
+        what="the receiver",
     )
-    try:
-        deadline = time.monotonic() + 30
-        while not hook.requests_to("/hook") and time.monotonic() < deadline:
-            assert worker.poll() is None, worker.communicate()
-            time.sleep(0.05)
-        assert hook.requests_to("/hook"), "the worker never reached the receiver"
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-    killed_at = time.monotonic()
 
     held = Notification.objects.get(pk=notification.pk)
     during_lease = deliver_notification(notification_id=notification.pk)

@@ -20,6 +20,7 @@ from stock.errors import InsufficientStock
 from stock.models import StockLevel, StockMovement
 from tests.fakes.server import Fault
 from tests.fakes.wms import FakeWms
+from tests.killed_worker import kill_worker_mid_request
 from tests.stock.factories import SYSTEM, Balance, VariantFactory, balance_of, ledger_ids, stocked
 from tests.warehouses.factories import WarehouseFactory
 from transfers.models import (
@@ -277,41 +278,16 @@ print(deliver_instruction(instruction_id=int(sys.argv[1])), flush=True)
 def test_a_worker_killed_mid_delivery_loses_nothing(north, south, variant, wms, settings):
     """A real worker process is SIGKILLed while the WMS holds its request open; the WMS
     applies that request afterwards, and drops the retry by its webhook-id."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from tests.browser_support import database_url
-
     save_warehouse_system(warehouse=north, endpoint_url=wms.endpoint_url, secret=SECRET)
     instruction = TransferInstruction.objects.get(transfer=approved(north, south, variant))
     wms.inject(Fault(status=0, times=1, hang_seconds=3))
     lease = 3.0
-    worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(instruction.pk), str(lease)],
-        cwd=Path(__file__).resolve().parents[2],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "inventory_hub.settings.test",
-            "DATABASE_URL": database_url(settings.DATABASES["default"]),
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    killed_at = kill_worker_mid_request(
+        WORKER,
+        [str(instruction.pk), str(lease)],
+        reached=lambda: wms.requests_to("/instructions"),
+        what="the WMS",
     )
-    try:
-        deadline = time.monotonic() + 30
-        while not wms.requests_to("/instructions") and time.monotonic() < deadline:
-            assert worker.poll() is None, worker.communicate()
-            time.sleep(0.05)
-        assert wms.requests_to("/instructions"), "the worker never reached the WMS"
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-    killed_at = time.monotonic()
 
     held = TransferInstruction.objects.get(pk=instruction.pk)
     during_lease = deliver_instruction(instruction_id=instruction.pk)
