@@ -6,9 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.test import Client
 from django.utils import timezone
 
 from alerts.conditions import RuleIndex
@@ -37,6 +34,7 @@ from tests.warehouses.factories import (
     ChannelWarehouseFactory,
     SalesChannelFactory,
     WarehouseFactory,
+    signed_in,
 )
 from warehouses.access import Role
 
@@ -45,16 +43,6 @@ from .support import make_rule
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "live-region"}
-
-
-def signed_in(role: Role, *warehouses, username: str) -> Client:
-    user = get_user_model().objects.create_user(username=username, password="unused")
-    user.groups.add(Group.objects.get(name=role.value))
-    for warehouse in warehouses:
-        warehouse.assigned_users.add(user)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.test import Client
 from django.utils import timezone
 
 from stock.models import StockLevel, StockMovement
@@ -19,6 +16,7 @@ from tests.warehouses.factories import (
     ChannelWarehouseFactory,
     SalesChannelFactory,
     WarehouseFactory,
+    signed_in,
 )
 from transfers.models import Transfer, TransferEvent, TransferReceipt, TransferState
 from transfers.services import approve_transfer, ship_transfer
@@ -29,16 +27,6 @@ from .factories import LaneFactory, assert_identity, draft
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "live-region"}
-
-
-def signed_in(role: Role, *warehouses, username: str) -> Client:
-    user = get_user_model().objects.create_user(username=username, password="unused")
-    user.groups.add(Group.objects.get(name=role.value))
-    for warehouse in warehouses:
-        warehouse.assigned_users.add(user)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
