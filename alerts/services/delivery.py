@@ -97,11 +97,20 @@ def deliver_notification(*, notification_id: uuid.UUID | str) -> str:
 
 
 def due_notification_ids(*, now: datetime | None = None, limit: int = 500) -> list[str]:
-    """Notifications to (re)send: pending or failed and due, or sending with a lapsed lease."""
+    """Notifications to (re)send: failed and due, or sending with a lapsed lease, or pending
+    for longer than ALERTS_DELIVERY_REQUEUE_PENDING_SECONDS. A pending row had its task
+    queued at its commit: until then it is in the queue (behind a backlog, maybe), and
+    queueing it again on every sweep would only add idle tasks to that backlog."""
     now = now or timezone.now()
+    grace = timedelta(
+        seconds=float(getattr(settings, "ALERTS_DELIVERY_REQUEUE_PENDING_SECONDS", 30))
+    )
+    lost = Q(status=NotificationStatus.PENDING, next_attempt_at__lte=now - grace)
     return [
         str(pk)
-        for pk in Notification.objects.filter(_claimable(now))
+        for pk in Notification.objects.filter(
+            _claimable(now) & (~Q(status=NotificationStatus.PENDING) | lost)
+        )
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     ]
