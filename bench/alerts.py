@@ -2,7 +2,8 @@
 
 1. Orders: `place_order` CPU per order (client + backend, as bench.reservations measures
    it) and throughput with no alert rule, then with 1,000 active rules of the stock
-   conditions scoped to the ordered SKUs, in turns (no rules, rules, no rules, rules).
+   conditions scoped to the ordered SKUs, in turns (after a warm-up cell: no rules,
+   rules, rules, no rules, ...).
    The reactions note the touched levels after each commit; the evaluation they queue runs
    in a worker, not here: what is measured is what the rules cost the writer.
 2. Sweeps: five stock rules over every level; the first sweep (which creates the alerts of
@@ -224,23 +225,31 @@ def measure_orders(settings: Settings) -> list[OrderCell]:
     rule_ids = create_order_rules(settings)
     loop = partial(timed_loop, warmup=settings.warmup, duration=settings.duration)
     cells = []
-    for round_number in range(settings.rounds):
-        for with_rules in (False, True):
-            switch_rules(rule_ids, is_active=with_rules)
-            analyze()
-            engaged = reactions_engaged(settings)
-            run = f"orders/{round_number}/{'rules' if with_rules else 'none'}"
-            factory = service_orders(run=run, channel_code="BENCH-0", skus=hot_skus(settings))
-            orders = summarize(
-                run_workers(
-                    factory,
-                    workers=settings.order_workers,
-                    loop=loop,
-                    timeout=settings.warmup + settings.duration,
-                )
+    # A first cell warms the caches and is not counted; then the two kinds alternate
+    # ABBA (none, rules, rules, none, ...), so a drift of the machine's load over the run
+    # weighs on both alike.
+    plan = [(None, False)] + [
+        (number, with_rules)
+        for number in range(settings.rounds)
+        for with_rules in ((False, True) if number % 2 == 0 else (True, False))
+    ]
+    for round_number, with_rules in plan:
+        switch_rules(rule_ids, is_active=with_rules)
+        analyze()
+        engaged = reactions_engaged(settings)
+        run = f"orders/{round_number}/{'rules' if with_rules else 'none'}"
+        factory = service_orders(run=run, channel_code="BENCH-0", skus=hot_skus(settings))
+        orders = summarize(
+            run_workers(
+                factory,
+                workers=settings.order_workers,
+                loop=loop,
+                timeout=settings.warmup + settings.duration,
             )
-            cell = OrderCell(settings.rules if with_rules else 0, orders, engaged)
-            print(_order_row(cell), flush=True)
+        )
+        cell = OrderCell(settings.rules if with_rules else 0, orders, engaged)
+        print(_order_row(cell) + (" (warm-up, not counted)" if round_number is None else ""))
+        if round_number is not None:
             cells.append(cell)
     switch_rules(rule_ids, is_active=False)
     return cells
