@@ -150,7 +150,8 @@ def _insert_new(new: Sequence[NewAlert], now: datetime) -> list[tuple[int, str]]
     # A server-binding cursor on Django's connection (same transaction): Django's own
     # cursors bind on the client, which has no binary format. Wrapped as Django wraps its
     # own (as inventory_hub.db.hot_cursor does), so query logging and wrappers see it.
-    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+    wrap = connection._prepare_cursor  # type: ignore[attr-defined]  # not in django-stubs
+    with wrap(psycopg.Cursor(connection.connection)) as cursor:
         cursor.execute(_INSERT_NEW.format(table=Alert._meta.db_table), columns)
         return [(pk, state) for pk, state in cursor.fetchall()]
 
