@@ -4,13 +4,14 @@ channel layer, the cache and the Celery broker), on the database it seeded.
 3. Commit to dashboard. The hub runs as `manage.py runhub` with REDIS_URL (the Procfile's
    worker and beat as its children). A dashboard receiver and a route (group wait 0, one
    group per SKU and warehouse) are set up through the services, with a rule "available
-   below 10" on warehouse B0. This process joins the channel layer's `alerts` group (what
-   the dashboard's live pages listen to; the alerts pages' own consumer is not on main yet)
-   and makes `--changes` adjustments through `adjust_stock`, each taking a level from 50
-   or more to 3: from right after its COMMIT to the `alerts.changed` message arriving. The
-   way: this process's reaction notes the level, 300 ms later queues `evaluate_task`; the
-   worker evaluates, schedules the group, flushes it, and delivers to the dashboard
-   receiver, which publishes to the group.
+   below 10" on a warehouse of its own, LIVE, stocking `--changes` SKUs (+2) at 100. This
+   process joins the channel layer's `alerts` group (what the dashboard's live pages
+   listen to; the alerts pages' own consumer is not on main yet) and makes `--changes`
+   adjustments through `adjust_stock`, each taking a LIVE level from 100 to 3: from right
+   after its COMMIT to the `alerts.changed` message arriving. The way: this process's
+   reaction notes the level, 300 ms later queues `evaluate_task`; the worker evaluates,
+   schedules the group, flushes it, and delivers to the dashboard receiver, which
+   publishes to the group.
 4. Dispatch. A webhook receiver (a threaded HTTP server in another process, verifying each
    signature with `standardwebhooks`) and a webhook receiver row pointing at it. First the
    baseline: as many signed POSTs as notifications, from `--workers` threads, nothing
@@ -44,7 +45,7 @@ import requests
 from bench.common import database_url, percentile
 
 REPO = Path(__file__).resolve().parent.parent
-LIVE_RULE = "live: below 10"
+LIVE_RULE = "live: below 10 at LIVE"
 DELIVERY_DEADLINE_SECONDS = 300
 
 
@@ -60,14 +61,35 @@ def configure(database: str, redis_url: str) -> None:
 # --- 3. Commit to dashboard ------------------------------------------------------------------
 
 
-def live_setup() -> None:
+def live_setup(changes: int) -> None:
+    """A warehouse of its own (LIVE) stocking `changes` SKUs with 100 units each, through
+    the ledger; the rule watches it alone, so that nothing fires before the changes (a rule
+    over the seeded levels would fire for thousands at once and keep the worker busy)."""
     from alerts.models import Rule
     from alerts.services import create_rule, save_receiver, save_route
     from stock.actors import Actor
+    from stock.models import MovementKind, MovementSource, ReasonCode, Variant
+    from stock.services.ledger import LevelChange, apply_changes
     from warehouses.models import Warehouse
 
     if Rule.objects.filter(name=LIVE_RULE).exists():
         return  # set up by an earlier run on this database
+    actor = Actor.system("benchmark")
+    live = Warehouse.objects.create(code="LIVE", name="Benchmark live warehouse")
+    apply_changes(
+        [
+            LevelChange(
+                variant=variant,
+                warehouse=live,
+                kind=MovementKind.RECEIPT,
+                reason=ReasonCode.PURCHASE_ORDER,
+                delta_on_hand=100,
+            )
+            for variant in Variant.objects.order_by("-sku")[:changes]
+        ],
+        actor=actor,
+        source=MovementSource.MANUAL,
+    )
     dashboard = save_receiver(name="bench dashboard", kind="dashboard")
     save_route(
         name="bench dashboard",
@@ -77,11 +99,7 @@ def live_setup() -> None:
         group_wait_seconds=0,
     )
     create_rule(
-        actor=Actor.system("benchmark"),
-        name=LIVE_RULE,
-        condition="available_below",
-        threshold=10,
-        warehouse=Warehouse.objects.get(code="B0"),
+        actor=actor, name=LIVE_RULE, condition="available_below", threshold=10, warehouse=live
     )
 
 
@@ -89,7 +107,7 @@ def live_levels(count: int) -> list:
     from stock.models import StockLevel
 
     return list(
-        StockLevel.objects.filter(warehouse__code="B0", available__gte=50, available__lt=1000)
+        StockLevel.objects.filter(warehouse__code="LIVE", available__gte=50)
         .select_related("variant", "warehouse")
         .order_by("pk")[:count]
     )
@@ -389,7 +407,7 @@ def main() -> int:
     configure(options.database, options.redis_url)
     from bench.connectors import Hub
 
-    live_setup()
+    live_setup(options.changes + 2)
     (REPO / "var").mkdir(exist_ok=True)
     hub = Hub(
         database_url=database_url(options.database),
@@ -419,7 +437,7 @@ def report(latencies: list[float], lost: dict, dispatched: dict, raw: float, opt
     p50 = percentile(latencies, 0.5) * 1000
     print(
         f"\n3. Commit to dashboard (the 'alerts' group message), {len(latencies)} adjustments "
-        "crossing 'below 10' at B0, 0.5 s apart (2 more for warm-up); hub: runhub with Redis"
+        "crossing 'below 10' at LIVE, 0.5 s apart (2 more for warm-up); hub: runhub with Redis"
         f"\n\n| p50 ms | p95 ms | max ms | no message in 10 s |"
         f"\n|---:|---:|---:|---:|\n| {p50:.0f} | {percentile(latencies, 0.95) * 1000:.0f} "
         f"| {max(latencies, default=float('nan')) * 1000:.0f} | {lost['timeout']} |\n\n"
