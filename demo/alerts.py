@@ -43,11 +43,13 @@ class RuleSpec:
 RULES = [
     # At or below each variant's own low-stock threshold, in every warehouse.
     RuleSpec("Low stock in a warehouse", Condition.AVAILABLE_BELOW, Severity.WARNING, None, 2),
-    RuleSpec("Out of stock on a channel", Condition.CHANNEL_OUT_OF_STOCK, Severity.CRITICAL),
+    RuleSpec("Out of stock on a channel", Condition.CHANNEL_OUT_OF_STOCK, Severity.WARNING),
+    # Critical, so the demo's one contradiction shows the ladder (below) at work; the
+    # many sold-out SKUs would page for each of them.
     RuleSpec(
         "A forced status contradicts stock",
         Condition.FORCED_STATUS_CONTRADICTS,
-        Severity.WARNING,
+        Severity.CRITICAL,
     ),
     RuleSpec("A connector is down", Condition.CONNECTOR_FAILING, Severity.CRITICAL),
     RuleSpec(

@@ -23,7 +23,8 @@ from alerts.models import (
     Route,
     Rule,
 )
-from alerts.services import deliver_notification, flush_due_groups, update_rule
+from alerts.senders.sms import FakeBackend
+from alerts.services import deliver_notification, escalate_due, flush_due_groups, update_rule
 from demo.alerts import CONTRADICTION_REASON, DEMO_ADDRESS, DEMO_PHONE
 from demo.loading import load_demo
 from stock.models import ForcedStatus, StockLevel
@@ -69,8 +70,8 @@ def test_the_demo_has_its_five_rules():
 
     assert rules == {
         "Low stock in a warehouse": ("available_below", None, "warning", True),
-        "Out of stock on a channel": ("channel_out_of_stock", None, "critical", True),
-        "A forced status contradicts stock": ("forced_status_contradicts", None, "warning", True),
+        "Out of stock on a channel": ("channel_out_of_stock", None, "warning", True),
+        "A forced status contradicts stock": ("forced_status_contradicts", None, "critical", True),
         "A connector is down": ("connector_failing", None, "critical", True),
         "A transfer is late": ("late_transfer", None, "warning", True),
     }
@@ -153,6 +154,26 @@ def test_the_dashboard_hears_at_once_and_the_email_after_its_group_wait(mailoutb
     assert len(mailoutbox) == len(after_the_wait)
     assert {tuple(message.to) for message in mailoutbox} == {(DEMO_ADDRESS,)}
     assert Notification.objects.filter(~Q(status="sent"), receiver__kind="email").count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("demo")
+def test_the_contradiction_climbs_the_critical_ladder_by_email_sms_and_call(mailoutbox):
+    contradiction = Alert.objects.get(rule__name="A forced status contradicts stock")
+    FakeBackend.clear()
+
+    steps = escalate_due(now=contradiction.fired_at + timedelta(minutes=21))
+    outcomes = [deliver_notification(notification_id=n.pk) for n in steps]
+
+    assert [(n.receiver.kind, [a.pk for a in n.alerts.all()]) for n in steps] == [
+        ("email", [contradiction.pk]),
+        ("sms", [contradiction.pk]),
+        ("voice", [contradiction.pk]),
+    ]
+    assert outcomes == ["sent", "sent", "sent"]
+    assert [message.to for message in mailoutbox] == [[DEMO_ADDRESS]]
+    assert [(m.kind, m.to) for m in FakeBackend.sent] == [("sms", DEMO_PHONE), ("call", DEMO_PHONE)]
+    FakeBackend.clear()
 
 
 @pytest.mark.django_db
