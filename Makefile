@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint mypy-baseline format fuzz bench bench-reservations bench-order-instructions bench-expiry bench-bulk bench-dashboard bench-connectors bench-oversell bench-transfers-lifecycle
+.PHONY: run test lint mypy-baseline format fuzz bench bench-reservations bench-order-instructions bench-expiry bench-bulk bench-dashboard bench-connectors bench-oversell bench-transfers-lifecycle bench-alerts
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -91,3 +91,8 @@ bench-oversell: $(VENV)/.runtime
 # SIZE=20000 for a quick check; the default is 250,000 variants x 2 warehouses (500,000 levels).
 bench-transfers-lifecycle: $(VENV)/.runtime
 	$(BIN)/python -m bench.transfers_lifecycle
+
+# Alerts (issue 21) on 500,000 levels: orders with 1,000 rules, sweeps, commit to dashboard,
+# dispatch to a webhook. SIZE=5000 for a quick check. Uses Redis database 9 (emptied).
+bench-alerts: $(VENV)/.runtime
+	$(BIN)/python -m bench.alerts

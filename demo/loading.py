@@ -14,6 +14,8 @@ from zlib import crc32
 
 from django.db import transaction
 
+from alerts.models import Alert, AlertState
+from demo.alerts import ensure_alert_rules, evaluate_demo_alerts
 from demo.catalogue import CHANNELS, PRODUCTS, WAREHOUSES, DemoVariant
 from demo.history import HISTORY_DAYS, HistorySimulation
 from demo.transfers import ensure_lanes, ensure_transfers, ensure_unit_costs
@@ -40,45 +42,65 @@ class DemoSummary:
     unit_costs_set: int = 0
     lanes_created: int = 0
     transfers_created: int = 0
+    alert_rules_created: int = 0
+    alert_receivers_created: int = 0
+    alert_routes_created: int = 0
+    alert_steps_created: int = 0
+    alerts_fired: int = 0  # by the evaluation after this load
+    alerts_firing: int = 0
 
 
 def load_demo(
     *, today: date | None = None, seed: int = DEMO_SEED, log: Callable[[str], None] = print
 ) -> DemoSummary:
-    """Create the demo business, its history and its transfers, all in one transaction, or
-    do nothing.
+    """Create the demo business, its history, its transfers and its alert rules, all in
+    one transaction, or do nothing; then evaluate the alert rules once (demo.alerts), so
+    the alerts exist before the hub's first sweep.
 
     Idempotent: catalogue rows are found by natural key (code, name, SKU) and never
     updated (a unit cost is only filled in where there is none); the history is written
     only when the ledger has no demo movement yet; lanes and transfers only when their
-    route or reference is new (demo.transfers).
+    route or reference is new (demo.transfers); rules, receivers, routes and escalation
+    steps only when their name or position is new (demo.alerts).
     """
     today = today or utc_today()
     summary = DemoSummary(today=today)
     with transaction.atomic():
-        warehouses = _ensure_warehouses(summary)
-        _ensure_channels(warehouses, summary)
-        variants = _ensure_catalogue(summary)
-        summary.unit_costs_set = ensure_unit_costs()
-        summary.lanes_created = ensure_lanes(warehouses)
-        if StockMovement.objects.filter(source=MovementSource.DEMO).exists():
-            log("Demo history already loaded: left as it is.")
-            # A demo loaded before it had transfers gets them, and today's snapshots again.
-            summary.transfers_created = ensure_transfers(warehouses)
-            if summary.transfers_created:
-                summary.snapshots_written = rebuild_snapshots(since=today)
-            return summary
-        simulation = HistorySimulation(
-            variants=variants, warehouses=warehouses, today=today, rng=random.Random(seed)
-        )
-        summary.movements_written = simulation.run()
-        summary.history_loaded = True
-        summary.history_days = HISTORY_DAYS
-        summary.levels_stocked = len(simulation.levels)
-        # Today's transfers before the snapshots, so that today's close includes them.
-        summary.transfers_created = ensure_transfers(warehouses)
-        summary.snapshots_written = rebuild_snapshots()
+        _load(summary, seed=seed, log=log)
+        setup = ensure_alert_rules()
+        summary.alert_rules_created = setup.rules_created
+        summary.alert_receivers_created = setup.receivers_created
+        summary.alert_routes_created = setup.routes_created
+        summary.alert_steps_created = setup.steps_created
+    summary.alerts_fired = len(evaluate_demo_alerts().result.fired)
+    summary.alerts_firing = Alert.objects.filter(state=AlertState.FIRING).count()
     return summary
+
+
+def _load(summary: DemoSummary, *, seed: int, log: Callable[[str], None]) -> None:
+    today = summary.today
+    warehouses = _ensure_warehouses(summary)
+    _ensure_channels(warehouses, summary)
+    variants = _ensure_catalogue(summary)
+    summary.unit_costs_set = ensure_unit_costs()
+    summary.lanes_created = ensure_lanes(warehouses)
+    if StockMovement.objects.filter(source=MovementSource.DEMO).exists():
+        log("Demo history already loaded: left as it is.")
+        # A demo loaded before it had transfers gets them, and today's snapshots again.
+        summary.transfers_created = ensure_transfers(warehouses)
+        if summary.transfers_created:
+            summary.snapshots_written = rebuild_snapshots(since=today)
+        return
+    simulation = HistorySimulation(
+        variants=variants, warehouses=warehouses, today=today, rng=random.Random(seed)
+    )
+    summary.movements_written = simulation.run()
+    summary.history_loaded = True
+    summary.history_days = HISTORY_DAYS
+    summary.levels_stocked = len(simulation.levels)
+    # Today's transfers before the snapshots, so that today's close includes them.
+    summary.transfers_created = ensure_transfers(warehouses)
+    summary.snapshots_written = rebuild_snapshots()
 
 
 def _ensure_warehouses(summary: DemoSummary) -> dict[str, Warehouse]:

@@ -3,6 +3,7 @@ sent once. Receivers are real local servers: a webhook receiver that verifies si
 with `standardwebhooks`, an HTTP server standing in for Slack, and an SMTP server."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -62,7 +63,7 @@ def notify(*receivers):
         save_route(name=f"to {receiver.name}", receiver=receiver, continue_matching=True)
     now = timezone.now()
     note_alert_changes([a.pk for a in fire(rule(), 1, now=now)], now=now)
-    return flush_due_groups(now=now + timezone.timedelta(seconds=WAIT))
+    return flush_due_groups(now=now + timedelta(seconds=WAIT))
 
 
 def test_a_signed_webhook_arrives_once_verified_with_its_id(hook):
@@ -130,6 +131,19 @@ def test_attempts_run_out_into_a_dead_notification(hook, quick_retries, settings
         .last()
         .error.startswith("Gave up after 3 attempts")
     )
+
+
+def test_the_sweep_queues_a_pending_notification_again_only_once_its_task_seems_lost(
+    hook, settings
+):
+    settings.ALERTS_DELIVERY_REQUEUE_PENDING_SECONDS = 30
+    (notification,) = notify(webhook_receiver(hook))
+    queued_at = notification.next_attempt_at
+
+    just_queued = due_notification_ids(now=queued_at + timedelta(seconds=29))
+    lost = due_notification_ids(now=queued_at + timedelta(seconds=31))
+
+    assert (just_queued, lost) == ([], [str(notification.pk)])
 
 
 def test_a_refusal_for_good_is_dead_at_once(hook):

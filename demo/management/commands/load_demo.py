@@ -35,4 +35,10 @@ class Command(BaseCommand):
             f"Demo transfers: {summary.lanes_created} lanes, {summary.transfers_created} "
             f"transfers created; {summary.unit_costs_set} unit costs set."
         )
+        self.stdout.write(
+            f"Demo alerts: {summary.alert_rules_created} rules, "
+            f"{summary.alert_receivers_created} receivers, {summary.alert_routes_created} "
+            f"routes, {summary.alert_steps_created} escalation steps created; "
+            f"{summary.alerts_fired} alerts fired now, {summary.alerts_firing} firing."
+        )
         self.stdout.write(self.style.SUCCESS(f"Demo data ready in {elapsed:.1f} s."))
