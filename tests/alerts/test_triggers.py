@@ -153,7 +153,12 @@ def test_the_task_evaluates_the_channels_linked_to_the_touched_levels(level):
     )
 
 
-def test_a_commit_costs_the_writer_no_statement_more_with_rules_than_without(level):
+def test_a_commit_costs_the_writer_no_statement_more_with_rules_than_without(level, monkeypatch):
+    # The storefront cache re-reads the channel list once a second: creating the rules can
+    # take longer than that, so it is held for the test, or one side would read it and the
+    # other not.
+    monkeypatch.setattr("stock.availability.CHANNEL_LIST_SECONDS", 3600.0)
+
     def statements_of_one_adjustment() -> list[str]:
         forget_mapping_state()  # what other apps remember for seconds: read each time alike
         with CaptureQueriesContext(connection) as captured:
