@@ -46,22 +46,27 @@ _CHANNEL_SQL = """
 SELECT v.id
 FROM {variant} v
 LEFT JOIN (
-    SELECT l.variant_id, SUM(GREATEST(l.available, 0)) AS total
+    SELECT l.variant_id,
+        SUM(CASE WHEN l.available > 0 THEN l.available ELSE 0 END) AS total
     FROM {level} l
     JOIN {link} cw ON cw.warehouse_id = l.warehouse_id AND cw.channel_id = %(channel)s
     JOIN {warehouse} w ON w.id = l.warehouse_id AND w.is_active
     GROUP BY l.variant_id
 ) t ON t.variant_id = v.id
-WHERE v.manage_stock
-  AND (%(variant)s::bigint IS NULL OR v.id = %(variant)s)
-  AND (%(product)s::bigint IS NULL OR v.product_id = %(product)s)
+WHERE v.manage_stock {scope}
   AND COALESCE(t.total, 0) - %(buffer)s < {limit}
-  AND NOT EXISTS (
-    SELECT 1 FROM {alert} a
-    WHERE a.rule_id = %(rule)s AND a.variant_id = v.id AND a.channel_id = %(channel)s
-      AND (a.state <> 'resolved' OR a.details @> '{{"armed": true}}')
-  )
 """
+
+
+def _alerted_variants(rule: Rule, channel: SalesChannel) -> set[int]:
+    """Variants with an unresolved (or armed) alert of the rule on the channel: the
+    evaluation of existing alerts looks at those."""
+    alerted = Alert.objects.filter(
+        Q(state__in=[AlertState.PENDING, AlertState.FIRING]) | Q(details__armed=True),
+        rule_id=rule.pk,
+        channel_id=channel.pk,
+    )
+    return set(alerted.values_list("variant_id", flat=True))
 
 
 def channel_candidates(rule: Rule, channels: Iterable[SalesChannel]) -> set[int]:
@@ -80,12 +85,20 @@ def channel_candidates(rule: Rule, channels: Iterable[SalesChannel]) -> set[int]
         limit, line = "%(threshold)s", rule.threshold
     else:
         limit, line = "1", 1
+    scope = "".join(
+        clause
+        for clause, value in (
+            (" AND v.id = %(variant)s", rule.variant_id),
+            (" AND v.product_id = %(product)s", rule.product_id),
+        )
+        if value is not None
+    )
     sql = _CHANNEL_SQL.format(
         variant=Variant._meta.db_table,
         level=StockLevel._meta.db_table,
         link=ChannelWarehouse._meta.db_table,
         warehouse=Warehouse._meta.db_table,
-        alert=Alert._meta.db_table,
+        scope=scope,
         limit=limit,
     )
     found: set[int] = set()
@@ -101,10 +114,9 @@ def channel_candidates(rule: Rule, channels: Iterable[SalesChannel]) -> set[int]
                 "product": rule.product_id,
                 "buffer": channel.safety_buffer,
                 "threshold": rule.threshold,
-                "rule": rule.pk,
             }
             cursor.execute(sql, params)
-            found.update(row[0] for row in cursor.fetchall())
+            found.update({row[0] for row in cursor.fetchall()} - _alerted_variants(rule, channel))
             found.update(_short_variants(channel, rule))
             if capped:
                 found.update(_capped_variants(rule))

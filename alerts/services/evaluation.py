@@ -21,6 +21,7 @@ from alerts.conditions import Finding, subject_key
 from alerts.conditions.stock import EVENT_CONDITIONS
 from alerts.core import FIRING, PENDING, RESOLVED, step
 from alerts.models import Alert
+from inventory_hub.db import is_postgresql
 
 # A back-in-stock event stays firing this long (so its group is notified), then resolves.
 EVENT_FIRING_FOR = timedelta(hours=1)
@@ -126,6 +127,9 @@ def _insert_new(new: Sequence[NewAlert], now: datetime) -> list[tuple[int, str]]
     """Insert these alerts, started (and fired, when firing) and evaluated `now`; the
     (id, state) of those inserted, a fingerprint that exists already being skipped."""
 
+    if not is_postgresql():
+        return _insert_portably(new, now)
+
     def as_json(name: str, values: list[object]) -> list[str]:
         encoder = Alert._meta.get_field(name).encoder  # type: ignore[union-attr]
         return [json.dumps(value, cls=encoder) for value in values]
@@ -154,6 +158,28 @@ def _insert_new(new: Sequence[NewAlert], now: datetime) -> list[tuple[int, str]]
     with wrap(psycopg.Cursor(connection.connection)) as cursor:
         cursor.execute(_INSERT_NEW.format(table=Alert._meta.db_table), columns)
         return [(pk, state) for pk, state in cursor.fetchall()]
+
+
+def _insert_portably(new: Sequence[NewAlert], now: datetime) -> list[tuple[int, str]]:
+    """The same insert through the ORM, for SQLite (the embedded default): one multi-row
+    INSERT skipping taken fingerprints, then the inserted rows read back by fingerprint
+    and start time (another evaluator's row has its own start)."""
+    Alert.objects.bulk_create(
+        [
+            Alert(
+                **{name: getattr(alert, name) for name in NewAlert.__dataclass_fields__},
+                started_at=now,
+                fired_at=now if alert.state == FIRING else None,
+                last_evaluated_at=now,
+            )
+            for alert in new
+        ],
+        ignore_conflicts=True,
+    )
+    inserted = Alert.objects.filter(
+        fingerprint__in=[alert.fingerprint for alert in new], started_at=now
+    )
+    return list(inserted.values_list("pk", "state"))
 
 
 def _holding(

@@ -1,0 +1,35 @@
+"""`make run` on a fresh machine: the demo loads on SQLite, the embedded default, with its
+transfers and its alerts evaluated (the PostgreSQL-only statements have portable twins)."""
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.inventory_hub.hub_process import REPO, hub_env
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_demo_loads_on_sqlite_with_transfers_and_firing_alerts(migrated_sqlite, tmp_path):
+    database = tmp_path / "hub.sqlite3"
+    shutil.copy(migrated_sqlite, database)
+    loaded = subprocess.run(
+        [sys.executable, "manage.py", "load_demo"],
+        cwd=REPO,
+        env=hub_env(DATABASE_URL=f"sqlite:///{database}"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert "Demo alerts:" in loaded.stdout
+    with sqlite3.connect(database) as db:
+        states = dict(
+            db.execute("SELECT state, COUNT(*) FROM transfers_transfer GROUP BY state").fetchall()
+        )
+        firing = db.execute("SELECT COUNT(*) FROM alerts_alert WHERE state = 'firing'").fetchone()
+    assert set(states) >= {"draft", "approved", "shipped", "received", "cancelled"}
+    assert firing[0] > 0
