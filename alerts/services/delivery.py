@@ -34,6 +34,7 @@ from alerts.models import (
     Receiver,
 )
 from alerts.senders import Outgoing, SendFailed, render_text, sender_for
+from inventory_hub.db import is_postgresql
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,10 @@ def _commit_without_flush() -> None:
     database server can lose it, and then the last few hundred milliseconds of claims and
     outcomes at most: the row is claimable again and goes out again under the same id,
     which is already the case after a worker dies mid-send (the receiver drops the copy).
-    In exchange each delivery waits for no disk flush, twice."""
+    In exchange each delivery waits for no disk flush, twice. (PostgreSQL only: SQLite
+    has no such setting.)"""
+    if not is_postgresql():
+        return
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
 

@@ -33,3 +33,31 @@ def test_the_demo_loads_on_sqlite_with_transfers_and_firing_alerts(migrated_sqli
         firing = db.execute("SELECT COUNT(*) FROM alerts_alert WHERE state = 'firing'").fetchone()
     assert set(states) >= {"draft", "approved", "shipped", "received", "cancelled"}
     assert firing[0] > 0
+
+    # What the worker of `make run` does next: flush the groups, deliver their messages
+    # (the dashboard, and e-mail to the console backend).
+    delivered = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", DELIVER],
+        cwd=REPO,
+        env=hub_env(DATABASE_URL=f"sqlite:///{database}"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert delivered.returncode == 0, delivered.stderr[-3000:]
+    outcomes = delivered.stdout.strip().splitlines()[-1]
+    assert outcomes.startswith("outcomes:"), delivered.stdout[-2000:]
+    assert set(outcomes.removeprefix("outcomes:").split(",")) == {"sent"}
+
+
+DELIVER = """
+from datetime import timedelta
+from django.utils import timezone
+from alerts.models import Notification
+from alerts.services.delivery import deliver_notification
+from alerts.services.notify import flush_due_groups
+flush_due_groups(now=timezone.now() + timedelta(hours=1))
+ids = list(Notification.objects.values_list("pk", flat=True))
+assert ids, "no notification was made"
+print("outcomes:" + ",".join(deliver_notification(notification_id=pk) for pk in ids))
+"""
