@@ -415,8 +415,8 @@ class RawLifecycles:
             lines = cursor.execute(
                 """
                 INSERT INTO transfers_transferline (transfer_id, variant_id, quantity, shipped,
-                    accepted, rejected, lost, returned, over_received)
-                SELECT %s, v.id, c.quantity, 0, 0, 0, 0, 0, 0
+                    accepted, rejected, lost, returned, over_received, return_received)
+                SELECT %s, v.id, c.quantity, 0, 0, 0, 0, 0, 0, 0
                   FROM unnest(%s::text[], %s::int[]) AS c(sku, quantity)
                   JOIN stock_variant v ON v.sku = c.sku
                 RETURNING id, variant_id, quantity
@@ -457,8 +457,8 @@ class RawLifecycles:
             (receipt_id,) = cursor.execute(
                 """
                 INSERT INTO transfers_transferreceipt (transfer_id, reference, is_over_receipt,
-                    actor_label, received_at)
-                VALUES (%s, %s, false, 'benchmark', now()) RETURNING id
+                    is_return, actor_label, received_at)
+                VALUES (%s, %s, false, false, 'benchmark', now()) RETURNING id
                 """,
                 (t.id, name),
             ).fetchone()
