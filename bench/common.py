@@ -158,6 +158,49 @@ def level_ids(skus: Sequence[str], *, warehouse_code: str) -> list[int]:
     return [ids[sku] for sku in skus]
 
 
+def seed_levels_in_server(
+    cursor, *, product_id: int, variants: int, threshold: int, on_hand_sql: str, params: list
+) -> None:
+    """`variants` variants SKU-000000… of one product (unit cost 10.00), a level per
+    (variant, warehouse) whose on hand is `on_hand_sql` (over `v` and `w`, with `params`),
+    and the receipt that explains each non-empty level: INSERT … SELECT over
+    generate_series, in the server (500,000 levels in seconds, where the services take
+    minutes). Shared by bench.transfers_lifecycle and bench.alerts."""
+    cursor.execute(
+        """
+        INSERT INTO stock_variant (sku, attributes, barcode, manage_stock, backorders,
+            low_stock_threshold, is_active, created_at, product_id, unit_cost)
+        SELECT 'SKU-' || lpad(g::text, 6, '0'), '{}', '', true, 'deny', %s, true,
+               now(), %s, 10.00
+          FROM generate_series(0, %s - 1) AS g
+        """,
+        [threshold, product_id, variants],
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO stock_stocklevel (on_hand, reserved, unsellable, safety_stock,
+            inbound, is_backorder_allowed, version, updated_at, warehouse_id, variant_id)
+        SELECT {on_hand_sql}, 0, 0, 0, 0, false, 1, now(), w.id, v.id
+          FROM stock_variant v CROSS JOIN warehouses_warehouse w
+         ORDER BY v.id, w.id
+        """,
+        params,
+    )
+    cursor.execute(
+        """
+        INSERT INTO stock_stockmovement (kind, reason, note, delta_on_hand,
+            delta_reserved, delta_unsellable, delta_safety_stock, delta_inbound,
+            on_hand_after, reserved_after, unsellable_after, safety_stock_after,
+            inbound_after, actor_kind, actor_label, source, document, reference,
+            occurred_at, recorded_at, level_id, warehouse_id, variant_id)
+        SELECT 'receipt', 'purchase_order', '', on_hand, 0, 0, 0, 0,
+               on_hand, 0, 0, 0, 0, 'system', 'benchmark seed', 'manual', '', NULL,
+               now(), now(), id, warehouse_id, variant_id
+          FROM stock_stocklevel WHERE on_hand > 0
+        """
+    )
+
+
 def analyze() -> None:
     """Fresh planner statistics, as autovacuum would have them on a live database."""
     from django.db import connection

@@ -42,6 +42,7 @@ from bench.common import (
     percentile,
     recreate_database,
     run_workers,
+    seed_levels_in_server,
     seeded_random,
     summarize,
     timed_loop,
@@ -108,38 +109,13 @@ def seed(settings: Settings) -> None:
         )
         product = Product.objects.create(name="Benchmark product")
         with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO stock_variant (sku, attributes, barcode, manage_stock, backorders,
-                    low_stock_threshold, is_active, created_at, product_id, unit_cost)
-                SELECT 'SKU-' || lpad(g::text, 6, '0'), '{}', '', true, 'deny', 5, true, now(),
-                       %s, 10.00
-                  FROM generate_series(0, %s - 1) AS g
-                """,
-                [product.pk, settings.variants],
-            )
-            cursor.execute(
-                """
-                INSERT INTO stock_stocklevel (on_hand, reserved, unsellable, safety_stock,
-                    inbound, is_backorder_allowed, version, updated_at, warehouse_id, variant_id)
-                SELECT %s, 0, 0, 0, 0, false, 1, now(), w.id, v.id
-                  FROM stock_variant v CROSS JOIN warehouses_warehouse w
-                 ORDER BY v.id, w.id
-                """,
-                [STOCK_PER_LEVEL],
-            )
-            cursor.execute(
-                """
-                INSERT INTO stock_stockmovement (kind, reason, note, delta_on_hand,
-                    delta_reserved, delta_unsellable, delta_safety_stock, delta_inbound,
-                    on_hand_after, reserved_after, unsellable_after, safety_stock_after,
-                    inbound_after, actor_kind, actor_label, source, document, reference,
-                    occurred_at, recorded_at, level_id, warehouse_id, variant_id)
-                SELECT 'receipt', 'purchase_order', '', on_hand, 0, 0, 0, 0,
-                       on_hand, 0, 0, 0, 0, 'system', 'benchmark seed', 'manual', '', NULL,
-                       now(), now(), id, warehouse_id, variant_id
-                  FROM stock_stocklevel
-                """
+            seed_levels_in_server(
+                cursor,
+                product_id=product.pk,
+                variants=settings.variants,
+                threshold=5,
+                on_hand_sql="%s",
+                params=[STOCK_PER_LEVEL],
             )
     analyze()
     print(
