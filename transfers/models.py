@@ -30,6 +30,9 @@ class Lane(models.Model):
     cost_per_unit = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     cost_per_shipment = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     minimum_quantity = models.PositiveIntegerField(default=0)
+    # Most units one shipment carries, all variants together; empty: no limit. Suggestions
+    # respect it (suggestions.optimiser); transfers created by hand are not refused by it.
+    capacity_units = models.PositiveIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
 
     class Meta:

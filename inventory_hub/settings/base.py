@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "stock",
     "transfers",
     "alerts",
+    "suggestions",
     "connectors",
     # The top layer: demo data and simulated traffic; no app imports it.
     "demo",
