@@ -16,9 +16,10 @@ The model (docs/adr/0012-transfer-suggestions-marginal-value.md):
   problem with concave gains, solved by HiGHS (`program.py`) with lane binaries for
   shipment costs, minimums and capacities.
 - Hard limits: a source never gives below `source_minimum` nor more than it has available;
-  inactive lanes are closed; a route is closed for a SKU that moved the other way within
-  `policy.no_return_days` (`recent_moves`); a warehouse is a receiver or a donor of a SKU,
-  never both; a lane ships nothing or at least its minimum and at most its capacity.
+  inactive lanes are closed; a warehouse that received a SKU within
+  `policy.no_return_days` (`recent_moves`) gives none of it, and one that gave receives
+  none, so units neither go back nor travel on; a warehouse is a receiver or a donor of a
+  SKU, never both; a lane ships nothing or at least its minimum and at most its capacity.
 """
 
 import math
@@ -29,7 +30,7 @@ from collections.abc import Hashable, Iterable
 import numpy as np
 
 from suggestions.optimiser import curves
-from suggestions.optimiser.network import Arc, Lanes, receiver_flags, sku_arcs
+from suggestions.optimiser.network import Arc, Lanes, Recent, receiver_flags, sku_arcs
 from suggestions.optimiser.program import arc_gains, plan_flows
 from suggestions.plan import LaneSpec, LimitedBy, Move, Plan, Policy, Position, Reason
 
@@ -46,12 +47,13 @@ def optimise(
     """Moves that maximise the expected sales saved, priced at the policy's cost of a lost
     sale, minus the lanes' costs (per unit, and per shipment once per lane).
 
-    `recent_moves` are (sku, source, destination) moved within `policy.no_return_days`: the
-    reverse route is closed for that SKU. Every move carries a `Reason`.
+    `recent_moves` are (sku, source, destination) moved within `policy.no_return_days`: for
+    that SKU the destination gives nothing and the source receives nothing, so units never
+    go back, nor on through a warehouse they just reached. Every move carries a `Reason`.
     """
     started = time.perf_counter()
     open_lanes = Lanes.of(lanes)
-    blocked = {(sku, destination, source) for sku, source, destination in recent_moves}
+    recent = Recent.of(recent_moves)
     positions = list(positions)
     flags = receiver_flags(positions, open_lanes, policy)
     by_sku: dict[Hashable, list[tuple[Position, bool]]] = defaultdict(list)
@@ -60,7 +62,7 @@ def optimise(
     groups = [
         group
         for sku, rows in by_sku.items()
-        if (group := sku_arcs(sku, rows, open_lanes, blocked, policy))
+        if (group := sku_arcs(sku, rows, open_lanes, recent, policy))
     ]
     prepared = time.perf_counter()
     stats: dict = {
@@ -103,7 +105,7 @@ def _moves(flows: dict[Arc, float], policy: Policy) -> list[Move]:
             stock=receiver.stock,
             lead=receiver.lead_in,
             review=policy.review_days,
-            units=count,
+            units=count + 1,
         )
         for receiver, count in taken.items()
         if count > 0
@@ -167,8 +169,9 @@ def _reason(
         donor_minimum=donor.minimum,
         receiver_cover_before_days=_cover(receiver.stock, receiver.position.daily_demand),
         receiver_cover_after_days=_cover(receiver.stock + taken, receiver.position.daily_demand),
-        receiver_risk_before=round(float(window[0]), 4),
-        receiver_risk_after=round(float(window[taken]), 4),
+        # P(Z ≥ 1) without the move, P(Z ≥ taken + 1) with it: some demand goes unserved.
+        receiver_risk_before=round(float(window[1]), 4),
+        receiver_risk_after=round(float(window[taken + 1]), 4),
         expected_units_saved=round(saved, 2),
         value=round(saved * policy.cost_of_lost_sale, 2),
         cost=round(

@@ -80,8 +80,9 @@ def giving_costs(position: Position, *, stock: int, horizon: int, units: int) ->
 
 
 def stockout_risk(position: Position, *, stock: int, lead: int, review: int) -> float:
-    """Chance of running out in the review period after `lead` days, holding `stock` now."""
-    return float(window_values(position, stock=stock, lead=lead, review=review, units=0)[0])
+    """Chance that some demand of the review period after `lead` days goes unserved, holding
+    `stock` now: P(D_R - max(stock - D_L, 0) ≥ 1)."""
+    return float(window_values(position, stock=stock, lead=lead, review=review, units=1)[1])
 
 
 def first_unit_chances(means: np.ndarray, variances: np.ndarray, stocks: np.ndarray) -> np.ndarray:

@@ -61,11 +61,27 @@ class Lanes:
         return cls(by_route=by_route, fastest_in=fastest, cheapest_in=cheapest)
 
 
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """What moved within the no-return window, per (sku, warehouse): who received, who gave."""
+
+    received: frozenset[tuple[Hashable, Hashable]]
+    gave: frozenset[tuple[Hashable, Hashable]]
+
+    @classmethod
+    def of(cls, moves: Iterable[tuple[Hashable, Hashable, Hashable]]) -> "Recent":
+        moves = list(moves)
+        return cls(
+            received=frozenset((sku, destination) for sku, _, destination in moves),
+            gave=frozenset((sku, source) for sku, source, _ in moves),
+        )
+
+
 def sku_arcs(
     sku: Hashable,
     rows: list[tuple[Position, bool]],
     lanes: Lanes,
-    blocked: set[tuple[Hashable, Hashable, Hashable]],
+    recent: Recent,
     policy: Policy,
 ) -> list[Arc]:
     """The routes worth considering for one SKU, with their nodes' curves filled in.
@@ -74,6 +90,8 @@ def sku_arcs(
     not a receiver is a donor when it holds more than its minimum.
     """
     receivers, donors = _split(rows, lanes, policy)
+    receivers = [node for node in receivers if (sku, node.position.warehouse) not in recent.gave]
+    donors = [node for node in donors if (sku, node.position.warehouse) not in recent.received]
     if not receivers or not donors:
         return []
     arcs = [
@@ -81,7 +99,6 @@ def sku_arcs(
         for receiver in receivers
         for donor in donors
         if (route := (donor.position.warehouse, receiver.position.warehouse)) in lanes.by_route
-        and (sku, *route) not in blocked
     ]
     if not arcs:
         return []

@@ -379,3 +379,15 @@ def test_the_rule_of_thumb_uses_active_lanes_and_what_is_there(world):
         given[(move.sku, move.source)] += move.quantity
     available = {(p.sku, p.warehouse): max(p.available, 0) for p in positions}
     assert all(units <= available[key] for key, units in given.items())
+
+
+def test_a_warehouse_that_just_received_a_sku_passes_none_of_it_on():
+    positions = [
+        _slow(warehouse="A", available=2, daily_demand=1.0),
+        _slow(warehouse="B", available=40, daily_demand=0.1),
+    ]
+    lanes = [LaneSpec("B", "A", 1, cost_per_unit=0.1)]
+
+    assert optimise(positions, lanes, POLICY).moves != []
+    plan = optimise(positions, lanes, POLICY, recent_moves=[("s", "C", "B")])
+    assert plan.moves == []
