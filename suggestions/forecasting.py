@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,8 @@ def forecast_many(series: Iterable[np.ndarray]) -> list[SeriesForecast]:
     """`forecast_series` for many series, sharing the fitted model objects."""
     from statsforecast.models import TSB, AutoETS, CrostonSBA
 
-    models = {
+    # Each model's forecast(y=, h=, fitted=) is the same call; their common base types none.
+    models: dict[DemandPattern, tuple[str, Any]] = {
         DemandPattern.SMOOTH: ("ets_ann", AutoETS(model="ANN")),
         DemandPattern.ERRATIC: ("ets_ann", AutoETS(model="ANN")),
         DemandPattern.INTERMITTENT: ("croston_sba", CrostonSBA()),

@@ -18,6 +18,7 @@ from .projection import Projection, arrivals_by_level, project
 
 SETTINGS_ID = 1
 PROJECTION_DAYS = 28
+MIN_LEAD_TIME_DAYS = 1
 
 
 def current_settings() -> SuggestionSettings:
@@ -28,7 +29,9 @@ def current_settings() -> SuggestionSettings:
 
 def lead_times_by_warehouse() -> dict[int, int]:
     """Per warehouse id: days for stock to reach it, by its fastest active inbound lane, or
-    its own `lead_time_days` when no active lane leads there. Two queries."""
+    its own `lead_time_days` when no active lane leads there; never under one day, as a
+    transfer decided today is approved and picked before it leaves (a lane of 0 days, two
+    buildings on one site, would otherwise need no safety stock at all). Two queries."""
     lead_times = dict(Warehouse.objects.values_list("pk", "lead_time_days"))
     fastest = (
         Lane.objects.filter(is_active=True)
@@ -38,7 +41,7 @@ def lead_times_by_warehouse() -> dict[int, int]:
     )
     for row in fastest:
         lead_times[row["destination_id"]] = row["days"]
-    return lead_times
+    return {pk: max(days, MIN_LEAD_TIME_DAYS) for pk, days in lead_times.items()}
 
 
 def forecasts_for_variant(variant: Variant) -> QuerySet[Forecast]:
