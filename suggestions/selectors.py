@@ -92,6 +92,26 @@ class LevelOutlook:
     def runs_out_on(self) -> date | None:
         return self.projection.runs_out_on
 
+    @property
+    def daily_demand(self) -> float:
+        return self.forecast.daily_demand if self.forecast is not None else 0.0
+
+    @property
+    def daily_error(self) -> float | None:
+        return self.forecast.daily_error if self.forecast is not None else None
+
+    @property
+    def demand_class(self) -> str | None:
+        return self.forecast.demand_class if self.forecast is not None else None
+
+    @property
+    def method(self) -> str | None:
+        return self.forecast.method if self.forecast is not None else None
+
+    @property
+    def lead_time_days(self) -> int | None:
+        return self.forecast.lead_time_days if self.forecast is not None else None
+
 
 def variant_outlook(
     variant: Variant, *, days: int = PROJECTION_DAYS, today: date | None = None

@@ -66,6 +66,26 @@ def test_method_is_picked_per_class(series, method):
     assert forecast_series(series).method == method
 
 
+def test_one_old_sale_is_not_forecast_at_its_size():
+    series = np.r_[5.0, np.zeros(59)]
+
+    result = forecast_series(series)
+
+    assert result.demand_class == DemandPattern.INTERMITTENT
+    assert result.method == "tsb"
+    assert result.daily_demand < 0.01
+
+
+def test_intermittent_demand_that_stopped_goes_to_tsb():
+    # A sale every third day for 60 days, then 30 days without (ten intervals).
+    series = np.r_[INTERMITTENT, np.zeros(30)]
+
+    result = forecast_series(series)
+
+    assert result.method == "tsb"
+    assert result.daily_demand < forecast_series(INTERMITTENT).daily_demand / 10
+
+
 def test_smooth_forecast_is_near_its_level_with_a_small_error():
     result = forecast_series(SMOOTH)
 
