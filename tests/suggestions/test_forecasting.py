@@ -1,4 +1,7 @@
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,3 +136,25 @@ def test_forecast_for_levels_rounds_safety_and_reorder_point_up():
     expected_safety = math.ceil(1.644854 * result.daily_error * 2)
     assert safety == expected_safety
     assert point == math.ceil(result.daily_demand * 4 + expected_safety)
+
+
+def test_reading_forecasts_does_not_import_statsforecast():
+    # statsforecast takes seconds to import (numba): a web process reading forecasts,
+    # outlooks or the review input must never pay for it.
+    code = (
+        "import django, sys; django.setup(); "
+        "import suggestions.selectors, suggestions.positions, suggestions.demand, "
+        "suggestions.forecasting, suggestions.services.forecasts; "
+        "print('statsforecast' in sys.modules)"
+    )
+
+    answer = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+    assert answer.stdout.strip() == "False"
