@@ -300,6 +300,7 @@ def daily_demand_by_channel(
     channel = Case(
         When(
             document__startswith=_ORDER_DOCUMENT_PREFIX,
+            document__contains="/",
             then=Substr("document", start, StrIndex("document", Value("/")) - start),
         ),
         default=Value(""),
