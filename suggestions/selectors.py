@@ -2,6 +2,7 @@
 here writes, except `current_settings` creating the settings row with its defaults the first
 time it is asked for. None of these imports `statsforecast`."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -155,3 +156,36 @@ def variant_outlook(
             )
         )
     return outlook
+
+
+def run_out_dates(
+    *, variant_ids: Iterable[int], days: int = PROJECTION_DAYS, today: date | None = None
+) -> dict[tuple[int, int], date | None]:
+    """Per level (variant_id, warehouse_id) of these variants with a forecast: the day its
+    projection first closes at or below zero within `days`, or None. For the reactive check
+    (which levels run out before the next review); five queries whatever the number."""
+    today = today or utc_today()
+    ids = list(variant_ids)
+    demand = {
+        (variant_id, warehouse_id): daily_demand
+        for variant_id, warehouse_id, daily_demand in Forecast.objects.filter(
+            variant_id__in=ids
+        ).values_list("variant_id", "warehouse_id", "daily_demand")
+    }
+    arrivals = arrivals_by_level(today=today, variant_ids=ids)
+    result: dict[tuple[int, int], date | None] = {}
+    for variant_id, warehouse_id, available in StockLevel.objects.filter(
+        variant_id__in=ids
+    ).values_list("variant_id", "warehouse_id", "available"):
+        key = (variant_id, warehouse_id)
+        daily_demand = demand.get(key)
+        if daily_demand is None:
+            continue
+        result[key] = project(
+            today=today,
+            available=available,
+            daily_demand=daily_demand,
+            arrivals=arrivals.get(key, ()),
+            days=days,
+        ).runs_out_on
+    return result

@@ -7,7 +7,7 @@ from stock.services import LevelChange
 from stock.services.history import utc_today
 from suggestions.models import DemandClass, Forecast
 from suggestions.projection import project
-from suggestions.selectors import projection_for, variant_outlook
+from suggestions.selectors import projection_for, run_out_dates, variant_outlook
 from tests.stock.factories import SYSTEM, VariantFactory, stocked
 from tests.transfers.factories import LaneFactory, draft
 from tests.warehouses.factories import WarehouseFactory
@@ -122,3 +122,24 @@ def test_variant_outlook_gives_cover_reorder_point_and_run_out_per_warehouse():
     assert third_outlook.is_below_reorder_point is False
     assert third_outlook.runs_out_on is None
     assert (third_outlook.daily_demand, third_outlook.demand_class) == (0.0, None)
+
+
+@pytest.mark.django_db
+def test_run_out_dates_per_level_with_a_forecast(django_assert_max_num_queries):
+    first, second, third = (WarehouseFactory(code=code) for code in ("A-2", "B-2", "C-2"))
+    variant, other = VariantFactory(), VariantFactory()
+    stocked(variant, first, 5)
+    stocked(variant, second, 40)
+    stocked(variant, third, 1)
+    stocked(other, first, 1)
+    forecast(variant, first, 2.0)
+    forecast(variant, second, 1.0)
+    forecast(other, first, 5.0)
+
+    with django_assert_max_num_queries(5):
+        dates = run_out_dates(variant_ids=[variant.pk], days=28)
+
+    assert dates == {
+        (variant.pk, first.pk): TODAY + timedelta(days=3),
+        (variant.pk, second.pk): None,
+    }
