@@ -159,7 +159,7 @@ def _transfer_for(rows: list[Suggestion], *, actor: Actor) -> Transfer:
         f"Suggested by review {review_id}: {len(rows)} line(s), expected value {value} "
         f"against {cost} of transfer cost."
     )
-    notes = "\n".join(f"{row.variant.sku} × {row.quantity}: {row.reason_text}" for row in rows)
+    notes = "\n".join(f"{row.quantity} x {row.variant.sku}: {row.reason_text}" for row in rows)
     lines = [TransferLineInput(variant=row.variant, quantity=row.quantity) for row in rows]
     for reference in (f"SUG-{review_id}-{lane.pk}", f"SUG-{review_id}-{lane.pk}-{first.pk}"):
         made = create_transfer_once(

@@ -275,14 +275,16 @@ def situation_key(
     the same key and a real change makes a new one.
 
     The situation is, over the move's horizon (its lead time + the policy's review days):
-    the receiver's and the donor's projected stock (available + what arrives within the
-    horizon), each in a geometric bucket (steps of ×√2: 4 and 5 units share one, 8 and
-    11 share one, 12 is the next); their forecast daily demands, each rounded to 2
-    significant digits; and the quantity in the same geometric buckets. So a sale or two
-    at a receiver of 18 units (bucket 16–22) does not re-open a dismissed suggestion, while
-    a third of its stock gone, a forecast that moves its second digit or a transfer
-    arriving does. Any rounding has edges: a change across a bucket's edge re-opens it. A key is the SHA-256 of
-    those values (64 hex digits), versioned so a later rule never matches an older key.
+    - the receiver's and the donor's projected stock (available + what arrives within the
+      horizon), each in a geometric bucket, each bucket a factor sqrt(2) wider than the
+      last (4-5 units share one, 8-11 one, 12-15 the next);
+    - their forecast daily demands, each rounded to 2 significant digits;
+    - the quantity, in the same buckets.
+    So a sale or two at a receiver of 18 units (bucket 16-22) does not re-open a dismissed
+    suggestion, while a third of its stock gone, a forecast that moves its second digit or
+    a transfer arriving does. Any rounding has edges: a change across a bucket's edge
+    re-opens it. The key is the SHA-256 of those values (64 hex digits), versioned so a
+    later rule never matches an older key.
     """
     horizon = move.lead_time_days + policy.review_days
     receiver = positions.get((move.sku, move.destination))
@@ -304,7 +306,7 @@ def _position_situation(position: Position | None, horizon: int) -> list[object]
 
 
 def _bucket(units: int) -> int:
-    """0 for none, then one bucket per ×√2: 1 | 2 | 3 | 4–5 | 6–7 | 8–11 | 12–15 | 16–22 …"""
+    """0 for none, then one bucket per factor sqrt(2): 1 | 2 | 3 | 4-5 | 6-7 | 8-11 | 12-15 ..."""
     if units <= 0:
         return 0
     return 1 + math.floor(2 * math.log2(units) + 1e-9)
