@@ -18,9 +18,11 @@ from typing import Any, Protocol, cast
 from django.db import connection, transaction
 from django.utils import timezone
 
+from stock.services.history import utc_today
 from suggestions.models import Review, ReviewKind, Suggestion, SuggestionState
 from suggestions.optimiser import optimise
 from suggestions.plan import LaneSpec, Move, Plan, Policy, Position
+from suggestions.positions import build_review_input
 from warehouses.models import Warehouse
 
 # Any constant of our own: the transaction-scoped lock that lets one review write at a time.
@@ -57,11 +59,9 @@ def run_review(
     plan proposes: see `record_review` for what is written. Builds the input from the
     ledger, forecasts and lanes (`suggestions.positions.build_review_input`), outside any
     transaction."""
-    from suggestions.positions import build_review_input
-
     started_at = timezone.now()
     clock = time.perf_counter()
-    today = today or timezone.localdate()
+    today = today or utc_today()
     review_input = build_review_input(
         variant_ids=None if variant_ids is None else sorted(variant_ids), today=today
     )
