@@ -4,7 +4,11 @@ changes noted after commit, only the variants projected to run out queued and re
 from datetime import timedelta
 
 import pytest
+from celery.schedules import crontab
+from django.conf import settings
 from django.db import transaction
+
+from inventory_hub.celery import app as celery_app
 
 from stock.services import adjust_stock
 from stock.services.history import utc_today
@@ -109,6 +113,14 @@ def test_the_daily_task_refreshes_the_forecasts_and_reviews_every_variant(north,
     opened = Suggestion.objects.filter(review=review, state=SuggestionState.OPEN)
     assert [(s.source, s.destination) for s in opened] == [(north, south)]
     assert all(s.reason["limited_by"] and s.reason_text for s in opened)
+
+
+def test_beat_sends_the_daily_review_once_a_day_to_a_registered_task():
+    entry = settings.CELERY_BEAT_SCHEDULE["suggestions-daily-review"]
+
+    assert entry["task"] == daily_review_task.name == "suggestions.tasks.daily_review_task"
+    assert entry["schedule"] == crontab(hour=4, minute=15)
+    assert {daily_review_task.name, reactive_review_task.name} <= set(celery_app.tasks)
 
 
 def test_the_reaction_notes_the_touched_variants_after_commit_only(
