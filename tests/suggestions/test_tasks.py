@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import transaction
 
 from inventory_hub.celery import app as celery_app
-
 from stock.services import adjust_stock
 from stock.services.history import utc_today
 from suggestions.models import Forecast, Review, ReviewKind, Suggestion, SuggestionState
