@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
+from inventory_hub.api.errors import domain_error_answer
 from stock.actors import Actor
 from stock.models import StockLevel
 from suggestions.errors import InvalidSuggestionSettings, SuggestionNotOpen, UnknownSuggestion
@@ -281,3 +282,18 @@ def test_a_bad_setting_is_refused_naming_its_field_and_nothing_changes(ops, chan
         Decimal("7.00"),
         Decimal("20.00"),
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (UnknownSuggestion("gone"), 404),
+        (SuggestionNotOpen("decided"), 409),
+        (InvalidSuggestionSettings("bad", {"field": "review_days"}), 400),
+    ],
+)
+def test_the_api_answers_suggestion_errors_in_its_one_shape(error, status):
+    answer = domain_error_answer(error)
+
+    assert answer is not None
+    assert (answer.status, answer.code, answer.message) == (status, error.code, error.message)

@@ -1,6 +1,10 @@
 """The daily review from the ledger to open suggestions, and the reactive check: committed
 changes noted after commit, only the variants projected to run out queued and reviewed."""
 
+import os
+import subprocess
+import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from inventory_hub.celery import app as celery_app
+from inventory_hub.embedded import EmbeddedWorker
 from stock.services import adjust_stock
 from stock.services.history import utc_today
 from suggestions.models import Forecast, Review, ReviewKind, Suggestion, SuggestionState
@@ -199,3 +204,61 @@ def test_the_reactive_task_does_nothing_when_none_is_at_risk_any_more(north, sou
 
     assert reactive_review_task(variant_ids=[plenty.pk]) is None
     assert Review.objects.count() == 0
+
+
+@pytest.fixture
+def worker():
+    """A real Celery worker in this process, on the memory broker (as tests/alerts does)."""
+    celery_app.control.purge()
+    running = EmbeddedWorker(app=celery_app)
+    running.start()
+    yield running
+    running.stop()
+    celery_app.control.purge()
+
+
+def wait_for(condition, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s")
+        time.sleep(0.05)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_sale_that_puts_a_level_at_risk_gets_a_reactive_review(
+    north, south, lane, worker, settings
+):
+    settings.SUGGESTIONS_REACTIVE_DEBOUNCE_SECONDS = 0.05
+    mug = selling_at_south(north, south, "MUG", north_on_hand=120, south_on_hand=40)
+    refresh_forecasts()
+    batch.discard()
+    assert variants_at_risk([mug.pk]) == []
+    sent = batch.sent
+
+    adjust_stock(variant=mug, warehouse=south, delta=-30, reason="correction", actor=SYSTEM)
+
+    wait_for(lambda: Review.objects.filter(kind=ReviewKind.REACTIVE).exists())
+    review = Review.objects.get(kind=ReviewKind.REACTIVE)
+    assert review.variants_considered == 1
+    opened = Suggestion.objects.get(review=review, state=SuggestionState.OPEN)
+    assert (opened.variant, opened.source, opened.destination) == (mug, north, south)
+    assert batch.sent == sent + 1
+
+
+def test_the_web_process_loads_neither_the_forecasting_library_nor_the_solver():
+    # A fresh interpreter: this test process has loaded both already.
+    script = (
+        "import sys, django; django.setup(); import inventory_hub.urls; "
+        "from django.contrib import admin; admin.autodiscover(); "
+        "import suggestions.reactions, suggestions.tasks, suggestions.services.decisions; "
+        "print(sorted(m for m in ('statsforecast', 'scipy.optimize') if m in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "inventory_hub.settings.test"}
+
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+
+    assert done.stdout.strip() == "[]"
