@@ -98,6 +98,8 @@ def record_review(
     - a move whose route has a *dismissed* suggestion with the same situation key is not
       written (counted in stats["skipped_dismissed"]): a dismissal sticks until the
       situation changes (`situation_key`);
+    - a move on a route whose suggestion was approved since `started_at` is not written
+      either: the plan did not know of that transfer;
     - every other open suggestion of the reviewed variants (all variants when
       `variant_ids` is None) becomes superseded.
 
@@ -127,6 +129,7 @@ def record_review(
             lane_ids=review_input.lane_ids,
             variant_ids=variant_ids,
             today=today,
+            since=started_at,
         )
         now = timezone.now()
         review = Review.objects.create(
@@ -145,6 +148,7 @@ def record_review(
                 "superseded": counts.superseded,
                 "skipped_dismissed": counts.skipped_dismissed,
                 "skipped_no_lane": counts.skipped_no_lane,
+                "skipped_approved_meanwhile": counts.skipped_approved_meanwhile,
             },
         )
         for row in counts.rows:
@@ -177,6 +181,7 @@ class _Written:
     superseded: int = 0
     skipped_dismissed: int = 0
     skipped_no_lane: int = 0
+    skipped_approved_meanwhile: int = 0
 
 
 def _write(
@@ -187,6 +192,7 @@ def _write(
     lane_ids: Mapping[tuple[int, int], int],
     variant_ids: Collection[int] | None,
     today: date,
+    since: datetime,
 ) -> _Written:
     """The suggestion rows to save (not saved yet: the review row comes first); supersedes
     what the plan no longer proposes."""
@@ -204,6 +210,14 @@ def _write(
             situation_key__in={key for _, key in keyed},
         ).values_list("variant_id", "source_id", "destination_id", "situation_key")
     )
+    # Approved while this review was planning on positions that did not know it yet.
+    approved = set(
+        Suggestion.objects.filter(
+            state=SuggestionState.APPROVED,
+            decided_at__gte=since,
+            variant_id__in={move.sku for move in moves},
+        ).values_list("variant_id", "source_id", "destination_id")
+    )
     codes = dict(
         Warehouse.objects.filter(
             pk__in={w for move in moves for w in (move.source, move.destination)}
@@ -220,6 +234,9 @@ def _write(
             continue
         if (*route, key) in dismissed:
             written.skipped_dismissed += 1
+            continue
+        if route in approved:
+            written.skipped_approved_meanwhile += 1
             continue
         if route in kept:  # a plan proposes one move per route; a second is ignored
             continue

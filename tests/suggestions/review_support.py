@@ -3,7 +3,7 @@ do with its suggestions: the plan is given (a fixed planner), the writing is the
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from suggestions.models import Review, ReviewKind
 from suggestions.plan import LaneSpec, Move, Plan, Policy, Position, Reason
@@ -76,6 +76,7 @@ def review(
     positions: Sequence[Position] = (),
     variant_ids=None,
     kind: str = ReviewKind.MANUAL,
+    started_at: datetime | None = None,
 ) -> Review:
     """One review, written by the real service, whose plan is `moves`."""
     given = Given(
@@ -96,4 +97,5 @@ def review(
         variant_ids=variant_ids,
         today=TODAY,
         planner=fixed(*moves),
+        started_at=started_at,
     )

@@ -6,12 +6,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from suggestions.models import Review, Suggestion, SuggestionState
 from suggestions.plan import Policy
-from suggestions.services.decisions import dismiss_suggestion
+from suggestions.services.decisions import approve_all, dismiss_suggestion
 from suggestions.services.reviews import situation_key
-from tests.stock.factories import SYSTEM, VariantFactory
+from tests.stock.factories import SYSTEM, VariantFactory, stocked
 from tests.transfers.factories import LaneFactory
 from tests.warehouses.factories import WarehouseFactory
 
@@ -203,3 +204,30 @@ def test_a_review_is_recorded_even_when_nothing_is_proposed(lane):
 
     assert Review.objects.get() == made
     assert (made.suggestions_made, made.stats["moves"]) == (0, 0)
+
+
+def test_a_route_approved_while_the_review_was_planning_is_not_suggested_again(
+    lane, mug, north, south
+):
+    stocked(mug, north, 60)
+    review(move(mug, lane, 12), lanes=[lane])
+    planning_since = timezone.now()
+    approve_all(actor=SYSTEM)
+
+    later = review(move(mug, lane, 12), lanes=[lane], started_at=planning_since)
+
+    assert list(Suggestion.objects.values_list("state", flat=True)) == [SuggestionState.APPROVED]
+    assert later.stats["skipped_approved_meanwhile"] == 1
+
+
+def test_a_route_approved_before_the_review_started_may_be_suggested_again(lane, mug, north, south):
+    stocked(mug, north, 60)
+    review(move(mug, lane, 12), lanes=[lane])
+    approve_all(actor=SYSTEM)
+
+    review(move(mug, lane, 5), lanes=[lane], started_at=timezone.now())
+
+    assert sorted(Suggestion.objects.values_list("state", "quantity")) == [
+        (SuggestionState.APPROVED, 12),
+        (SuggestionState.OPEN, 5),
+    ]
