@@ -131,15 +131,13 @@ def record_review(
             today=today,
             since=started_at,
         )
-        now = timezone.now()
+        write_clock = time.perf_counter()
         review = Review.objects.create(
             kind=kind,
             started_at=started_at,
-            finished_at=now,
             cost_of_lost_sale=_money(policy.cost_of_lost_sale),
             variants_considered=len({p.sku for p in review_input.positions}),
             suggestions_made=len(counts.rows),
-            runtime_ms=_ms_since(clock),
             stats={
                 **stats,
                 "moves": len(plan.moves),
@@ -154,10 +152,18 @@ def record_review(
         for row in counts.rows:
             row.review = review
         Suggestion.objects.bulk_create([row for row in counts.rows if row.pk is None])
-        Suggestion.objects.bulk_update(
+        # The refreshed rows in one INSERT ... ON CONFLICT (id) DO UPDATE: bulk_update's
+        # CASE per field and row took 10 s for 1,839 rows.
+        Suggestion.objects.bulk_create(
             [row for row in counts.rows if row.pk is not None],
-            [*_FIGURES, "review"],
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=[*_FIGURES, "review"],
         )
+        review.finished_at = timezone.now()
+        review.runtime_ms = _ms_since(clock)
+        review.stats["write_ms"] = _ms_since(write_clock)
+        review.save(update_fields=["finished_at", "runtime_ms", "stats"])
     return review
 
 
