@@ -5,7 +5,10 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from datetime import timedelta
+from decimal import Decimal
+from typing import get_args
 
 import pytest
 from celery.schedules import crontab
@@ -17,6 +20,7 @@ from inventory_hub.embedded import EmbeddedWorker
 from stock.services import adjust_stock
 from stock.services.history import utc_today
 from suggestions.models import Forecast, Review, ReviewKind, Suggestion, SuggestionState
+from suggestions.plan import LimitedBy, Reason
 from suggestions.reactions import batch, variants_at_risk
 from suggestions.rule_of_thumb import rule_of_thumb
 from suggestions.services.forecasts import refresh_forecasts
@@ -117,6 +121,31 @@ def test_the_daily_task_refreshes_the_forecasts_and_reviews_every_variant(north,
     opened = Suggestion.objects.filter(review=review, state=SuggestionState.OPEN)
     assert [(s.source, s.destination) for s in opened] == [(north, south)]
     assert all(s.reason["limited_by"] and s.reason_text for s in opened)
+
+
+def test_every_suggestion_of_the_optimiser_carries_a_structured_reason_and_its_sentence(
+    north, south, lane
+):
+    east = WarehouseFactory(code="EAST")
+    LaneFactory(source=north, destination=east, lead_time_days=3)
+    LaneFactory(source=east, destination=south, lead_time_days=1)
+    for number, (north_left, south_left) in enumerate([(120, 3), (200, 0), (90, 10), (60, 1)]):
+        selling_at_south(
+            north, south, f"SKU-{number}", north_on_hand=north_left, south_on_hand=south_left
+        )
+    refresh_forecasts()
+
+    review = run_review(kind=ReviewKind.MANUAL)
+
+    made = list(Suggestion.objects.filter(review=review))
+    assert len(made) >= 3
+    for suggestion in made:
+        assert set(suggestion.reason) == {field.name for field in fields(Reason)}
+        assert suggestion.reason["limited_by"] in set(get_args(LimitedBy))
+        assert suggestion.reason["policy"] == "optimiser"
+        assert suggestion.reason_text.startswith("SOUTH has")
+        assert suggestion.reason_text.endswith(".")
+        assert suggestion.value == round(Decimal(str(suggestion.reason["value"])), 2)
 
 
 def test_beat_sends_the_daily_review_once_a_day_to_a_registered_task():
