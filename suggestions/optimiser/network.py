@@ -152,7 +152,7 @@ def _split(
 
 def _receiver_curve(receiver: Node, feeding: list[Arc], total_supply: int, policy: Policy) -> None:
     """Values per unit over the window of its fastest feeding lane, cut where a unit no longer
-    pays even the cheapest feeding lane's unit cost."""
+    pays even the cheapest feeding lane's unit cost (but not short of a lane's minimum)."""
     if not feeding:
         return
     lead = min(arc.lane.lead_time_days for arc in feeding)
@@ -168,4 +168,9 @@ def _receiver_curve(receiver: Node, feeding: list[Arc], total_supply: int, polic
     values = curves.window_values(
         position, stock=receiver.stock, lead=lead, review=policy.review_days, units=units
     )[1:]
-    receiver.marginal = values[policy.cost_of_lost_sale * values > floor_cost]
+    # Units a lane's minimum may require are kept even when they do not pay on their own.
+    keep = max(
+        int(np.count_nonzero(policy.cost_of_lost_sale * values > floor_cost)),
+        min(max(arc.lane.minimum_quantity for arc in feeding), values.size),
+    )
+    receiver.marginal = values[:keep]
