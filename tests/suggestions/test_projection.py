@@ -111,6 +111,7 @@ def test_variant_outlook_gives_cover_reorder_point_and_run_out_per_warehouse():
     assert first_outlook.days_of_cover == 4.0
     assert first_outlook.is_below_reorder_point is True
     assert first_outlook.runs_out_on == TODAY + timedelta(days=4)
+    assert (first_outlook.daily_demand, first_outlook.demand_class) == (3.0, "smooth")
     assert second_outlook.days_of_cover == 4.0
     assert second_outlook.safety_stock == 1
     assert second_outlook.is_below_reorder_point is True
@@ -120,3 +121,4 @@ def test_variant_outlook_gives_cover_reorder_point_and_run_out_per_warehouse():
     assert third_outlook.reorder_point is None
     assert third_outlook.is_below_reorder_point is False
     assert third_outlook.runs_out_on is None
+    assert (third_outlook.daily_demand, third_outlook.demand_class) == (0.0, None)

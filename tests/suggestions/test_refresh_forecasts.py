@@ -7,7 +7,7 @@ import pytest
 from stock.services.history import rebuild_snapshots, utc_today
 from suggestions.forecasting import forecast_series
 from suggestions.models import DemandClass, Forecast, SuggestionSettings
-from suggestions.selectors import current_settings, forecasts_for_variant
+from suggestions.selectors import current_settings, forecasts_for_variant, lead_times_by_warehouse
 from suggestions.services.forecasts import refresh_forecasts
 from tests.stock.factories import VariantFactory
 from tests.transfers.factories import LaneFactory
@@ -90,3 +90,11 @@ def test_refresh_replaces_forecasts_and_drops_those_of_inactive_variants():
     assert written == 1
     assert list(forecasts_for_variant(kept).values_list("pk", flat=True)) == [first.pk]
     assert not Forecast.objects.filter(variant=retired).exists()
+
+
+def test_lead_time_is_at_least_one_day():
+    destination = WarehouseFactory(lead_time_days=0)
+    other = WarehouseFactory(lead_time_days=5)
+    LaneFactory(source=other, destination=destination, lead_time_days=0)
+
+    assert lead_times_by_warehouse() == {destination.pk: 1, other.pk: 5}
