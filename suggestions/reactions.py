@@ -17,12 +17,13 @@ from collections.abc import Collection, Iterable, Sequence
 from celery import current_app
 from django.conf import settings
 from django.db import connections
-from django.db.models import F, FloatField, IntegerField, OuterRef, Subquery, Value
+from django.db.models import F, FloatField, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce
 
 from stock.events import StockChanged
 from stock.models import StockLevel
 from suggestions.models import Forecast, SuggestionSettings
+from transfers.models import TransferLine, TransferState
 
 logger = logging.getLogger(__name__)
 
@@ -39,20 +40,32 @@ def review_days() -> int:
 
 
 def variants_at_risk(variant_ids: Collection[int], *, days: int | None = None) -> list[int]:
-    """Those of `variant_ids` with a warehouse whose projected stock (available + inbound)
-    minus its forecast demand over `days` (the settings' review days) is below zero: it
-    would run out before the next daily review. A variant without forecasts is not."""
+    """Those of `variant_ids` with a warehouse whose projected stock minus its forecast
+    demand over `days` (the settings' review days) is below zero: it would run out before
+    the next daily review. Projected stock is available + inbound (shipped transfers, and
+    receipts announced) + what approved transfers hold for it at their source. A variant
+    without forecasts is not at risk. One query."""
     if not variant_ids:
         return []
     days = review_days() if days is None else days
     level = StockLevel.objects.filter(
         variant_id=OuterRef("variant_id"), warehouse_id=OuterRef("warehouse_id")
     )
+    held_for_it = (
+        TransferLine.objects.filter(
+            variant_id=OuterRef("variant_id"),
+            transfer__destination_id=OuterRef("warehouse_id"),
+            transfer__state__in=[TransferState.APPROVED, TransferState.PICKED],
+        )
+        .values("variant_id")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
     projected = Coalesce(
         Subquery(level.values(total=F("available") + F("inbound"))[:1]),
         Value(0),
         output_field=IntegerField(),
-    )
+    ) + Coalesce(Subquery(held_for_it), Value(0), output_field=IntegerField())
     at_risk = (
         Forecast.objects.filter(variant_id__in=list(variant_ids), daily_demand__gt=0)
         .annotate(shortfall=Cast(projected, FloatField()) - F("daily_demand") * Value(float(days)))

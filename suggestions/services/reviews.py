@@ -23,6 +23,7 @@ from suggestions.models import Review, ReviewKind, Suggestion, SuggestionState
 from suggestions.optimiser import optimise
 from suggestions.plan import LaneSpec, Move, Plan, Policy, Position
 from suggestions.positions import build_review_input
+from transfers.models import TransferLine, TransferState
 from warehouses.models import Warehouse
 
 # Any constant of our own: the transaction-scoped lock that lets one review write at a time.
@@ -98,8 +99,9 @@ def record_review(
     - a move whose route has a *dismissed* suggestion with the same situation key is not
       written (counted in stats["skipped_dismissed"]): a dismissal sticks until the
       situation changes (`situation_key`);
-    - a move on a route whose suggestion was approved since `started_at` is not written
-      either: the plan did not know of that transfer;
+    - nor is a move on a route with a transfer approved and not yet shipped for that
+      variant, or whose suggestion was approved since `started_at`: those units are moving
+      already (stats["skipped_transfer_pending"]);
     - every other open suggestion of the reviewed variants (all variants when
       `variant_ids` is None) becomes superseded.
 
@@ -146,7 +148,7 @@ def record_review(
                 "superseded": counts.superseded,
                 "skipped_dismissed": counts.skipped_dismissed,
                 "skipped_no_lane": counts.skipped_no_lane,
-                "skipped_approved_meanwhile": counts.skipped_approved_meanwhile,
+                "skipped_transfer_pending": counts.skipped_transfer_pending,
             },
         )
         for row in counts.rows:
@@ -187,7 +189,7 @@ class _Written:
     superseded: int = 0
     skipped_dismissed: int = 0
     skipped_no_lane: int = 0
-    skipped_approved_meanwhile: int = 0
+    skipped_transfer_pending: int = 0
 
 
 def _write(
@@ -216,12 +218,18 @@ def _write(
             situation_key__in={key for _, key in keyed},
         ).values_list("variant_id", "source_id", "destination_id", "situation_key")
     )
-    # Approved while this review was planning on positions that did not know it yet.
-    approved = set(
+    # A route with a transfer held at the source and not yet shipped already moves these
+    # units (the positions count a transfer only once it is on the road), as does one
+    # approved while this review was planning.
+    variants = {move.sku for move in moves}
+    pending = set(
+        TransferLine.objects.filter(
+            transfer__state__in=[TransferState.APPROVED, TransferState.PICKED],
+            variant_id__in=variants,
+        ).values_list("variant_id", "transfer__source_id", "transfer__destination_id")
+    ) | set(
         Suggestion.objects.filter(
-            state=SuggestionState.APPROVED,
-            decided_at__gte=since,
-            variant_id__in={move.sku for move in moves},
+            state=SuggestionState.APPROVED, decided_at__gte=since, variant_id__in=variants
         ).values_list("variant_id", "source_id", "destination_id")
     )
     codes = dict(
@@ -241,8 +249,8 @@ def _write(
         if (*route, key) in dismissed:
             written.skipped_dismissed += 1
             continue
-        if route in approved:
-            written.skipped_approved_meanwhile += 1
+        if route in pending:
+            written.skipped_transfer_pending += 1
             continue
         if route in kept:  # a plan proposes one move per route; a second is ignored
             continue

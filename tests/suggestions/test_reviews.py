@@ -15,6 +15,7 @@ from suggestions.services.reviews import situation_key
 from tests.stock.factories import SYSTEM, VariantFactory, stocked
 from tests.transfers.factories import LaneFactory
 from tests.warehouses.factories import WarehouseFactory
+from transfers.services import ship_transfer
 
 from .review_support import TODAY, move, position, review
 
@@ -217,13 +218,27 @@ def test_a_route_approved_while_the_review_was_planning_is_not_suggested_again(
     later = review(move(mug, lane, 12), lanes=[lane], started_at=planning_since)
 
     assert list(Suggestion.objects.values_list("state", flat=True)) == [SuggestionState.APPROVED]
-    assert later.stats["skipped_approved_meanwhile"] == 1
+    assert later.stats["skipped_transfer_pending"] == 1
 
 
-def test_a_route_approved_before_the_review_started_may_be_suggested_again(lane, mug, north, south):
+def test_a_route_whose_transfer_is_held_and_not_shipped_is_not_suggested_again(
+    lane, mug, north, south
+):
     stocked(mug, north, 60)
     review(move(mug, lane, 12), lanes=[lane])
     approve_all(actor=SYSTEM)
+
+    later = review(move(mug, lane, 5), lanes=[lane], started_at=timezone.now())
+
+    assert list(Suggestion.objects.values_list("state", flat=True)) == [SuggestionState.APPROVED]
+    assert later.stats["skipped_transfer_pending"] == 1
+
+
+def test_a_route_may_be_suggested_again_once_its_transfer_is_on_the_road(lane, mug, north, south):
+    stocked(mug, north, 60)
+    review(move(mug, lane, 12), lanes=[lane])
+    [transfer] = approve_all(actor=SYSTEM).transfers
+    ship_transfer(transfer=transfer, actor=SYSTEM)
 
     review(move(mug, lane, 5), lanes=[lane], started_at=timezone.now())
 
