@@ -218,8 +218,9 @@ if CONNECTORS_ORDER_POLL_SWEEP_SECONDS < 1:
     )
 from .alerts import *  # noqa: E402, F403  (the alerts app's settings)
 from .alerts import ALERTS_FLUSH_SWEEP_SECONDS, ALERTS_SWEEP_SECONDS  # noqa: E402
+from .suggestions import *  # noqa: E402, F403  (the suggestions app's settings and beat)
 
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE = SUGGESTIONS_BEAT_SCHEDULE | {  # noqa: F405
     "worker-heartbeat": {
         "task": "inventory_hub.tasks.heartbeat_task",
         "schedule": float(HUB_HEARTBEAT_SECONDS),
