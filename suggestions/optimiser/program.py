@@ -52,10 +52,9 @@ def plan_flows(groups: list[list[Arc]], policy: Policy) -> tuple[Flows, dict]:
     stats["variables"] = size
     if size <= EXACT_VARIABLES:
         stats["method"] = "exact"
-        flows = _solve(groups, policy, Coupling.FULL, stats, seconds=EXACT_SECONDS)
+        exact = _solve(groups, policy, Coupling.FULL, stats, seconds=EXACT_SECONDS)
         if "solver_failed" not in stats:
-            return flows, stats
-        stats["method"] = "lane_gate"
+            return exact, stats
     stats["method"] = "lane_gate"
     flows: Flows = {}
     pending = groups
