@@ -58,9 +58,7 @@ def _match(sku, rows: list[Position], open_lanes: dict, inbound_lead: dict) -> l
     while True:
         donors = sorted((w for w in balance if balance[w] > 0), key=lambda w: -balance[w])
         receivers = sorted((w for w in balance if balance[w] < 0), key=lambda w: balance[w])
-        pair = next(
-            ((d, r) for r in receivers for d in donors if (d, r) in open_lanes), None
-        )
+        pair = next(((d, r) for r in receivers for d in donors if (d, r) in open_lanes), None)
         if pair is None:
             return moves
         donor, receiver = pair

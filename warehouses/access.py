@@ -78,7 +78,15 @@ class AdminAccess(StrEnum):
 
 
 # The apps whose model permissions the role groups hold (migrations 0003 and 0005).
-HUB_APPS = ("warehouses", "stock", "transfers", "alerts", "connectors", "inventory_hub")
+HUB_APPS = (
+    "warehouses",
+    "stock",
+    "transfers",
+    "alerts",
+    "connectors",
+    "suggestions",
+    "inventory_hub",
+)
 ADMIN_ACCESS: Mapping[Role, AdminAccess] = {
     Role.OPS_STAFF: AdminAccess.ALL,
     Role.WAREHOUSE_MANAGER: AdminAccess.VIEW,
