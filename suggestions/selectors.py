@@ -1,0 +1,134 @@
+"""Reads of suggestions shared by the API, the pages, the services and the tasks. Nothing
+here writes, except `current_settings` creating the settings row with its defaults the first
+time it is asked for. None of these imports `statsforecast`."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Min, QuerySet
+
+from stock.models import StockLevel, Variant
+from stock.services.history import utc_today
+from transfers.models import Lane
+from warehouses.models import Warehouse
+
+from .forecasting import days_of_cover
+from .models import Forecast, SuggestionSettings
+from .projection import Projection, arrivals_by_level, project
+
+SETTINGS_ID = 1
+PROJECTION_DAYS = 28
+
+
+def current_settings() -> SuggestionSettings:
+    """The merchant's settings (row 1), created with the defaults if missing."""
+    settings, _ = SuggestionSettings.objects.get_or_create(pk=SETTINGS_ID)
+    return settings
+
+
+def lead_times_by_warehouse() -> dict[int, int]:
+    """Per warehouse id: days for stock to reach it, by its fastest active inbound lane, or
+    its own `lead_time_days` when no active lane leads there. Two queries."""
+    lead_times = dict(Warehouse.objects.values_list("pk", "lead_time_days"))
+    fastest = (
+        Lane.objects.filter(is_active=True)
+        .values("destination_id")
+        .annotate(days=Min("lead_time_days"))
+        .order_by()
+    )
+    for row in fastest:
+        lead_times[row["destination_id"]] = row["days"]
+    return lead_times
+
+
+def forecasts_for_variant(variant: Variant) -> QuerySet[Forecast]:
+    """The variant's forecasts, one per warehouse that has one, by warehouse code."""
+    return (
+        Forecast.objects.filter(variant=variant)
+        .select_related("warehouse")
+        .order_by("warehouse__code")
+    )
+
+
+def projection_for(
+    variant: Variant, warehouse: Warehouse, days: int = PROJECTION_DAYS, today: date | None = None
+) -> Projection:
+    """The level's projected sellable quantity for today and the next `days` days, at its
+    forecast's rate (no forecast: no demand)."""
+    today = today or utc_today()
+    level = StockLevel.objects.filter(variant=variant, warehouse=warehouse).first()
+    forecast = Forecast.objects.filter(variant=variant, warehouse=warehouse).first()
+    arrivals = arrivals_by_level(today=today, variant_ids=[variant.pk])
+    return project(
+        today=today,
+        available=level.available if level is not None else 0,
+        daily_demand=forecast.daily_demand if forecast is not None else 0.0,
+        arrivals=arrivals.get((variant.pk, warehouse.pk), ()),
+        days=days,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LevelOutlook:
+    """One warehouse's view of a variant: its forecast (None: not forecast yet), stock,
+    cover and projection."""
+
+    warehouse: Warehouse
+    forecast: Forecast | None
+    available: int
+    on_hand: int
+    inbound: int
+    days_of_cover: float | None
+    safety_stock: int | None
+    reorder_point: int | None
+    # Whether available is at or below the reorder point (False with no forecast).
+    is_below_reorder_point: bool
+    projection: Projection
+
+    @property
+    def runs_out_on(self) -> date | None:
+        return self.projection.runs_out_on
+
+
+def variant_outlook(
+    variant: Variant, *, days: int = PROJECTION_DAYS, today: date | None = None
+) -> list[LevelOutlook]:
+    """Per warehouse where the variant has a level, by warehouse code: forecast, available,
+    days of cover, safety stock, reorder point and projection. Five queries."""
+    today = today or utc_today()
+    levels = list(
+        StockLevel.objects.filter(variant=variant)
+        .select_related("warehouse")
+        .order_by("warehouse__code")
+    )
+    forecasts = {
+        forecast.warehouse_id: forecast for forecast in Forecast.objects.filter(variant=variant)
+    }
+    arrivals = arrivals_by_level(today=today, variant_ids=[variant.pk])
+    outlook = []
+    for level in levels:
+        forecast = forecasts.get(level.warehouse_id)
+        demand = forecast.daily_demand if forecast is not None else 0.0
+        outlook.append(
+            LevelOutlook(
+                warehouse=level.warehouse,
+                forecast=forecast,
+                available=level.available,
+                on_hand=level.on_hand,
+                inbound=level.inbound,
+                days_of_cover=days_of_cover(level.available, demand),
+                safety_stock=forecast.safety_stock if forecast is not None else None,
+                reorder_point=forecast.reorder_point if forecast is not None else None,
+                is_below_reorder_point=forecast is not None
+                and forecast.daily_demand > 0
+                and level.available <= forecast.reorder_point,
+                projection=project(
+                    today=today,
+                    available=level.available,
+                    daily_demand=demand,
+                    arrivals=arrivals.get((variant.pk, level.warehouse_id), ()),
+                    days=days,
+                ),
+            )
+        )
+    return outlook
