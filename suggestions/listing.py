@@ -28,6 +28,8 @@ class LaneGroup:
 
     lane: Lane
     suggestions: list[Suggestion] = field(default_factory=list)
+    # Whether the reader may approve the lane (set by the page that shows it).
+    may_approve: bool = False
 
     @property
     def units(self) -> int:

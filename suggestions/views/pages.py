@@ -35,10 +35,7 @@ def region_context(request: HtmxHttpRequest, *, settings_form: SettingsForm | No
     for group in groups:
         for suggestion in group.suggestions:
             suggestion.may_decide = deciding.covers(suggestion)  # type: ignore[attr-defined]
-        group.may_approve = any(  # type: ignore[attr-defined]
-            suggestion.may_decide  # type: ignore[attr-defined]
-            for suggestion in group.suggestions
-        )
+        group.may_approve = deciding.covers_source(group.lane.source_id)
     decided = suggestions_list().exclude(state=SuggestionState.OPEN).order_by("-decided_at", "-pk")
     may_configure = may_change_settings(request.user)
     if settings_form is None and may_configure:
@@ -46,7 +43,7 @@ def region_context(request: HtmxHttpRequest, *, settings_form: SettingsForm | No
     return {
         "groups": groups,
         "figures": open_figures(),
-        "may_approve_some": any(group.may_approve for group in groups),  # type: ignore[attr-defined]
+        "may_approve_some": any(group.may_approve for group in groups),
         "is_scoped": deciding.allowed and deciding.source_ids is not None,
         "decided": list(decided.filter(decided_at__isnull=False)[:RECENT_DECISIONS]),
         "settings": settings_now(),
