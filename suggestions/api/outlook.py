@@ -21,7 +21,7 @@ class VariantOutlookView(APIView):
         description="Per warehouse that stocks it: the demand class and forecast method, "
         "forecast per day, safety stock, reorder point, days of cover, the first projected "
         "run-out date and the projected sellable quantity for today and the next 28 days "
-        "(on hand − holds, plus transfers and inbound by arrival date).",
+        "(on hand minus holds, plus transfers and inbound by arrival date).",
         responses={200: VariantOutlookOutput, **READ_ERRORS, 404: error_response("not_found")},
     )
     def get(self, request, sku: str):

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inventory_hub.api.serializers import StrictIntegerField, StrictSerializer
-from suggestions.models import SuggestionSettings, Suggestion
+from suggestions.models import Suggestion, SuggestionSettings
 
 MAX_NOTE = 1000
 
@@ -35,7 +35,7 @@ class ReasonOutput(serializers.Serializer):
     )
     receiver_risk_after = serializers.FloatField()
     expected_units_saved = serializers.FloatField()
-    value = serializers.FloatField(help_text="Expected units saved × the cost of a lost sale.")
+    value = serializers.FloatField(help_text="Expected units saved times the cost of a lost sale.")
     cost = serializers.FloatField(help_text="The lane's cost of this line.")
     policy = serializers.CharField(help_text="Which policy made it (the optimiser).")
 
@@ -266,7 +266,7 @@ class LevelOutlookOutput(serializers.Serializer):
     on_hand = serializers.IntegerField()
     inbound = serializers.IntegerField()
     days_of_cover = serializers.FloatField(
-        allow_null=True, help_text="Available ÷ forecast per day; null: no demand."
+        allow_null=True, help_text="Available divided by the forecast per day; null: no demand."
     )
     runs_out_on = serializers.DateField(
         allow_null=True, help_text="First day projected at or below zero; null: not within."

@@ -54,9 +54,7 @@ def approval_message(result: ApprovalResult) -> ActionResult:
             for transfer in result.transfers
         )
         count = len(result.transfers)
-        parts.append(
-            f"{count} transfer{'s' if count != 1 else ''} created and approved: {made}."
-        )
+        parts.append(f"{count} transfer{'s' if count != 1 else ''} created and approved: {made}.")
     for refusal in result.refusals:
         parts.append(f"Nothing was created for {refusal.route}: {refusal.message}")
     if not parts:
@@ -65,7 +63,9 @@ def approval_message(result: ApprovalResult) -> ActionResult:
 
 
 def _suggestion(pk: int) -> Suggestion | None:
-    return Suggestion.objects.select_related("variant", "source", "destination").filter(pk=pk).first()
+    return (
+        Suggestion.objects.select_related("variant", "source", "destination").filter(pk=pk).first()
+    )
 
 
 def _gone(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -150,7 +150,7 @@ def dismiss(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except StockError as error:
         return _answer(request, ActionResult(f"{error.message} Nothing was changed.", False))
     message = (
-        f"Dismissed: {suggestion.quantity} × {suggestion.variant.sku} "
+        f"Dismissed: {suggestion.quantity} of {suggestion.variant.sku} "
         f"{suggestion.source.code} → {suggestion.destination.code} is not suggested again "
         "until the situation changes."
     )

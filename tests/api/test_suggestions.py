@@ -9,7 +9,7 @@ import pytest
 from stock.models import StockLevel
 from suggestions.models import Forecast, Suggestion, SuggestionSettings, SuggestionState
 from tests.stock.factories import VariantFactory, stocked
-from tests.suggestions.pages_support import review, suggest
+from tests.suggestions.pages_support import suggest
 from tests.transfers.factories import LaneFactory
 from tests.warehouses.factories import WarehouseFactory
 from transfers.models import Transfer, TransferState
@@ -130,7 +130,9 @@ def test_the_list_filters_by_state_lane_source_destination_and_sku(
     )
 
 
-@pytest.mark.parametrize(("query", "field"), [({"state": "maybe"}, "state"), ({"lane": "x"}, "lane")])
+@pytest.mark.parametrize(
+    ("query", "field"), [({"state": "maybe"}, "state"), ({"lane": "x"}, "lane")]
+)
 def test_a_bad_filter_is_400_naming_it(ops_client, query, field):
     response = ops_client.get(SUGGESTIONS, query)
 
@@ -286,9 +288,9 @@ def test_approve_all_goes_on_past_a_refused_lane(ops_client, north, south, east,
     assert response.status_code == 200
     body = response.json()
     assert body["approved"] == [fine.pk]
-    assert [(item["lane"], item["route"], item["suggestions"], item["code"]) for item in body["refused"]] == [
-        (east_south.pk, "EAST → SOUTH", [refused.pk], "insufficient_stock")
-    ]
+    assert [
+        (item["lane"], item["route"], item["suggestions"], item["code"]) for item in body["refused"]
+    ] == [(east_south.pk, "EAST → SOUTH", [refused.pk], "insufficient_stock")]
     assert (state_of(fine), state_of(refused)) == (SuggestionState.APPROVED, SuggestionState.OPEN)
     assert list(Transfer.objects.values_list("source__code", flat=True)) == ["NORTH"]
 
@@ -324,7 +326,8 @@ def test_dismissing_keeps_the_note(make_client, north, lane, sheet):
 
 
 @pytest.mark.parametrize(
-    ("body", "field"), [({"note": 5}, "note"), ({"note": "x" * 1001}, "note"), ({"why": "x"}, "why")]
+    ("body", "field"),
+    [({"note": 5}, "note"), ({"note": "x" * 1001}, "note"), ({"why": "x"}, "why")],
 )
 def test_a_bad_dismissal_is_400_naming_the_field_and_nothing_changes(
     ops_client, lane, sheet, body, field

@@ -350,7 +350,10 @@ def test_the_overview_tile_counts_the_open_suggestions(clients, lane, sheet):
     html = clients["viewer"].get("/").content.decode()
 
     tile = html[html.index('id="tile-suggestions"') :]
-    assert '<div data-field="open_suggestions" class="kpi-alert is-nonzero"><dt>Open</dt><dd>2</dd>' in tile
+    assert (
+        '<div data-field="open_suggestions" class="kpi-alert is-nonzero"><dt>Open</dt><dd>2</dd>'
+        in tile
+    )
     assert "<dd>52.50</dd>" in tile
     assert f'href="{PAGE}"' in tile
 

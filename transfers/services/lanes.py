@@ -38,7 +38,7 @@ def create_lane(
     values = _checked({"lead_time_days": lead_time_days, **details})
     _check_capacity_holds_minimum(
         values.get("minimum_quantity", 0),
-        values.get("capacity_units"),  # type: ignore[arg-type]
+        values.get("capacity_units"),
     )
     try:
         with transaction.atomic():
@@ -54,8 +54,8 @@ def update_lane(*, lane: Lane, **changes: object) -> Lane:
     """Change a lane's lead time, costs, minimum, capacity or active flag, all or nothing."""
     values = _checked(changes)
     _check_capacity_holds_minimum(
-        values.get("minimum_quantity", lane.minimum_quantity),  # type: ignore[arg-type]
-        values.get("capacity_units", lane.capacity_units),  # type: ignore[arg-type]
+        values.get("minimum_quantity", lane.minimum_quantity),
+        values.get("capacity_units", lane.capacity_units),
     )
     with transaction.atomic():
         for name, value in values.items():
@@ -92,9 +92,10 @@ def _whole(name: str, value: object, limit: int, *, low: int = 0) -> int:
     return value
 
 
-def _check_capacity_holds_minimum(minimum: int, capacity: int | None) -> None:
+def _check_capacity_holds_minimum(minimum: object, capacity: object) -> None:
     # A shipment must reach the minimum and fit the capacity: both at once must be possible.
-    if capacity is not None and capacity < minimum:
+    # Both were checked by _checked (whole numbers; capacity may be None).
+    if isinstance(capacity, int) and isinstance(minimum, int) and capacity < minimum:
         raise InvalidLane(
             f"capacity_units ({capacity}) is below the lane's minimum quantity ({minimum}).",
             {"field": "capacity_units"},
