@@ -20,9 +20,11 @@ from stock.api.actors import actor_for
 from suggestions.access import deciding_for, may_decide
 from suggestions.api.permissions import SuggestionDeciders
 from suggestions.api.serializers import ApprovalOutput, DismissInput, SuggestionOutput
+from suggestions.events import publish_suggestions_changed
 from suggestions.listing import suggestions_list
 from suggestions.models import Suggestion, SuggestionState
 from suggestions.services.decisions import (
+    ApprovalResult,
     approve_all,
     approve_lane,
     approve_suggestions,
@@ -37,6 +39,12 @@ DECISION_ERRORS = {
         "message names it)"
     ),
 }
+
+
+def answer(result: ApprovalResult) -> Response:
+    if result.approved_ids:
+        publish_suggestions_changed()
+    return Response(ApprovalOutput(result).data)
 
 
 def approved(description: str) -> OpenApiResponse:
@@ -96,7 +104,7 @@ class ApproveSuggestionView(APIView):
                 message=f"{refused.route}: {refused.message} Nothing was created.",
                 details={"lane": refused.lane_id, "suggestions": list(refused.suggestion_ids)},
             )
-        return Response(ApprovalOutput(result).data)
+        return answer(result)
 
 
 class ApproveLaneView(APIView):
@@ -123,7 +131,7 @@ class ApproveLaneView(APIView):
                 f"is for the source warehouse {lane.source.code}'s people or ops staff."
             )
         result = approve_lane(lane_id=lane.pk, actor=actor_for(request))
-        return Response(ApprovalOutput(result).data)
+        return answer(result)
 
 
 class ApproveAllView(APIView):
@@ -149,7 +157,7 @@ class ApproveAllView(APIView):
                 state=SuggestionState.OPEN, source_id__in=deciding.source_ids
             ).values_list("pk", flat=True)
             result = approve_suggestions(suggestion_ids=list(ids), actor=actor)
-        return Response(ApprovalOutput(result).data)
+        return answer(result)
 
 
 class DismissSuggestionView(APIView):
@@ -175,4 +183,5 @@ class DismissSuggestionView(APIView):
         dismiss_suggestion(
             suggestion_id=suggestion.pk, actor=actor_for(request), note=data.get("note", "")
         )
+        publish_suggestions_changed()
         return Response(SuggestionOutput(open_suggestion(pk)).data)

@@ -28,6 +28,7 @@ from suggestions.api.serializers import (
     SettingsOutput,
     SuggestionOutput,
 )
+from suggestions.events import publish_suggestions_changed
 from suggestions.listing import lanes_of_open_suggestions, settings_now, suggestions_list
 from suggestions.models import Suggestion
 from suggestions.services.settings import update_settings
@@ -105,4 +106,6 @@ class SettingsView(APIView):
     )
     def patch(self, request):
         data = validated(SettingsInput, request)
-        return Response(SettingsOutput(update_settings(actor=actor_for(request), **data)).data)
+        saved = update_settings(actor=actor_for(request), **data)
+        publish_suggestions_changed()
+        return Response(SettingsOutput(saved).data)

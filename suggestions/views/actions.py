@@ -8,6 +8,7 @@ JavaScript a success redirects to the page.
 """
 
 from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -16,6 +17,7 @@ from inventory_hub.shell.views import dashboard_view
 from stock.actors import Actor
 from stock.errors import StockError
 from suggestions.access import deciding_for, may_change_settings, may_decide
+from suggestions.events import publish_suggestions_changed
 from suggestions.listing import settings_now
 from suggestions.models import Suggestion, SuggestionState
 from suggestions.services.decisions import (
@@ -27,6 +29,7 @@ from suggestions.services.decisions import (
 )
 from suggestions.services.settings import update_settings
 from suggestions.views.forms import SettingsForm
+from suggestions.views.fragments import render_region
 from suggestions.views.pages import ActionResult, region_response
 from transfers.models import Lane
 
@@ -36,6 +39,7 @@ MAX_NOTE = 1000
 def _answer(request: HtmxHttpRequest, result: ActionResult) -> HttpResponse:
     if not result.is_change:
         return region_response(request, result=result, status=422)
+    publish_suggestions_changed()
     if not request.htmx:
         return HttpResponseRedirect(reverse("suggestions:list"))
     return region_response(request, result=result)
@@ -157,6 +161,18 @@ def dismiss(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _answer(request, ActionResult(message))
 
 
+def _settings_response(
+    request: HtmxHttpRequest, form: SettingsForm, result: ActionResult, *, status: int = 200
+) -> HttpResponse:
+    """The settings form with what happened; after a save, the region too (out of band: it
+    says what a lost sale is counted at)."""
+    context = {"settings_form": form, "settings_result": result}
+    response = render(request, "suggestions/partials/settings_form.html", context, status=status)
+    if result.is_change:
+        response.write(render_region(request.user, oob=True))
+    return response
+
+
 @require_POST
 @dashboard_view
 def save_settings(request: HtmxHttpRequest) -> HttpResponse:
@@ -165,10 +181,14 @@ def save_settings(request: HtmxHttpRequest) -> HttpResponse:
     form = SettingsForm(request.POST, instance=settings_now())
     if not form.is_valid():
         result = ActionResult("The settings were not saved: see the form.", is_change=False)
-        return region_response(request, result=result, status=422, settings_form=form)
+        return _settings_response(request, form, result, status=422)
     try:
-        update_settings(actor=Actor.for_user(request.user), **form.cleaned_data)
+        saved = update_settings(actor=Actor.for_user(request.user), **form.cleaned_data)
     except StockError as error:
         result = ActionResult(f"{error.message} Nothing was saved.", is_change=False)
-        return region_response(request, result=result, status=422, settings_form=form)
-    return _answer(request, ActionResult("Settings saved: the next review uses them."))
+        return _settings_response(request, form, result, status=422)
+    publish_suggestions_changed()
+    if not request.htmx:
+        return HttpResponseRedirect(reverse("suggestions:list"))
+    result = ActionResult("Settings saved: the next review uses them.")
+    return _settings_response(request, SettingsForm(instance=saved), result)

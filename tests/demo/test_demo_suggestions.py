@@ -46,9 +46,9 @@ def open_suggestions() -> list[Suggestion]:
 @pytest.mark.django_db
 def test_every_stocked_level_of_a_managed_variant_is_forecast(demo):
     levels = set(
-        StockLevel.objects.filter(
-            variant__manage_stock=True, variant__is_active=True
-        ).values_list("variant_id", "warehouse_id")
+        StockLevel.objects.filter(variant__manage_stock=True, variant__is_active=True).values_list(
+            "variant_id", "warehouse_id"
+        )
     )
 
     assert set(Forecast.objects.values_list("variant_id", "warehouse_id")) == levels
