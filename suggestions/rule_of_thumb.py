@@ -1,7 +1,7 @@
 """The classic rule of thumb, kept beside the optimiser as the baseline it must beat.
 
-Per warehouse: safety = max(ceil(daily demand × lead time + 5), 10) and surplus = available
-− safety; then the biggest surplus is matched to the biggest deficit, again and again. It
+Per warehouse: safety = max(ceil(daily demand x lead time + 5), 10) and surplus = available
+- safety; then the biggest surplus is matched to the biggest deficit, again and again. It
 ignores stock in transit, demand variance and lane cost, which is the point: the replay
 benchmark (`make bench-transfers`) measures what that costs.
 """
