@@ -180,11 +180,12 @@ def _asked_per_day(
         .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
         .values("variant_id", "warehouse_id", "day")
         .annotate(units=Sum(_UNITS_ASKED))
+        .values_list("variant_id", "warehouse_id", "day", "units")
         .order_by()
     )
     asked: dict[LevelKey, dict[date, int]] = defaultdict(dict)
-    for row in rows:
-        asked[row["variant_id"], row["warehouse_id"]][row["day"]] = row["units"]
+    for variant_id, warehouse_id, day, units in rows:
+        asked[variant_id, warehouse_id][day] = units
     return asked
 
 

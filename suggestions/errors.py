@@ -41,12 +41,11 @@ def register_suggestion_errors() -> None:
     from inventory_hub.api.errors import DomainErrorAnswer, register_domain_error
 
     def answer(error: SuggestionError) -> DomainErrorAnswer:
+        answer_status: int = status.HTTP_400_BAD_REQUEST
         if error.code == UnknownSuggestion.code:
-            code = status.HTTP_404_NOT_FOUND
+            answer_status = status.HTTP_404_NOT_FOUND
         elif error.code in CONFLICT_CODES:
-            code = status.HTTP_409_CONFLICT
-        else:
-            code = status.HTTP_400_BAD_REQUEST
-        return DomainErrorAnswer(code, error.code, error.message, error.details)
+            answer_status = status.HTTP_409_CONFLICT
+        return DomainErrorAnswer(answer_status, error.code, error.message, error.details)
 
     register_domain_error(SuggestionError, answer)

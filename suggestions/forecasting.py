@@ -6,7 +6,14 @@ sizes) and forecast by the method that suits its class, all from `statsforecast`
 - smooth and erratic series: `AutoETS(model="ANN")`, simple exponential smoothing with
   its parameter fitted. The full `ZZN` search measured 3.2 ms a series against 0.46 ms for
   `ANN` (90 days), and a daily series without trend or season here is what ANN models;
-- intermittent series: `CrostonSBA` (Croston with the Syntetos-Boylan bias correction);
+- intermittent series: `CrostonSBA` (Croston with the Syntetos-Boylan bias correction),
+  unless the series has fewer than two days with demand or its last demand is more than
+  twice its average interval ago: then `TSB`. SBA only updates on a day with demand, so one
+  sale of 5 units sixty days ago, and nothing since, was forecast at 4.75 a day. On 1,500
+  seeded Poisson series (rates 0.05-0.6 a day, 90 days, scored on the next 28 days' mean)
+  the mean absolute error was, SBA / TSB(0.1, 0.1) / this rule: 0.099 / 0.124 / 0.103
+  with a steady rate, 0.140 / 0.138 / 0.138 with a drifting one, 0.275 / 0.100 / 0.138
+  for an item whose demand stopped over the last 30 days;
 - lumpy series: `TSB`, whose demand probability decays every period without a sale, so a
   lumpy item that stopped selling stops being forecast at its old rate.
 
@@ -24,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +42,9 @@ CV2_CUTOFF = 0.49
 # so one lumpy order does not swing the forecast.
 TSB_ALPHA_SIZE = 0.1
 TSB_ALPHA_PROBABILITY = 0.1
+# Intermittent demand whose last sale is more than this many average intervals ago goes
+# to TSB rather than Croston SBA.
+STALE_INTERVALS = 2
 # Shorter series than this are forecast by their mean: the models need a few points to fit.
 MIN_FIT_DAYS = 7
 
@@ -94,7 +105,8 @@ def forecast_many(series: Iterable[np.ndarray]) -> list[SeriesForecast]:
     """`forecast_series` for many series, sharing the fitted model objects."""
     from statsforecast.models import TSB, AutoETS, CrostonSBA
 
-    models = {
+    # Each model's forecast(y=, h=, fitted=) is the same call; their common base types none.
+    models: dict[DemandPattern, tuple[str, Any]] = {
         DemandPattern.SMOOTH: ("ets_ann", AutoETS(model="ANN")),
         DemandPattern.ERRATIC: ("ets_ann", AutoETS(model="ANN")),
         DemandPattern.INTERMITTENT: ("croston_sba", CrostonSBA()),
@@ -114,6 +126,8 @@ def forecast_many(series: Iterable[np.ndarray]) -> list[SeriesForecast]:
             results.append(_result(profile, "mean", float(values.mean()), float(values.std())))
             continue
         method, model = models[profile.demand_class]
+        if profile.demand_class == DemandPattern.INTERMITTENT and _is_stale(values, profile):
+            method, model = models[DemandPattern.LUMPY]
         fit = model.forecast(y=values, h=1, fitted=True)
         demand = float(fit["mean"][0])
         if not math.isfinite(demand):
@@ -121,6 +135,15 @@ def forecast_many(series: Iterable[np.ndarray]) -> list[SeriesForecast]:
             continue
         results.append(_result(profile, method, demand, _rmse(values, fit["fitted"])))
     return results
+
+
+def _is_stale(values: np.ndarray, profile: DemandProfile) -> bool:
+    """Whether Croston's last update is too old to trust: fewer than two days with demand,
+    or none for more than twice the average interval."""
+    days_with_demand = np.flatnonzero(values > 0)
+    if days_with_demand.size < 2:
+        return True
+    return bool(values.size - 1 - days_with_demand[-1] > STALE_INTERVALS * profile.adi)
 
 
 def _result(profile: DemandProfile, method: str, demand: float, error: float) -> SeriesForecast:

@@ -67,12 +67,17 @@ def project(
 
 
 def arrivals_by_level(
-    *, today: date, variant_ids: Iterable[int] | None = None
+    *,
+    today: date,
+    variant_ids: Iterable[int] | None = None,
+    lead_times: dict[int, int] | None = None,
 ) -> dict[LevelKey, Arrivals]:
     """Per level (of `variant_ids` when given): what arrives there and when, in days from
-    `today`. Three queries whatever the number of levels."""
+    `today`. `lead_times` are the warehouses' own `lead_time_days` by id (read when not
+    given). Two or three queries whatever the number of levels."""
     ids = None if variant_ids is None else list(variant_ids)
-    lead_times = dict(Warehouse.objects.values_list("pk", "lead_time_days"))
+    if lead_times is None:
+        lead_times = dict(Warehouse.objects.values_list("pk", "lead_time_days"))
     arriving: dict[LevelKey, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     on_transfers: dict[LevelKey, int] = defaultdict(int)
 

@@ -18,6 +18,7 @@ from .projection import Projection, arrivals_by_level, project
 
 SETTINGS_ID = 1
 PROJECTION_DAYS = 28
+MIN_LEAD_TIME_DAYS = 1
 
 
 def current_settings() -> SuggestionSettings:
@@ -28,7 +29,9 @@ def current_settings() -> SuggestionSettings:
 
 def lead_times_by_warehouse() -> dict[int, int]:
     """Per warehouse id: days for stock to reach it, by its fastest active inbound lane, or
-    its own `lead_time_days` when no active lane leads there. Two queries."""
+    its own `lead_time_days` when no active lane leads there; never under one day, as a
+    transfer decided today is approved and picked before it leaves (a lane of 0 days, two
+    buildings on one site, would otherwise need no safety stock at all). Two queries."""
     lead_times = dict(Warehouse.objects.values_list("pk", "lead_time_days"))
     fastest = (
         Lane.objects.filter(is_active=True)
@@ -38,7 +41,7 @@ def lead_times_by_warehouse() -> dict[int, int]:
     )
     for row in fastest:
         lead_times[row["destination_id"]] = row["days"]
-    return lead_times
+    return {pk: max(days, MIN_LEAD_TIME_DAYS) for pk, days in lead_times.items()}
 
 
 def forecasts_for_variant(variant: Variant) -> QuerySet[Forecast]:
@@ -88,6 +91,26 @@ class LevelOutlook:
     @property
     def runs_out_on(self) -> date | None:
         return self.projection.runs_out_on
+
+    @property
+    def daily_demand(self) -> float:
+        return self.forecast.daily_demand if self.forecast is not None else 0.0
+
+    @property
+    def daily_error(self) -> float | None:
+        return self.forecast.daily_error if self.forecast is not None else None
+
+    @property
+    def demand_class(self) -> str | None:
+        return self.forecast.demand_class if self.forecast is not None else None
+
+    @property
+    def method(self) -> str | None:
+        return self.forecast.method if self.forecast is not None else None
+
+    @property
+    def lead_time_days(self) -> int | None:
+        return self.forecast.lead_time_days if self.forecast is not None else None
 
 
 def variant_outlook(

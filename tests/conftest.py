@@ -48,6 +48,16 @@ def fresh_process_memory():
     forget_every_unread_plan()
 
 
+@pytest.fixture(autouse=True)
+def no_pending_reactive_check():
+    """Every commit notes its variants for the suggestions' reactive check, whose timer
+    queries the database: a test's pending timer must not fire into the next test."""
+    from suggestions.reactions import batch
+
+    yield
+    batch.discard()
+
+
 @pytest.fixture
 def verify_ledger_clean():
     """Use after a test's writes: every balance equals the sum of its ledger rows."""

@@ -218,17 +218,9 @@ if CONNECTORS_ORDER_POLL_SWEEP_SECONDS < 1:
     )
 from .alerts import *  # noqa: E402, F403  (the alerts app's settings)
 from .alerts import ALERTS_FLUSH_SWEEP_SECONDS, ALERTS_SWEEP_SECONDS  # noqa: E402
+from .suggestions import *  # noqa: E402, F403  (the suggestions app's settings and beat)
 
-# Suggestions: the daily review runs at this hour (UTC); committed stock changes wait this
-# long in a process's batch before the reactive check (suggestions.reactions).
-SUGGESTIONS_REVIEW_HOUR = env_int("SUGGESTIONS_REVIEW_HOUR", 4)
-if not 0 <= SUGGESTIONS_REVIEW_HOUR <= 23:
-    raise ImproperlyConfigured(
-        f"SUGGESTIONS_REVIEW_HOUR must be an hour from 0 to 23 (UTC), got {SUGGESTIONS_REVIEW_HOUR}"
-    )
-SUGGESTIONS_REACTIVE_DEBOUNCE_SECONDS = env_int("SUGGESTIONS_REACTIVE_DEBOUNCE_MS", 2000) / 1000
-
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE = SUGGESTIONS_BEAT_SCHEDULE | {  # noqa: F405
     "worker-heartbeat": {
         "task": "inventory_hub.tasks.heartbeat_task",
         "schedule": float(HUB_HEARTBEAT_SECONDS),
@@ -301,11 +293,6 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-escalate": {
         "task": "alerts.notifications_tasks.escalate_task",
         "schedule": 30.0,
-    },
-    # Suggestions: forecasts refreshed, then the daily review (suggestions.tasks).
-    "suggestions-daily-review": {
-        "task": "suggestions.tasks.daily_review_task",
-        "schedule": crontab(hour=SUGGESTIONS_REVIEW_HOUR, minute=15),
     },
 }
 # The hub's public address (https://hub.example.com), for the webhooks it registers on

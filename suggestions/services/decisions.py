@@ -104,15 +104,12 @@ def _approve_lane_group(
             if not rows:  # decided meanwhile
                 return
             transfer = _transfer_for(rows, actor=actor)
-            now = timezone.now()
-            for row in rows:
-                row.state = SuggestionState.APPROVED
-                row.transfer = transfer
-                row.decided_at = now
-                row.decided_by_id = actor.user_id
-                row.decided_by_label = actor.label
-            Suggestion.objects.bulk_update(
-                rows, ["state", "transfer", "decided_at", "decided_by", "decided_by_label"]
+            Suggestion.objects.filter(pk__in=[row.pk for row in rows]).update(
+                state=SuggestionState.APPROVED,
+                transfer=transfer,
+                decided_at=timezone.now(),
+                decided_by_id=actor.user_id,
+                decided_by_label=actor.label,
             )
     except StockError as error:
         lane = (

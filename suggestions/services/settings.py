@@ -7,8 +7,8 @@ from django.utils import timezone
 from stock.actors import Actor
 from suggestions.errors import InvalidSuggestionSettings
 from suggestions.models import SuggestionSettings
+from suggestions.selectors import SETTINGS_ID
 
-SETTINGS_ID = 1
 SETTINGS_FIELDS = frozenset(
     {"cost_of_lost_sale", "review_days", "source_cover_days", "service_level", "history_days"}
 )

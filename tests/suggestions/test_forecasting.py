@@ -1,4 +1,7 @@
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +69,26 @@ def test_method_is_picked_per_class(series, method):
     assert forecast_series(series).method == method
 
 
+def test_one_old_sale_is_not_forecast_at_its_size():
+    series = np.r_[5.0, np.zeros(59)]
+
+    result = forecast_series(series)
+
+    assert result.demand_class == DemandPattern.INTERMITTENT
+    assert result.method == "tsb"
+    assert result.daily_demand < 0.01
+
+
+def test_intermittent_demand_that_stopped_goes_to_tsb():
+    # A sale every third day for 60 days, then 30 days without (ten intervals).
+    series = np.r_[INTERMITTENT, np.zeros(30)]
+
+    result = forecast_series(series)
+
+    assert result.method == "tsb"
+    assert result.daily_demand < forecast_series(INTERMITTENT).daily_demand / 10
+
+
 def test_smooth_forecast_is_near_its_level_with_a_small_error():
     result = forecast_series(SMOOTH)
 
@@ -113,3 +136,25 @@ def test_forecast_for_levels_rounds_safety_and_reorder_point_up():
     expected_safety = math.ceil(1.644854 * result.daily_error * 2)
     assert safety == expected_safety
     assert point == math.ceil(result.daily_demand * 4 + expected_safety)
+
+
+def test_reading_forecasts_does_not_import_statsforecast():
+    # statsforecast takes seconds to import (numba): a web process reading forecasts,
+    # outlooks or the review input must never pay for it.
+    code = (
+        "import django, sys; django.setup(); "
+        "import suggestions.selectors, suggestions.positions, suggestions.demand, "
+        "suggestions.forecasting, suggestions.services.forecasts; "
+        "print('statsforecast' in sys.modules)"
+    )
+
+    answer = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+    assert answer.stdout.strip() == "False"
