@@ -18,7 +18,7 @@ from alerts.models import Alert, AlertState
 from demo.alerts import ensure_alert_rules, evaluate_demo_alerts
 from demo.catalogue import CHANNELS, PRODUCTS, WAREHOUSES, DemoVariant
 from demo.history import HISTORY_DAYS, HistorySimulation
-from demo.suggestions import ensure_suggestions
+from demo.suggestions import ensure_suggestions, stage_leaks
 from demo.transfers import ensure_lanes, ensure_transfers, ensure_unit_costs
 from stock.models import BackorderPolicy, MovementSource, Product, StockMovement, Variant
 from stock.services.history import rebuild_snapshots, utc_today
@@ -49,6 +49,7 @@ class DemoSummary:
     alert_steps_created: int = 0
     alerts_fired: int = 0  # by the evaluation after this load
     alerts_firing: int = 0
+    levels_soaked: int = 0  # by today's leak (demo.suggestions), staged with the history
     forecasts_written: int = 0  # by the first review after this load
     suggestions_made: int = 0
     suggestions_open: int = 0
@@ -107,8 +108,9 @@ def _load(summary: DemoSummary, *, seed: int, log: Callable[[str], None]) -> Non
     summary.history_loaded = True
     summary.history_days = HISTORY_DAYS
     summary.levels_stocked = len(simulation.levels)
-    # Today's transfers before the snapshots, so that today's close includes them.
+    # Today's transfers and leak before the snapshots, so that today's close includes them.
     summary.transfers_created = ensure_transfers(warehouses)
+    summary.levels_soaked = stage_leaks(warehouses)
     summary.snapshots_written = rebuild_snapshots()
 
 

@@ -1,7 +1,7 @@
 """The demo's forecasts and first review (demo.suggestions): right after `load_demo` every
 stocked level of a managed variant has a forecast, one review has run, and its open
-suggestions are on the Suggestions page, each with its reason. A second load changes none
-of it.
+suggestions (to the warehouses whose shelves the staged leak soaked) are on the Suggestions
+page, each with its reason. A second load changes none of it.
 
 The demo is loaded once for this module inside a transaction rolled back at the end, as
 in test_demo.py.
@@ -9,8 +9,10 @@ in test_demo.py.
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Q
 
 from demo.loading import load_demo
+from demo.suggestions import LEAKS
 from stock.models import StockLevel
 from suggestions.models import Forecast, Review, Suggestion, SuggestionState
 from tests.warehouses.factories import signed_in
@@ -62,6 +64,30 @@ def test_one_review_ran_and_its_suggestions_are_open(demo):
 
     assert review.suggestions_made == demo.suggestions_made == len(suggestions)
     assert demo.suggestions_open == len(suggestions) > 0
+
+
+@pytest.mark.django_db
+def test_the_leak_leaves_one_unit_sellable_on_each_soaked_shelf(demo):
+    shelves = Q()
+    for code, skus in LEAKS.items():
+        shelves |= Q(warehouse__code=code, variant__sku__in=skus)
+    soaked = StockLevel.objects.filter(shelves)
+
+    assert demo.levels_soaked == soaked.count() == 5
+    assert set(soaked.values_list("available", flat=True)) == {1}
+
+
+@pytest.mark.django_db
+def test_the_review_sends_stock_to_the_soaked_shelves(demo):
+    routes = {
+        (suggestion.variant.sku, suggestion.destination.code)
+        for suggestion in Suggestion.objects.filter(state=SuggestionState.OPEN).select_related(
+            "variant", "destination"
+        )
+    }
+
+    soaked = {(sku, code) for code, skus in LEAKS.items() for sku in skus}
+    assert routes & soaked
 
 
 @pytest.mark.django_db
