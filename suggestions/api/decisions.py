@@ -43,8 +43,14 @@ DECISION_ERRORS = {
 
 def answer(result: ApprovalResult) -> Response:
     if result.approved_ids:
-        publish_suggestions_changed()
+        publish_suggestions_changed(variant_ids=variants_of(result.approved_ids))
     return Response(ApprovalOutput(result).data)
+
+
+def variants_of(suggestion_ids: list[int]) -> list[int]:
+    return list(
+        Suggestion.objects.filter(pk__in=suggestion_ids).values_list("variant_id", flat=True)
+    )
 
 
 def approved(description: str) -> OpenApiResponse:
@@ -183,5 +189,5 @@ class DismissSuggestionView(APIView):
         dismiss_suggestion(
             suggestion_id=suggestion.pk, actor=actor_for(request), note=data.get("note", "")
         )
-        publish_suggestions_changed()
+        publish_suggestions_changed(variant_ids=[suggestion.variant_id])
         return Response(SuggestionOutput(open_suggestion(pk)).data)

@@ -7,6 +7,8 @@ answers 422 with the reason; the services write nothing of a refused lane. Witho
 JavaScript a success redirects to the page.
 """
 
+from collections.abc import Iterable
+
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -36,10 +38,12 @@ from transfers.models import Lane
 MAX_NOTE = 1000
 
 
-def _answer(request: HtmxHttpRequest, result: ActionResult) -> HttpResponse:
+def _answer(
+    request: HtmxHttpRequest, result: ActionResult, *, variant_ids: Iterable[int] = ()
+) -> HttpResponse:
     if not result.is_change:
         return region_response(request, result=result, status=422)
-    publish_suggestions_changed()
+    publish_suggestions_changed(variant_ids=variant_ids)
     if not request.htmx:
         return HttpResponseRedirect(reverse("suggestions:list"))
     return region_response(request, result=result)
@@ -64,6 +68,11 @@ def approval_message(result: ApprovalResult) -> ActionResult:
     if not parts:
         parts.append("Nothing was open to approve; nothing was changed.")
     return ActionResult(" ".join(parts), is_change=bool(result.transfers))
+
+
+def _variants(result: ApprovalResult) -> list[int]:
+    rows = Suggestion.objects.filter(pk__in=result.approved_ids)
+    return list(rows.values_list("variant_id", flat=True))
 
 
 def _suggestion(pk: int) -> Suggestion | None:
@@ -96,7 +105,7 @@ def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         )
         return _answer(request, ActionResult(message, is_change=False))
     result = approve_suggestions(suggestion_ids=[pk], actor=Actor.for_user(request.user))
-    return _answer(request, approval_message(result))
+    return _answer(request, approval_message(result), variant_ids=_variants(result))
 
 
 @require_POST
@@ -113,7 +122,7 @@ def approve_lane_view(request: HtmxHttpRequest, lane_id: int) -> HttpResponse:
             f"{lane.destination.code}; nothing was changed.",
         )
     result = approve_lane(lane_id=lane.pk, actor=Actor.for_user(request.user))
-    return _answer(request, approval_message(result))
+    return _answer(request, approval_message(result), variant_ids=_variants(result))
 
 
 @require_POST
@@ -130,7 +139,7 @@ def approve_all_view(request: HtmxHttpRequest) -> HttpResponse:
             state=SuggestionState.OPEN, source_id__in=deciding.source_ids
         ).values_list("pk", flat=True)
         result = approve_suggestions(suggestion_ids=list(ids), actor=actor)
-    return _answer(request, approval_message(result))
+    return _answer(request, approval_message(result), variant_ids=_variants(result))
 
 
 @require_POST
@@ -158,7 +167,7 @@ def dismiss(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         f"{suggestion.source.code} → {suggestion.destination.code} is not suggested again "
         "until the situation changes."
     )
-    return _answer(request, ActionResult(message))
+    return _answer(request, ActionResult(message), variant_ids=[suggestion.variant_id])
 
 
 def _settings_response(

@@ -94,3 +94,23 @@ def test_the_sources_manager_is_pushed_the_buttons_of_its_lane(lane, north):
         await socket.disconnect()
 
     run(scenario)
+
+
+def test_a_dismissal_reaches_the_variant_page_panel(lane):
+    variant = VariantFactory(sku="PCL-Q")
+    stocked(variant, lane.source, 10)
+    dismissed = suggest(variant, lane, quantity=2)
+    viewer = user_with(Role.VIEWER, username="viewer")
+
+    async def scenario():
+        socket = await communicator(f"/ws/live/variants/{variant.pk}/", viewer)
+        await socket.connect()
+
+        await in_db(dismiss_through_the_api)(dismissed.pk)
+        pushed = "".join(await pushes_until_quiet(socket))
+
+        assert '<section id="variant-suggestions"' in pushed
+        assert f'data-suggestion="{dismissed.pk}"' not in pushed
+        await socket.disconnect()
+
+    run(scenario)
