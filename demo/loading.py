@@ -18,6 +18,7 @@ from alerts.models import Alert, AlertState
 from demo.alerts import ensure_alert_rules, evaluate_demo_alerts
 from demo.catalogue import CHANNELS, PRODUCTS, WAREHOUSES, DemoVariant
 from demo.history import HISTORY_DAYS, HistorySimulation
+from demo.suggestions import ensure_suggestions, stage_leaks
 from demo.transfers import ensure_lanes, ensure_transfers, ensure_unit_costs
 from stock.models import BackorderPolicy, MovementSource, Product, StockMovement, Variant
 from stock.services.history import rebuild_snapshots, utc_today
@@ -48,6 +49,10 @@ class DemoSummary:
     alert_steps_created: int = 0
     alerts_fired: int = 0  # by the evaluation after this load
     alerts_firing: int = 0
+    levels_soaked: int = 0  # by today's leak (demo.suggestions), staged with the history
+    forecasts_written: int = 0  # by the first review after this load
+    suggestions_made: int = 0
+    suggestions_open: int = 0
 
 
 def load_demo(
@@ -55,7 +60,8 @@ def load_demo(
 ) -> DemoSummary:
     """Create the demo business, its history, its transfers and its alert rules, all in
     one transaction, or do nothing; then evaluate the alert rules once (demo.alerts), so
-    the alerts exist before the hub's first sweep.
+    the alerts exist before the hub's first sweep, and forecast and review once
+    (demo.suggestions), so transfer suggestions exist before the first daily review.
 
     Idempotent: catalogue rows are found by natural key (code, name, SKU) and never
     updated (a unit cost is only filled in where there is none); the history is written
@@ -74,6 +80,10 @@ def load_demo(
         summary.alert_steps_created = setup.steps_created
     summary.alerts_fired = len(evaluate_demo_alerts().result.fired)
     summary.alerts_firing = Alert.objects.filter(state=AlertState.FIRING).count()
+    suggested = ensure_suggestions(today=today)
+    summary.forecasts_written = suggested.forecasts_written
+    summary.suggestions_made = suggested.suggestions_made
+    summary.suggestions_open = suggested.suggestions_open
     return summary
 
 
@@ -98,8 +108,9 @@ def _load(summary: DemoSummary, *, seed: int, log: Callable[[str], None]) -> Non
     summary.history_loaded = True
     summary.history_days = HISTORY_DAYS
     summary.levels_stocked = len(simulation.levels)
-    # Today's transfers before the snapshots, so that today's close includes them.
+    # Today's transfers and leak before the snapshots, so that today's close includes them.
     summary.transfers_created = ensure_transfers(warehouses)
+    summary.levels_soaked = stage_leaks(warehouses)
     summary.snapshots_written = rebuild_snapshots()
 
 

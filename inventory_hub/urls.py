@@ -14,6 +14,7 @@ urlpatterns = [
     path("connectors/", include("connectors.urls")),
     path("transfers/", include("transfers.urls")),
     path("alerts/", include("alerts.urls")),
+    path("suggestions/", include("suggestions.urls")),
     path("", include("stock.urls")),
 ]
 

@@ -12,9 +12,12 @@ class SuggestionsConfig(AppConfig):
         from suggestions import tasks  # noqa: F401
         from suggestions.errors import register_suggestion_errors
         from suggestions.reactions import note_touched_variants
+        from suggestions.views.panels import connect_pages
 
         # After commit, never in the writer's transaction: note the touched variants, and
         # one debounced check queues a reactive review of those at risk.
         on_stock_committed(note_touched_variants)
         # The API's error handler is in the shared kit, which imports no app.
         register_suggestion_errors()
+        # Stock's pages show what suggestions register (inventory_hub.shell.panels).
+        connect_pages()

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("connectors.api.urls")),
     path("", include("transfers.api.urls")),
     path("", include("alerts.api.urls")),
+    path("", include("suggestions.api.urls")),
 ]

@@ -41,6 +41,7 @@ def test_ops_staff_create_a_lane(ops_client, north, south):
         "cost_per_unit": "1.25",
         "cost_per_shipment": "0.00",
         "minimum_quantity": 10,
+        "capacity_units": None,
         "is_active": True,
     }
 
@@ -55,6 +56,9 @@ def test_ops_staff_create_a_lane(ops_client, north, south):
         ({"cost_per_unit": "-1"}, "cost_per_unit"),
         ({"cost_per_unit": "0.001"}, "cost_per_unit"),
         ({"is_active": "yes"}, "is_active"),
+        ({"capacity_units": 0}, "capacity_units"),
+        ({"capacity_units": "50"}, "capacity_units"),
+        ({"capacity_units": 1_000_000_001}, "capacity_units"),
         ({"colour": "red"}, "colour"),
     ],
 )
@@ -163,3 +167,50 @@ def test_lanes_filter_by_source_destination_and_active(ops_client, north, south)
     assert ids(is_active="false") == [north_east.pk]
     assert ids(source="NORTH", is_active="true") == [north_south.pk]
     assert ops_client.get(LANES, {"is_active": "maybe"}).status_code == 400
+
+
+def test_a_lane_is_created_with_a_capacity(ops_client, north, south):
+    response = ops_client.post(
+        LANES, new_lane(minimum_quantity=10, capacity_units=200), format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["capacity_units"] == 200
+    assert Lane.objects.get().capacity_units == 200
+
+
+def test_a_capacity_below_the_minimum_is_refused_and_nothing_is_written(ops_client, north, south):
+    response = ops_client.post(
+        LANES, new_lane(minimum_quantity=10, capacity_units=9), format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_lane"
+    assert response.json()["error"]["details"] == {"field": "capacity_units"}
+    assert not Lane.objects.exists()
+
+
+def test_patch_sets_and_clears_a_capacity(ops_client, north, south):
+    lane = LaneFactory(source=north, destination=south, minimum_quantity=5)
+
+    set_ = ops_client.patch(f"{LANES}{lane.pk}/", {"capacity_units": 40}, format="json")
+    lane.refresh_from_db()
+    capacity_after_set = lane.capacity_units
+    cleared = ops_client.patch(f"{LANES}{lane.pk}/", {"capacity_units": None}, format="json")
+
+    assert (set_.status_code, set_.json()["capacity_units"]) == (200, 40)
+    assert capacity_after_set == 40
+    assert (cleared.status_code, cleared.json()["capacity_units"]) == (200, None)
+    lane.refresh_from_db()
+    assert lane.capacity_units is None
+
+
+def test_patch_refuses_a_minimum_above_the_capacity_and_changes_nothing(ops_client, north, south):
+    lane = LaneFactory(source=north, destination=south, minimum_quantity=5, capacity_units=40)
+
+    response = ops_client.patch(f"{LANES}{lane.pk}/", {"minimum_quantity": 41}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"field": "capacity_units"}
+    lane.refresh_from_db()
+    assert (lane.minimum_quantity, lane.capacity_units) == (5, 40)

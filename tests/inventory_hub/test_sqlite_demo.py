@@ -1,5 +1,6 @@
 """`make run` on a fresh machine: the demo loads on SQLite, the embedded default, with its
-transfers and its alerts evaluated (the PostgreSQL-only statements have portable twins)."""
+transfers, its alerts evaluated and its first forecasts and transfer suggestions (the
+PostgreSQL-only statements have portable twins)."""
 
 import shutil
 import sqlite3
@@ -26,13 +27,22 @@ def test_the_demo_loads_on_sqlite_with_transfers_and_firing_alerts(migrated_sqli
     )
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     assert "Demo alerts:" in loaded.stdout
+    assert "Demo suggestions:" in loaded.stdout
     with sqlite3.connect(database) as db:
         states = dict(
             db.execute("SELECT state, COUNT(*) FROM transfers_transfer GROUP BY state").fetchall()
         )
         firing = db.execute("SELECT COUNT(*) FROM alerts_alert WHERE state = 'firing'").fetchone()
+        forecasts = db.execute("SELECT COUNT(*) FROM suggestions_forecast").fetchone()
+        reviews = db.execute("SELECT suggestions_made FROM suggestions_review").fetchall()
+        open_suggestions = db.execute(
+            "SELECT COUNT(*) FROM suggestions_suggestion WHERE state = 'open'"
+        ).fetchone()
     assert set(states) >= {"draft", "approved", "shipped", "received", "cancelled"}
     assert firing[0] > 0
+    assert forecasts[0] > 0
+    assert len(reviews) == 1
+    assert open_suggestions[0] == reviews[0][0] > 0
 
     # What the worker of `make run` does next: flush the groups, deliver their messages
     # (the dashboard, and e-mail to the console backend).

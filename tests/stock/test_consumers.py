@@ -437,9 +437,11 @@ def test_variant_page_gets_its_row_chart_channels_and_movements_after_a_change(
         assert '<span class="big" data-field="salable">15</span>' in html
         assert '<section id="variant-movements"' in html
         assert '<section id="variant-orders"' in html
-        # The panel an app above stock registered (transfers) is pushed with stock's own.
+        # The panels apps above stock registered (transfers, suggestions) are pushed with
+        # stock's own.
         assert '<section id="variant-transfers"' in html
-        assert html.count('hx-swap-oob="true"') == 5
+        assert '<section id="variant-suggestions"' in html
+        assert html.count('hx-swap-oob="true"') == 6
         await socket.disconnect()
 
     run(scenario)

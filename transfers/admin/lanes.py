@@ -9,7 +9,7 @@ from inventory_hub.admin_kit import adopt_saved, changed_fields
 from transfers.errors import TransferError
 from transfers.models import Lane
 from transfers.services import create_lane, update_lane
-from transfers.services.lanes import LANE_FIELDS, MAX_COST, MAX_LEAD_TIME_DAYS
+from transfers.services.lanes import LANE_FIELDS, MAX_CAPACITY, MAX_COST, MAX_LEAD_TIME_DAYS
 
 ROUTE_FIELDS = ("source", "destination")
 
@@ -21,6 +21,7 @@ class LaneForm(forms.ModelForm):
     lead_time_days = forms.IntegerField(min_value=0, max_value=MAX_LEAD_TIME_DAYS)
     cost_per_unit = forms.DecimalField(min_value=0, max_value=MAX_COST, decimal_places=2)
     cost_per_shipment = forms.DecimalField(min_value=0, max_value=MAX_COST, decimal_places=2)
+    capacity_units = forms.IntegerField(min_value=1, max_value=MAX_CAPACITY, required=False)
 
     class Meta:
         model = Lane
@@ -44,6 +45,7 @@ class LaneAdmin(admin.ModelAdmin):
         "cost_per_unit",
         "cost_per_shipment",
         "minimum_quantity",
+        "capacity_units",
         "is_active",
     ]
     list_filter = ["is_active", "source", "destination"]
@@ -52,7 +54,7 @@ class LaneAdmin(admin.ModelAdmin):
     fieldsets = [
         ("Route", {"fields": list(ROUTE_FIELDS)}),
         ("Terms", {"fields": ["lead_time_days", "cost_per_unit", "cost_per_shipment"]}),
-        ("Use", {"fields": ["minimum_quantity", "is_active"]}),
+        ("Use", {"fields": ["minimum_quantity", "capacity_units", "is_active"]}),
     ]
 
     @admin.display(description="route", ordering="source__code")

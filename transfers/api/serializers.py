@@ -33,7 +33,7 @@ from transfers.models import (
 )
 from transfers.selectors import is_late
 from transfers.services import BACK_TO_SOURCE, LOST
-from transfers.services.lanes import MAX_COST, MAX_LEAD_TIME_DAYS
+from transfers.services.lanes import MAX_CAPACITY, MAX_COST, MAX_LEAD_TIME_DAYS
 from warehouses.models import Warehouse
 
 MAX_LINES = 500
@@ -105,6 +105,7 @@ class LaneOutput(serializers.ModelSerializer):
             "cost_per_unit",
             "cost_per_shipment",
             "minimum_quantity",
+            "capacity_units",
             "is_active",
         ]
 
@@ -145,6 +146,14 @@ class LaneChangeInput(StrictSerializer):
     cost_per_unit = _cost_field()
     cost_per_shipment = _cost_field()
     minimum_quantity = StrictIntegerField(required=False, min_value=0)
+    capacity_units = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_CAPACITY,
+        help_text="Most units one shipment carries, all SKUs together; null: no limit. "
+        "Suggestions respect it; transfers made by hand are not refused by it.",
+    )
     is_active = StrictBooleanField(
         required=False, help_text="false retires the lane; it is never deleted."
     )

@@ -41,4 +41,8 @@ class Command(BaseCommand):
             f"routes, {summary.alert_steps_created} escalation steps created; "
             f"{summary.alerts_fired} alerts fired now, {summary.alerts_firing} firing."
         )
+        self.stdout.write(
+            f"Demo suggestions: {summary.forecasts_written} forecasts, "
+            f"{summary.suggestions_made} suggestions made; {summary.suggestions_open} open."
+        )
         self.stdout.write(self.style.SUCCESS(f"Demo data ready in {elapsed:.1f} s."))
