@@ -152,7 +152,8 @@ def _split(
             continue
         own = holding + position.arriving_within(review)
         floor = source_minimum(position, policy)
-        supply = min(holding, own - floor)
+        # What it keeps is on the shelf: units still on their way protect no sale today.
+        supply = holding - floor
         if supply > 0:
             donors.append(
                 Node(
