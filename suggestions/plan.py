@@ -103,9 +103,14 @@ class Reason:
             f"{self.receiver_risk_after:.0%}. {source} goes from "
             f"{_days(self.donor_cover_before_days)} to {_days(self.donor_cover_after_days)}. "
             f"Expected {self.expected_units_saved:.1f} sales saved, worth {self.value:.2f}, "
-            f"against {self.cost:.2f} of transfer cost. Quantity limited by "
+            f"against {self.cost:.2f} of transfer cost"
+            f"{_shared if self.value < self.cost else ''}. Quantity limited by "
             f"{limits[self.limited_by]}."
         )
+
+
+# A line worth less than its share of the shipment rides on a lane that pays as a whole.
+_shared = " (its share of the shipment; the lane's lines together pay for it)"
 
 
 def _days(value: float | None) -> str:
