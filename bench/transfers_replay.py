@@ -8,20 +8,21 @@ forecast and checks are in bench/replay_sim.py. Every policy gets the same posit
 lanes; the review runs daily with `Policy(review_days=1)`.
 
 Reported per world: the metrics of each policy (means over seeds), the paired differences
-ours − rule of thumb with a 95 % paired bootstrap interval (10,000 resamples, seeded), the
+ours - rule of thumb with a 95 % paired bootstrap interval (10,000 resamples, seeded), the
 stockout-days by feature, and for the generated world how ours moves with the cost of a
 lost sale. Last, one review of 10,000 SKUs x 8 warehouses is timed (wall and CPU), and the
 last line is machine-readable:
 
-    RESULT stockout_days_vs_rule=-0.NN ci=[-0.NN,-0.NN] cost_vs_rule=0.NN fill=0.NNN runtime_s_10k_x_8=NN
+    RESULT stockout_days_vs_rule=-0.NN ci=[-0.NN,-0.NN] cost_vs_rule=0.NN fill=0.NNN
+    runtime_s_10k_x_8=NN   (one line)
 
-stockout_days_vs_rule is the mean over seeds of (ours − rule) / rule on the generated
+stockout_days_vs_rule is the mean over seeds of (ours - rule) / rule on the generated
 world, ci its 95 % paired bootstrap interval; cost_vs_rule is ours' total transfer cost
 over the rule's (a ratio; 1 is equal); fill is ours' fill rate (served / demanded, all
 seeds together).
 
-    make bench-transfers                       # or: .venv/bin/python -m bench.transfers_replay --help
-    .venv/bin/python -m bench.transfers_replay --quick   # a smoke test in well under a minute
+    make bench-transfers          # or: .venv/bin/python -m bench.transfers_replay --help
+    make bench-transfers ARGS=--quick     # a smoke test in well under a minute
 """
 
 import argparse
@@ -205,7 +206,7 @@ def compare(results: dict[str, list[Run]]) -> dict[str, float]:
     cost_ratio = float(ours_cost.sum() / max(rule_cost.sum(), 1e-9))
     fill = sum(r.served for r in results["ours"]) / sum(r.demand for r in results["ours"])
     print(
-        "\nPaired, ours − rule of thumb (mean over seeds, 95 % bootstrap interval):\n"
+        "\nPaired, ours - rule of thumb (mean over seeds, 95 % bootstrap interval):\n"
         f"- stockout-days, relative: {so_mean:+.3f} [{so_low:+.3f}, {so_high:+.3f}]; "
         f"absolute: {abs_mean:+,.1f} [{abs_low:+,.1f}, {abs_high:+,.1f}]; "
         f"ours lower on {wins}/{count} seeds\n"
@@ -291,7 +292,8 @@ def time_large_review(settings: Settings) -> float | None:
             continue
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         print(
-            f"- {name}: {wall:.2f} s wall, {cpu:.2f} s CPU, {len(plan.moves):,} lines, stats {plan.stats}"
+            f"- {name}: {wall:.2f} s wall, {cpu:.2f} s CPU, {len(plan.moves):,} lines, "
+            f"stats {plan.stats}"
         )
         if name == "ours":
             seconds = wall
@@ -330,7 +332,8 @@ def main() -> int:
     sweep(settings)
     runtime = time_large_review(settings)
     print(
-        f"\nReplay wall time: {time.perf_counter() - started:.0f} s; load average after: {os.getloadavg()[0]:.2f}"
+        f"\nReplay wall time: {time.perf_counter() - started:.0f} s; "
+        f"load average after: {os.getloadavg()[0]:.2f}"
     )
     if summary is None or runtime is None:
         print("RESULT unavailable (the optimiser did not run)")
