@@ -114,39 +114,45 @@ def forecast(state: State, t: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def positions_for(world: World, state: State, day: int) -> list[Position]:
+    """The positions of every carried cell, in (sku, warehouse) order."""
     t = WARMUP_DAYS + day
     mean, error = forecast(state, t)
     horizon = ReceiptHorizon if world.reorder is None else state.supply.shape[0]
     coming = state.supply[day + 1 : day + 1 + horizon].copy()
     transit = state.transit[day + 1 : day + 1 + horizon]
     coming[: len(transit)] += transit
-    arriving: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    ahead, skus, warehouses = np.nonzero(coming)
-    for k, s, w, units in zip(
-        ahead.tolist(),
-        skus.tolist(),
-        warehouses.tolist(),
-        coming[ahead, skus, warehouses].tolist(),
-        strict=True,
-    ):
-        arriving.setdefault((s, w), []).append((k + 1, units))
-    on_hand, mean_list, error_list = state.on_hand.tolist(), mean.tolist(), error.tolist()
-    carried = world.carried.tolist()
-    positions = []
-    for s, row in enumerate(carried):
-        for w, has in enumerate(row):
-            if has:
-                positions.append(
-                    Position(
-                        sku=s,
-                        warehouse=w,
-                        available=on_hand[s][w],
-                        daily_demand=mean_list[s][w],
-                        daily_error=error_list[s][w],
-                        arriving=tuple(arriving.get((s, w), ())),
-                    )
-                )
-    return positions
+    # Non-zero arrivals in (sku, warehouse, day) order: one pass groups them per cell.
+    by_cell = coming.transpose(1, 2, 0)
+    skus, warehouses, ahead = np.nonzero(by_cell)
+    units = by_cell[skus, warehouses, ahead].tolist()
+    n = world.shape[1]
+    keys = (skus * n + warehouses).tolist()
+    arriving: dict[int, tuple[tuple[int, int], ...]] = {}
+    start = 0
+    for end in range(1, len(keys) + 1):
+        if end == len(keys) or keys[end] != keys[start]:
+            arriving[keys[start]] = tuple(
+                (k + 1, u) for k, u in zip(ahead[start:end].tolist(), units[start:end], strict=True)
+            )
+            start = end
+    cells = np.flatnonzero(world.carried.ravel()).tolist()
+    on_hand = state.on_hand.ravel()[cells].tolist()
+    demand = mean.ravel()[cells].tolist()
+    spread = error.ravel()[cells].tolist()
+    empty: tuple[tuple[int, int], ...] = ()
+    return [
+        Position(
+            sku=cell // n,
+            warehouse=cell % n,
+            available=available,
+            daily_demand=daily_demand,
+            daily_error=daily_error,
+            arriving=arriving.get(cell, empty),
+        )
+        for cell, available, daily_demand, daily_error in zip(
+            cells, on_hand, demand, spread, strict=True
+        )
+    ]
 
 
 def simulate(world: World, decide: Decide | None, policy: Policy) -> Run:
@@ -219,14 +225,15 @@ def _review(world: World, state: State, decide: Decide, policy: Policy, day: int
     lanes = world.lanes_on(day)
     while state.recent and state.recent[0][0] <= day - policy.no_return_days:
         state.recent.popleft()
-    recent = tuple({(s, a, b) for _, s, a, b, _ in state.recent})
+    routes = {(s, a, b) for _, s, a, b, _ in state.recent}
+    recent = tuple(routes)
     started, cpu = time.perf_counter(), time.process_time()
     plan = decide(positions, lanes, policy, recent_moves=recent)
     run.policy_seconds += time.perf_counter() - started
     run.policy_cpu_seconds += time.process_time() - cpu
     run.reviews += 1
     run.lines += len(plan.moves)
-    _ship(world, state, plan, lanes, positions, policy, day, run)
+    _ship(world, state, plan, lanes, positions, routes, policy, day, run)
 
 
 def _ship(
@@ -235,13 +242,16 @@ def _ship(
     plan: Plan,
     lanes: list[LaneSpec],
     positions: list[Position],
+    moved_back: set[tuple[int, int, int]],
     policy: Policy,
     day: int,
     run: Run,
 ) -> None:
     by_route = {(lane.source, lane.destination): lane for lane in lanes}
-    by_cell = {(p.sku, p.warehouse): p for p in positions}
-    moved_back = {(s, a, b) for _, s, a, b, _ in state.recent}
+    # positions are the carried cells in (sku, warehouse) order: a cell's index is the
+    # number of carried cells before it.
+    index = np.cumsum(world.carried.ravel()) - 1
+    n = world.shape[1]
     lane_units: dict[tuple[int, int], int] = {}
     for move in plan.moves:
         lane = by_route.get((move.source, move.destination))
@@ -255,7 +265,7 @@ def _ship(
             quantity = int(state.on_hand[s, a])
             if quantity <= 0:
                 continue
-        if state.on_hand[s, a] - quantity < source_minimum(by_cell[(s, a)], policy):
+        if state.on_hand[s, a] - quantity < source_minimum(positions[index[s * n + a]], policy):
             run.source_minimum_violations += 1
         if (s, b, a) in moved_back:
             run.ping_pong_units += quantity
