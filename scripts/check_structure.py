@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("inventory_hub", "warehouses", "stock", "connectors", "alerts", "transfers", "demo")
+APPS = ("inventory_hub", "warehouses", "stock", "connectors", "alerts", "transfers", "suggestions", "demo")
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 # The write path and the inbound path: globs relative to the repository root.

@@ -58,7 +58,7 @@ class SuggestionSettings(models.Model):
 
 
 class DemandClass(models.TextChoices):
-    """Syntetos–Boylan–Croston classes by ADI (1.32) and CV² (0.49)."""
+    """Syntetos-Boylan-Croston classes by ADI (1.32) and CV² (0.49)."""
 
     SMOOTH = "smooth", "Smooth"
     ERRATIC = "erratic", "Erratic"
@@ -176,4 +176,4 @@ class Suggestion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.variant_id}: {self.source_id} → {self.destination_id}"
+        return f"{self.quantity} x {self.variant_id}: {self.source_id} → {self.destination_id}"

@@ -19,7 +19,7 @@ class Position:
 
     sku: Hashable
     warehouse: Hashable
-    # Sellable now: on hand − reserved − unsellable − safety stock (never below 0 here).
+    # Sellable now: on hand - reserved - unsellable - safety stock (never below 0 here).
     available: int
     # Forecast demand per day and the forecast's error per day (its RMSE).
     daily_demand: float
@@ -82,8 +82,8 @@ class Reason:
     receiver_risk_after: float
     # Expected sales saved at the receiver minus those the donor may lose, in units.
     expected_units_saved: float
-    value: float  # expected_units_saved × cost of a lost sale
-    cost: float  # units × cost per unit + this line's share of the shipment cost
+    value: float  # expected_units_saved x cost of a lost sale
+    cost: float  # units x cost per unit + this line's share of the shipment cost
     policy: str = "optimiser"
 
     def as_dict(self) -> dict:
@@ -98,8 +98,8 @@ class Reason:
         }
         return (
             f"{destination} has {_days(self.receiver_cover_before_days)} of cover and a "
-            f"{self.receiver_risk_before:.0%} risk of running out before stock could arrive; "
-            f"after the move {_days(self.receiver_cover_after_days)} and "
+            f"{self.receiver_risk_before:.0%} risk of running out between this transfer's "
+            f"arrival and the next one's; with it {_days(self.receiver_cover_after_days)} and "
             f"{self.receiver_risk_after:.0%}. {source} goes from "
             f"{_days(self.donor_cover_before_days)} to {_days(self.donor_cover_after_days)}. "
             f"Expected {self.expected_units_saved:.1f} sales saved, worth {self.value:.2f}, "

@@ -1,7 +1,7 @@
 """The classic rule of thumb, kept beside the optimiser as the baseline it must beat.
 
-Per warehouse: safety = max(ceil(daily demand × lead time + 5), 10) and surplus = available
-− safety; then the biggest surplus is matched to the biggest deficit, again and again. It
+Per warehouse: safety = max(ceil(daily demand x lead time + 5), 10) and surplus = available
+- safety; then the biggest surplus is matched to the biggest deficit, again and again. It
 ignores stock in transit, demand variance and lane cost, which is the point: the replay
 benchmark (`make bench-transfers`) measures what that costs.
 """
@@ -58,9 +58,7 @@ def _match(sku, rows: list[Position], open_lanes: dict, inbound_lead: dict) -> l
     while True:
         donors = sorted((w for w in balance if balance[w] > 0), key=lambda w: -balance[w])
         receivers = sorted((w for w in balance if balance[w] < 0), key=lambda w: balance[w])
-        pair = next(
-            ((d, r) for r in receivers for d in donors if (d, r) in open_lanes), None
-        )
+        pair = next(((d, r) for r in receivers for d in donors if (d, r) in open_lanes), None)
         if pair is None:
             return moves
         donor, receiver = pair
