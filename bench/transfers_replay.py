@@ -5,7 +5,8 @@ Worlds (bench/replay_world.py): the seeded generator (smooth and intermittent SK
 warehouse shares, a promotion, a lane outage, receipts split by the original shares), its
 "scarce" variant (80 % of the supply), and a world shaped like the demo's. The day loop,
 forecast and checks are in bench/replay_sim.py. Every policy gets the same positions and
-lanes; the review runs daily with `Policy(review_days=1)`.
+lanes; the review runs daily with `Policy(review_days=1)` (`--review-days` sets the horizon
+the optimiser plans for; the cadence stays daily).
 
 Reported per world: the metrics of each policy (means over seeds), the paired differences
 ours - rule of thumb with a 95 % paired bootstrap interval (10,000 resamples, seeded), the
@@ -73,6 +74,7 @@ DECIDERS = {"none": None, "rule of thumb": rule_of_thumb, "ours": ours}
 class Settings:
     seeds: int
     scarce_seeds: int
+    review_days: int
     skus: int
     warehouses: int
     days: int
@@ -107,7 +109,7 @@ def build_world(name: str, seed: int, settings: Settings) -> World:
 
 def run_job(job: Job, settings: Settings) -> tuple[Job, Run | str]:
     world = build_world(job.world, job.seed, settings)
-    policy = Policy(cost_of_lost_sale=job.cost_of_lost_sale, review_days=1)
+    policy = Policy(cost_of_lost_sale=job.cost_of_lost_sale, review_days=settings.review_days)
     try:
         return job, simulate(world, DECIDERS[job.policy], policy)
     except NotImplementedError:
@@ -275,7 +277,7 @@ def time_large_review(settings: Settings) -> float | None:
     under the rule of thumb (so stock is in transit and misplaced)."""
     m, n = settings.timing_skus, settings.timing_warehouses
     world = generate_world(seed=99, skus=m, warehouses=n, days=40)
-    policy = Policy(cost_of_lost_sale=settings.cost_of_lost_sale, review_days=1)
+    policy = Policy(cost_of_lost_sale=settings.cost_of_lost_sale, review_days=settings.review_days)
     state, run = new_state(world), Run()
     for day in range(7):
         step(world, state, rule_of_thumb, policy, day, run)
@@ -315,7 +317,8 @@ def main() -> int:
     print(
         f"settings: {settings.seeds} seeds x {settings.skus:,} SKUs x {settings.warehouses} "
         f"warehouses x {settings.days} days, worlds {', '.join(settings.worlds)}, daily review "
-        f"(review_days=1), cost of a lost sale {settings.cost_of_lost_sale:g}, "
+        f"(review_days={settings.review_days}), "
+        f"cost of a lost sale {settings.cost_of_lost_sale:g}, "
         f"{settings.jobs} processes, scarce world on {settings.scarce_seeds} seeds, the "
         f"optimiser's exact threshold {'its own' if EXACT_VARIABLES is None else EXACT_VARIABLES}"
         " in the replays, its own in the one-review timing"
@@ -361,6 +364,7 @@ def parse_settings() -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--scarce-seeds", type=int, default=10)
+    parser.add_argument("--review-days", type=int, default=1)
     parser.add_argument("--skus", type=int, default=1000)
     parser.add_argument("--warehouses", type=int, default=5)
     parser.add_argument("--days", type=int, default=90)
@@ -397,6 +401,7 @@ def parse_settings() -> Settings:
     return Settings(
         seeds=args.seeds,
         scarce_seeds=args.scarce_seeds,
+        review_days=args.review_days,
         skus=args.skus,
         warehouses=args.warehouses,
         days=args.days,
