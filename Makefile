@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint mypy-baseline format fuzz bench bench-reservations bench-order-instructions bench-expiry bench-bulk bench-dashboard bench-connectors bench-oversell bench-transfers-lifecycle bench-alerts
+.PHONY: run test lint mypy-baseline format fuzz bench bench-reservations bench-order-instructions bench-expiry bench-bulk bench-dashboard bench-connectors bench-oversell bench-transfers-lifecycle bench-alerts bench-transfers
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
@@ -96,3 +96,10 @@ bench-transfers-lifecycle: $(VENV)/.runtime
 # dispatch to a webhook. SIZE=5000 for a quick check. Uses Redis database 9 (emptied).
 bench-alerts: $(VENV)/.runtime
 	$(BIN)/python -m bench.alerts
+
+# Transfer suggestions (issue 22) replayed: no transfers, the rule of thumb and the optimiser on
+# 20 paired seeds of 1,000 SKUs x 5 warehouses x 90 days, the scarce and demo worlds, the cost of
+# a lost sale, and one review of 10,000 SKUs x 8 warehouses timed. No database.
+# ARGS=--quick for a smoke test; ARGS=--help for the flags.
+bench-transfers: $(VENV)/.runtime
+	$(BIN)/python -m bench.transfers_replay $(ARGS)

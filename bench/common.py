@@ -429,6 +429,17 @@ def machine_description() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         (server_version,) = cursor.fetchone()
+    lines = host_description()
+    lines.insert(
+        2,
+        f"PostgreSQL {server_version}, Python {platform.python_version()}, "
+        f"Django {django.get_version()}, psycopg {psycopg.__version__}",
+    )
+    return lines
+
+
+def host_description() -> list[str]:
+    """Date, CPUs, RAM, load and commit: what a benchmark without a database prints."""
     with open("/proc/meminfo") as meminfo:
         total_kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
     commit = subprocess.run(
@@ -438,8 +449,6 @@ def machine_description() -> list[str]:
         f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
         f"cpus: {os.cpu_count()}, RAM: {total_kib / 1024 / 1024:.1f} GiB, "
         f"load average before the run: {os.getloadavg()[0]:.2f}",
-        f"PostgreSQL {server_version}, Python {platform.python_version()}, "
-        f"Django {django.get_version()}, psycopg {psycopg.__version__}",
         f"git commit: {commit or 'unknown'}",
     ]
 
