@@ -101,7 +101,63 @@ def new_state(world: World) -> State:
     )
 
 
+# "trailing" (the mean below) or "smoothed" (exponential smoothing over the same window).
+FORECAST = "trailing"
+SMOOTHING = 0.15
+
+
+# The hub's own forecaster's window (SuggestionSettings.history_days defaults to 90).
+HubHistory = 90
+
+
 def forecast(state: State, t: int) -> tuple[np.ndarray, np.ndarray]:
+    if FORECAST == "hub":
+        return hub_forecast(state, t)
+    if FORECAST == "smoothed":
+        return smoothed_forecast(state, t)
+    return trailing_forecast(state, t)
+
+
+def hub_forecast(state: State, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the hub itself would forecast: `suggestions.forecasting.forecast_many` (statsforecast
+    by demand class) on up to 90 days of sales, censored days imputed as the hub does (the
+    in-stock days' mean, or what the day sold if more)."""
+    from suggestions.forecasting import forecast_many
+
+    start = max(0, t - HubHistory)
+    sales = state.sales[start:t].astype(float)
+    censored = state.censored[start:t]
+    in_stock = (~censored).sum(axis=0)
+    rate = np.where(in_stock > 0, (sales * ~censored).sum(axis=0) / np.maximum(in_stock, 1), 0.0)
+    imputed = np.where(censored, np.maximum(sales, rate[None]), sales)
+    m, n = imputed.shape[1:]
+    results = forecast_many(
+        imputed[:, sku, warehouse] for sku in range(m) for warehouse in range(n)
+    )
+    mean = np.array([result.daily_demand for result in results]).reshape(m, n)
+    error = np.array([result.daily_error for result in results]).reshape(m, n)
+    return mean, error
+
+
+def smoothed_forecast(state: State, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Simple exponential smoothing of the days t-28 .. t-1 (the hub's smooth-series model,
+    ETS(A,N,N), with a fixed weight): it follows a level that moves, where the trailing
+    mean lags. A censored day leaves the level where it was unless it sold more. The error
+    is the smoothed root mean square of the one-step residuals."""
+    sales = state.sales[t - ForecastWindow : t].astype(float)
+    censored = state.censored[t - ForecastWindow : t]
+    level = sales[:7].mean(axis=0)
+    square = sales[:7].var(axis=0) + level
+    for day in range(7, ForecastWindow):
+        observed = sales[day]
+        residual = observed - level
+        use = ~censored[day] | (residual > 0)
+        square = np.where(use, square + SMOOTHING * (residual**2 - square), square)
+        level = np.where(use, level + SMOOTHING * residual, level)
+    return np.maximum(level, 0.0), np.sqrt(square)
+
+
+def trailing_forecast(state: State, t: int) -> tuple[np.ndarray, np.ndarray]:
     """Daily demand and its error per cell from the sales of days t-28 .. t-1."""
     sales = state.sales[t - ForecastWindow : t].astype(float)
     counted = ~state.censored[t - ForecastWindow : t]

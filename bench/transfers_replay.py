@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench import replay_sim
 from bench.common import host_description
 from bench.replay_sim import Run, new_state, positions_for, simulate, step
 from bench.replay_world import World, demo_world, generate_world
@@ -317,7 +318,7 @@ def main() -> int:
     print(
         f"settings: {settings.seeds} seeds x {settings.skus:,} SKUs x {settings.warehouses} "
         f"warehouses x {settings.days} days, worlds {', '.join(settings.worlds)}, daily review "
-        f"(review_days={settings.review_days}), "
+        f"(review_days={settings.review_days}, forecast {replay_sim.FORECAST}), "
         f"cost of a lost sale {settings.cost_of_lost_sale:g}, "
         f"{settings.jobs} processes, scarce world on {settings.scarce_seeds} seeds, the "
         f"optimiser's exact threshold {'its own' if EXACT_VARIABLES is None else EXACT_VARIABLES}"
@@ -364,7 +365,14 @@ def parse_settings() -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--scarce-seeds", type=int, default=10)
-    parser.add_argument("--review-days", type=int, default=1)
+    parser.add_argument("--review-days", type=int, default=7)
+    parser.add_argument(
+        "--forecast",
+        choices=("hub", "trailing", "smoothed"),
+        default="hub",
+        help="hub: the hub's own forecaster (statsforecast by demand class) every day; "
+        "trailing: the 28-day in-stock mean; smoothed: exponential smoothing",
+    )
     parser.add_argument("--skus", type=int, default=1000)
     parser.add_argument("--warehouses", type=int, default=5)
     parser.add_argument("--days", type=int, default=90)
@@ -398,6 +406,8 @@ def parse_settings() -> Settings:
         _set_up_django()
     global EXACT_VARIABLES
     EXACT_VARIABLES = None if args.exact_variables == "default" else int(args.exact_variables)
+    # Read by every replay; the job processes are forked after this.
+    replay_sim.FORECAST = args.forecast
     return Settings(
         seeds=args.seeds,
         scarce_seeds=args.scarce_seeds,

@@ -10,6 +10,8 @@ What arrives, and when (`arrivals_by_level`):
   UTC day of its `due_at` (shipped + the lane's lead time); an overdue one counts as
   arriving today, one without a due time after the warehouse's lead time;
 - units sent back to the source after a cancellation, after the source's lead time;
+- an approved or picked transfer's units (held at the source, not shipped yet), its lane's
+  lead time from today, so a review does not send the same need twice;
 - the rest of the level's inbound (purchase orders and other receipts announced without a
   date) after the warehouse's own lead time (`Warehouse.lead_time_days`): not today, as
   nothing says it is on the dock, and not never.
@@ -24,7 +26,7 @@ from django.db.models import F
 
 from stock.models import StockLevel
 from transfers.models import TransferLine, TransferState
-from transfers.selectors import IN_TRANSIT, ON_THE_ROAD, RETURNING
+from transfers.selectors import HOLDING_STATES, IN_TRANSIT, ON_THE_ROAD, RETURNING
 from warehouses.models import Warehouse
 
 LevelKey = tuple[int, int]  # (variant_id, warehouse_id)
@@ -74,7 +76,8 @@ def arrivals_by_level(
 ) -> dict[LevelKey, Arrivals]:
     """Per level (of `variant_ids` when given): what arrives there and when, in days from
     `today`. `lead_times` are the warehouses' own `lead_time_days` by id (read when not
-    given). Two or three queries whatever the number of levels."""
+    given). Approved and picked transfers count at the destination a lane's lead time from
+    today. Three or four queries whatever the number of levels."""
     ids = None if variant_ids is None else list(variant_ids)
     if lead_times is None:
         lead_times = dict(Warehouse.objects.values_list("pk", "lead_time_days"))
@@ -106,6 +109,17 @@ def arrivals_by_level(
                 offset = max((due_at.astimezone(UTC).date() - today).days, 0)
             arriving[variant_id, destination_id][offset] += units
             on_transfers[variant_id, destination_id] += units
+
+    # Approved or picked, not shipped yet: held at the source, and due at the destination a
+    # lane's lead time after it leaves (today at the earliest).
+    held = TransferLine.objects.filter(transfer__state__in=HOLDING_STATES)
+    if ids is not None:
+        held = held.filter(variant_id__in=ids)
+    for variant_id, destination_id, quantity, lane_lead in held.values_list(
+        "variant_id", "transfer__destination_id", "quantity", "transfer__lane__lead_time_days"
+    ):
+        offset = lane_lead if lane_lead is not None else lead_times.get(destination_id, 0)
+        arriving[variant_id, destination_id][offset] += quantity
 
     levels = StockLevel.objects.filter(inbound__gt=0)
     if ids is not None:

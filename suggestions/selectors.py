@@ -118,7 +118,7 @@ def variant_outlook(
     variant: Variant, *, days: int = PROJECTION_DAYS, today: date | None = None
 ) -> list[LevelOutlook]:
     """Per warehouse where the variant has a level, by warehouse code: forecast, available,
-    days of cover, safety stock, reorder point and projection. Five queries."""
+    days of cover, safety stock, reorder point and projection. Six queries."""
     today = today or utc_today()
     levels = list(
         StockLevel.objects.filter(variant=variant)
@@ -163,7 +163,7 @@ def run_out_dates(
 ) -> dict[tuple[int, int], date | None]:
     """Per level (variant_id, warehouse_id) of these variants with a forecast: the day its
     projection first closes at or below zero within `days`, or None. For the reactive check
-    (which levels run out before the next review); five queries whatever the number."""
+    (which levels run out before the next review); six queries whatever the number."""
     today = today or utc_today()
     ids = list(variant_ids)
     demand = {

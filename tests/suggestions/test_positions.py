@@ -164,7 +164,7 @@ def test_review_input_takes_a_handful_of_queries_however_many_levels(
 
     current_settings()
 
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         review = build_review_input(today=TODAY)
 
     assert len(review.positions) == 60

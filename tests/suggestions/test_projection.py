@@ -94,6 +94,24 @@ def test_projection_for_puts_transfers_at_their_due_date_and_purchase_orders_at_
 
 
 @pytest.mark.django_db
+def test_an_approved_transfer_not_yet_shipped_counts_at_the_destination_after_its_lane():
+    source = WarehouseFactory(code="SRC")
+    destination = WarehouseFactory(code="DST", lead_time_days=5)
+    LaneFactory(source=source, destination=destination, lead_time_days=2)
+    variant = VariantFactory()
+    stocked(variant, source, 20)
+    stocked(variant, destination, 4)
+    transfer = draft(source, destination, (variant, 6))
+    approve_transfer(transfer=transfer, actor=SYSTEM)
+    forecast(variant, destination, 1.0)
+
+    projection = projection_for(variant, destination, days=3)
+
+    assert [point.arriving for point in projection.points] == [0, 0, 6, 0]
+    assert [point.quantity for point in projection.points] == [4, 3, 8, 7]
+
+
+@pytest.mark.django_db
 def test_variant_outlook_gives_cover_reorder_point_and_run_out_per_warehouse():
     first, second, third = (WarehouseFactory(code=code) for code in ("A-1", "B-1", "C-1"))
     variant = VariantFactory()
@@ -136,7 +154,7 @@ def test_run_out_dates_per_level_with_a_forecast(django_assert_max_num_queries):
     forecast(variant, second, 1.0)
     forecast(other, first, 5.0)
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         dates = run_out_dates(variant_ids=[variant.pk], days=28)
 
     assert dates == {
