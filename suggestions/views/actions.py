@@ -86,18 +86,26 @@ def _gone(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return region_response(request, result=ActionResult(message, is_change=False), status=404)
 
 
-@require_POST
-@dashboard_view
-def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def _decidable(request: HtmxHttpRequest, pk: int, verb: str) -> Suggestion | HttpResponse:
+    """The suggestion this user may `verb`, or the answer that says why not."""
     suggestion = _suggestion(pk)
     if suggestion is None:
         return _gone(request, pk)
     if not may_decide(request.user, suggestion):
-        return _refused(
-            request,
-            f"Your role may not approve suggestions from {suggestion.source.code}; nothing "
-            "was changed.",
+        message = (
+            f"Your role may not {verb} suggestions from {suggestion.source.code}; nothing "
+            "was changed."
         )
+        return _refused(request, message)
+    return suggestion
+
+
+@require_POST
+@dashboard_view
+def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    suggestion = _decidable(request, pk, "approve")
+    if isinstance(suggestion, HttpResponse):
+        return suggestion
     if suggestion.state != SuggestionState.OPEN:
         message = (
             f"This suggestion is {suggestion.get_state_display().lower()} already; nothing "
@@ -145,15 +153,9 @@ def approve_all_view(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @dashboard_view
 def dismiss(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    suggestion = _suggestion(pk)
-    if suggestion is None:
-        return _gone(request, pk)
-    if not may_decide(request.user, suggestion):
-        return _refused(
-            request,
-            f"Your role may not dismiss suggestions from {suggestion.source.code}; nothing "
-            "was changed.",
-        )
+    suggestion = _decidable(request, pk, "dismiss")
+    if isinstance(suggestion, HttpResponse):
+        return suggestion
     note = request.POST.get("note", "").strip()
     if len(note) > MAX_NOTE or "\x00" in note:
         message = f"A note is at most {MAX_NOTE} characters of text; nothing was changed."
