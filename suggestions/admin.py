@@ -36,6 +36,9 @@ class SettingsRefused(Exception):
         self.error = error
 
 
+OWN_PAGES = "suggestions_suggestionsettings_"
+
+
 @admin.register(SuggestionSettings)
 class SuggestionSettingsAdmin(admin.ModelAdmin):
     """The one row of settings; added once, changed through `update_settings`."""
@@ -52,6 +55,11 @@ class SuggestionSettingsAdmin(admin.ModelAdmin):
     readonly_fields = ["updated_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        # Asked by every admin page for the sidebar's "Add" links: only this model's own pages
+        # pay the query that tells whether the one row exists yet.
+        match = request.resolver_match
+        if match is None or not (match.url_name or "").startswith(OWN_PAGES):
+            return False
         return super().has_add_permission(request) and not SuggestionSettings.objects.exists()
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:

@@ -32,6 +32,8 @@ pytestmark = [
 
 PAGE = "/suggestions/"
 PUSH_MS = 5000
+# An action the server answers after several writes (a transfer created and approved).
+ACTION_MS = 15000
 
 
 def build_suggestions() -> tuple[int, int]:
@@ -80,8 +82,10 @@ def test_approving_and_dismissing_are_seen_live_by_a_viewer(
 
     row(page, approved_id).get_by_test_id("approve-button").click()
 
+    # Creating and approving the transfer is a handful of writes: on a loaded machine it has
+    # taken longer than Playwright's default 5 s.
     expect(page.get_by_test_id("suggestion-result")).to_contain_text(
-        "1 transfer created and approved"
+        "1 transfer created and approved", timeout=ACTION_MS
     )
     expect(row(page, approved_id)).to_have_count(0)
     expect(row(watcher_page, approved_id)).to_have_count(0, timeout=PUSH_MS)
