@@ -36,8 +36,8 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
 
 class _NonEmptyCSVField(django_filters.fields.BaseCSVField):
     def clean(self, value):
-        # `?ordering=` arrives as an empty list; absent, it is None.
-        if value == []:
+        # `?ordering=` arrives as an empty list, `?ordering=,` as empty names; absent, None.
+        if value == [] or (value and any(name == "" for name in value)):
             raise forms.ValidationError("Give a field to order by, or leave the parameter out.")
         return super().clean(value)
 

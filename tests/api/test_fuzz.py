@@ -75,6 +75,8 @@ RULES_NO_SCHEMA_STATES = {
     "POST /api/v1/connectors/{id}/feed/": "the CSV has the partner's header columns",
     "POST /api/v1/orders/": "each SKU on one line",
     "POST /api/v1/orders/{id}/ship/": "line numbers the order has",
+    "POST /api/v1/lanes/": "a capacity no smaller than the lane's minimum",
+    "PATCH /api/v1/lanes/{id}/": "a capacity no smaller than the lane's minimum",
     "POST /api/v1/transfers/": "each SKU on one line",
     "PATCH /api/v1/transfers/{id}/": "each SKU on one line",
     "POST /api/v1/transfers/{id}/receive/": (

@@ -20,6 +20,15 @@ def test_unknown_ordering_is_400_naming_the_parameter(ops_client, name):
     assert list(error["details"]) == ["ordering"]
 
 
+@pytest.mark.parametrize("name", LISTS)
+@pytest.mark.parametrize("ordering", [",", "sku,", ",-sku"])
+def test_an_empty_name_in_the_ordering_is_400_naming_the_parameter(ops_client, name, ordering):
+    response = ops_client.get(f"/api/v1/{name}/?ordering={ordering}")
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == ["ordering"]
+
+
 @pytest.fixture
 def three_orders():
     warehouse = WarehouseFactory(code="BAL")
