@@ -23,7 +23,8 @@ from django.db.models.functions import Cast, Coalesce
 from stock.events import StockChanged
 from stock.models import StockLevel
 from suggestions.models import Forecast, SuggestionSettings
-from transfers.models import TransferLine, TransferState
+from transfers.models import TransferLine
+from transfers.selectors import HOLDING_STATES
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def variants_at_risk(variant_ids: Collection[int], *, days: int | None = None) -
         TransferLine.objects.filter(
             variant_id=OuterRef("variant_id"),
             transfer__destination_id=OuterRef("warehouse_id"),
-            transfer__state__in=[TransferState.APPROVED, TransferState.PICKED],
+            transfer__state__in=HOLDING_STATES,
         )
         .values("variant_id")
         .annotate(total=Sum("quantity"))

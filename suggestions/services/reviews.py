@@ -23,7 +23,8 @@ from suggestions.models import Review, ReviewKind, Suggestion, SuggestionState
 from suggestions.optimiser import optimise
 from suggestions.plan import LaneSpec, Move, Plan, Policy, Position
 from suggestions.positions import build_review_input
-from transfers.models import TransferLine, TransferState
+from transfers.models import TransferLine
+from transfers.selectors import HOLDING_STATES
 from warehouses.models import Warehouse
 
 # Any constant of our own: the transaction-scoped lock that lets one review write at a time.
@@ -219,12 +220,12 @@ def _write(
         ).values_list("variant_id", "source_id", "destination_id", "situation_key")
     )
     # A route with a transfer held at the source and not yet shipped already moves these
-    # units (the positions count a transfer only once it is on the road), as does one
-    # approved while this review was planning.
+    # units, as does one approved while this review was planning (after its positions were
+    # read, so they do not count it yet).
     variants = {move.sku for move in moves}
     pending = set(
         TransferLine.objects.filter(
-            transfer__state__in=[TransferState.APPROVED, TransferState.PICKED],
+            transfer__state__in=HOLDING_STATES,
             variant_id__in=variants,
         ).values_list("variant_id", "transfer__source_id", "transfer__destination_id")
     ) | set(
